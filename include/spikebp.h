@@ -1,0 +1,257 @@
+/*
+ * spikebp.h — public API of libspikebp: training deep spiking neural networks with the
+ * spike-based backpropagation of Lee, Sarwar, Panda, Srinivasan & Roy (Frontiers in
+ * Neuroscience 14:119, 2020). The behaviour is specified in SPEC.md (shared with the project);
+ * section numbers below (§1 …) refer to it.
+ *
+ * Tutorial
+ * --------
+ *     sbp_error err = {0};
+ *     sbp_dataset *train = NULL, *test = NULL;
+ *     sbp_net *net = NULL;
+ *     if (sbp_dataset_load_idx(&train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+ *                              &err) != SBP_OK) { fprintf(stderr, "%s\n", err.msg); ... }
+ *     sbp_net_spec spec;
+ *     sbp_net_spec_builtin(&spec, "lenet", &err);           // §5 MNIST LeNet
+ *     sbp_net_create(&net, &spec, 42, &err);                 // weights drawn per §4
+ *     sbp_train_opts o; sbp_train_opts_default(&o);          // §4 MNIST column
+ *     sbp_trainer *tr; sbp_trainer_create(&tr, net, train, &o, &err);
+ *     while (!sbp_trainer_done(tr)) sbp_trainer_step(tr, &batch_result, &err);
+ *     sbp_eval(net, test, &eval_opts, &eval_result, &err);
+ *     sbp_net_save(net, "lenet.sbp", &err);
+ *
+ * Glossary and memory layout (decided once, used everywhere)
+ * ----------------------------------------------------------
+ *   N  samples in a mini-batch        T  time steps per sample (§1)
+ *   C  channels (features for dense)  H, W  spatial size (1×1 for dense)
+ *   P  = H·W positions of one channel
+ *   Images:       (N, C, H, W) uint8, row-major.
+ *   Spike trains: (T, C, H, W) per sample, "time-major", values −1, 0, +1 (before dropout
+ *                 scaling). Membrane currents inside the engine are (C, T, P): one GEMM
+ *                 computes every step of a layer at once.
+ *   Weights:      conv (Cout, Cin, kh, kw); dense (out, in) with `in` flattened in (c, h, w)
+ *                 order — PyTorch's layout.
+ *
+ * Conventions
+ * -----------
+ *   - Every function that can fail returns an sbp_status and, if `err` is not NULL, writes a
+ *     message with context into it. The library never exits, never prints (except through the
+ *     progress callback the caller installs) and never relies on assert() for validation.
+ *   - Functions named *_create / *_load allocate an object the caller owns and frees with the
+ *     matching *_free (free(NULL) is a no-op). On failure *out is left NULL.
+ *   - No global mutable state: all state lives in the objects below; randomness comes from a
+ *     counter-based generator (Philox4x32, Random123) keyed by the user's seed, so a run is
+ *     reproducible for the same seed, data and thread count.
+ */
+#ifndef SPIKEBP_H
+#define SPIKEBP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SBP_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- status and errors */
+
+typedef enum sbp_status {
+    SBP_OK = 0,
+    SBP_ERR_INVALID_ARG, /* a caller passed an impossible value */
+    SBP_ERR_NOMEM,       /* an allocation failed */
+    SBP_ERR_IO,          /* open/read/write/fsync/rename failed (errno in the message) */
+    SBP_ERR_FORMAT,      /* a file is malformed, truncated or of another kind */
+    SBP_ERR_SHAPE,       /* tensor shapes do not fit together */
+    SBP_ERR_NUMERIC,     /* NaN or Inf appeared */
+    SBP_ERR_UNSUPPORTED, /* valid request this build cannot serve */
+    SBP_ERR_INTERRUPTED, /* the caller asked to stop (signal) */
+    SBP_STATUS_COUNT
+} sbp_status;
+
+/* A caller-owned error record. Zero-initialise it; failing functions fill it in. */
+typedef struct sbp_error {
+    sbp_status status;
+    char msg[512];
+} sbp_error;
+
+/* Static English name of a status ("out of memory", …); never NULL. */
+const char *sbp_status_string(sbp_status s);
+
+/* ---------------------------------------------------------------- datasets */
+
+/* A labelled image set held as raw uint8 (N, C, H, W) plus how to turn a pixel into the value
+ * that is rate-encoded (§1): x = (pixel/255 − mean[c]) / std[c], spike = sign(x)·[|x|·gain > r]. */
+typedef struct sbp_dataset sbp_dataset;
+
+/* Loads an IDX image file (magic 0x803, uint8, N×H×W) and IDX label file (magic 0x801). Both
+ * may be raw or gzip-compressed (detected by content, not by name). Sets the MNIST encoding:
+ * mean 0, std 1, gain 1/2 (§1). Caller frees with sbp_dataset_free. */
+sbp_status sbp_dataset_load_idx(sbp_dataset **out, const char *images_path,
+                                 const char *labels_path, sbp_error *err);
+void sbp_dataset_free(sbp_dataset *ds);
+
+size_t sbp_dataset_count(const sbp_dataset *ds);
+/* Image shape; any pointer may be NULL. */
+void sbp_dataset_shape(const sbp_dataset *ds, int *c, int *h, int *w);
+int sbp_dataset_classes(const sbp_dataset *ds);
+/* Label of image i (0 … classes−1). */
+int sbp_dataset_label(const sbp_dataset *ds, size_t i);
+/* Raw pixels of image i, (C, H, W) uint8; owned by the dataset. */
+const uint8_t *sbp_dataset_image(const sbp_dataset *ds, size_t i);
+/* Encoding parameters (§1). mean/std have one entry per channel (at most 4 channels). */
+sbp_status sbp_dataset_set_encoding(sbp_dataset *ds, const float *mean, const float *std,
+                                    float gain, sbp_error *err);
+/* A view of images [first, first+count) sharing the parent's memory; the parent must outlive
+ * it. Used for --train-limit and validation splits. Caller frees with sbp_dataset_free. */
+sbp_status sbp_dataset_slice(sbp_dataset **out, const sbp_dataset *ds, size_t first,
+                             size_t count, sbp_error *err);
+
+/* ---------------------------------------------------------------- network description */
+
+typedef enum sbp_layer_kind {
+    SBP_LAYER_CONV,   /* k×k convolution (stride, zero padding), no bias, + LIF (§1) */
+    SBP_LAYER_POOL,   /* 2×2 average pooling, stride 2, + IF neurons, threshold 0.75 (§1) */
+    SBP_LAYER_DENSE,  /* fully connected, no bias, + LIF (§1) */
+    SBP_LAYER_OUTPUT, /* fully connected, non-spiking leaky integrator, o = M[T−1]/T (§1) */
+    SBP_LAYER_KIND_COUNT
+} sbp_layer_kind;
+
+const char *sbp_layer_kind_name(sbp_layer_kind k);
+
+typedef struct sbp_layer_spec {
+    sbp_layer_kind kind;
+    int out;     /* output channels (conv) or features (dense, output); unused for pool */
+    int kernel;  /* conv only: square kernel size k */
+    int stride;  /* conv only: ≥ 1 */
+    int pad;     /* conv only: zero padding on each side */
+    float dropout; /* conv/dense: drop probability p ∈ [0, 1) during training (§1) */
+} sbp_layer_spec;
+
+#define SBP_MAX_LAYERS 64
+
+typedef struct sbp_net_spec {
+    int in_c, in_h, in_w;        /* input image shape */
+    int n_layers;
+    sbp_layer_spec layers[SBP_MAX_LAYERS];
+    float leak;       /* λ, 0.99 (§1) */
+    float vth;        /* LIF threshold, 1 */
+    float vth_pool;   /* pooling IF threshold, 0.75 */
+    float init_gain;  /* weights ~ N(0, init_gain/fan_in)^½: 2 (LeNet, VGG), 1 (ResNet) (§4) */
+} sbp_net_spec;
+
+/* Fills *spec with a network built into the library: "lenet" (§5). */
+sbp_status sbp_net_spec_builtin(sbp_net_spec *spec, const char *name, sbp_error *err);
+/* Parses the paper's notation, e.g. "28x28x1-20C5-P2-50C5-P2-200FC-10" (§5): nCk = conv k×k
+ * with n filters, stride 1, padding (k−1)/2; "nCk/s" gives stride s; P2 = pooling; nFC =
+ * dense; the final bare number = output layer. Neuron constants are set to §1's defaults. */
+sbp_status sbp_net_spec_parse(sbp_net_spec *spec, const char *text, sbp_error *err);
+/* Writes the notation of `spec` (as parsed above) into buf; returns SBP_ERR_INVALID_ARG if it
+ * does not fit. */
+sbp_status sbp_net_spec_format(const sbp_net_spec *spec, char *buf, size_t size,
+                               sbp_error *err);
+
+/* ---------------------------------------------------------------- networks */
+
+typedef struct sbp_net sbp_net;
+
+/* Checks shapes and builds a network with weights drawn per §4 from `seed`. Caller frees. */
+sbp_status sbp_net_create(sbp_net **out, const sbp_net_spec *spec, uint64_t seed,
+                          sbp_error *err);
+void sbp_net_free(sbp_net *net);
+
+const sbp_net_spec *sbp_net_get_spec(const sbp_net *net);
+size_t sbp_net_param_count(const sbp_net *net);
+/* Output shape of layer i (after its neurons). */
+void sbp_net_layer_shape(const sbp_net *net, int i, int *c, int *h, int *w);
+/* Weights of layer i in PyTorch layout, or NULL for a layer without weights; *count gets the
+ * number of floats. Owned by the net; writable (e.g. to load external weights). */
+float *sbp_net_layer_weights(sbp_net *net, int i, size_t *count);
+
+/* Self-describing model file: magic, format version, network description, neuron constants,
+ * named typed tensors and a CRC-32; written to a temporary file, fsynced and renamed. */
+sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err);
+sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err);
+
+/* ---------------------------------------------------------------- training and inference */
+
+typedef enum sbp_backward {
+    SBP_BACKWARD_EXACT,     /* §3 reference-code backward through every step */
+    SBP_BACKWARD_AGGREGATE, /* §3 paper-form backward from counts; memory independent of T */
+    SBP_BACKWARD_COUNT
+} sbp_backward;
+
+const char *sbp_backward_name(sbp_backward b);
+
+typedef enum sbp_impl {
+    SBP_IMPL_FAST,      /* all steps of a layer at once: im2col + BLAS GEMM, OpenMP over batch */
+    SBP_IMPL_REFERENCE, /* plain loops, one step at a time: the oracle */
+    SBP_IMPL_COUNT
+} sbp_impl;
+
+typedef struct sbp_train_opts {
+    int timesteps;          /* T (§4: 100) */
+    int batch;              /* mini-batch size (§4: 64 for MNIST) */
+    int epochs;             /* number of epochs to run */
+    float lr;               /* initial learning rate (§4: 0.0085 for MNIST) */
+    float weight_decay;     /* wd (§3: 5e-4) */
+    float lr_factor;        /* multiply lr by this at every milestone (§4: 0.2) */
+    int lr_milestones[8];   /* epochs (0-based) at which lr is multiplied; 0 entries unused */
+    int n_milestones;
+    sbp_backward backward;
+    sbp_impl impl;
+    uint64_t seed;          /* drives data order, encoding and dropout */
+    int threads;            /* 0 = OpenMP default */
+} sbp_train_opts;
+
+/* The MNIST column of §4 with 1 epoch, exact backward, seed 1. */
+void sbp_train_opts_default(sbp_train_opts *o);
+
+typedef struct sbp_batch_result {
+    double loss;         /* Σ over the batch and classes of (o − y)² (§2) */
+    int correct;         /* samples whose argmax o equals the label */
+    int samples;         /* samples in this batch */
+    int epoch;           /* epoch of this batch (0-based) */
+    size_t batch_index;  /* index of this batch within its epoch */
+    size_t batches_per_epoch;
+    double lr;           /* learning rate used for the update */
+} sbp_batch_result;
+
+typedef struct sbp_trainer sbp_trainer;
+
+/* A trainer runs epochs of shuffled mini-batches over `train` (which must outlive it). */
+sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset *train,
+                              const sbp_train_opts *opts, sbp_error *err);
+void sbp_trainer_free(sbp_trainer *tr);
+int sbp_trainer_done(const sbp_trainer *tr);
+/* Runs one mini-batch: forward over T steps, loss, backward, SGD update. */
+sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *err);
+
+typedef struct sbp_eval_opts {
+    int timesteps;
+    int batch;      /* samples per parallel chunk (memory only; results do not depend on it) */
+    uint64_t seed;  /* encoding seed */
+    sbp_impl impl;
+    int threads;
+    /* Optional progress: called after each chunk with images done so far. */
+    void (*progress)(void *user, size_t done, size_t total);
+    void *progress_user;
+} sbp_eval_opts;
+
+void sbp_eval_opts_default(sbp_eval_opts *o);
+
+typedef struct sbp_eval_result {
+    size_t images;
+    size_t correct;
+    double loss;      /* Σ (o − y)² over all images */
+    double accuracy;  /* correct / images */
+} sbp_eval_result;
+
+sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                    sbp_eval_result *res, sbp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SPIKEBP_H */
