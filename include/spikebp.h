@@ -174,6 +174,12 @@ float *sbp_net_layer_weights(sbp_net *net, int i, size_t *count);
 sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err);
 sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err);
 
+/* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
+ * Keys: [a-z0-9_]+, values: printable without newlines; at most 32 entries. set copies both
+ * strings; get returns NULL for a missing key (the string is owned by the net). */
+sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sbp_error *err);
+const char *sbp_net_get_meta(const sbp_net *net, const char *key);
+
 /* ---------------------------------------------------------------- training and inference */
 
 typedef enum sbp_backward {

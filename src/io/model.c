@@ -1,0 +1,486 @@
+/*
+ * model.c — the self-describing model file (STYLE 9; GGUF-like).
+ *
+ *   "SPIKEBP\n"            8-byte magic
+ *   u32 version = 1, u32 kind = 1 (model)
+ *   u32 n, n bytes         description text: "input C H W", "neuron leak=… vth=… vth_pool=…
+ *                          init_gain=…", one "layer KIND out=… kernel=… stride=… pad=…
+ *                          dropout=…" per layer, "meta KEY VALUE" lines
+ *   u32 count, then per tensor: u32 name length, name, u32 dtype (0 = f32 LE), u32 ndim,
+ *                          u32 dims[ndim], data
+ *   u32 CRC-32 (zlib) of every byte before it
+ *
+ * Written to a temporary file in the same folder, fsynced, renamed over the target, and the
+ * folder fsynced: a crash leaves either the old file or the new one, never half of one.
+ * Reading checks magic, version, CRC, every line of the description and every tensor's name
+ * and shape against the network the description builds. All integers little-endian.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/error.h"
+#include "net/net.h"
+
+#define MODEL_MAGIC "SPIKEBP\n"
+#define MODEL_VERSION 1u
+#define MODEL_KIND 1u
+#define MODEL_MAX_BYTES ((size_t)1 << 34)
+
+/* ---------------------------------------------------------------- writing */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} wbuf;
+
+static void put(wbuf *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void put_u32(wbuf *b, uint32_t v)
+{
+    unsigned char c[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    put(b, c, 4);
+}
+
+static void put_text(wbuf *b, const char *fmt, ...) SBP_PRINTF(2, 3);
+static void put_text(wbuf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        put(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static void describe(wbuf *t, const sbp_net *net)
+{
+    const sbp_net_spec *s = &net->spec;
+    put_text(t, "input %d %d %d\n", s->in_c, s->in_h, s->in_w);
+    put_text(t, "neuron leak=%.9g vth=%.9g vth_pool=%.9g init_gain=%.9g\n", s->leak, s->vth,
+             s->vth_pool, s->init_gain);
+    for (int i = 0; i < s->n_layers; i++) {
+        const sbp_layer_spec *l = &s->layers[i];
+        put_text(t, "layer %s out=%d kernel=%d stride=%d pad=%d dropout=%.9g\n",
+                 sbp_layer_kind_name(l->kind), l->out, l->kernel, l->stride, l->pad, l->dropout);
+    }
+    for (int i = 0; i < net->n_meta; i++)
+        put_text(t, "meta %s %s\n", net->meta_key[i], net->meta_val[i]);
+}
+
+/* Writes `n` bytes to `path` atomically: temp file, fsync, rename, fsync of the folder. */
+static sbp_status write_atomic(const char *path, const void *data, size_t n, sbp_error *err)
+{
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16), *dir = malloc(pl + 1);
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        sbp_status st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
+                                 strerror(errno));
+        free(tmp);
+        free(dir);
+        return st;
+    }
+    const unsigned char *p = data;
+    size_t left = n;
+    int e = 0;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : ENOSPC;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        free(tmp);
+        free(dir);
+        return sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
+                        "untouched)", path, strerror(e));
+    }
+    memcpy(dir, path, pl + 1);
+    int dfd = open(dirname(dir), O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(tmp);
+    free(dir);
+    return SBP_OK;
+}
+
+sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
+{
+    wbuf b = {0}, t = {0};
+    describe(&t, net);
+    put(&b, MODEL_MAGIC, 8);
+    put_u32(&b, MODEL_VERSION);
+    put_u32(&b, MODEL_KIND);
+    put_u32(&b, (uint32_t)t.n);
+    put(&b, t.p, t.n);
+    uint32_t count = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        count += net->layers[i].w_count > 0;
+    put_u32(&b, count);
+    for (int i = 0; i < net->n_layers; i++) {
+        const sbp_layer *L = &net->layers[i];
+        if (!L->w_count)
+            continue;
+        char name[64];
+        int nl = snprintf(name, sizeof name, "layer%d.%s.weight", i, sbp_layer_kind_name(L->spec.kind));
+        put_u32(&b, (uint32_t)nl);
+        put(&b, name, (size_t)nl);
+        put_u32(&b, 0); /* f32 */
+        if (L->spec.kind == SBP_LAYER_CONV) {
+            put_u32(&b, 4);
+            put_u32(&b, (uint32_t)L->out_c);
+            put_u32(&b, (uint32_t)L->in_c);
+            put_u32(&b, (uint32_t)L->spec.kernel);
+            put_u32(&b, (uint32_t)L->spec.kernel);
+        } else {
+            put_u32(&b, 2);
+            put_u32(&b, (uint32_t)L->n_out);
+            put_u32(&b, (uint32_t)L->n_in);
+        }
+        const float *w = net->params + L->w_offset;
+        for (size_t j = 0; j < L->w_count; j++) { /* explicit little-endian */
+            uint32_t u;
+            memcpy(&u, &w[j], 4);
+            put_u32(&b, u);
+        }
+    }
+    put_u32(&b, (uint32_t)crc32_z(0L, b.p, b.n));
+    sbp_status st = (b.oom || t.oom) ? sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path)
+                                     : write_atomic(path, b.p, b.n, err);
+    free(b.p);
+    free(t.p);
+    return st;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, off;
+    const char *path;
+    sbp_error *err;
+} rbuf;
+
+static int get(rbuf *r, void *dst, size_t n, const char *what)
+{
+    if (r->n - r->off < n) {
+        sbp_fail(r->err, SBP_ERR_FORMAT, "%s: truncated while reading %s (offset %zu)", r->path,
+                 what, r->off);
+        return 0;
+    }
+    memcpy(dst, r->p + r->off, n);
+    r->off += n;
+    return 1;
+}
+
+static int get_u32(rbuf *r, uint32_t *v, const char *what)
+{
+    unsigned char c[4];
+    if (!get(r, c, 4, what))
+        return 0;
+    *v = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+    return 1;
+}
+
+static sbp_status read_file(const char *path, unsigned char **data, size_t *size, sbp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((size_t)sb.st_size > MODEL_MAX_BYTES) {
+        fclose(f);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model", path,
+                        (long long)sb.st_size);
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *p = malloc(n ? n : 1);
+    if (!p) {
+        fclose(f);
+        return sbp_fail(err, SBP_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
+    }
+    if (fread(p, 1, n, f) != n) {
+        free(p);
+        fclose(f);
+        return sbp_fail(err, SBP_ERR_IO, "%s: read failed", path);
+    }
+    fclose(f);
+    *data = p;
+    *size = n;
+    return SBP_OK;
+}
+
+static sbp_layer_kind kind_from_name(const char *s)
+{
+    for (int k = 0; k < SBP_LAYER_KIND_COUNT; k++)
+        if (strcmp(s, sbp_layer_kind_name((sbp_layer_kind)k)) == 0)
+            return (sbp_layer_kind)k;
+    return SBP_LAYER_KIND_COUNT;
+}
+
+/* Parses the description text into spec + meta pairs (stored into *meta_net later). */
+static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[32],
+                                    char (*mv)[128], int *n_meta, const char *path,
+                                    sbp_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    int have_input = 0, have_neuron = 0, lineno = 0;
+    *n_meta = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        int used = -1;
+        char kind[16], key[32];
+        if (sscanf(line, "input %d %d %d%n", &spec->in_c, &spec->in_h, &spec->in_w, &used) == 3 &&
+            line[used] == '\0') {
+            have_input = 1;
+        } else if (sscanf(line, "neuron leak=%g vth=%g vth_pool=%g init_gain=%g%n", &spec->leak,
+                          &spec->vth, &spec->vth_pool, &spec->init_gain, &used) == 4 &&
+                   line[used] == '\0') {
+            have_neuron = 1;
+        } else if (sscanf(line, "layer %15s%n", kind, &used) == 1) {
+            if (spec->n_layers >= SBP_MAX_LAYERS)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: too many layers",
+                                path, lineno);
+            sbp_layer_spec *l = &spec->layers[spec->n_layers];
+            int u2 = -1;
+            l->kind = kind_from_name(kind);
+            if (l->kind == SBP_LAYER_KIND_COUNT ||
+                sscanf(line + used, " out=%d kernel=%d stride=%d pad=%d dropout=%g%n", &l->out,
+                       &l->kernel, &l->stride, &l->pad, &l->dropout, &u2) != 5 ||
+                line[used + u2] != '\0')
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d not understood: '%.80s'",
+                                path, lineno, line);
+            spec->n_layers++;
+        } else if (sscanf(line, "meta %31s %n", key, &used) == 1 && used > 0) {
+            if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 128)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: bad metadata",
+                                path, lineno);
+            strcpy(mk[*n_meta], key);
+            strcpy(mv[*n_meta], line + used);
+            (*n_meta)++;
+        } else {
+            return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d not understood: '%.80s'",
+                            path, lineno, line);
+        }
+    }
+    if (!have_input || !have_neuron || spec->n_layers == 0)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the network description lacks its input, neuron or layer lines", path);
+    return SBP_OK;
+}
+
+sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
+{
+    *out = NULL;
+    unsigned char *data = NULL;
+    size_t size = 0;
+    sbp_status st = read_file(path, &data, &size, err);
+    if (st != SBP_OK)
+        return st;
+    rbuf r = {data, size, 0, path, err};
+    char magic[8];
+    uint32_t version, kind, tlen, count, crc_stored;
+    sbp_net *net = NULL;
+    char *text = NULL;
+    if (size < 8 || memcmp(data, MODEL_MAGIC, 8) != 0) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: not a spikebp model (bad magic)", path);
+        goto done;
+    }
+    if (size < 12 + 4) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: truncated (%zu bytes)", path, size);
+        goto done;
+    }
+    {
+        unsigned char *c = data + size - 4;
+        crc_stored = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 |
+                     (uint32_t)c[3] << 24;
+    }
+    if ((uint32_t)crc32_z(0L, data, size - 4) != crc_stored) {
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: CRC mismatch — the file is corrupted or truncated", path);
+        goto done;
+    }
+    r.n = size - 4;
+    get(&r, magic, 8, "magic");
+    if (!get_u32(&r, &version, "version") || !get_u32(&r, &kind, "kind")) {
+        st = SBP_ERR_FORMAT;
+        goto done;
+    }
+    if (version != MODEL_VERSION || kind != MODEL_KIND) {
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: format version %u kind %u, this build reads version %u kind %u", path,
+                      version, kind, MODEL_VERSION, MODEL_KIND);
+        goto done;
+    }
+    if (!get_u32(&r, &tlen, "description length")) {
+        st = SBP_ERR_FORMAT;
+        goto done;
+    }
+    if (tlen > r.n - r.off) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: description length %u exceeds the file", path,
+                      tlen);
+        goto done;
+    }
+    text = malloc((size_t)tlen + 1);
+    if (!text) {
+        st = sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    get(&r, text, tlen, "description");
+    text[tlen] = '\0';
+    if (strlen(text) != tlen) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: description contains a NUL byte", path);
+        goto done;
+    }
+    sbp_net_spec spec;
+    char(*mv)[128] = calloc(SBP_NET_MAX_META, 128);
+    char(*mk)[32] = calloc(SBP_NET_MAX_META, 32);
+    int n_meta = 0;
+    if (!mv || !mk) {
+        free(mv);
+        free(mk);
+        st = sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    st = parse_description(text, &spec, mk, mv, &n_meta, path, err);
+    if (st == SBP_OK)
+        st = sbp_net_alloc(&net, &spec, err);
+    for (int i = 0; st == SBP_OK && i < n_meta; i++)
+        st = sbp_net_set_meta(net, mk[i], mv[i], err);
+    free(mv);
+    free(mk);
+    if (st != SBP_OK) {
+        if (err && st != SBP_ERR_FORMAT) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s: %s", path, err->msg);
+            memcpy(err->msg, m, sizeof m);
+        }
+        st = SBP_ERR_FORMAT;
+        goto done;
+    }
+    if (!get_u32(&r, &count, "tensor count")) {
+        st = SBP_ERR_FORMAT;
+        goto done;
+    }
+    uint32_t expected = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        expected += net->layers[i].w_count > 0;
+    if (count != expected) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: %u tensors, the network needs %u", path, count,
+                      expected);
+        goto done;
+    }
+    for (int i = 0; i < net->n_layers; i++) {
+        const sbp_layer *L = &net->layers[i];
+        if (!L->w_count)
+            continue;
+        char want[64], name[64];
+        snprintf(want, sizeof want, "layer%d.%s.weight", i, sbp_layer_kind_name(L->spec.kind));
+        uint32_t nl, dtype, ndim, dims[8];
+        if (!get_u32(&r, &nl, "tensor name length") || nl >= sizeof name ||
+            !get(&r, name, nl, "tensor name")) {
+            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: bad tensor header for layer %d", path, i);
+            goto done;
+        }
+        name[nl] = '\0';
+        if (strcmp(name, want) != 0) {
+            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: found tensor '%s' where '%s' belongs", path,
+                          name, want);
+            goto done;
+        }
+        if (!get_u32(&r, &dtype, "dtype") || !get_u32(&r, &ndim, "ndim") || dtype != 0 ||
+            ndim < 1 || ndim > 8) {
+            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s': unsupported dtype or rank",
+                          path, name);
+            goto done;
+        }
+        size_t elems = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            if (!get_u32(&r, &dims[d], "dims")) {
+                st = SBP_ERR_FORMAT;
+                goto done;
+            }
+            elems *= dims[d];
+        }
+        if (elems != L->w_count || (L->spec.kind == SBP_LAYER_CONV && ndim != 4) ||
+            (L->spec.kind != SBP_LAYER_CONV && ndim != 2) || dims[0] != (uint32_t)L->out_c) {
+            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s' has the wrong shape", path, name);
+            goto done;
+        }
+        float *w = net->params + L->w_offset;
+        for (size_t j = 0; j < elems; j++) {
+            uint32_t u;
+            if (!get_u32(&r, &u, name)) {
+                st = SBP_ERR_FORMAT;
+                goto done;
+            }
+            memcpy(&w[j], &u, 4);
+        }
+    }
+    if (r.off != r.n) {
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: %zu unexpected bytes after the last tensor", path,
+                      r.n - r.off);
+        goto done;
+    }
+    *out = net;
+    net = NULL;
+done:
+    sbp_net_free(net);
+    free(text);
+    free(data);
+    return st;
+}

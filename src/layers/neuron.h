@@ -1,0 +1,48 @@
+/*
+ * neuron.h — the three neuron models of §1 over a chunk of tc steps, and the per-neuron
+ * backward of §3.
+ *
+ *   LIF         U = V + I;  s = [U > Vth];  V = λ(1 − s)U            (hidden conv/dense)
+ *   IF          U = V + I;  s = [U > θp];   V = (1 − s)U            (pooling, λ = 1)
+ *   INTEGRATOR  M = λ(M + I)                                        (output, o = M[T−1]/T)
+ *
+ * Spiking neurons also keep γ (spike count) and LF (leaky spike trace, LF ← λ·LF + s) for the
+ * approximate derivative NG = 1 + ln(λ)·LF/γ (0 if γ = 0) of §3.
+ */
+#ifndef SBP_LAYERS_NEURON_H
+#define SBP_LAYERS_NEURON_H
+
+#include <stdint.h>
+
+#include "layers/layer.h"
+
+/* Per-sample state of one layer's neurons; every array has n_out entries unless noted. */
+typedef struct sbp_neuron_state {
+    float *v;        /* membrane (threshold units) after the last processed step */
+    float *count;    /* γ: spikes so far */
+    float *trace;    /* LF: leaky spike trace */
+    const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
+    uint64_t *bits;  /* (T, n_out) spike bits for exact backward; NULL when not kept */
+    float *carry;    /* g_U[t0 + tc] carried between backward chunks */
+} sbp_neuron_state;
+
+/* Zeroes v, count, trace and carry (start of a sample's window). */
+void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L);
+
+/* Advances steps t0 … t0+tc−1. I (C, tc, P) current; y (tc, C, P) output spikes × mask
+ * (NULL for the integrator, which has no output). */
+void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                        int t0, int tc);
+
+/* The factor that turns ∂L/∂y into ∂L/∂s at the end of the window (§3):
+ *   LIF: NG·mask/Vth;  IF: 1 in exact mode, [γ > 0] in aggregate mode. */
+void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
+                          sbp_backward mode);
+
+/* Exact-mode backward over steps t0 … t0+tc−1, called for chunks from the last to the first:
+ *   g_s[t] = factor ⊙ gy[t];  g_U[t] = s[t]·g_s[t] + (1 − s[t])·g_U[t+1];  gI[t] = g_U[t].
+ * gy (tc, C, P); gI (C, tc, P) (overwritten). Spiking neurons only. */
+void sbp_neuron_backward(float *gI, const float *gy, const float *factor, sbp_neuron_state *st,
+                         const sbp_layer *L, int t0, int tc);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * engine.c — one sample through the network, forward and backward (§1–§3).
+ *
+ * Forward: for each chunk of tc steps, the input spikes of the chunk are produced, then every
+ * layer turns its input chunk into an output chunk (synapse op for all tc steps at once, then
+ * the elementwise neuron recursion). No synaptic delay: layer l+1 sees layer l's spikes of the
+ * same step (§ notation).
+ * Exact backward (§3): chunks from last to first, layers from top to bottom; each layer's input
+ * spikes are rebuilt from the bits the layer below kept (or re-encoded: the encoder is a pure
+ * function of (seed, epoch, sample, t, pixel)), so only bits are stored per step.
+ * Aggregate backward (§3): one ANN-like pass over the count maps X; nothing per step is kept.
+ */
+#include "net/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "layers/ops.h"
+
+/* Chunk length budget: floats of the largest per-chunk buffer. 4 Mi floats = 16 MiB. */
+#define SBP_CHUNK_BUDGET_FLOATS ((size_t)4 << 20)
+
+static int has_weights(const sbp_layer *L)
+{
+    return L->w_count > 0;
+}
+
+static int is_spiking(const sbp_layer *L)
+{
+    return L->neuron != SBP_NEURON_INTEGRATOR;
+}
+
+sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl impl, int train,
+                           sbp_backward mode, int tc_override, sbp_error *err)
+{
+    memset(e, 0, sizeof *e);
+    if (T < 1)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "timesteps must be at least 1 (got %d)", T);
+    e->net = net;
+    e->T = T;
+    e->impl = impl;
+    e->train = train;
+    e->mode = mode;
+
+    size_t maxn = 0, step_scratch = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        maxn = L->n_in > maxn ? L->n_in : maxn;
+        maxn = L->n_out > maxn ? L->n_out : maxn;
+        size_t s = sbp_layer_ops_of(L->spec.kind)->scratch(L, 1);
+        step_scratch = s > step_scratch ? s : step_scratch;
+    }
+    int tc = 1;
+    if (impl != SBP_IMPL_REFERENCE) {
+        if (tc_override > 0) {
+            tc = tc_override < T ? tc_override : T;
+        } else {
+            size_t per_step = step_scratch / 2 > maxn ? step_scratch / 2 : maxn;
+            size_t lim = SBP_CHUNK_BUDGET_FLOATS / (per_step ? per_step : 1);
+            tc = lim < 1 ? 1 : (lim > (size_t)T ? T : (int)lim);
+            int chunks = (T + tc - 1) / tc; /* balance the chunks */
+            tc = (T + chunks - 1) / chunks;
+        }
+    }
+    e->tc = tc;
+
+    /* Size the one block. */
+    size_t total = 0, scratch = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        total += 4 * L->n_out; /* v, count, trace, carry */
+        if (L->spec.dropout > 0.0f)
+            total += L->n_out;
+        if (train && is_spiking(L))
+            total += L->n_out; /* factor */
+        if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
+            total += L->n_in; /* counts */
+        size_t s = sbp_layer_ops_of(L->spec.kind)->scratch(L, tc);
+        scratch = s > scratch ? s : scratch;
+    }
+    total += 5 * (size_t)tc * maxn + scratch + net->layers[0].n_in;
+    float *p = calloc(total ? total : 1, sizeof(float));
+    if (!p)
+        return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu MiB of working memory",
+                        total * sizeof(float) >> 20);
+    e->block = p;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        sbp_neuron_state *st = &e->st[l];
+        st->v = p, p += L->n_out;
+        st->count = p, p += L->n_out;
+        st->trace = p, p += L->n_out;
+        st->carry = p, p += L->n_out;
+        if (L->spec.dropout > 0.0f)
+            e->mask[l] = p, p += L->n_out;
+        if (train && is_spiking(L))
+            e->factor[l] = p, p += L->n_out;
+        if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
+            e->counts[l] = p, p += L->n_in;
+    }
+    for (int i = 0; i < 2; i++) {
+        e->act[i] = p, p += (size_t)tc * maxn;
+        e->grad[i] = p, p += (size_t)tc * maxn;
+    }
+    e->cur = p, p += (size_t)tc * maxn;
+    e->scratch = p, p += scratch;
+    e->xval = p;
+
+    if (train && mode == SBP_BACKWARD_EXACT) {
+        size_t words = 0;
+        for (int l = 0; l < net->n_layers; l++)
+            if (is_spiking(&net->layers[l]))
+                words += ((size_t)T * net->layers[l].n_out + 63) / 64;
+        e->bits = calloc(words ? words : 1, sizeof(uint64_t));
+        if (!e->bits) {
+            free(e->block);
+            e->block = NULL;
+            return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of spike bits",
+                            words * 8 >> 10);
+        }
+        e->bits_words = words;
+        uint64_t *b = e->bits;
+        for (int l = 0; l < net->n_layers; l++)
+            if (is_spiking(&net->layers[l])) {
+                e->st[l].bits = b;
+                b += ((size_t)T * net->layers[l].n_out + 63) / 64;
+            }
+    }
+    return SBP_OK;
+}
+
+void sbp_engine_release(sbp_engine *e)
+{
+    free(e->block);
+    free(e->bits);
+    memset(e, 0, sizeof *e);
+}
+
+void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint32_t sample)
+{
+    for (int l = 0; l < e->net->n_layers; l++) {
+        float *m = e->mask[l];
+        const sbp_layer *L = &e->net->layers[l];
+        e->st[l].mask = m;
+        if (!m)
+            continue;
+        const float p = L->spec.dropout, keep = 1.0f / (1.0f - p);
+        for (size_t i = 0; i < L->n_out; i += 4) {
+            uint32_t w[4];
+            sbp_rng_words(key, epoch, sample, (uint32_t)l, (uint32_t)(i / 4), w);
+            for (size_t q = 0; q < 4 && i + q < L->n_out; q++)
+                m[i + q] = sbp_rng_unit(w[q]) < p ? 0.0f : keep;
+        }
+    }
+}
+
+void sbp_engine_clear_masks(sbp_engine *e)
+{
+    for (int l = 0; l < e->net->n_layers; l++)
+        e->st[l].mask = NULL;
+}
+
+/* The input chunk x (n, C, H, W) for steps t0 … t0+n−1 (§1 rate encoding). */
+static void input_fill(const sbp_engine *e, int t0, int n, float *x)
+{
+    const size_t nin = e->net->layers[0].n_in;
+    if (e->in.spikes) {
+        memcpy(x, e->in.spikes + (size_t)t0 * nin, sizeof(float) * (size_t)n * nin);
+        return;
+    }
+    for (int t = 0; t < n; t++) {
+        float *xt = x + (size_t)t * nin;
+        for (size_t j = 0; j < nin; j += 4) {
+            uint32_t w[4];
+            sbp_rng_words(e->in.key, e->in.tag, e->in.sample, (uint32_t)(t0 + t),
+                          (uint32_t)(j / 4), w);
+            for (size_t q = 0; q < 4 && j + q < nin; q++) {
+                float v = e->xval[j + q];
+                float a = v < 0.0f ? -v : v;
+                xt[j + q] = a > sbp_rng_unit(w[q]) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
+            }
+        }
+    }
+}
+
+/* The input chunk of layer l, rebuilt from what was kept in the forward pass. */
+static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
+{
+    if (l == 0) {
+        input_fill(e, t0, n, x);
+        return;
+    }
+    const sbp_neuron_state *st = &e->st[l - 1];
+    const size_t nn = e->net->layers[l - 1].n_out;
+    for (int t = 0; t < n; t++) {
+        float *xt = x + (size_t)t * nn;
+        size_t base = (size_t)(t0 + t) * nn;
+        for (size_t i = 0; i < nn; i++) {
+            size_t b = base + i;
+            float s = (float)((st->bits[b >> 6] >> (b & 63)) & 1u);
+            xt[i] = st->mask ? s * st->mask[i] : s;
+        }
+    }
+}
+
+void sbp_engine_forward(sbp_engine *e, const float *params, const sbp_input *in, float *out)
+{
+    const sbp_net *net = e->net;
+    e->in = *in;
+    if (!in->spikes) {
+        const sbp_layer *L0 = &net->layers[0];
+        const size_t P = (size_t)L0->in_h * L0->in_w;
+        for (int c = 0; c < L0->in_c; c++)
+            for (size_t p = 0; p < P; p++) {
+                size_t j = (size_t)c * P + p;
+                e->xval[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
+            }
+    }
+    for (int l = 0; l < net->n_layers; l++) {
+        sbp_neuron_reset(&e->st[l], &net->layers[l]);
+        if (e->counts[l])
+            memset(e->counts[l], 0, sizeof(float) * net->layers[l].n_in);
+    }
+    if (e->bits)
+        memset(e->bits, 0, sizeof(uint64_t) * e->bits_words);
+
+    for (int t0 = 0; t0 < e->T; t0 += e->tc) {
+        const int n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
+        int which = 0;
+        float *x = e->act[0];
+        input_fill(e, t0, n, x);
+        for (int l = 0; l < net->n_layers; l++) {
+            const sbp_layer *L = &net->layers[l];
+            if (e->counts[l])
+                for (int t = 0; t < n; t++)
+                    for (size_t i = 0; i < L->n_in; i++)
+                        e->counts[l][i] += x[(size_t)t * L->n_in + i];
+            sbp_layer_ops_of(L->spec.kind)
+                ->current(e->cur, x, params + L->w_offset, L, n, e->scratch, e->impl);
+            float *y = e->act[1 - which];
+            sbp_neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+            x = y;
+            which = 1 - which;
+        }
+    }
+    const sbp_layer *Lo = &net->layers[net->n_layers - 1];
+    for (size_t k = 0; k < Lo->n_out; k++)
+        out[k] = e->st[net->n_layers - 1].v[k] / (float)e->T;
+}
+
+static void backward_exact(sbp_engine *e, const float *params, const float *g_out, float *dW)
+{
+    const sbp_net *net = e->net;
+    const int last = net->n_layers - 1;
+    const sbp_layer *Lo = &net->layers[last];
+    const int nchunks = (e->T + e->tc - 1) / e->tc;
+    for (int ci = nchunks - 1; ci >= 0; ci--) {
+        const int t0 = ci * e->tc, n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
+        /* Output layer: gI = g_out/T at every step; the leak is not differentiated (§3). */
+        for (size_t k = 0; k < Lo->n_out; k++)
+            for (int t = 0; t < n; t++)
+                e->cur[k * n + t] = g_out[k] / (float)e->T;
+        int which = 0;
+        layer_input(e, last, t0, n, e->act[0]);
+        sbp_layer_ops_of(Lo->spec.kind)
+            ->current_backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur, e->act[0],
+                               params + Lo->w_offset, Lo, n, e->scratch, e->impl);
+        for (int l = last - 1; l >= 0; l--) {
+            const sbp_layer *L = &net->layers[l];
+            sbp_neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
+            if (has_weights(L))
+                layer_input(e, l, t0, n, e->act[0]);
+            sbp_layer_ops_of(L->spec.kind)
+                ->current_backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset, e->cur,
+                                   e->act[0], params + L->w_offset, L, n, e->scratch, e->impl);
+            which = 1 - which;
+        }
+    }
+}
+
+static void backward_aggregate(sbp_engine *e, const float *params, const float *g_out, float *dW)
+{
+    const sbp_net *net = e->net;
+    const int last = net->n_layers - 1;
+    const sbp_layer *Lo = &net->layers[last];
+    for (size_t k = 0; k < Lo->n_out; k++)
+        e->cur[k] = g_out[k] / (float)e->T; /* δ_out = g_out/T */
+    int which = 0;
+    sbp_layer_ops_of(Lo->spec.kind)
+        ->current_backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur, e->counts[last],
+                           params + Lo->w_offset, Lo, 1, e->scratch, e->impl);
+    for (int l = last - 1; l >= 0; l--) {
+        const sbp_layer *L = &net->layers[l];
+        const float *g = e->grad[which], *f = e->factor[l];
+        for (size_t i = 0; i < L->n_out; i++)
+            e->cur[i] = f[i] * g[i]; /* δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor (§3) */
+        sbp_layer_ops_of(L->spec.kind)
+            ->current_backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset, e->cur,
+                               e->counts[l], params + L->w_offset, L, 1, e->scratch, e->impl);
+        which = 1 - which;
+    }
+}
+
+void sbp_engine_backward(sbp_engine *e, const float *params, const float *g_out, float *dparams)
+{
+    for (int l = 0; l < e->net->n_layers; l++)
+        if (e->factor[l])
+            sbp_neuron_surrogate(e->factor[l], &e->st[l], &e->net->layers[l], e->mode);
+    if (e->mode == SBP_BACKWARD_EXACT)
+        backward_exact(e, params, g_out, dparams);
+    else
+        backward_aggregate(e, params, g_out, dparams);
+}

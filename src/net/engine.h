@@ -1,0 +1,65 @@
+/*
+ * engine.h — one sample's pass through the network: forward over T steps in chunks of tc
+ * steps (every layer advances a chunk before the next chunk starts, so the float working set
+ * is O(tc), never O(T)), the loss gradient, and either backward mode of §3.
+ *
+ * An engine is per thread: it owns every buffer one sample needs and is reused sample after
+ * sample. The reference implementation runs the same orchestration with tc = 1 and the
+ * plain-loop kernels, one step at a time: the oracle for the fast path.
+ */
+#ifndef SBP_NET_ENGINE_H
+#define SBP_NET_ENGINE_H
+
+#include "core/rng.h"
+#include "layers/neuron.h"
+#include "net/net.h"
+
+/* Where a sample's input spikes come from. */
+typedef struct sbp_input {
+    const float *spikes;    /* (T, C, H, W) given spikes, or NULL to rate-encode `pixels` */
+    const uint8_t *pixels;  /* (C, H, W) raw image */
+    const float *mean, *std; /* per channel, of pixel/255 */
+    float gain;             /* spike probability = |x|·gain (§1) */
+    sbp_rng_key key;        /* ENCODE stream */
+    uint32_t tag;           /* epoch for training, a fixed tag for evaluation */
+    uint32_t sample;        /* dataset index: the spikes depend on it, not on the batch */
+} sbp_input;
+
+typedef struct sbp_engine {
+    const sbp_net *net;
+    int T, tc;              /* steps per window, steps per chunk */
+    sbp_impl impl;
+    int train;              /* 1: keep what `mode`'s backward needs */
+    sbp_backward mode;
+    sbp_neuron_state st[SBP_MAX_LAYERS];
+    float *mask[SBP_MAX_LAYERS];   /* (n_out) dropout scale, or NULL when p = 0 */
+    float *factor[SBP_MAX_LAYERS]; /* (n_out) §3 surrogate factor, spiking layers */
+    float *counts[SBP_MAX_LAYERS]; /* (n_in) aggregate mode: X = Σ_t x_in[t] */
+    float *act[2];          /* (tc · max n) layer inputs/outputs, time-major */
+    float *grad[2];         /* (tc · max n) activation gradients, time-major */
+    float *cur;             /* (tc · max n) I or gI, (C, tc, P) */
+    float *scratch;         /* kernel scratch */
+    float *xval;            /* (n_in of layer 0) encoded input values |x|·gain, signed */
+    sbp_input in;           /* the current sample's input */
+    void *block;            /* the single allocation behind every float buffer above */
+    uint64_t *bits;         /* all spike bit arrays (exact mode) */
+    size_t bits_words;
+} sbp_engine;
+
+/* tc_override 0 picks the chunk length from a memory budget; REFERENCE always uses 1. */
+sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl impl, int train,
+                           sbp_backward mode, int tc_override, sbp_error *err);
+void sbp_engine_release(sbp_engine *e);
+
+/* Draws dropout masks for a sample (§1: one per sample and neuron, held for all T steps). */
+void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint32_t sample);
+/* Clears masks (inference, or layers without dropout). */
+void sbp_engine_clear_masks(sbp_engine *e);
+
+/* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
+void sbp_engine_forward(sbp_engine *e, const float *params, const sbp_input *in, float *out);
+
+/* Backward for the last forward: g_out (classes) = ∂L/∂o; dparams (n_params) += ∂L/∂W. */
+void sbp_engine_backward(sbp_engine *e, const float *params, const float *g_out, float *dparams);
+
+#endif

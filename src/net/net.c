@@ -1,0 +1,234 @@
+/*
+ * net.c — turning a description into a network: shape inference with errors that name the
+ * layer, the flat parameter arena, and §4's initialisation.
+ */
+#include "net/net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_spec *spec,
+                           sbp_error *err)
+{
+    if (spec->in_c <= 0 || spec->in_h <= 0 || spec->in_w <= 0)
+        return sbp_fail(err, SBP_ERR_SHAPE, "network: input shape %dx%dx%d is not positive",
+                        spec->in_h, spec->in_w, spec->in_c);
+    if (spec->n_layers < 1 || spec->n_layers > SBP_MAX_LAYERS)
+        return sbp_fail(err, SBP_ERR_SHAPE, "network: %d layers (need 1 … %d)", spec->n_layers,
+                        SBP_MAX_LAYERS);
+    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f) ||
+        !(spec->vth_pool > 0.0f) || !(spec->init_gain > 0.0f))
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "network: neuron constants out of range (leak %g, vth %g, pool vth %g, "
+                        "init gain %g)",
+                        spec->leak, spec->vth, spec->vth_pool, spec->init_gain);
+    int c = spec->in_c, h = spec->in_h, w = spec->in_w;
+    size_t off = 0;
+    for (int i = 0; i < spec->n_layers; i++) {
+        const sbp_layer_spec *s = &spec->layers[i];
+        sbp_layer *L = &layers[i];
+        memset(L, 0, sizeof *L);
+        L->spec = *s;
+        L->in_c = c;
+        L->in_h = h;
+        L->in_w = w;
+        L->leak = spec->leak;
+        L->threshold = spec->vth;
+        L->neuron = SBP_NEURON_LIF;
+        if ((s->kind == SBP_LAYER_OUTPUT) != (i == spec->n_layers - 1))
+            return sbp_fail(err, SBP_ERR_SHAPE,
+                            "network: layer %d (%s): the output layer must be the last and only "
+                            "the last",
+                            i + 1, sbp_layer_kind_name(s->kind));
+        if (!(s->dropout >= 0.0f && s->dropout < 1.0f))
+            return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: dropout %g not in [0, 1)",
+                            i + 1, s->dropout);
+        if (s->dropout > 0.0f && s->kind != SBP_LAYER_CONV && s->kind != SBP_LAYER_DENSE)
+            return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                            "network: layer %d (%s): dropout applies only to hidden LIF layers",
+                            i + 1, sbp_layer_kind_name(s->kind));
+        switch (s->kind) {
+        case SBP_LAYER_CONV: {
+            int k = s->kernel, st = s->stride, p = s->pad;
+            if (s->out <= 0 || k <= 0 || st <= 0 || p < 0 || p >= k)
+                return sbp_fail(err, SBP_ERR_SHAPE,
+                                "network: layer %d (conv): filters %d, kernel %d, stride %d, "
+                                "padding %d are not valid",
+                                i + 1, s->out, k, st, p);
+            if (h + 2 * p < k || w + 2 * p < k)
+                return sbp_fail(err, SBP_ERR_SHAPE,
+                                "network: layer %d (conv): %dx%d kernel larger than the padded "
+                                "%dx%d input",
+                                i + 1, k, k, h + 2 * p, w + 2 * p);
+            L->out_c = s->out;
+            L->out_h = (h + 2 * p - k) / st + 1;
+            L->out_w = (w + 2 * p - k) / st + 1;
+            L->fan_in = k * k * c;
+            L->w_count = (size_t)s->out * (size_t)L->fan_in;
+            break;
+        }
+        case SBP_LAYER_POOL:
+            if (h < 2 || w < 2)
+                return sbp_fail(err, SBP_ERR_SHAPE,
+                                "network: layer %d (pool): input %dx%d is smaller than 2x2",
+                                i + 1, h, w);
+            L->out_c = c;
+            L->out_h = h / 2;
+            L->out_w = w / 2;
+            L->neuron = SBP_NEURON_IF;
+            L->leak = 1.0f;
+            L->threshold = spec->vth_pool;
+            break;
+        case SBP_LAYER_DENSE:
+        case SBP_LAYER_OUTPUT:
+            if (s->out <= 0)
+                return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d (%s): %d features", i + 1,
+                                sbp_layer_kind_name(s->kind), s->out);
+            L->out_c = s->out;
+            L->out_h = L->out_w = 1;
+            L->fan_in = c * h * w;
+            L->w_count = (size_t)s->out * (size_t)L->fan_in;
+            if (s->kind == SBP_LAYER_OUTPUT) {
+                L->neuron = SBP_NEURON_INTEGRATOR;
+                L->threshold = INFINITY;
+            }
+            break;
+        default:
+            return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: unknown kind %d", i + 1,
+                            (int)s->kind);
+        }
+        L->n_in = (size_t)c * h * w;
+        L->n_out = (size_t)L->out_c * L->out_h * L->out_w;
+        L->w_offset = off;
+        off += L->w_count;
+        c = L->out_c;
+        h = L->out_h;
+        w = L->out_w;
+    }
+    *n_params = off;
+    return SBP_OK;
+}
+
+sbp_status sbp_net_alloc(sbp_net **out, const sbp_net_spec *spec, sbp_error *err)
+{
+    *out = NULL;
+    sbp_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return sbp_fail(err, SBP_ERR_NOMEM, "network: out of memory");
+    net->spec = *spec;
+    net->n_layers = spec->n_layers;
+    sbp_status st = sbp_net_resolve(net->layers, &net->n_params, spec, err);
+    if (st != SBP_OK) {
+        free(net);
+        return st;
+    }
+    net->params = calloc(net->n_params ? net->n_params : 1, sizeof(float));
+    if (!net->params) {
+        size_t n = net->n_params;
+        free(net);
+        return sbp_fail(err, SBP_ERR_NOMEM, "network: cannot allocate %zu weights", n);
+    }
+    *out = net;
+    return SBP_OK;
+}
+
+void sbp_net_init_weights(sbp_net *net, uint64_t seed)
+{
+    sbp_rng_key key = sbp_rng_key_make(seed, SBP_RNG_INIT);
+    for (int i = 0; i < net->n_layers; i++) {
+        const sbp_layer *L = &net->layers[i];
+        if (!L->w_count)
+            continue;
+        double sd = sqrt((double)net->spec.init_gain / (double)L->fan_in);
+        float *w = net->params + L->w_offset;
+        for (size_t j = 0; j < L->w_count; j++)
+            w[j] = (float)(sd * sbp_rng_normal(key, (uint32_t)i, 0, j));
+    }
+}
+
+sbp_status sbp_net_create(sbp_net **out, const sbp_net_spec *spec, uint64_t seed, sbp_error *err)
+{
+    sbp_status st = sbp_net_alloc(out, spec, err);
+    if (st == SBP_OK)
+        sbp_net_init_weights(*out, seed);
+    return st;
+}
+
+void sbp_net_free(sbp_net *net)
+{
+    if (!net)
+        return;
+    free(net->params);
+    free(net);
+}
+
+const sbp_net_spec *sbp_net_get_spec(const sbp_net *net)
+{
+    return &net->spec;
+}
+
+size_t sbp_net_param_count(const sbp_net *net)
+{
+    return net->n_params;
+}
+
+void sbp_net_layer_shape(const sbp_net *net, int i, int *c, int *h, int *w)
+{
+    const sbp_layer *L = &net->layers[i];
+    if (c)
+        *c = L->out_c;
+    if (h)
+        *h = L->out_h;
+    if (w)
+        *w = L->out_w;
+}
+
+float *sbp_net_layer_weights(sbp_net *net, int i, size_t *count)
+{
+    const sbp_layer *L = &net->layers[i];
+    if (count)
+        *count = L->w_count;
+    return L->w_count ? net->params + L->w_offset : NULL;
+}
+
+sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sbp_error *err)
+{
+    size_t kl = strlen(key), vl = strlen(value);
+    if (kl == 0 || kl >= sizeof net->meta_key[0] || vl >= sizeof net->meta_val[0])
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "model metadata '%s': key or value too long",
+                        key);
+    for (size_t i = 0; i < kl; i++)
+        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
+              key[i] == '_'))
+            return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                            "model metadata key '%s': only a-z, 0-9 and _ are allowed", key);
+    for (size_t i = 0; i < vl; i++)
+        if ((unsigned char)value[i] < 32)
+            return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                            "model metadata '%s': value has a control character", key);
+    int slot = -1;
+    for (int i = 0; i < net->n_meta; i++)
+        if (strcmp(net->meta_key[i], key) == 0)
+            slot = i;
+    if (slot < 0) {
+        if (net->n_meta >= SBP_NET_MAX_META)
+            return sbp_fail(err, SBP_ERR_INVALID_ARG, "model metadata: more than %d entries",
+                            SBP_NET_MAX_META);
+        slot = net->n_meta++;
+        memcpy(net->meta_key[slot], key, kl + 1);
+    }
+    memcpy(net->meta_val[slot], value, vl + 1);
+    return SBP_OK;
+}
+
+const char *sbp_net_get_meta(const sbp_net *net, const char *key)
+{
+    for (int i = 0; i < net->n_meta; i++)
+        if (strcmp(net->meta_key[i], key) == 0)
+            return net->meta_val[i];
+    return NULL;
+}

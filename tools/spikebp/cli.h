@@ -1,0 +1,51 @@
+/*
+ * cli.h — what the subcommands of the spikebp tool share: strict number parsing, data sets by
+ * name, a progress bar with rate and ETA, and JSON output helpers. Only this tool's main turns
+ * a status into an exit code.
+ */
+#ifndef SBP_TOOLS_CLI_H
+#define SBP_TOOLS_CLI_H
+
+#include <stdio.h>
+
+#include "spikebp.h"
+
+/* Exit codes: 0 ok, 1 runtime failure, 2 usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Strict conversions of option values; on failure print "spikebp CMD: --OPT: …" and return 0. */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Loads the train or test split of a named data set ("mnist", "fashion-mnist") or of a folder
+ * holding IDX files, from the cache folder ($SBP_DATA_DIR, else ~/.cache/spikebp).
+ * `limit` > 0 keeps the first `limit` images (*owner then holds the full set to free). */
+sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset **view,
+                         sbp_dataset **owner, sbp_error *err);
+
+/* Builds a network spec from a built-in name or the paper's notation. */
+sbp_status cli_net_spec(const char *name, sbp_net_spec *spec, sbp_error *err);
+
+/* A progress line on stderr, redrawn in place on a terminal and printed every ~10 % otherwise. */
+typedef struct cli_progress {
+    const char *label;
+    size_t total;
+    double start;    /* seconds, monotonic */
+    double last_draw;
+    int tty, quiet, last_decile;
+} cli_progress;
+
+double cli_now(void);
+void cli_progress_start(cli_progress *p, const char *label, size_t total, int quiet);
+/* extra: short text appended (e.g. running loss and accuracy), may be NULL. */
+void cli_progress_update(cli_progress *p, size_t done, const char *extra);
+void cli_progress_end(cli_progress *p);
+
+/* Writes s as a JSON string literal. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,126 @@
+/* cmd_eval.c — `spikebp eval`: test accuracy of a saved model (§1 inference, o = V(T)/T). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: spikebp eval --model FILE [--data NAME] [options]\n\n"
+            "  --model FILE          a model saved by 'spikebp train' (required)\n"
+            "  --data NAME           mnist | fashion-mnist | folder of IDX files\n"
+            "                        [default: the data the model was trained on]\n"
+            "  -T, --timesteps N     time steps per image [default: the model's training T]\n"
+            "  --limit N             evaluate only the first N test images [default: all]\n"
+            "  --seed S              seed of the input spike encoding [default: 1]\n"
+            "  --threads N           worker threads [default: all cores]\n"
+            "  --reference           use the plain-loop reference implementation (slow)\n"
+            "  --quiet               no progress bar\n"
+            "  --json                print one JSON object with the results\n");
+}
+
+static void on_progress(void *user, size_t done, size_t total)
+{
+    cli_progress_update(user, done, NULL);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL;
+    long T = 0, limit = 0, seed = 1, threads = 0;
+    int json = 0, quiet = 0, reference = 0;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"timesteps", required_argument, 0, 'T'},
+                                         {"limit", required_argument, 0, 'l'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"reference", no_argument, 0, 'r'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "hT:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'T': if (!cli_int("eval", "--timesteps", optarg, 1, 100000, &T)) return CLI_USAGE; break;
+        case 'l': if (!cli_int("eval", "--limit", optarg, 1, 1L << 40, &limit)) return CLI_USAGE; break;
+        case 's': if (!cli_int("eval", "--seed", optarg, 0, 1L << 62, &seed)) return CLI_USAGE; break;
+        case 't': if (!cli_int("eval", "--threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
+        case 'r': reference = 1; break;
+        case 'q': quiet = 1; break;
+        case 'j': json = 1; break;
+        case 'h': help(stdout); return CLI_OK;
+        default: help(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc || !model) {
+        fprintf(stderr, optind < argc ? "spikebp eval: unexpected argument '%s'\n"
+                                      : "spikebp eval: --model FILE is required%s\n",
+                optind < argc ? argv[optind] : "");
+        return CLI_USAGE;
+    }
+    sbp_error err = {0};
+    sbp_net *net = NULL;
+    sbp_dataset *ds = NULL, *owner = NULL;
+    int rc = CLI_FAIL;
+    if (sbp_net_load(&net, model, &err) != SBP_OK)
+        goto fail;
+    if (!data)
+        data = sbp_net_get_meta(net, "data");
+    if (!data) {
+        fprintf(stderr, "spikebp eval: %s does not record its data set; give --data\n", model);
+        rc = CLI_USAGE;
+        goto out;
+    }
+    if (T == 0) {
+        const char *mt = sbp_net_get_meta(net, "timesteps");
+        T = mt ? atol(mt) : 100;
+        if (T < 1)
+            T = 100;
+    }
+    if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
+        goto fail;
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = (int)T;
+    eo.seed = (uint64_t)seed;
+    eo.threads = (int)threads;
+    eo.impl = reference ? SBP_IMPL_REFERENCE : SBP_IMPL_FAST;
+    cli_progress p;
+    cli_progress_start(&p, "eval", sbp_dataset_count(ds), quiet);
+    eo.progress = on_progress;
+    eo.progress_user = &p;
+    sbp_eval_result r;
+    if (sbp_eval(net, ds, &eo, &r, &err) != SBP_OK)
+        goto fail;
+    cli_progress_end(&p);
+    double secs = cli_now() - p.start;
+    if (json) {
+        printf("{\"command\":\"eval\",\"model\":");
+        cli_json_string(stdout, model);
+        printf(",\"data\":");
+        cli_json_string(stdout, data);
+        printf(",\"timesteps\":%ld,\"images\":%zu,\"correct\":%zu,\"accuracy\":%.6f,"
+               "\"loss\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.2f}\n",
+               T, r.images, r.correct, r.accuracy, r.loss / (double)r.images, secs,
+               (double)r.images / secs);
+    } else {
+        printf("%s on %s (T = %ld): accuracy %.2f %% (%zu/%zu), loss %.4f, %.1f s, %.1f img/s\n",
+               model, data, T, 100.0 * r.accuracy, r.correct, r.images,
+               r.loss / (double)r.images, secs, (double)r.images / secs);
+    }
+    rc = CLI_OK;
+    goto out;
+fail:
+    fprintf(stderr, "spikebp eval: %s\n", err.msg);
+out:
+    sbp_dataset_free(ds);
+    sbp_dataset_free(owner);
+    sbp_net_free(net);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* cmd_info.c — `spikebp info`: the layer table of a network with output shapes and parameter
+ * counts (§5), from a built-in name, the paper's notation or a saved model. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *f)
+{
+    fprintf(f, "usage: spikebp info (--net NAME|NOTATION | --model FILE) [--json]\n\n"
+               "  --net NAME      built-in network (lenet) or the paper's notation,\n"
+               "                  e.g. 28x28x1-20C5-P2-50C5-P2-200FC-10     [default: lenet]\n"
+               "  --model FILE    describe a saved model instead\n"
+               "  --json          print one JSON object instead of the table\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *net_name = "lenet", *model = NULL;
+    int json = 0;
+    static const struct option opts[] = {{"net", required_argument, 0, 'n'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': net_name = optarg; break;
+        case 'm': model = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': help(stdout); return CLI_OK;
+        default: help(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "spikebp info: unexpected argument '%s'\n", argv[optind]);
+        return CLI_USAGE;
+    }
+    sbp_error err = {0};
+    sbp_net *net = NULL;
+    sbp_status st;
+    if (model) {
+        st = sbp_net_load(&net, model, &err);
+    } else {
+        sbp_net_spec spec;
+        st = cli_net_spec(net_name, &spec, &err);
+        if (st == SBP_OK)
+            st = sbp_net_create(&net, &spec, 1, &err);
+    }
+    if (st != SBP_OK) {
+        fprintf(stderr, "spikebp info: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    const sbp_net_spec *spec = sbp_net_get_spec(net);
+    char notation[1024];
+    sbp_error ferr = {0};
+    if (sbp_net_spec_format(spec, notation, sizeof notation, &ferr) != SBP_OK)
+        snprintf(notation, sizeof notation, "(not expressible in the paper's notation)");
+    if (json) {
+        printf("{\"command\":\"info\",\"notation\":");
+        cli_json_string(stdout, notation);
+        printf(",\"input\":[%d,%d,%d],\"layers\":[", spec->in_c, spec->in_h, spec->in_w);
+    } else {
+        printf("network %s\n", notation);
+        printf("  #  %-7s %-26s %-14s %12s  %s\n", "layer", "synapses", "output CxHxW",
+               "parameters", "neurons");
+        printf("  -  %-7s %-26s %3dx%3dx%-6d %12s  rate-coded spikes\n", "input", "", spec->in_c,
+               spec->in_h, spec->in_w, "");
+    }
+    for (int i = 0; i < spec->n_layers; i++) {
+        const sbp_layer_spec *l = &spec->layers[i];
+        int oc, oh, ow;
+        size_t np;
+        sbp_net_layer_shape(net, i, &oc, &oh, &ow);
+        sbp_net_layer_weights(net, i, &np);
+        char syn[64], neu[64];
+        switch (l->kind) {
+        case SBP_LAYER_CONV:
+            snprintf(syn, sizeof syn, "%dx%d conv s%d p%d", l->kernel, l->kernel, l->stride, l->pad);
+            snprintf(neu, sizeof neu, "LIF (λ %.2g, Vth %.2g)", spec->leak, spec->vth);
+            break;
+        case SBP_LAYER_POOL:
+            snprintf(syn, sizeof syn, "2x2 average pool");
+            snprintf(neu, sizeof neu, "IF (Vth %.2g)", spec->vth_pool);
+            break;
+        case SBP_LAYER_DENSE:
+            snprintf(syn, sizeof syn, "dense");
+            snprintf(neu, sizeof neu, "LIF (λ %.2g, Vth %.2g)", spec->leak, spec->vth);
+            break;
+        default:
+            snprintf(syn, sizeof syn, "dense");
+            snprintf(neu, sizeof neu, "leaky integrator, o = V(T)/T");
+        }
+        if (l->dropout > 0) {
+            size_t n = strlen(neu);
+            snprintf(neu + n, sizeof neu - n, ", dropout %.2g", l->dropout);
+        }
+        if (json) {
+            printf("%s{\"kind\":\"%s\",\"output\":[%d,%d,%d],\"parameters\":%zu}", i ? "," : "",
+                   sbp_layer_kind_name(l->kind), oc, oh, ow, np);
+        } else {
+            printf("%3d  %-7s %-26s %3dx%3dx%-6d %12zu  %s\n", i + 1, sbp_layer_kind_name(l->kind),
+                   syn, oc, oh, ow, np, neu);
+        }
+    }
+    size_t total = sbp_net_param_count(net);
+    if (json)
+        printf("],\"parameters\":%zu}\n", total);
+    else
+        printf("total parameters: %zu\n", total);
+    sbp_net_free(net);
+    return CLI_OK;
+}
