@@ -131,6 +131,7 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
     }
     sbp_engine e;
     CHECK(sbp_engine_init(&e, net, T, impl, 1, mode, tc, &err) == SBP_OK, "engine: %s", err.msg);
+    sbp_engine_set_weights(&e, net->params);
     float *grad = calloc(net->n_params, sizeof(float));
     const size_t nin = net->layers[0].n_in;
     float *spikes = malloc(sizeof(float) * (size_t)T * nin);
@@ -153,7 +154,7 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
             }
         }
         sbp_input in = {.spikes = spikes};
-        sbp_engine_forward(&e, net->params, &in, out);
+        sbp_engine_forward(&e, &in, out);
         const int classes = (int)net->layers[net->n_layers - 1].n_out, lab = (int)label->v[s];
         for (int k = 0; k < classes; k++) {
             double d = out[k] - (k == lab);
@@ -184,8 +185,9 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
                 free(fac);
             }
         }
-        sbp_engine_backward(&e, net->params, gout, grad);
+        sbp_engine_backward(&e, gout);
     }
+    sbp_engine_take_grad(&e, grad);
     const tensor *lt = get(&f, "loss");
     snprintf(what, sizeof what, "%s/%s/%s loss", name, iname, mname);
     CHECK(fabs(loss - lt->v[0]) <= 1e-5 * fabs(lt->v[0]) + 1e-7, "%s: %.9g vs %.9g", what, loss,

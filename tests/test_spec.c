@@ -142,9 +142,11 @@ static void output_layer(void)
               "%s", err.msg);
         sbp_input in = {.spikes = spikes};
         float o, g = 1.0f, dW = 0.0f;
-        sbp_engine_forward(&e, net->params, &in, &o);
+        sbp_engine_set_weights(&e, net->params);
+        sbp_engine_forward(&e, &in, &o);
         CHECK_NEAR(o, 0.3138139911, 1e-6, "output o for constant current 0.5, T = 100");
-        sbp_engine_backward(&e, net->params, &g, &dW);
+        sbp_engine_backward(&e, &g);
+        sbp_engine_take_grad(&e, &dW);
         /* dW = Σ_t ∂o/∂I[t] · x[t] = T · (1/T) · 1 = 1 (with the leak it would be 0.634). */
         CHECK_NEAR(dW, 1.0, 1e-5, sbp_backward_name((sbp_backward)m));
         sbp_engine_release(&e);

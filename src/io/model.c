@@ -115,6 +115,8 @@ static sbp_status write_atomic(const char *path, const void *data, size_t n, sbp
         free(dir);
         return st;
     }
+    /* mkstemp creates 0600; a model is an ordinary document, readable like any other file. */
+    fchmod(fd, 0644);
     const unsigned char *p = data;
     size_t left = n;
     int e = 0;
@@ -305,7 +307,8 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
                 return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d not understood: '%.80s'",
                                 path, lineno, line);
             spec->n_layers++;
-        } else if (sscanf(line, "meta %31s %n", key, &used) == 1 && used > 0) {
+        } else if (sscanf(line, "meta %31s%n", key, &used) == 1 && line[used] == ' ') {
+            used++; /* exactly one space separates key and value; the value keeps the rest */
             if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 128)
                 return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: bad metadata",
                                 path, lineno);
@@ -410,6 +413,8 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
             memcpy(err->msg, m, sizeof m);
         }
         st = SBP_ERR_FORMAT;
+        if (err)
+            err->status = st;
         goto done;
     }
     if (!get_u32(&r, &count, "tensor count")) {
@@ -456,8 +461,14 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
             }
             elems *= dims[d];
         }
-        if (elems != L->w_count || (L->spec.kind == SBP_LAYER_CONV && ndim != 4) ||
-            (L->spec.kind != SBP_LAYER_CONV && ndim != 2) || dims[0] != (uint32_t)L->out_c) {
+        const int conv = L->spec.kind == SBP_LAYER_CONV;
+        const uint32_t want_dims[4] = {(uint32_t)L->out_c,
+                                       conv ? (uint32_t)L->in_c : (uint32_t)L->n_in,
+                                       (uint32_t)L->spec.kernel, (uint32_t)L->spec.kernel};
+        int shape_ok = elems == L->w_count && ndim == (conv ? 4u : 2u);
+        for (uint32_t d = 0; shape_ok && d < ndim; d++)
+            shape_ok = dims[d] == want_dims[d];
+        if (!shape_ok) {
             st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s' has the wrong shape", path, name);
             goto done;
         }

@@ -1,22 +1,45 @@
 /*
  * conv.h — 2-D convolution synapses (§1: k×k, stride, zero padding, no bias), all steps of a
- * chunk at once. Weights (C_out, C_in, k, k); cross-correlation as in PyTorch's conv2d.
- * Signatures follow layer.h. *_ref are the plain-loop oracles; *_fast use im2col + SGEMM.
+ * chunk at once; cross-correlation as in PyTorch's conv2d. Signatures follow layer.h.
+ *
+ * *_ref   plain loops, weights W in PyTorch layout (Cout, Cin, k, k): the oracle.
+ * *_gemm  im2col + SGEMM; *_sparse event-driven scatter over the input's nonzeros;
+ * *_fast  picks one of the two per chunk from the input's density.
+ * gemm/sparse/fast take weights Wt and accumulate gradients dWt in kernel layout (K, Cout),
+ * K = Cin·k·k: the transpose, converted with the two *_kernel_layout functions.
+ *
+ * The input gradient dx of the sparse kernel is computed only where x ≠ 0 and is 0 elsewhere.
+ * That is all a spiking layer below ever reads: its g_s[t] matters only at steps where it
+ * spiked (§3 recursion), and where it spiked but dropout zeroed its output, its factor is 0.
+ * The gemm and reference kernels compute dx everywhere.
  */
 #ifndef SBP_LAYERS_CONV_H
 #define SBP_LAYERS_CONV_H
 
 #include "layers/layer.h"
 
-/* Floats of scratch the fast kernels need for a chunk of tc steps. */
+/* Floats of scratch the fast kernels need for a chunk of tc steps (64-byte aligned). */
 size_t sbp_conv_scratch(const sbp_layer *L, int tc);
 
 void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
 void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
                            const sbp_layer *L, int tc);
-void sbp_conv_forward_fast(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+
+void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
+/* dW (PyTorch layout) += dWt (kernel layout). */
+void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L);
+
+void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
-void sbp_conv_backward_fast(float *dx, float *dW, const float *gI, const float *x,
-                            const float *W, const sbp_layer *L, int tc, float *ws);
+void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
+                            const float *Wt, const sbp_layer *L, int tc, float *ws);
+void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                             int tc, float *ws);
+void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                              const float *Wt, const sbp_layer *L, int tc, float *ws);
+void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
+                           float *ws);
+void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
+                            const float *Wt, const sbp_layer *L, int tc, float *ws);
 
 #endif

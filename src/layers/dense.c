@@ -1,11 +1,16 @@
 /*
  * dense.c — fully connected synapses for a chunk of tc steps (§1; §3 dW = Σ_t gI ⊗ x[t],
- * g_x[t] = Wᵀ gI[t]). The fast versions are one SGEMM each over all tc steps.
+ * g_x[t] = Wᵀ gI[t]). The gemm versions are one SGEMM each over all tc steps; the sparse
+ * versions add one weight row Wt[i, :] per input event.
  */
 #include "layers/dense.h"
 
 #include "core/blas.h"
 #include <string.h>
+
+#include "core/simd.h"
+#include "core/transpose.h"
+#include "layers/events.h"
 
 void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
 {
@@ -38,22 +43,115 @@ void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *
         }
 }
 
-void sbp_dense_forward_fast(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+size_t sbp_dense_scratch(const sbp_layer *L, int tc)
+{
+    return align16(L->n_out * (size_t)tc) + sbp_events_scratch(L->n_in, tc) + 16;
+}
+
+void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
+{
+    const size_t nin = L->n_in, nout = L->n_out;
+    for (size_t o = 0; o < nout; o++)
+        for (size_t i = 0; i < nin; i++)
+            Wt[i * nout + o] = W[o * nin + i];
+}
+
+void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
+{
+    const size_t nin = L->n_in, nout = L->n_out;
+    for (size_t o = 0; o < nout; o++)
+        for (size_t i = 0; i < nin; i++)
+            dW[o * nin + i] += dWt[i * nout + o];
+}
+
+void sbp_dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc)
 {
     const int nin = (int)L->n_in, nout = (int)L->n_out;
-    /* I (out, tc) = W (out, in) × xᵀ (in, tc) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nout, tc, nin, 1.0f, W, nin, x, nin,
+    /* I (out, tc) = Wtᵀ (out, in) × xᵀ (in, tc) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nout, tc, nin, 1.0f, Wt, nout, x, nin,
                 0.0f, I, tc);
 }
 
-void sbp_dense_backward_fast(float *dx, float *dW, const float *gI, const float *x,
-                             const float *W, const sbp_layer *L, int tc)
+void sbp_dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
+                             const float *Wt, const sbp_layer *L, int tc)
 {
     const int nin = (int)L->n_in, nout = (int)L->n_out;
-    /* dW (out, in) += gI (out, tc) × x (tc, in) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nout, nin, tc, 1.0f, gI, tc, x, nin,
-                1.0f, dW, nin);
-    if (dx) /* dx (tc, in) = gIᵀ (tc, out) × W (out, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tc, nin, nout, 1.0f, gI, tc, W, nin,
+    /* dWt (in, out) += xᵀ (in, tc) × gIᵀ (tc, out) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nin, nout, tc, 1.0f, x, nin, gI, tc, 1.0f,
+                dWt, nout);
+    if (dx) /* dx (tc, in) = gIᵀ (tc, out) × Wtᵀ (out, in) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, tc, nin, nout, 1.0f, gI, tc, Wt, nout,
                     0.0f, dx, nin);
+}
+
+SBP_HOT void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc, float *ws)
+{
+    const size_t nout = L->n_out;
+    float *acc = ws; /* (tc, out) */
+    size_t nev;
+    sbp_events *ev = sbp_events_build(ws + align16(nout * (size_t)tc), x, L->n_in, tc, &nev);
+    memset(acc, 0, sizeof(float) * nout * (size_t)tc);
+    for (int t = 0; t < tc; t++) {
+        float *a = acc + (size_t)t * nout;
+        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
+            const float v = ev->val[e], *w = Wt + (size_t)ev->idx[e] * nout;
+            for (size_t o = 0; o < nout; o++)
+                a[o] += v * w[o];
+        }
+    }
+    sbp_transpose(I, acc, (size_t)tc, nout);
+}
+
+SBP_HOT void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    const size_t nout = L->n_out, nin = L->n_in;
+    float *g = ws; /* (tc, out) */
+    size_t nev;
+    sbp_events *ev = sbp_events_build(ws + align16(nout * (size_t)tc), x, nin, tc, &nev);
+    sbp_transpose(g, gI, nout, (size_t)tc);
+    if (dx)
+        memset(dx, 0, sizeof(float) * (size_t)tc * nin);
+    for (int t = 0; t < tc; t++) {
+        const float *gt = g + (size_t)t * nout;
+        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
+            const size_t i = ev->idx[e];
+            const float v = ev->val[e], *w = Wt + i * nout;
+            float *dw = dWt + i * nout, d = 0.0f;
+            for (size_t o = 0; o < nout; o++)
+                dw[o] += v * gt[o];
+#pragma omp simd reduction(+ : d)
+            for (size_t o = 0; o < nout; o++)
+                d += w[o] * gt[o];
+            if (dx)
+                dx[(size_t)t * nin + i] = d;
+        }
+    }
+}
+
+void sbp_dense_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
+                            float *ws)
+{
+    size_t nnz = sbp_events_count(x, L->n_in, tc);
+    if ((double)nnz <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+        sbp_dense_forward_sparse(I, x, Wt, L, tc, ws);
+    else
+        sbp_dense_forward_gemm(I, x, Wt, L, tc);
+}
+
+void sbp_dense_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
+                             const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    size_t nnz = sbp_events_count(x, L->n_in, tc);
+    if ((double)nnz <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+        sbp_dense_backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws);
+    else
+        sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
 }

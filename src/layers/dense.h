@@ -1,18 +1,34 @@
 /*
  * dense.h — fully connected synapses (hidden LIF layers and the output integrator, §1).
- * Weights (out, in), `in` flattened in (c, h, w) order. x (tc, in); I, gI (out, tc).
- * Signatures follow layer.h.
+ * x (tc, in) with `in` flattened in (c, h, w) order; I, gI (out, tc). Signatures follow
+ * layer.h; the variants mirror conv.h: *_ref with W (out, in) in PyTorch layout; *_gemm,
+ * *_sparse and *_fast with Wt (in, out) in kernel layout, and the same dx contract for the
+ * sparse kernel (exact where x ≠ 0, 0 elsewhere).
  */
 #ifndef SBP_LAYERS_DENSE_H
 #define SBP_LAYERS_DENSE_H
 
 #include "layers/layer.h"
 
+size_t sbp_dense_scratch(const sbp_layer *L, int tc);
+
 void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
 void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *x,
                             const float *W, const sbp_layer *L, int tc);
-void sbp_dense_forward_fast(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
-void sbp_dense_backward_fast(float *dx, float *dW, const float *gI, const float *x,
-                             const float *W, const sbp_layer *L, int tc);
+
+void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
+void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L);
+
+void sbp_dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc);
+void sbp_dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
+                             const float *Wt, const sbp_layer *L, int tc);
+void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc, float *ws);
+void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws);
+void sbp_dense_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
+                            float *ws);
+void sbp_dense_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
+                             const float *Wt, const sbp_layer *L, int tc, float *ws);
 
 #endif

@@ -3,6 +3,8 @@
  * that one channel's neurons advance together. */
 #include "layers/neuron.h"
 
+#include "core/simd.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -28,7 +30,7 @@ static inline int bit_get(const uint64_t *bits, size_t i)
     return (int)((bits[i >> 6] >> (i & 63)) & 1u);
 }
 
-void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                         int t0, int tc)
 {
     const int C = L->out_c;
@@ -85,7 +87,7 @@ void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_l
     }
 }
 
-void sbp_neuron_backward(float *gI, const float *gy, const float *factor, sbp_neuron_state *st,
+SBP_HOT void sbp_neuron_backward(float *gI, const float *gy, const float *factor, sbp_neuron_state *st,
                          const sbp_layer *L, int t0, int tc)
 {
     const int C = L->out_c;

@@ -79,7 +79,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         size_t s = sbp_layer_ops_of(L->spec.kind)->scratch(L, tc);
         scratch = s > scratch ? s : scratch;
     }
-    total += 5 * (size_t)tc * maxn + scratch + net->layers[0].n_in;
+    total += 5 * (size_t)tc * maxn + scratch + 16 + net->layers[0].n_in;
+    total += (train ? 2 : 1) * net->n_params;
     float *p = calloc(total ? total : 1, sizeof(float));
     if (!p)
         return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu MiB of working memory",
@@ -104,8 +105,13 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         e->grad[i] = p, p += (size_t)tc * maxn;
     }
     e->cur = p, p += (size_t)tc * maxn;
+    /* Kernels keep pointers and wide vectors in scratch: align it to 64 bytes. */
+    p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16;
     e->scratch = p, p += scratch;
-    e->xval = p;
+    e->xval = p, p += net->layers[0].n_in;
+    e->wk = p, p += net->n_params;
+    if (train)
+        e->gk = p;
 
     if (train && mode == SBP_BACKWARD_EXACT) {
         size_t words = 0;
@@ -135,6 +141,27 @@ void sbp_engine_release(sbp_engine *e)
     free(e->block);
     free(e->bits);
     memset(e, 0, sizeof *e);
+}
+
+void sbp_engine_set_weights(sbp_engine *e, const float *params)
+{
+    for (int l = 0; l < e->net->n_layers; l++) {
+        const sbp_layer *L = &e->net->layers[l];
+        const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
+        if (ops->to_impl)
+            ops->to_impl(e->wk + L->w_offset, params + L->w_offset, L, e->impl);
+    }
+}
+
+void sbp_engine_take_grad(sbp_engine *e, float *dparams)
+{
+    for (int l = 0; l < e->net->n_layers; l++) {
+        const sbp_layer *L = &e->net->layers[l];
+        const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
+        if (ops->add_from_impl)
+            ops->add_from_impl(dparams + L->w_offset, e->gk + L->w_offset, L, e->impl);
+    }
+    memset(e->gk, 0, e->net->n_params * sizeof(float));
 }
 
 void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint32_t sample)
@@ -204,9 +231,10 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     }
 }
 
-void sbp_engine_forward(sbp_engine *e, const float *params, const sbp_input *in, float *out)
+void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
 {
     const sbp_net *net = e->net;
+    const float *params = e->wk;
     e->in = *in;
     if (!in->spikes) {
         const sbp_layer *L0 = &net->layers[0];
@@ -249,8 +277,10 @@ void sbp_engine_forward(sbp_engine *e, const float *params, const sbp_input *in,
         out[k] = e->st[net->n_layers - 1].v[k] / (float)e->T;
 }
 
-static void backward_exact(sbp_engine *e, const float *params, const float *g_out, float *dW)
+static void backward_exact(sbp_engine *e, const float *g_out)
 {
+    const float *params = e->wk;
+    float *dW = e->gk;
     const sbp_net *net = e->net;
     const int last = net->n_layers - 1;
     const sbp_layer *Lo = &net->layers[last];
@@ -279,8 +309,10 @@ static void backward_exact(sbp_engine *e, const float *params, const float *g_ou
     }
 }
 
-static void backward_aggregate(sbp_engine *e, const float *params, const float *g_out, float *dW)
+static void backward_aggregate(sbp_engine *e, const float *g_out)
 {
+    const float *params = e->wk;
+    float *dW = e->gk;
     const sbp_net *net = e->net;
     const int last = net->n_layers - 1;
     const sbp_layer *Lo = &net->layers[last];
@@ -302,13 +334,13 @@ static void backward_aggregate(sbp_engine *e, const float *params, const float *
     }
 }
 
-void sbp_engine_backward(sbp_engine *e, const float *params, const float *g_out, float *dparams)
+void sbp_engine_backward(sbp_engine *e, const float *g_out)
 {
     for (int l = 0; l < e->net->n_layers; l++)
         if (e->factor[l])
             sbp_neuron_surrogate(e->factor[l], &e->st[l], &e->net->layers[l], e->mode);
     if (e->mode == SBP_BACKWARD_EXACT)
-        backward_exact(e, params, g_out, dparams);
+        backward_exact(e, g_out);
     else
-        backward_aggregate(e, params, g_out, dparams);
+        backward_aggregate(e, g_out);
 }

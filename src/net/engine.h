@@ -40,6 +40,8 @@ typedef struct sbp_engine {
     float *cur;             /* (tc · max n) I or gI, (C, tc, P) */
     float *scratch;         /* kernel scratch */
     float *xval;            /* (n_in of layer 0) encoded input values |x|·gain, signed */
+    float *wk;              /* (n_params) weights in the implementation's layout (ops.h) */
+    float *gk;              /* (n_params) gradient sum in that layout (training only) */
     sbp_input in;           /* the current sample's input */
     void *block;            /* the single allocation behind every float buffer above */
     uint64_t *bits;         /* all spike bit arrays (exact mode) */
@@ -56,10 +58,16 @@ void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint3
 /* Clears masks (inference, or layers without dropout). */
 void sbp_engine_clear_masks(sbp_engine *e);
 
-/* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
-void sbp_engine_forward(sbp_engine *e, const float *params, const sbp_input *in, float *out);
+/* Takes the weights (PyTorch layout, n_params) to use from now on. Call after every update. */
+void sbp_engine_set_weights(sbp_engine *e, const float *params);
 
-/* Backward for the last forward: g_out (classes) = ∂L/∂o; dparams (n_params) += ∂L/∂W. */
-void sbp_engine_backward(sbp_engine *e, const float *params, const float *g_out, float *dparams);
+/* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
+void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out);
+
+/* Backward for the last forward: g_out (classes) = ∂L/∂o; adds ∂L/∂W to the engine's sum. */
+void sbp_engine_backward(sbp_engine *e, const float *g_out);
+
+/* dparams (n_params, PyTorch layout) += the engine's gradient sum, which is then zeroed. */
+void sbp_engine_take_grad(sbp_engine *e, float *dparams);
 
 #endif

@@ -26,6 +26,13 @@ sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_sp
                         "network: neuron constants out of range (leak %g, vth %g, pool vth %g, "
                         "init gain %g)",
                         spec->leak, spec->vth, spec->vth_pool, spec->init_gain);
+    /* Size limits keep every count within the int and uint32 fields that hold it (layer.h,
+     * model files) and reject absurd descriptions before anything is allocated. */
+    const long max_side = 1 << 16, max_count = 1L << 30;
+    if (spec->in_c > max_side || spec->in_h > max_side || spec->in_w > max_side ||
+        (long)spec->in_c * spec->in_h * spec->in_w > max_count)
+        return sbp_fail(err, SBP_ERR_SHAPE, "network: input %dx%dx%d is too large", spec->in_h,
+                        spec->in_w, spec->in_c);
     int c = spec->in_c, h = spec->in_h, w = spec->in_w;
     size_t off = 0;
     for (int i = 0; i < spec->n_layers; i++) {
@@ -51,6 +58,13 @@ sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_sp
             return sbp_fail(err, SBP_ERR_INVALID_ARG,
                             "network: layer %d (%s): dropout applies only to hidden LIF layers",
                             i + 1, sbp_layer_kind_name(s->kind));
+        if ((s->kind != SBP_LAYER_POOL && s->out > max_side) || s->kernel > 64 ||
+            s->stride > max_side || s->pad > 64)
+            return sbp_fail(err, SBP_ERR_SHAPE,
+                            "network: layer %d (%s): size out of range (out %d, kernel %d, "
+                            "stride %d, padding %d)",
+                            i + 1, sbp_layer_kind_name(s->kind), s->out, s->kernel, s->stride,
+                            s->pad);
         switch (s->kind) {
         case SBP_LAYER_CONV: {
             int k = s->kernel, st = s->stride, p = s->pad;
@@ -103,6 +117,10 @@ sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_sp
         }
         L->n_in = (size_t)c * h * w;
         L->n_out = (size_t)L->out_c * L->out_h * L->out_w;
+        if (L->n_out > (size_t)max_count || L->w_count > ((size_t)1 << 32))
+            return sbp_fail(err, SBP_ERR_SHAPE,
+                            "network: layer %d (%s) is too large (%zu neurons, %zu weights)",
+                            i + 1, sbp_layer_kind_name(s->kind), L->n_out, L->w_count);
         L->w_offset = off;
         off += L->w_count;
         c = L->out_c;

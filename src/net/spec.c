@@ -59,6 +59,10 @@ sbp_status sbp_net_spec_parse(sbp_net_spec *spec, const char *text, sbp_error *e
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "network notation: longer than %zu characters",
                         sizeof buf - 1);
     strcpy(buf, text);
+    if (text[0] == '-' || text[strlen(text) - 1] == '-' || strstr(text, "--"))
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "network notation '%s': empty token (leading, trailing or doubled '-')",
+                        text);
 
     int idx = 0;
     char *save = NULL;

@@ -123,9 +123,12 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
         st = sbp_fail(err, SBP_ERR_NOMEM, "evaluation: out of memory");
         goto done;
     }
-    for (int i = 0; i < nt && st == SBP_OK; i++)
+    for (int i = 0; i < nt && st == SBP_OK; i++) {
         st = sbp_engine_init(&eng[i], net, opts->timesteps, opts->impl, 0, SBP_BACKWARD_EXACT, 0,
                              err);
+        if (st == SBP_OK)
+            sbp_engine_set_weights(&eng[i], net->params);
+    }
     if (st != SBP_OK)
         goto done;
     sbp_rng_key key = sbp_rng_key_make(opts->seed, SBP_RNG_ENCODE);
@@ -138,7 +141,7 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
             sbp_input in;
             input_for(&in, ds, i, key, EVAL_TAG);
             float *o = outs + (size_t)tid * classes;
-            sbp_engine_forward(&eng[tid], net->params, &in, o);
+            sbp_engine_forward(&eng[tid], &in, o);
             losses[i] = sample_loss(o, classes, sbp_dataset_label(ds, i), NULL, &ok);
             hits[i] = (unsigned char)ok;
         }
@@ -295,6 +298,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
         float *g = tr->grads + (size_t)tid * np;
         float *o = tr->outs + (size_t)tid * classes * 2, *go = o + classes;
         memset(g, 0, np * sizeof(float));
+        sbp_engine_set_weights(&tr->eng[tid], net->params);
         tr->loss[tid] = 0.0;
         tr->correct[tid] = 0;
 #pragma omp for schedule(static)
@@ -304,12 +308,13 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             sbp_input in;
             input_for(&in, ds, idx, enc, epoch);
             sbp_engine_draw_masks(e, drop, epoch, idx);
-            sbp_engine_forward(e, net->params, &in, o);
+            sbp_engine_forward(e, &in, o);
             int ok;
             tr->loss[tid] += sample_loss(o, classes, sbp_dataset_label(ds, idx), go, &ok);
             tr->correct[tid] += ok;
-            sbp_engine_backward(e, net->params, go, g);
+            sbp_engine_backward(e, go);
         }
+        sbp_engine_take_grad(&tr->eng[tid], g);
     }
     for (int t = 0; t < nt; t++) {
         res->loss += tr->loss[t];

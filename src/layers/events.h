@@ -1,0 +1,33 @@
+/*
+ * events.h — a chunk of layer input as a list of events (nonzero entries) per step: the
+ * representation of the event-driven ("sparse") kernels (§8: one accumulate per input spike
+ * per outgoing synapse). Spike maps are mostly zeros — a few percent of neurons fire per step
+ * in a trained LeNet — so walking the events does far fewer operations than a dense product.
+ */
+#ifndef SBP_LAYERS_EVENTS_H
+#define SBP_LAYERS_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sbp_events {
+    uint32_t *idx; /* (cap) flat input index (c·H + y)·W + x of each event */
+    float *val;    /* (cap) its value (±1, or the dropout-scaled spike, or a count) */
+    size_t off[1]; /* flexible: off[t] … off[t+1] are step t's events (tc + 1 entries) */
+} sbp_events;
+
+/* Floats of scratch an event list of tc steps over n inputs needs (idx, val and offsets). */
+size_t sbp_events_scratch(size_t n, int tc);
+
+/* Builds the event list of x (tc, n) in scratch `ws` (at least sbp_events_scratch floats);
+ * returns it (pointing into ws) and the total number of events in *count. */
+sbp_events *sbp_events_build(float *ws, const float *x, size_t n, int tc, size_t *count);
+
+/* Number of nonzeros of x (tc, n). */
+size_t sbp_events_count(const float *x, size_t n, int tc);
+
+/* The event-driven kernels are used where the input's density (nonzeros / entries) is at most
+ * this; above it the dense GEMM wins (bench/: measured on LeNet layers). */
+#define SBP_SPARSE_MAX_DENSITY 0.15
+
+#endif
