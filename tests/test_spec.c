@@ -26,7 +26,7 @@ static sbp_layer neuron_layer(sbp_neuron kind, size_t n)
 
 typedef struct cell {
     float v, count, trace, carry;
-    uint64_t bits[4];
+    uint64_t bits[128]; /* one 64-bit row per step, T ≤ 128 */
     sbp_neuron_state st;
 } cell;
 
@@ -110,7 +110,7 @@ static void exact_recursion(void)
     const int s[12] = {0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0};
     for (int t = 0; t < 12; t++)
         if (s[t])
-            c.bits[0] |= (uint64_t)1 << t;
+            c.bits[sbp_spike_bit(1, t, 0) >> 6] |= (uint64_t)1 << (sbp_spike_bit(1, t, 0) & 63);
     const float cval = 0.37f, factor = 1.0f;
     float gy[12], gU[12];
     for (int t = 0; t < 12; t++)

@@ -22,9 +22,27 @@ typedef struct sbp_neuron_state {
     float *count;    /* γ: spikes so far */
     float *trace;    /* LF: leaky spike trace */
     const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
-    uint64_t *bits;  /* (T, n_out) spike bits for exact backward; NULL when not kept */
+    uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
+                        per step (sbp_spike_bit); NULL when not kept */
     float *carry;    /* g_U[t0 + tc] carried between backward chunks */
 } sbp_neuron_state;
+
+/* 64-bit words of one step's row of spike bits for n neurons. */
+static inline size_t sbp_spike_row_words(size_t n)
+{
+    return (n + 63) / 64;
+}
+
+/* Spike of neuron i at step t: bit sbp_spike_bit(n, t, i) of the bits array. */
+static inline size_t sbp_spike_bit(size_t n, int t, size_t i)
+{
+    return (size_t)t * sbp_spike_row_words(n) * 64 + i;
+}
+
+static inline int sbp_spike_get(const uint64_t *bits, size_t b)
+{
+    return (int)((bits[b >> 6] >> (b & 63)) & 1u);
+}
 
 /* Zeroes v, count, trace and carry (start of a sample's window). */
 void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L);

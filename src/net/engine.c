@@ -117,7 +117,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         size_t words = 0;
         for (int l = 0; l < net->n_layers; l++)
             if (is_spiking(&net->layers[l]))
-                words += ((size_t)T * net->layers[l].n_out + 63) / 64;
+                words += (size_t)T * sbp_spike_row_words(net->layers[l].n_out);
         e->bits = calloc(words ? words : 1, sizeof(uint64_t));
         if (!e->bits) {
             free(e->block);
@@ -130,7 +130,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         for (int l = 0; l < net->n_layers; l++)
             if (is_spiking(&net->layers[l])) {
                 e->st[l].bits = b;
-                b += ((size_t)T * net->layers[l].n_out + 63) / 64;
+                b += (size_t)T * sbp_spike_row_words(net->layers[l].n_out);
             }
     }
     return SBP_OK;
@@ -222,10 +222,9 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     const size_t nn = e->net->layers[l - 1].n_out;
     for (int t = 0; t < n; t++) {
         float *xt = x + (size_t)t * nn;
-        size_t base = (size_t)(t0 + t) * nn;
+        const size_t base = sbp_spike_bit(nn, t0 + t, 0);
         for (size_t i = 0; i < nn; i++) {
-            size_t b = base + i;
-            float s = (float)((st->bits[b >> 6] >> (b & 63)) & 1u);
+            float s = (float)sbp_spike_get(st->bits, base + i);
             xt[i] = st->mask ? s * st->mask[i] : s;
         }
     }
