@@ -16,6 +16,7 @@ typedef enum sbp_rng_stream {
     SBP_RNG_SHUFFLE,     /* data order: (epoch, step) */
     SBP_RNG_ENCODE,      /* input spikes: (epoch or eval tag, sample, t, pixel/4) */
     SBP_RNG_DROPOUT,     /* dropout masks: (epoch, sample, layer, neuron/4) */
+    SBP_RNG_AUGMENT,     /* crop offsets and flips: (epoch, sample) */
 } sbp_rng_stream;
 
 typedef struct sbp_rng_key {

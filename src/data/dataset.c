@@ -75,6 +75,7 @@ void sbp_dataset_free(sbp_dataset *ds)
         return;
     if (!ds->parent) {
         free(ds->pixels);
+        free(ds->spikes);
         free(ds->labels);
     }
     free(ds);
@@ -111,7 +112,7 @@ int sbp_dataset_label(const sbp_dataset *ds, size_t i)
 /* Returns NULL for a NULL dataset or an index out of range. */
 const uint8_t *sbp_dataset_image(const sbp_dataset *ds, size_t i)
 {
-    if (!ds || i >= ds->n)
+    if (!ds || i >= ds->n || !ds->pixels)
         return NULL;
     return ds->pixels + i * ((size_t)ds->c * (size_t)ds->h * (size_t)ds->w);
 }
@@ -174,7 +175,9 @@ sbp_status sbp_dataset_slice(sbp_dataset **out, const sbp_dataset *ds, size_t fi
         return sbp_fail(err, SBP_ERR_NOMEM, "dataset slice: out of memory");
     *s = *ds; /* shape, classes, encoding */
     s->n = count;
-    s->pixels = ds->pixels + first * ((size_t)ds->c * (size_t)ds->h * (size_t)ds->w);
+    const size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+    s->pixels = ds->pixels ? ds->pixels + first * per : NULL;
+    s->spikes = ds->spikes ? ds->spikes + first * per * (size_t)ds->timesteps : NULL;
     s->labels = ds->labels + first;
     s->parent = ds;
     *out = s;

@@ -20,6 +20,15 @@ struct sbp_dataset {
     float std[SBP_DATASET_MAX_CH];  /* per-channel std of pixel/255 */
     float gain;            /* spike probability = |x|·gain (§1) */
     const sbp_dataset *parent; /* non-NULL for a slice: memory belongs to the parent */
+    /* Pre-encoded spike data (event cameras, .npy spike trains): when timesteps > 0 every
+     * sample is a spike train (timesteps, c, h, w) of int8 values −1/0/+1 (or small counts)
+     * that is fed as is, and `pixels` is NULL. The window T must then equal `timesteps`. */
+    int timesteps;
+    int8_t *spikes;        /* (n, timesteps, c, h, w); owned unless `parent` is set */
+    /* Training augmentation of §1 for CIFAR-10: random crop with `crop_pad` zero pixels of
+     * padding on each side (0 = none) and random horizontal flip; applied to the raw image. */
+    int crop_pad;
+    int flip;
 };
 
 /* Allocates an owning dataset of n images of shape (c, h, w) with zeroed pixels and labels and

@@ -70,6 +70,9 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
                 float *vc = v + (size_t)c * P;
                 for (size_t p = 0; p < P; p++)
                     vc[p] = leak * (vc[p] + Ic[p]);
+                if (st->history)
+                    for (size_t p = 0; p < P; p++)
+                        st->history[(size_t)(t0 + t) * n + (size_t)c * P + p] = vc[p];
             }
         return;
     }

@@ -25,6 +25,7 @@ typedef struct sbp_neuron_state {
     uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
                         per step (sbp_spike_bit); NULL when not kept */
     float *carry;    /* g_U[t0 + tc] carried between backward chunks */
+    float *history;  /* integrator only, optional: (T, n_out) membrane after every step */
 } sbp_neuron_state;
 
 /* 64-bit words of one step's row of spike bits for n neurons. */

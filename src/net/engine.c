@@ -164,6 +164,11 @@ void sbp_engine_take_grad(sbp_engine *e, float *dparams)
     memset(e->gk, 0, e->net->n_params * sizeof(float));
 }
 
+void sbp_engine_record_output(sbp_engine *e, float *history)
+{
+    e->st[e->net->n_layers - 1].history = history;
+}
+
 void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint32_t sample)
 {
     for (int l = 0; l < e->net->n_layers; l++) {
@@ -194,6 +199,12 @@ static void input_fill(const sbp_engine *e, int t0, int n, float *x)
     const size_t nin = e->net->layers[0].n_in;
     if (e->in.spikes) {
         memcpy(x, e->in.spikes + (size_t)t0 * nin, sizeof(float) * (size_t)n * nin);
+        return;
+    }
+    if (e->in.spikes8) {
+        const int8_t *s = e->in.spikes8 + (size_t)t0 * nin;
+        for (size_t i = 0; i < (size_t)n * nin; i++)
+            x[i] = (float)s[i];
         return;
     }
     for (int t = 0; t < n; t++) {
@@ -235,7 +246,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
     const sbp_net *net = e->net;
     const float *params = e->wk;
     e->in = *in;
-    if (!in->spikes) {
+    if (!in->spikes && !in->spikes8) {
         const sbp_layer *L0 = &net->layers[0];
         const size_t P = (size_t)L0->in_h * L0->in_w;
         for (int c = 0; c < L0->in_c; c++)

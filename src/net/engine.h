@@ -17,6 +17,7 @@
 /* Where a sample's input spikes come from. */
 typedef struct sbp_input {
     const float *spikes;    /* (T, C, H, W) given spikes, or NULL to rate-encode `pixels` */
+    const int8_t *spikes8;  /* the same as int8 (pre-encoded data sets), or NULL */
     const uint8_t *pixels;  /* (C, H, W) raw image */
     const float *mean, *std; /* per channel, of pixel/255 */
     float gain;             /* spike probability = |x|·gain (§1) */
@@ -60,6 +61,11 @@ void sbp_engine_clear_masks(sbp_engine *e);
 
 /* Takes the weights (PyTorch layout, n_params) to use from now on. Call after every update. */
 void sbp_engine_set_weights(sbp_engine *e, const float *params);
+
+/* Optional: keep the output layer's membrane after every step in history (T, classes), so
+ * that the prediction argmax M[t] can be read for every window length t + 1 (analysis). NULL
+ * stops recording. The caller owns the buffer. */
+void sbp_engine_record_output(sbp_engine *e, float *history);
 
 /* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
 void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out);

@@ -70,7 +70,7 @@ static double sample_loss(const float *o, int classes, int label, float *g, int 
     return loss;
 }
 
-static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, sbp_error *err)
+static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, int T, sbp_error *err)
 {
     const sbp_net_spec *s = &net->spec;
     const sbp_layer *Lo = &net->layers[net->n_layers - 1];
@@ -83,13 +83,42 @@ static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, sbp_erro
                         ds->classes, Lo->n_out);
     if (ds->n == 0)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "data set is empty");
+    if (ds->timesteps > 0 && ds->timesteps != T)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "the data are spike trains of %d steps but %d time steps were asked for",
+                        ds->timesteps, T);
     return SBP_OK;
+}
+
+/* §1 augmentation: random crop of the image zero-padded by `pad` pixels, then a random
+ * horizontal flip, drawn per (epoch, sample). out (C, H, W). */
+static void augment(uint8_t *out, const sbp_dataset *ds, size_t i, uint64_t seed, uint32_t epoch)
+{
+    const uint8_t *img = sbp_dataset_image(ds, i);
+    const int C = ds->c, H = ds->h, W = ds->w, pad = ds->crop_pad;
+    uint32_t w[4];
+    sbp_rng_words(sbp_rng_key_make(seed, SBP_RNG_AUGMENT), epoch, (uint32_t)i, 0, 0, w);
+    const int dy = pad ? (int)(w[0] % (uint32_t)(2 * pad + 1)) - pad : 0;
+    const int dx = pad ? (int)(w[1] % (uint32_t)(2 * pad + 1)) - pad : 0;
+    const int flip = ds->flip && (w[2] & 1u);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
+                out[((size_t)c * H + y) * W + x] =
+                    (sy >= 0 && sy < H && sx >= 0 && sx < W) ? img[((size_t)c * H + sy) * W + sx]
+                                                             : 0;
+            }
 }
 
 static void input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key key,
                       uint32_t tag)
 {
     memset(in, 0, sizeof *in);
+    if (ds->spikes) {
+        in->spikes8 = ds->spikes + i * (size_t)ds->timesteps * ds->c * ds->h * ds->w;
+        return;
+    }
     in->pixels = sbp_dataset_image(ds, i);
     in->mean = ds->mean;
     in->std = ds->std;
@@ -110,7 +139,7 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
                     sbp_eval_result *res, sbp_error *err)
 {
     memset(res, 0, sizeof *res);
-    sbp_status st = check_data(net, ds, err);
+    sbp_status st = check_data(net, ds, opts->timesteps, err);
     if (st != SBP_OK)
         return st;
     const int nt = thread_count(opts->threads);
@@ -183,6 +212,7 @@ struct sbp_trainer {
     double *loss;         /* (threads) */
     int *correct;         /* (threads) */
     float *outs;          /* (threads, classes) */
+    uint8_t *aug;         /* (threads, C·H·W) augmented images, or NULL without augmentation */
 };
 
 static void shuffle(uint32_t *order, size_t n, uint64_t seed, int epoch)
@@ -202,7 +232,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
                               const sbp_train_opts *opts, sbp_error *err)
 {
     *out = NULL;
-    sbp_status st = check_data(net, train, err);
+    sbp_status st = check_data(net, train, opts->timesteps, err);
     if (st != SBP_OK)
         return st;
     if (opts->batch < 1 || opts->epochs < 1 || opts->timesteps < 1 || !(opts->lr > 0.0f) ||
@@ -229,7 +259,11 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     tr->loss = calloc((size_t)tr->threads, sizeof(double));
     tr->correct = calloc((size_t)tr->threads, sizeof(int));
     tr->outs = calloc((size_t)tr->threads * classes * 2, sizeof(float));
-    if (!tr->order || !tr->eng || !tr->grads || !tr->loss || !tr->correct || !tr->outs) {
+    const int augmenting = (train->crop_pad > 0 || train->flip) && train->pixels;
+    if (augmenting)
+        tr->aug = malloc((size_t)tr->threads * train->c * train->h * train->w);
+    if (!tr->order || !tr->eng || !tr->grads || !tr->loss || !tr->correct || !tr->outs ||
+        (augmenting && !tr->aug)) {
         sbp_trainer_free(tr);
         return sbp_fail(err, SBP_ERR_NOMEM, "trainer: cannot allocate %zu MiB of gradients",
                         (size_t)tr->threads * net->n_params * sizeof(float) >> 20);
@@ -260,6 +294,7 @@ void sbp_trainer_free(sbp_trainer *tr)
     free(tr->loss);
     free(tr->correct);
     free(tr->outs);
+    free(tr->aug);
     free(tr);
 }
 
@@ -307,6 +342,11 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             sbp_engine *e = &tr->eng[tid];
             sbp_input in;
             input_for(&in, ds, idx, enc, epoch);
+            if (tr->aug) {
+                uint8_t *img = tr->aug + (size_t)tid * ds->c * ds->h * ds->w;
+                augment(img, ds, idx, tr->opts.seed, epoch);
+                in.pixels = img;
+            }
             sbp_engine_draw_masks(e, drop, epoch, idx);
             sbp_engine_forward(e, &in, o);
             int ok;

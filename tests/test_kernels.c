@@ -1,0 +1,865 @@
+/*
+ * test_kernels.c — tier (a) of STYLE 10: every fast kernel against its plain-loop reference over
+ * a grid of random shapes, plus the properties the kernels promise in layer.h, conv.h, dense.h,
+ * pool.h and neuron.h:
+ *
+ *   conv, dense   gemm, sparse (event-driven) and fast (density dispatch) vs *_ref: forward I,
+ *                 backward dW (through the kernel-layout conversions) and dx; the gradient rule
+ *                 "parameters accumulate (dW +=), activations overwrite (dx =), dx NULL skips";
+ *                 the sparse dx contract (exact where x ≠ 0, exactly 0 elsewhere);
+ *   pool          vs a direct 2×2 average written here, odd edges dropped, and the backward as
+ *                 the exact adjoint of the forward (<gI, pool x> = <pool_backward gI, x>);
+ *   neuron        one chunk of T steps vs the same window split into chunks (bit-identical
+ *                 outputs, spike bits, counts, traces, membranes), the exact backward run over
+ *                 reversed chunks vs once over T, and both against a scalar per-neuron loop
+ *                 written from SPEC §1/§3.
+ *
+ * Shapes come from a fixed-seed xorshift generator of this file, so a failure is reproducible;
+ * each geometry is validated by sbp_net_resolve (configurations whose output would be empty are
+ * skipped). Arrays a kernel must overwrite are NaN-filled first, so "accumulated into garbage"
+ * cannot pass. What this file does not do: finite differences (test_gradcheck.c) or the
+ * surrogate factor NG against an independent implementation (test_golden.c).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers/conv.h"
+#include "layers/dense.h"
+#include "layers/layer.h"
+#include "layers/neuron.h"
+#include "layers/pool.h"
+#include "net/net.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t xorshift(void) {
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+/* Uniform in [0, 1). */
+static double urand(void) {
+    return (double)(xorshift() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Integer in [lo, hi]. */
+static int irand(int lo, int hi) {
+    return lo + (int)(xorshift() % (uint64_t)(hi - lo + 1));
+}
+
+static float nrand(void) {
+    double u1 = urand(), u2 = urand();
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static float *falloc(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static void fill_normal(float *a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        a[i] = nrand();
+}
+
+static void fill_nan(float *a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        a[i] = NAN;
+}
+
+/* Input kinds: signed spikes (~30 % nonzero: the dense path), sparse spikes (~5 %: the
+ * event-driven path), dropout-scaled spikes (~10 %, ±1/(1 − 0.25)), arbitrary floats, and an
+ * all-zero chunk (no events at all; only in the hand-picked cases). */
+enum { X_SPIKES, X_SPARSE, X_DROPOUT, X_FLOATS, X_KINDS, X_ZERO = X_KINDS, X_ALL_KINDS };
+static const char *x_kind_name[X_ALL_KINDS] = {"signed spikes 30%", "signed spikes 5%",
+                                               "dropout-scaled spikes 10%", "floats", "zeros"};
+
+static void fill_input(float *x, size_t n, int kind) {
+    for (size_t i = 0; i < n; i++) {
+        if (kind == X_FLOATS) {
+            x[i] = nrand();
+            continue;
+        }
+        double r = urand(), half = kind == X_SPIKES ? 0.15 : kind == X_SPARSE ? 0.025 : 0.05;
+        if (kind == X_ZERO)
+            half = 0.0;
+        float v = r < half ? -1.0f : r < 2 * half ? 1.0f : 0.0f;
+        if (kind == X_DROPOUT && v != 0.0f)
+            v *= 1.3333334f; /* 1/(1 − 0.25) */
+        x[i] = v;
+    }
+}
+
+static double max_abs(const float *a, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i]) > m)
+            m = fabs(a[i]);
+    return m;
+}
+
+/* Largest |got − want| − tol over the array (≤ 0: all within tol, NaN counts as a failure);
+ * tol = 1e-5·scale + 1e-5 with scale the magnitude of the reference. *where gets the index. */
+static int arrays_close(const float *got, const float *want, size_t n, size_t *where, double *err,
+                        double *tol_out) {
+    double scale = max_abs(want, n), tol = 1e-5 * scale + 1e-5;
+    *tol_out = tol;
+    *err = 0.0;
+    *where = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - (double)want[i]);
+        if (!(e <= tol)) {
+            *where = i;
+            *err = e;
+            return 0;
+        }
+        if (e > *err)
+            *err = e;
+    }
+    return 1;
+}
+
+#define CHECK_ARRAYS(got, want, n, ...)                                                            \
+    do {                                                                                           \
+        size_t w_;                                                                                 \
+        double e_, t_;                                                                             \
+        int ok_ = arrays_close((got), (want), (n), &w_, &e_, &t_);                                 \
+        char what_[256];                                                                           \
+        snprintf(what_, sizeof what_, __VA_ARGS__);                                                \
+        CHECK(ok_, "%s: element %zu of %zu: %.9g vs reference %.9g (|diff| %.3g > tol %.3g)",      \
+              what_, w_, (size_t)(n), (double)(got)[w_], (double)(want)[w_], e_, t_);              \
+    } while (0)
+
+static void spec_init(sbp_net_spec *spec, int c, int h, int w) {
+    memset(spec, 0, sizeof *spec);
+    spec->in_c = c;
+    spec->in_h = h;
+    spec->in_w = w;
+    spec->leak = 0.99f;
+    spec->vth = 1.0f;
+    spec->vth_pool = 0.75f;
+    spec->init_gain = 2.0f;
+}
+
+/* Resolves `first` followed by a 1-feature output layer and returns layer 0; 0 if the library
+ * rejects the geometry. */
+static int resolve_first(sbp_layer *out, const sbp_net_spec *base, sbp_layer_spec first) {
+    sbp_net_spec spec = *base;
+    spec.n_layers = 2;
+    spec.layers[0] = first;
+    spec.layers[1] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = 1};
+    sbp_layer layers[2];
+    size_t n_params = 0;
+    sbp_error err = {0};
+    if (sbp_net_resolve(layers, &n_params, &spec, &err) != SBP_OK)
+        return 0;
+    *out = layers[0];
+    return 1;
+}
+
+static int conv_layer(sbp_layer *L, int ci, int h, int w, int co, int k, int s, int p) {
+    sbp_net_spec spec;
+    spec_init(&spec, ci, h, w);
+    return resolve_first(
+        L, &spec,
+        (sbp_layer_spec){.kind = SBP_LAYER_CONV, .out = co, .kernel = k, .stride = s, .pad = p});
+}
+
+/* ---------------------------------------------------------------- conv and dense */
+
+/*
+ * Every synapse implementation behind one signature. The reference kernels take W in PyTorch
+ * layout; gemm, sparse and fast take Wt and accumulate dWt in kernel layout (the transpose).
+ * dx contract: ref and gemm compute dx everywhere; sparse exactly where x ≠ 0 and 0 elsewhere;
+ * fast is one of the two, chosen per chunk from the input's density.
+ */
+typedef void (*fwd_fn)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                       float *ws);
+typedef void (*bwd_fn)(float *dx, float *dW, const float *gI, const float *x, const float *W,
+                       const sbp_layer *L, int tc, float *ws);
+typedef void (*layout_fn)(float *dst, const float *src, const sbp_layer *L);
+
+enum { DX_DENSE, DX_SPARSE, DX_EITHER };
+
+typedef struct impl_desc {
+    const char *name;
+    fwd_fn fwd;
+    bwd_fn bwd;
+    int kernel_layout;
+    int dx_mode;
+} impl_desc;
+
+typedef struct family_desc {
+    const char *name;
+    impl_desc impl[4]; /* [0] is the reference */
+    layout_fn to_kernel, add_from_kernel;
+    size_t (*scratch)(const sbp_layer *L, int tc);
+} family_desc;
+
+static void conv_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                         float *ws) {
+    sbp_conv_forward_ref(I, x, W, L, tc);
+}
+static void conv_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
+                         const sbp_layer *L, int tc, float *ws) {
+    sbp_conv_backward_ref(dx, dW, gI, x, W, L, tc);
+}
+static void dense_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                          float *ws) {
+    sbp_dense_forward_ref(I, x, W, L, tc);
+}
+static void dense_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
+                          const sbp_layer *L, int tc, float *ws) {
+    sbp_dense_backward_ref(dx, dW, gI, x, W, L, tc);
+}
+static void dense_fwd_gemm(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                           float *ws) {
+    sbp_dense_forward_gemm(I, x, W, L, tc);
+}
+static void dense_bwd_gemm(float *dx, float *dW, const float *gI, const float *x, const float *W,
+                           const sbp_layer *L, int tc, float *ws) {
+    sbp_dense_backward_gemm(dx, dW, gI, x, W, L, tc);
+}
+
+static const family_desc conv_family = {
+    "conv",
+    {{"reference", conv_fwd_ref, conv_bwd_ref, 0, DX_DENSE},
+     {"gemm", sbp_conv_forward_gemm, sbp_conv_backward_gemm, 1, DX_DENSE},
+     {"sparse", sbp_conv_forward_sparse, sbp_conv_backward_sparse, 1, DX_SPARSE},
+     {"fast", sbp_conv_forward_fast, sbp_conv_backward_fast, 1, DX_EITHER}},
+    sbp_conv_to_kernel_layout,
+    sbp_conv_add_from_kernel_layout,
+    sbp_conv_scratch,
+};
+
+static const family_desc dense_family = {
+    "dense",
+    {{"reference", dense_fwd_ref, dense_bwd_ref, 0, DX_DENSE},
+     {"gemm", dense_fwd_gemm, dense_bwd_gemm, 1, DX_DENSE},
+     {"sparse", sbp_dense_forward_sparse, sbp_dense_backward_sparse, 1, DX_SPARSE},
+     {"fast", sbp_dense_forward_fast, sbp_dense_backward_fast, 1, DX_EITHER}},
+    sbp_dense_to_kernel_layout,
+    sbp_dense_add_from_kernel_layout,
+    sbp_dense_scratch,
+};
+
+/* Scratch as the engine hands it out: 64-byte aligned, exactly the size asked for (rounded up
+ * to the alignment, which aligned_alloc requires), so valgrind sees any overrun. */
+static float *scratch_alloc(size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static int fast_took_sparse, fast_took_gemm;
+
+/* Checks dx of a kernel against the reference under its contract. */
+static void check_dx(const float *dx, const float *dx_ref, const float *x, size_t nx, int mode,
+                     const char *tag, const char *impl) {
+    if (mode == DX_EITHER) { /* which path did fast take? all zeros off the events = sparse */
+        int off_events_zero = 1, any_off_events = 0;
+        for (size_t i = 0; i < nx; i++)
+            if (x[i] == 0.0f) {
+                any_off_events |= dx_ref[i] != 0.0f;
+                if (dx[i] != 0.0f)
+                    off_events_zero = 0;
+            }
+        mode = off_events_zero ? DX_SPARSE : DX_DENSE;
+        if (any_off_events)
+            *(mode == DX_SPARSE ? &fast_took_sparse : &fast_took_gemm) += 1;
+    }
+    if (mode == DX_DENSE) {
+        CHECK_ARRAYS(dx, dx_ref, nx, "%s: %s backward dx (overwrite)", tag, impl);
+        return;
+    }
+    /* sparse: dx[i] = reference where x[i] ≠ 0, exactly 0 where x[i] = 0 */
+    float *masked = falloc(nx);
+    for (size_t i = 0; i < nx; i++)
+        masked[i] = x[i] != 0.0f ? dx_ref[i] : 0.0f;
+    CHECK_ARRAYS(dx, masked, nx, "%s: %s backward dx (events only, overwrite)", tag, impl);
+    int zero = 1;
+    for (size_t i = 0; i < nx; i++)
+        if (x[i] == 0.0f && dx[i] != 0.0f)
+            zero = 0;
+    CHECK(zero, "%s: %s backward dx not exactly 0 where x = 0", tag, impl);
+    free(masked);
+}
+
+static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int xkind) {
+    const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out, nw = L->w_count;
+    char tag[200];
+    if (fam == &conv_family)
+        snprintf(tag, sizeof tag, "conv Cin %d %dx%d k%d s%d p%d Cout %d tc %d (%s)", L->in_c,
+                 L->in_h, L->in_w, L->spec.kernel, L->spec.stride, L->spec.pad, L->out_c, tc,
+                 x_kind_name[xkind]);
+    else
+        snprintf(tag, sizeof tag, "dense %zu -> %zu tc %d (%s)", L->n_in, L->n_out, tc,
+                 x_kind_name[xkind]);
+    float *x = falloc(nx), *W = falloc(nw), *Wt = falloc(nw), *gI = falloc(nI);
+    float *I_ref = falloc(nI), *I = falloc(nI);
+    float *dW0 = falloc(nw), *inc = falloc(nw), *expect = falloc(nw), *dW_ref = falloc(nw);
+    float *dWk = falloc(nw), *back = falloc(nw);
+    float *dx_ref = falloc(nx), *dx = falloc(nx);
+    float *ws = scratch_alloc(fam->scratch(L, tc));
+    fill_input(x, nx, xkind);
+    fill_normal(W, nw);
+    fill_normal(gI, nI);
+    for (size_t i = 0; i < nI; i += 7) /* some exact zeros: the reference skips them */
+        gI[i] = 0.0f;
+    fill_normal(dW0, nw);
+    fam->to_kernel(Wt, W, L);
+
+    /* Forward: every implementation against the reference; I overwritten (NaN beforehand). */
+    fill_nan(I_ref, nI);
+    fam->impl[0].fwd(I_ref, x, W, L, tc, NULL);
+    for (int k = 1; k < 4; k++) {
+        fill_nan(I, nI);
+        fam->impl[k].fwd(I, x, Wt, L, tc, ws);
+        CHECK_ARRAYS(I, I_ref, nI, "%s: %s forward I", tag, fam->impl[k].name);
+    }
+
+    /* Reference backward and the += rule: increment alone (from 0), then from a nonzero dW. */
+    memset(inc, 0, nw * sizeof(float));
+    fam->impl[0].bwd(NULL, inc, gI, x, W, L, tc, NULL);
+    for (size_t i = 0; i < nw; i++)
+        expect[i] = dW0[i] + inc[i];
+    memcpy(dW_ref, dW0, nw * sizeof(float));
+    fill_nan(dx_ref, nx); /* garbage: must be overwritten, not accumulated into */
+    fam->impl[0].bwd(dx_ref, dW_ref, gI, x, W, L, tc, NULL);
+    CHECK_ARRAYS(dW_ref, expect, nw, "%s: reference dW += rule", tag);
+    CHECK(max_abs(dx_ref, nx) == max_abs(dx_ref, nx), "%s: reference dx kept NaN garbage", tag);
+
+    /* add_from_kernel_layout adds (dW += transpose(dWt)). */
+    memcpy(back, dW0, nw * sizeof(float));
+    fam->to_kernel(dWk, inc, L);
+    fam->add_from_kernel(back, dWk, L);
+    CHECK_ARRAYS(back, expect, nw, "%s: add_from_kernel_layout(to_kernel_layout) += rule", tag);
+
+    for (int k = 1; k < 4; k++) {
+        const impl_desc *im = &fam->impl[k];
+        for (int with_dx = 1; with_dx >= 0; with_dx--) {
+            fam->to_kernel(dWk, dW0, L); /* nonzero start, kernel layout */
+            fill_nan(dx, nx);
+            im->bwd(with_dx ? dx : NULL, dWk, gI, x, Wt, L, tc, ws);
+            memset(back, 0, nw * sizeof(float));
+            fam->add_from_kernel(back, dWk, L);
+            CHECK_ARRAYS(back, dW_ref, nw, "%s: %s backward dW (+= from nonzero%s)", tag, im->name,
+                         with_dx ? "" : ", dx = NULL");
+            if (with_dx)
+                check_dx(dx, dx_ref, x, nx, im->dx_mode, tag, im->name);
+        }
+    }
+    free(x), free(W), free(Wt), free(gI), free(I_ref), free(I), free(dW0), free(inc);
+    free(expect), free(dW_ref), free(dWk), free(back), free(dx_ref), free(dx), free(ws);
+}
+
+static void test_conv(void) {
+    int shapes = 0, skipped = 0;
+    fast_took_sparse = fast_took_gemm = 0;
+    for (int trial = 0; trial < 160; trial++) {
+        int ci = irand(1, 5), co = irand(1, 7), h = irand(3, 13), w = irand(3, 13);
+        int k = irand(1, 5), s = irand(1, 3), p = irand(0, k - 1), tc = irand(1, 7);
+        sbp_layer L;
+        if (!conv_layer(&L, ci, h, w, co, k, s, p)) {
+            skipped++;
+            continue;
+        }
+        synapse_case(&conv_family, &L, tc, trial % X_KINDS);
+        shapes++;
+    }
+    /* Edge cases picked by hand: 1×1 kernel, kernel = padded input, stride > kernel. */
+    static const int fixed[][8] = {
+        /* ci h  w  co k s p tc */
+        {1, 3, 3, 1, 1, 1, 0, 1}, {2, 3, 5, 3, 5, 1, 1, 2},   {3, 7, 4, 2, 1, 3, 0, 4},
+        {1, 5, 5, 1, 5, 2, 4, 3}, {4, 13, 13, 7, 5, 3, 4, 7}, {5, 4, 11, 6, 3, 2, 2, 5},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        const int *f = fixed[i];
+        sbp_layer L;
+        int ok = conv_layer(&L, f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+        CHECK(ok, "fixed conv shape %zu rejected by sbp_net_resolve", i);
+        if (!ok)
+            continue;
+        for (int kind = 0; kind < X_ALL_KINDS; kind++)
+            synapse_case(&conv_family, &L, f[7], kind);
+        shapes++;
+    }
+    /* An empty output must be rejected (that is why the grid can skip such shapes). */
+    sbp_layer L;
+    CHECK(!conv_layer(&L, 1, 3, 3, 1, 5, 1, 0), "5x5 kernel on 3x3 unpadded input accepted");
+    /* LeNet's second convolution (20 → 50 channels, 14×14, k5, pad 2). */
+    int ok = conv_layer(&L, 20, 14, 14, 50, 5, 1, 2);
+    CHECK(ok && L.out_h == 14 && L.out_w == 14, "LeNet conv geometry");
+    if (ok) {
+        synapse_case(&conv_family, &L, 3, X_SPIKES);
+        synapse_case(&conv_family, &L, 3, X_SPARSE);
+        synapse_case(&conv_family, &L, 3, X_FLOATS);
+        shapes++;
+    }
+    CHECK(fast_took_sparse > 0 && fast_took_gemm > 0,
+          "conv fast never took one of its paths (sparse %d, gemm %d)", fast_took_sparse,
+          fast_took_gemm);
+    printf("conv:   %d shapes (reference vs gemm, sparse, fast: forward, backward dW/dx; fast "
+           "took sparse %d, gemm %d times; %d empty skipped)\n",
+           shapes, fast_took_sparse, fast_took_gemm, skipped);
+}
+
+static int dense_layer(sbp_layer *L, int c, int h, int w, int out, int as_output) {
+    sbp_net_spec spec;
+    spec_init(&spec, c, h, w);
+    if (as_output) { /* the output layer is dense too (its synapses use the same kernels) */
+        spec.n_layers = 1;
+        spec.layers[0] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = out};
+        size_t n_params;
+        sbp_error err = {0};
+        return sbp_net_resolve(L, &n_params, &spec, &err) == SBP_OK;
+    }
+    return resolve_first(L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_DENSE, .out = out});
+}
+
+static void test_dense(void) {
+    int shapes = 0;
+    fast_took_sparse = fast_took_gemm = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        int c = irand(1, 5), h = irand(1, 13), w = irand(1, 13), out = irand(1, 40);
+        int tc = irand(1, 7);
+        sbp_layer L;
+        int ok = dense_layer(&L, c, h, w, out, trial % 4 == 3);
+        CHECK(ok && L.n_in == (size_t)c * h * w && L.n_out == (size_t)out,
+              "dense geometry %dx%dx%d -> %d", c, h, w, out);
+        if (!ok)
+            continue;
+        synapse_case(&dense_family, &L, tc, trial % X_KINDS);
+        shapes++;
+    }
+    sbp_layer L; /* LeNet: 50×4×4 → 200, and 200 → 10 */
+    if (dense_layer(&L, 50, 4, 4, 200, 0)) {
+        for (int kind = 0; kind < X_ALL_KINDS; kind++)
+            synapse_case(&dense_family, &L, 3, kind);
+        shapes++;
+    }
+    if (dense_layer(&L, 200, 1, 1, 10, 1)) {
+        synapse_case(&dense_family, &L, 7, X_DROPOUT);
+        synapse_case(&dense_family, &L, 7, X_SPIKES);
+        shapes++;
+    }
+    /* Layout spot check against a direct sum: I (out, tc), x (tc, in), W (out, in). */
+    if (dense_layer(&L, 3, 2, 2, 5, 0)) {
+        const int tc = 4;
+        float x[4 * 12], W[5 * 12], I[5 * 4];
+        fill_normal(x, 48);
+        fill_normal(W, 60);
+        sbp_dense_forward_ref(I, x, W, &L, tc);
+        double worst = 0.0;
+        for (int o = 0; o < 5; o++)
+            for (int t = 0; t < tc; t++) {
+                double acc = 0.0;
+                for (int i = 0; i < 12; i++)
+                    acc += (double)W[o * 12 + i] * x[t * 12 + i];
+                worst = fmax(worst, fabs(acc - I[o * tc + t]));
+            }
+        CHECK(worst < 1e-5, "dense reference layout: |I − direct sum| = %g", worst);
+    }
+    CHECK(fast_took_sparse > 0 && fast_took_gemm > 0,
+          "dense fast never took one of its paths (sparse %d, gemm %d)", fast_took_sparse,
+          fast_took_gemm);
+    printf("dense:  %d shapes (reference vs gemm, sparse, fast: forward, backward dW/dx; fast "
+           "took sparse %d, gemm %d times)\n",
+           shapes, fast_took_sparse, fast_took_gemm);
+}
+
+/* ---------------------------------------------------------------- pool */
+
+static void pool_case(const sbp_layer *L, int tc) {
+    const int C = L->in_c, H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out;
+    char tag[96];
+    snprintf(tag, sizeof tag, "pool C %d %dx%d tc %d", C, H, Wd, tc);
+    CHECK(L->out_c == C && Ho == H / 2 && Wo == Wd / 2, "%s: output shape %dx%dx%d", tag, L->out_c,
+          Ho, Wo);
+    float *x = falloc(nx), *I = falloc(nI), *want = falloc(nI), *gI = falloc(nI);
+    float *dx = falloc(nx);
+
+    /* Forward on floats vs a direct 2×2 average; x (tc, C, H, W) → I (C, tc, P). */
+    fill_normal(x, nx);
+    fill_nan(I, nI);
+    sbp_pool_forward(I, x, L, tc);
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < tc; t++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    double acc = 0.0;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dxx = 0; dxx < 2; dxx++)
+                            acc += x[(((size_t)t * C + c) * H + 2 * oy + dy) * Wd + 2 * ox + dxx];
+                    want[(((size_t)c * tc + t) * Ho + oy) * Wo + ox] = (float)(acc / 4.0);
+                }
+    CHECK_ARRAYS(I, want, nI, "%s: forward vs direct 2x2 average", tag);
+
+    /* Spikes in {0, 1}: exact multiples of 1/4, equal to (number of ones)/4. */
+    int exact = 1;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = urand() < 0.5 ? 1.0f : 0.0f;
+    sbp_pool_forward(I, x, L, tc);
+    for (int c = 0; c < C && exact; c++)
+        for (int t = 0; t < tc && exact; t++)
+            for (int oy = 0; oy < Ho && exact; oy++)
+                for (int ox = 0; ox < Wo && exact; ox++) {
+                    int ones = 0;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dxx = 0; dxx < 2; dxx++)
+                            ones +=
+                                x[(((size_t)t * C + c) * H + 2 * oy + dy) * Wd + 2 * ox + dxx] !=
+                                0.0f;
+                    float v = I[(((size_t)c * tc + t) * Ho + oy) * Wo + ox];
+                    if (v != 0.25f * (float)ones || v * 4.0f != floorf(v * 4.0f))
+                        exact = 0;
+                }
+    CHECK(exact, "%s: 0/1 input does not give exact multiples of 0.25", tag);
+
+    /* Backward is the adjoint: <gI, pool x> = <pool_backward gI, x>; dx overwritten (NaN
+     * garbage beforehand), dropped odd edges get exactly 0. */
+    fill_normal(x, nx);
+    fill_normal(gI, nI);
+    fill_nan(dx, nx);
+    sbp_pool_forward(I, x, L, tc);
+    sbp_pool_backward(dx, gI, L, tc);
+    double lhs = 0.0, rhs = 0.0, mag = 0.0;
+    for (size_t i = 0; i < nI; i++) {
+        lhs += (double)gI[i] * I[i];
+        mag += fabs((double)gI[i] * I[i]);
+    }
+    for (size_t i = 0; i < nx; i++)
+        rhs += (double)dx[i] * x[i];
+    CHECK(fabs(lhs - rhs) <= 1e-5 * mag + 1e-6, "%s: adjoint identity %.10g vs %.10g", tag, lhs,
+          rhs);
+    int edges_zero = 1, quarter = 1;
+    for (int t = 0; t < tc; t++)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < Wd; xx++) {
+                    float d = dx[(((size_t)t * C + c) * H + y) * Wd + xx];
+                    if (y >= 2 * Ho || xx >= 2 * Wo) {
+                        if (d != 0.0f)
+                            edges_zero = 0;
+                    } else if (d != 0.25f * gI[(((size_t)c * tc + t) * Ho + y / 2) * Wo + xx / 2])
+                        quarter = 0;
+                }
+    CHECK(edges_zero, "%s: backward leaves dropped odd edges nonzero (not overwritten?)", tag);
+    CHECK(quarter, "%s: backward does not give each pooled input gI/4", tag);
+    free(x), free(I), free(want), free(gI), free(dx);
+}
+
+static void test_pool(void) {
+    int shapes = 0;
+    /* Every parity combination first, then random shapes. */
+    static const int fixed[][4] = {{1, 2, 2, 1}, {2, 4, 6, 3}, {3, 5, 7, 2},
+                                   {2, 6, 5, 4}, {1, 7, 4, 7}, {20, 28, 28, 2}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        sbp_net_spec spec;
+        sbp_layer L;
+        spec_init(&spec, fixed[i][0], fixed[i][1], fixed[i][2]);
+        int ok = resolve_first(&L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_POOL});
+        CHECK(ok, "pool geometry %d", (int)i);
+        if (ok) {
+            pool_case(&L, fixed[i][3]);
+            shapes++;
+        }
+    }
+    for (int trial = 0; trial < 60; trial++) {
+        sbp_net_spec spec;
+        sbp_layer L;
+        spec_init(&spec, irand(1, 5), irand(2, 13), irand(2, 13));
+        if (!resolve_first(&L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_POOL}))
+            continue;
+        pool_case(&L, irand(1, 7));
+        shapes++;
+    }
+    printf("pool:   %d shapes (vs direct average, 0/1 exactness, adjoint identity)\n", shapes);
+}
+
+/* ---------------------------------------------------------------- neuron */
+
+typedef struct neuron_buf {
+    float *v, *count, *trace, *carry;
+    uint64_t *bits;
+    sbp_neuron_state st;
+} neuron_buf;
+
+static void nb_init(neuron_buf *b, const sbp_layer *L, int T, const float *mask) {
+    size_t n = L->n_out;
+    b->v = falloc(n);
+    b->count = falloc(n);
+    b->trace = falloc(n);
+    b->carry = falloc(n);
+    fill_nan(b->v, n); /* reset must clear everything */
+    fill_nan(b->count, n);
+    fill_nan(b->trace, n);
+    fill_nan(b->carry, n);
+    /* one 64-bit-aligned row of bits per step (neuron.h: sbp_spike_row_words / _bit) */
+    b->bits = calloc((size_t)T * sbp_spike_row_words(n), sizeof(uint64_t));
+    b->st = (sbp_neuron_state){.v = b->v,
+                               .count = b->count,
+                               .trace = b->trace,
+                               .mask = mask,
+                               .bits = b->bits,
+                               .carry = b->carry};
+    sbp_neuron_reset(&b->st, L);
+}
+
+static void nb_free(neuron_buf *b) {
+    free(b->v), free(b->count), free(b->trace), free(b->carry), free(b->bits);
+}
+
+/* Copies steps [t0, t0+tc) of I (C, T, P) into Ic (C, tc, P). */
+static void slice_ctp(float *Ic, const float *I, int C, int T, size_t P, int t0, int tc) {
+    for (int c = 0; c < C; c++)
+        memcpy(Ic + (size_t)c * tc * P, I + ((size_t)c * T + t0) * P,
+               (size_t)tc * P * sizeof(float));
+}
+
+/* Next chunk length of a deliberately uneven schedule 3, 4, 1, 5, 2, … */
+static int chunk_len(int i) {
+    static const int lens[] = {3, 4, 1, 5, 2, 7, 6};
+    return lens[i % 7];
+}
+
+static int bits_equal(const uint64_t *a, const uint64_t *b, size_t n, int T) {
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < n; i++)
+            if (sbp_spike_get(a, sbp_spike_bit(n, t, i)) !=
+                sbp_spike_get(b, sbp_spike_bit(n, t, i)))
+                return 0;
+    return 1;
+}
+
+static int floats_identical(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *what) {
+    const int C = L->out_c;
+    const size_t P = sbp_layer_positions(L), n = L->n_out;
+    const int spiking = L->neuron != SBP_NEURON_INTEGRATOR;
+    char tag[128];
+    snprintf(tag, sizeof tag, "%s neuron C %d P %zu T %d%s", what, C, P, T,
+             use_mask ? " masked" : "");
+    float *I = falloc((size_t)T * n), *Ic = falloc((size_t)T * n);
+    float *y1 = falloc((size_t)T * n), *y2 = falloc((size_t)T * n);
+    float *mask = NULL;
+    if (use_mask) {
+        mask = falloc(n);
+        for (size_t i = 0; i < n; i++)
+            mask[i] = urand() < 0.25 ? 0.0f : 1.3333334f;
+    }
+    /* Currents that make neurons spike now and then, some often, some never. */
+    for (size_t i = 0; i < (size_t)T * n; i++)
+        I[i] = 0.45f * nrand() + 0.15f;
+    fill_nan(y1, (size_t)T * n);
+    fill_nan(y2, (size_t)T * n);
+
+    neuron_buf a, b;
+    nb_init(&a, L, T, mask);
+    nb_init(&b, L, T, mask);
+    sbp_neuron_forward(spiking ? y1 : NULL, I, &a.st, L, 0, T);
+    int chunks = 0;
+    for (int t0 = 0, i = 0; t0 < T; i++) {
+        int tc = chunk_len(i);
+        if (tc > T - t0)
+            tc = T - t0;
+        slice_ctp(Ic, I, C, T, P, t0, tc);
+        sbp_neuron_forward(spiking ? y2 + (size_t)t0 * n : NULL, Ic, &b.st, L, t0, tc);
+        t0 += tc;
+        chunks++;
+    }
+    CHECK(floats_identical(a.v, b.v, n), "%s: membrane after %d chunks differs from one chunk", tag,
+          chunks);
+    if (spiking) {
+        CHECK(floats_identical(y1, y2, (size_t)T * n), "%s: outputs differ chunked", tag);
+        CHECK(floats_identical(a.count, b.count, n), "%s: counts differ chunked", tag);
+        CHECK(floats_identical(a.trace, b.trace, n), "%s: traces differ chunked", tag);
+        CHECK(bits_equal(a.bits, b.bits, n, T), "%s: spike bits differ chunked", tag);
+    }
+
+    /* Independent scalar loop from SPEC §1/§3 (tolerance only for a possible FMA). */
+    int ok_v = 1, ok_y = 1, ok_c = 1, ok_l = 1, ok_b = 1;
+    size_t spikes = 0;
+    for (int c = 0; c < C; c++)
+        for (size_t p = 0; p < P; p++) {
+            size_t j = (size_t)c * P + p;
+            float v = 0.0f, lf = 0.0f; /* float, as §1 runs: no spike flips by rounding */
+            int g = 0;
+            for (int t = 0; t < T; t++) {
+                float cur = I[((size_t)c * T + t) * P + p];
+                if (L->neuron == SBP_NEURON_INTEGRATOR) {
+                    v = L->leak * (v + cur);
+                    continue;
+                }
+                float u = v + cur;
+                int s = u > L->threshold;
+                v = s ? 0.0f : L->leak * u;
+                g += s;
+                lf = L->leak * lf + (float)s;
+                float want_y = s ? (mask ? mask[j] : 1.0f) : 0.0f;
+                if (y1[(size_t)t * n + j] != want_y)
+                    ok_y = 0;
+                if (sbp_spike_get(a.bits, sbp_spike_bit(n, t, j)) != s)
+                    ok_b = 0;
+            }
+            spikes += (size_t)g;
+            if (fabs(a.v[j] - v) > 1e-4 * (1.0 + fabs(v)))
+                ok_v = 0;
+            if (spiking && a.count[j] != (float)g)
+                ok_c = 0;
+            if (spiking && fabs(a.trace[j] - lf) > 1e-5 * (1.0 + lf))
+                ok_l = 0;
+        }
+    CHECK(ok_v, "%s: membrane differs from the scalar loop", tag);
+    if (spiking) {
+        CHECK(ok_y && ok_b, "%s: spikes differ from the scalar loop (y %d, bits %d)", tag, ok_y,
+              ok_b);
+        CHECK(ok_c && ok_l, "%s: count/trace differ from the scalar loop", tag);
+        CHECK(spikes > 0 && spikes < (size_t)T * n, "%s: degenerate test (%zu spikes)", tag,
+              spikes);
+    }
+
+    if (spiking) {
+        /* Exact backward: once over T vs reversed uneven chunks; gI garbage-filled first. */
+        float *factor = falloc(n), *gy = falloc((size_t)T * n);
+        float *g1 = falloc((size_t)T * n), *g2 = falloc((size_t)T * n);
+        fill_normal(factor, n);
+        fill_normal(gy, (size_t)T * n);
+        fill_nan(g1, (size_t)T * n);
+        memset(a.carry, 0, n * sizeof(float));
+        sbp_neuron_backward(g1, gy, factor, &a.st, L, 0, T);
+        memset(b.carry, 0, n * sizeof(float));
+        int ok = 1;
+        for (int t1 = T, i = 0; t1 > 0; i++) {
+            int tc = chunk_len(i + 2);
+            if (tc > t1)
+                tc = t1;
+            int t0 = t1 - tc;
+            fill_nan(Ic, (size_t)tc * n);
+            sbp_neuron_backward(Ic, gy + (size_t)t0 * n, factor, &b.st, L, t0, tc);
+            /* Ic (C, tc, P) against g1 (C, T, P) */
+            for (int c = 0; c < C; c++)
+                if (memcmp(Ic + (size_t)c * tc * P, g1 + ((size_t)c * T + t0) * P,
+                           (size_t)tc * P * sizeof(float)) != 0)
+                    ok = 0;
+            t1 = t0;
+        }
+        CHECK(ok, "%s: chunked backward differs from one chunk", tag);
+        CHECK(floats_identical(a.carry, b.carry, n), "%s: carry after backward differs", tag);
+
+        /* SPEC §3: g_U[t] = s·f·gy + (1 − s)·g_U[t+1], gI = g_U. */
+        int ok_ref = 1;
+        for (int c = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++) {
+                size_t j = (size_t)c * P + p;
+                float gu = 0.0f;
+                for (int t = T - 1; t >= 0; t--) {
+                    if (sbp_spike_get(a.bits, sbp_spike_bit(n, t, j)))
+                        gu = factor[j] * gy[(size_t)t * n + j];
+                    if (g1[((size_t)c * T + t) * P + p] != gu)
+                        ok_ref = 0;
+                }
+            }
+        CHECK(ok_ref, "%s: backward differs from the SPEC §3 recursion", tag);
+        free(factor), free(gy), free(g1), free(g2);
+    }
+    nb_free(&a);
+    nb_free(&b);
+    free(I), free(Ic), free(y1), free(y2), free(mask);
+}
+
+static void test_neuron(void) {
+    int cases = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        sbp_net_spec spec;
+        sbp_layer L;
+        int kind = trial % 3, T = irand(1, 40);
+        spec_init(&spec, irand(1, 4), irand(2, 9), irand(2, 9));
+        int ok;
+        const char *what;
+        if (kind == 0) {
+            ok = resolve_first(&L, &spec,
+                               (sbp_layer_spec){.kind = SBP_LAYER_CONV,
+                                                .out = irand(1, 6),
+                                                .kernel = 3,
+                                                .stride = 1,
+                                                .pad = 1});
+            what = "LIF";
+        } else if (kind == 1) {
+            ok = resolve_first(&L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_POOL});
+            what = "IF";
+        } else {
+            spec.n_layers = 1;
+            spec.layers[0] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = irand(1, 12)};
+            size_t np;
+            sbp_error err = {0};
+            ok = sbp_net_resolve(&L, &np, &spec, &err) == SBP_OK;
+            what = "integrator";
+        }
+        CHECK(ok, "neuron layer geometry (trial %d)", trial);
+        if (!ok)
+            continue;
+        if (trial == 0)
+            T = 100; /* one full-length window */
+        neuron_case(&L, T, kind == 0 && trial % 2 == 0, what);
+        cases++;
+    }
+
+    /* SPEC §7: one LIF neuron, constant 0.35, T = 10, one step per chunk. Spikes at t = 2, 5, 8,
+     * so LF = λ⁷ + λ⁴ + λ. */
+    sbp_net_spec spec;
+    sbp_layer L;
+    spec_init(&spec, 1, 1, 1);
+    if (resolve_first(&L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_DENSE, .out = 1})) {
+        static const float want_v[10] = {0.3465f, 0.689535f, 0,         0.3465f, 0.689535f,
+                                         0,       0.3465f,   0.689535f, 0,       0.3465f};
+        neuron_buf b;
+        nb_init(&b, &L, 10, NULL);
+        float I[10], y[10];
+        for (int t = 0; t < 10; t++)
+            I[t] = 0.35f;
+        int ok = 1;
+        for (int t = 0; t < 10; t++) {
+            sbp_neuron_forward(y + t, I + t, &b.st, &L, t, 1);
+            if (fabsf(b.v[0] - want_v[t]) > 1e-6f || y[t] != (want_v[t] == 0 ? 1.0f : 0.0f))
+                ok = 0;
+        }
+        CHECK(ok, "SPEC §7 LIF sequence (constant 0.35)");
+        CHECK(b.count[0] == 3.0f, "SPEC §7: 3 spikes, got %g", b.count[0]);
+        CHECK_NEAR(b.trace[0], pow(0.99, 7) + pow(0.99, 4) + 0.99, 1e-6, "SPEC §7 trace LF");
+        nb_free(&b);
+        cases++;
+    }
+    printf("neuron: %d cases (chunked vs whole forward and backward, scalar loop)\n", cases);
+}
+
+int main(void) {
+    test_conv();
+    test_dense();
+    test_pool();
+    test_neuron();
+    return check_finish("test_kernels");
+}
