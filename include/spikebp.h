@@ -120,6 +120,18 @@ typedef enum sbp_layer_kind {
 
 const char *sbp_layer_kind_name(sbp_layer_kind k);
 
+/* Residual shortcut into a conv layer (§1 "Residual block"): the shortcut's current is added
+ * to the layer's membrane input at the same step. */
+typedef enum sbp_shortcut {
+    SBP_SHORTCUT_NONE,
+    SBP_SHORTCUT_CONV,      /* learnable 1×1 convolution with the layer's stride */
+    SBP_SHORTCUT_SUBSAMPLE, /* parameter-free stride-2 subsample, out[i,j] = in[2i,2j] */
+    SBP_SHORTCUT_IDENTITY,  /* parameter-free, same shape */
+    SBP_SHORTCUT_COUNT
+} sbp_shortcut;
+
+const char *sbp_shortcut_name(sbp_shortcut s);
+
 typedef struct sbp_layer_spec {
     sbp_layer_kind kind;
     int out;     /* output channels (conv) or features (dense, output); unused for pool */
@@ -127,6 +139,8 @@ typedef struct sbp_layer_spec {
     int stride;  /* conv only: ≥ 1 */
     int pad;     /* conv only: zero padding on each side */
     float dropout; /* conv/dense: drop probability p ∈ [0, 1) during training (§1) */
+    sbp_shortcut shortcut; /* conv only: residual shortcut into this layer */
+    int shortcut_from;     /* layer whose output is the block input (0-based), −1 = input */
 } sbp_layer_spec;
 
 #define SBP_MAX_LAYERS 64
@@ -141,12 +155,20 @@ typedef struct sbp_net_spec {
     float init_gain;  /* weights ~ N(0, init_gain/fan_in)^½: 2 (LeNet, VGG), 1 (ResNet) (§4) */
 } sbp_net_spec;
 
-/* Fills *spec with a network built into the library: "lenet" (§5). */
+/* Fills *spec with a network built into the library (§5): "lenet", "vgg9", "resnet11", and
+ * our readings of the paper's "vgg7" and "resnet9" (see README). */
 sbp_status sbp_net_spec_builtin(sbp_net_spec *spec, const char *name, sbp_error *err);
 /* Parses the paper's notation, e.g. "28x28x1-20C5-P2-50C5-P2-200FC-10" (§5): nCk = conv k×k
  * with n filters, stride 1, padding (k−1)/2; "nCk/s" gives stride s; P2 = pooling; nFC =
  * dense; the final bare number = output layer. Neuron constants are set to §1's defaults. */
 sbp_status sbp_net_spec_parse(sbp_net_spec *spec, const char *text, sbp_error *err);
+/* Parses a network description (the text format documented in README and src/net/netfile.c:
+ * [input], [neuron], [conv], [pool], [dense], [output] sections with key = value lines;
+ * residual shortcuts by layer name). Errors name `origin` (a file name) and the line. */
+sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
+                                          const char *origin, sbp_error *err);
+/* Reads and parses a description file. */
+sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err);
 /* Writes the notation of `spec` (as parsed above) into buf; returns SBP_ERR_INVALID_ARG if it
  * does not fit. */
 sbp_status sbp_net_spec_format(const sbp_net_spec *spec, char *buf, size_t size,
@@ -168,6 +190,8 @@ void sbp_net_layer_shape(const sbp_net *net, int i, int *c, int *h, int *w);
 /* Weights of layer i in PyTorch layout, or NULL for a layer without weights; *count gets the
  * number of floats. Owned by the net; writable (e.g. to load external weights). */
 float *sbp_net_layer_weights(sbp_net *net, int i, size_t *count);
+/* Weights of layer i's 1×1 shortcut convolution (Cout, Cin, 1, 1), or NULL if it has none. */
+float *sbp_net_shortcut_weights(sbp_net *net, int i, size_t *count);
 
 /* Self-describing model file: magic, format version, network description, neuron constants,
  * named typed tensors and a CRC-32; written to a temporary file, fsynced and renamed. */

@@ -93,7 +93,7 @@ static int resolve_first(sbp_layer *out, const sbp_net_spec *base, sbp_layer_spe
     sbp_layer layers[2];
     size_t n_params = 0;
     sbp_error err = {0};
-    if (sbp_net_resolve(layers, &n_params, &spec, &err) != SBP_OK) {
+    if (sbp_net_resolve(layers, NULL, &n_params, &spec, &err) != SBP_OK) {
         fprintf(stderr, "resolve: %s\n", err.msg);
         return 0;
     }

@@ -166,7 +166,7 @@ static int resolve_first(sbp_layer *out, const sbp_net_spec *base, sbp_layer_spe
     sbp_layer layers[2];
     size_t n_params = 0;
     sbp_error err = {0};
-    if (sbp_net_resolve(layers, &n_params, &spec, &err) != SBP_OK)
+    if (sbp_net_resolve(layers, NULL, &n_params, &spec, &err) != SBP_OK)
         return 0;
     *out = layers[0];
     return 1;
@@ -431,7 +431,7 @@ static int dense_layer(sbp_layer *L, int c, int h, int w, int out, int as_output
         spec.layers[0] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = out};
         size_t n_params;
         sbp_error err = {0};
-        return sbp_net_resolve(L, &n_params, &spec, &err) == SBP_OK;
+        return sbp_net_resolve(L, NULL, &n_params, &spec, &err) == SBP_OK;
     }
     return resolve_first(L, &spec, (sbp_layer_spec){.kind = SBP_LAYER_DENSE, .out = out});
 }
@@ -816,7 +816,7 @@ static void test_neuron(void) {
             spec.layers[0] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = irand(1, 12)};
             size_t np;
             sbp_error err = {0};
-            ok = sbp_net_resolve(&L, &np, &spec, &err) == SBP_OK;
+            ok = sbp_net_resolve(&L, NULL, &np, &spec, &err) == SBP_OK;
             what = "integrator";
         }
         CHECK(ok, "neuron layer geometry (trial %d)", trial);

@@ -89,8 +89,11 @@ static void describe(wbuf *t, const sbp_net *net)
              s->vth_pool, s->init_gain);
     for (int i = 0; i < s->n_layers; i++) {
         const sbp_layer_spec *l = &s->layers[i];
-        put_text(t, "layer %s out=%d kernel=%d stride=%d pad=%d dropout=%.9g\n",
+        put_text(t, "layer %s out=%d kernel=%d stride=%d pad=%d dropout=%.9g",
                  sbp_layer_kind_name(l->kind), l->out, l->kernel, l->stride, l->pad, l->dropout);
+        if (l->shortcut != SBP_SHORTCUT_NONE)
+            put_text(t, " shortcut=%s from=%d", sbp_shortcut_name(l->shortcut), l->shortcut_from);
+        put_text(t, "\n");
     }
     for (int i = 0; i < net->n_meta; i++)
         put_text(t, "meta %s %s\n", net->meta_key[i], net->meta_val[i]);
@@ -166,7 +169,8 @@ sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
     put(&b, t.p, t.n);
     uint32_t count = 0;
     for (int i = 0; i < net->n_layers; i++)
-        count += net->layers[i].w_count > 0;
+        count += (net->layers[i].w_count > 0) +
+                 (net->layers[i].sc && net->layers[i].sc->w_count > 0);
     put_u32(&b, count);
     for (int i = 0; i < net->n_layers; i++) {
         const sbp_layer *L = &net->layers[i];
@@ -193,6 +197,23 @@ sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
             uint32_t u;
             memcpy(&u, &w[j], 4);
             put_u32(&b, u);
+        }
+        if (L->sc && L->sc->w_count) {
+            nl = snprintf(name, sizeof name, "layer%d.conv.shortcut.weight", i);
+            put_u32(&b, (uint32_t)nl);
+            put(&b, name, (size_t)nl);
+            put_u32(&b, 0);
+            put_u32(&b, 4);
+            put_u32(&b, (uint32_t)L->sc->out_c);
+            put_u32(&b, (uint32_t)L->sc->in_c);
+            put_u32(&b, 1);
+            put_u32(&b, 1);
+            const float *ws = net->params + L->sc->w_offset;
+            for (size_t j = 0; j < L->sc->w_count; j++) {
+                uint32_t u;
+                memcpy(&u, &ws[j], 4);
+                put_u32(&b, u);
+            }
         }
     }
     put_u32(&b, (uint32_t)crc32_z(0L, b.p, b.n));
@@ -302,10 +323,29 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
             l->kind = kind_from_name(kind);
             if (l->kind == SBP_LAYER_KIND_COUNT ||
                 sscanf(line + used, " out=%d kernel=%d stride=%d pad=%d dropout=%g%n", &l->out,
-                       &l->kernel, &l->stride, &l->pad, &l->dropout, &u2) != 5 ||
-                line[used + u2] != '\0')
+                       &l->kernel, &l->stride, &l->pad, &l->dropout, &u2) != 5)
                 return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d not understood: '%.80s'",
                                 path, lineno, line);
+            const char *rest = line + used + u2;
+            l->shortcut = SBP_SHORTCUT_NONE;
+            l->shortcut_from = 0;
+            if (*rest) { /* optional " shortcut=KIND from=N" */
+                char sk[16];
+                int u3 = -1;
+                if (sscanf(rest, " shortcut=%15[a-z] from=%d%n", sk, &l->shortcut_from, &u3) != 2 ||
+                    rest[u3] != '\0')
+                    return sbp_fail(err, SBP_ERR_FORMAT,
+                                    "%s: description line %d not understood: '%.80s'", path, lineno,
+                                    line);
+                l->shortcut = SBP_SHORTCUT_COUNT;
+                for (int k = 1; k < SBP_SHORTCUT_COUNT; k++)
+                    if (!strcmp(sk, sbp_shortcut_name((sbp_shortcut)k)))
+                        l->shortcut = (sbp_shortcut)k;
+                if (l->shortcut == SBP_SHORTCUT_COUNT)
+                    return sbp_fail(err, SBP_ERR_FORMAT,
+                                    "%s: description line %d: unknown shortcut '%s'", path,
+                                    lineno, sk);
+            }
             spec->n_layers++;
         } else if (sscanf(line, "meta %31s%n", key, &used) == 1 && line[used] == ' ') {
             used++; /* exactly one space separates key and value; the value keeps the rest */
@@ -423,63 +463,71 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
     }
     uint32_t expected = 0;
     for (int i = 0; i < net->n_layers; i++)
-        expected += net->layers[i].w_count > 0;
+        expected += (net->layers[i].w_count > 0) +
+                    (net->layers[i].sc && net->layers[i].sc->w_count > 0);
     if (count != expected) {
         st = sbp_fail(err, SBP_ERR_FORMAT, "%s: %u tensors, the network needs %u", path, count,
                       expected);
         goto done;
     }
     for (int i = 0; i < net->n_layers; i++) {
-        const sbp_layer *L = &net->layers[i];
-        if (!L->w_count)
-            continue;
-        char want[64], name[64];
-        snprintf(want, sizeof want, "layer%d.%s.weight", i, sbp_layer_kind_name(L->spec.kind));
-        uint32_t nl, dtype, ndim, dims[8];
-        if (!get_u32(&r, &nl, "tensor name length") || nl >= sizeof name ||
-            !get(&r, name, nl, "tensor name")) {
-            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: bad tensor header for layer %d", path, i);
-            goto done;
-        }
-        name[nl] = '\0';
-        if (strcmp(name, want) != 0) {
-            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: found tensor '%s' where '%s' belongs", path,
-                          name, want);
-            goto done;
-        }
-        if (!get_u32(&r, &dtype, "dtype") || !get_u32(&r, &ndim, "ndim") || dtype != 0 ||
-            ndim < 1 || ndim > 8) {
-            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s': unsupported dtype or rank",
-                          path, name);
-            goto done;
-        }
-        size_t elems = 1;
-        for (uint32_t d = 0; d < ndim; d++) {
-            if (!get_u32(&r, &dims[d], "dims")) {
-                st = SBP_ERR_FORMAT;
+        for (int part = 0; part < 2; part++) { /* the layer's weights, then its shortcut's */
+            const sbp_layer *L = part ? net->layers[i].sc : &net->layers[i];
+            if (!L || !L->w_count)
+                continue;
+            char want[64], name[64];
+            if (part)
+                snprintf(want, sizeof want, "layer%d.conv.shortcut.weight", i);
+            else
+                snprintf(want, sizeof want, "layer%d.%s.weight", i,
+                         sbp_layer_kind_name(L->spec.kind));
+            uint32_t nl, dtype, ndim, dims[8];
+            if (!get_u32(&r, &nl, "tensor name length") || nl >= sizeof name ||
+                !get(&r, name, nl, "tensor name")) {
+                st = sbp_fail(err, SBP_ERR_FORMAT, "%s: bad tensor header for layer %d", path, i);
                 goto done;
             }
-            elems *= dims[d];
-        }
-        const int conv = L->spec.kind == SBP_LAYER_CONV;
-        const uint32_t want_dims[4] = {(uint32_t)L->out_c,
-                                       conv ? (uint32_t)L->in_c : (uint32_t)L->n_in,
-                                       (uint32_t)L->spec.kernel, (uint32_t)L->spec.kernel};
-        int shape_ok = elems == L->w_count && ndim == (conv ? 4u : 2u);
-        for (uint32_t d = 0; shape_ok && d < ndim; d++)
-            shape_ok = dims[d] == want_dims[d];
-        if (!shape_ok) {
-            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s' has the wrong shape", path, name);
-            goto done;
-        }
-        float *w = net->params + L->w_offset;
-        for (size_t j = 0; j < elems; j++) {
-            uint32_t u;
-            if (!get_u32(&r, &u, name)) {
-                st = SBP_ERR_FORMAT;
+            name[nl] = '\0';
+            if (strcmp(name, want) != 0) {
+                st = sbp_fail(err, SBP_ERR_FORMAT, "%s: found tensor '%s' where '%s' belongs",
+                              path, name, want);
                 goto done;
             }
-            memcpy(&w[j], &u, 4);
+            if (!get_u32(&r, &dtype, "dtype") || !get_u32(&r, &ndim, "ndim") || dtype != 0 ||
+                ndim < 1 || ndim > 8) {
+                st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s': unsupported dtype or rank",
+                              path, name);
+                goto done;
+            }
+            size_t elems = 1;
+            for (uint32_t d = 0; d < ndim; d++) {
+                if (!get_u32(&r, &dims[d], "dims")) {
+                    st = SBP_ERR_FORMAT;
+                    goto done;
+                }
+                elems *= dims[d];
+            }
+            const int conv = L->spec.kind == SBP_LAYER_CONV;
+            const uint32_t want_dims[4] = {(uint32_t)L->out_c,
+                                           conv ? (uint32_t)L->in_c : (uint32_t)L->n_in,
+                                           (uint32_t)L->spec.kernel, (uint32_t)L->spec.kernel};
+            int shape_ok = elems == L->w_count && ndim == (conv ? 4u : 2u);
+            for (uint32_t d = 0; shape_ok && d < ndim; d++)
+                shape_ok = dims[d] == want_dims[d];
+            if (!shape_ok) {
+                st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s' has the wrong shape", path,
+                              name);
+                goto done;
+            }
+            float *w = net->params + L->w_offset;
+            for (size_t j = 0; j < elems; j++) {
+                uint32_t u;
+                if (!get_u32(&r, &u, name)) {
+                    st = SBP_ERR_FORMAT;
+                    goto done;
+                }
+                memcpy(&w[j], &u, 4);
+            }
         }
     }
     if (r.off != r.n) {

@@ -36,6 +36,10 @@ typedef struct sbp_layer {
     int fan_in;              /* k·k·C_in (conv), in features (dense) */
     sbp_neuron neuron;
     float leak, threshold;   /* neuron constants (threshold +inf for the integrator) */
+    /* Residual shortcut (spec.shortcut != NONE): its own geometry, with kind CONV, kernel 1,
+     * the layer's stride, padding 0, input = the block input, output = this layer's output;
+     * w_offset/w_count of the shortcut give its weights (0 for parameter-free shortcuts). */
+    struct sbp_layer *sc;
 } sbp_layer;
 
 static inline size_t sbp_layer_positions(const sbp_layer *L)

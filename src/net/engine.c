@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "layers/ops.h"
+#include "layers/shortcut.h"
 
 /* Chunk length budget: floats of the largest per-chunk buffer. 4 Mi floats = 16 MiB. */
 #define SBP_CHUNK_BUDGET_FLOATS ((size_t)4 << 20)
@@ -65,6 +66,18 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
     }
     e->tc = tc;
 
+    /* Which outputs feed a shortcut. */
+    int source[SBP_MAX_LAYERS] = {0}, input_source = 0, any_sc = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].sc) {
+            any_sc = 1;
+            int from = net->layers[l].spec.shortcut_from;
+            if (from < 0)
+                input_source = 1;
+            else
+                source[from] = 1;
+        }
+
     /* Size the one block. */
     size_t total = 0, scratch = 0;
     for (int l = 0; l < net->n_layers; l++) {
@@ -78,7 +91,19 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
             total += L->n_in; /* counts */
         size_t s = sbp_layer_ops_of(L->spec.kind)->scratch(L, tc);
         scratch = s > scratch ? s : scratch;
+        if (source[l])
+            total += (train ? 2 : 1) * (size_t)tc * L->n_out;
+        if (L->sc) {
+            size_t ss = sbp_layer_ops_of(SBP_LAYER_CONV)->scratch(L->sc, tc);
+            scratch = ss > scratch ? ss : scratch;
+            if (train && mode == SBP_BACKWARD_AGGREGATE)
+                total += L->sc->n_in;
+        }
     }
+    if (input_source)
+        total += (size_t)tc * net->layers[0].n_in;
+    if (any_sc)
+        total += (size_t)tc * maxn;
     total += 5 * (size_t)tc * maxn + scratch + 16 + net->layers[0].n_in;
     total += (train ? 2 : 1) * net->n_params;
     float *p = calloc(total ? total : 1, sizeof(float));
@@ -99,7 +124,18 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
             e->factor[l] = p, p += L->n_out;
         if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
             e->counts[l] = p, p += L->n_in;
+        if (source[l]) {
+            e->keep[l] = p, p += (size_t)tc * L->n_out;
+            if (train)
+                e->keep_grad[l] = p, p += (size_t)tc * L->n_out;
+        }
+        if (L->sc && train && mode == SBP_BACKWARD_AGGREGATE)
+            e->sc_counts[l] = p, p += L->sc->n_in;
     }
+    if (input_source)
+        e->keep_in = p, p += (size_t)tc * net->layers[0].n_in;
+    if (any_sc)
+        e->cur_sc = p, p += (size_t)tc * maxn;
     for (int i = 0; i < 2; i++) {
         e->act[i] = p, p += (size_t)tc * maxn;
         e->grad[i] = p, p += (size_t)tc * maxn;
@@ -150,6 +186,9 @@ void sbp_engine_set_weights(sbp_engine *e, const float *params)
         const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
         if (ops->to_impl)
             ops->to_impl(e->wk + L->w_offset, params + L->w_offset, L, e->impl);
+        if (L->sc && L->sc->w_count)
+            sbp_layer_ops_of(SBP_LAYER_CONV)
+                ->to_impl(e->wk + L->sc->w_offset, params + L->sc->w_offset, L->sc, e->impl);
     }
 }
 
@@ -160,6 +199,10 @@ void sbp_engine_take_grad(sbp_engine *e, float *dparams)
         const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
         if (ops->add_from_impl)
             ops->add_from_impl(dparams + L->w_offset, e->gk + L->w_offset, L, e->impl);
+        if (L->sc && L->sc->w_count)
+            sbp_layer_ops_of(SBP_LAYER_CONV)
+                ->add_from_impl(dparams + L->sc->w_offset, e->gk + L->sc->w_offset, L->sc,
+                                e->impl);
     }
     memset(e->gk, 0, e->net->n_params * sizeof(float));
 }
@@ -241,6 +284,49 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     }
 }
 
+/* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
+static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
+{
+    const sbp_layer *sc = L->sc;
+    if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
+        sbp_shortcut_forward_add(e->cur, xs, sc, n);
+        return;
+    }
+    sbp_layer_ops_of(SBP_LAYER_CONV)
+        ->current(e->cur_sc, xs, e->wk + sc->w_offset, sc, n, e->scratch, e->impl);
+    const size_t total = (size_t)n * L->n_out;
+    for (size_t i = 0; i < total; i++)
+        e->cur[i] += e->cur_sc[i];
+}
+
+/* The shortcut's share of the backward: dW of a conv shortcut, and the block input's gradient
+ * added into keep_grad of the source (nothing for the network input). gI is e->cur. */
+static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
+{
+    const sbp_layer *sc = L->sc;
+    const int from = L->spec.shortcut_from;
+    float *dst = from >= 0 ? e->keep_grad[from] : NULL;
+    if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
+        if (dst)
+            sbp_shortcut_backward_add(dst, e->cur, sc, n);
+        return;
+    }
+    sbp_layer_ops_of(SBP_LAYER_CONV)
+        ->current_backward(dst ? e->cur_sc : NULL, e->gk + sc->w_offset, e->cur, xs,
+                           e->wk + sc->w_offset, sc, n, e->scratch, e->impl);
+    if (dst) {
+        const size_t total = (size_t)n * sc->n_in;
+        for (size_t i = 0; i < total; i++)
+            dst[i] += e->cur_sc[i];
+    }
+}
+
+/* The block input of layer l's shortcut for the current forward chunk. */
+static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
+{
+    return L->spec.shortcut_from < 0 ? e->keep_in : e->keep[L->spec.shortcut_from];
+}
+
 void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
 {
     const sbp_net *net = e->net;
@@ -259,6 +345,8 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         sbp_neuron_reset(&e->st[l], &net->layers[l]);
         if (e->counts[l])
             memset(e->counts[l], 0, sizeof(float) * net->layers[l].n_in);
+        if (e->sc_counts[l])
+            memset(e->sc_counts[l], 0, sizeof(float) * net->layers[l].sc->n_in);
     }
     if (e->bits)
         memset(e->bits, 0, sizeof(uint64_t) * e->bits_words);
@@ -268,6 +356,8 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         int which = 0;
         float *x = e->act[0];
         input_fill(e, t0, n, x);
+        if (e->keep_in)
+            memcpy(e->keep_in, x, sizeof(float) * (size_t)n * net->layers[0].n_in);
         for (int l = 0; l < net->n_layers; l++) {
             const sbp_layer *L = &net->layers[l];
             if (e->counts[l])
@@ -276,8 +366,18 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                         e->counts[l][i] += x[(size_t)t * L->n_in + i];
             sbp_layer_ops_of(L->spec.kind)
                 ->current(e->cur, x, params + L->w_offset, L, n, e->scratch, e->impl);
+            if (L->sc) {
+                const float *xs = shortcut_source(e, L);
+                shortcut_forward(e, L, xs, n);
+                if (e->sc_counts[l])
+                    for (int t = 0; t < n; t++)
+                        for (size_t i = 0; i < L->sc->n_in; i++)
+                            e->sc_counts[l][i] += xs[(size_t)t * L->sc->n_in + i];
+            }
             float *y = e->act[1 - which];
             sbp_neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+            if (e->keep[l])
+                memcpy(e->keep[l], y, sizeof(float) * (size_t)n * L->n_out);
             x = y;
             which = 1 - which;
         }
@@ -285,6 +385,16 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
     const sbp_layer *Lo = &net->layers[net->n_layers - 1];
     for (size_t k = 0; k < Lo->n_out; k++)
         out[k] = e->st[net->n_layers - 1].v[k] / (float)e->T;
+}
+
+/* g (n, C, P) += the gradient that shortcuts sent to layer l's output. */
+static void add_shortcut_grad(sbp_engine *e, int l, float *g, int n)
+{
+    if (!e->keep_grad[l])
+        return;
+    const size_t total = (size_t)n * e->net->layers[l].n_out;
+    for (size_t i = 0; i < total; i++)
+        g[i] += e->keep_grad[l][i];
 }
 
 static void backward_exact(sbp_engine *e, const float *g_out)
@@ -302,18 +412,26 @@ static void backward_exact(sbp_engine *e, const float *g_out)
             for (int t = 0; t < n; t++)
                 e->cur[k * n + t] = g_out[k] / (float)e->T;
         int which = 0;
+        for (int l = 0; l < last; l++)
+            if (e->keep_grad[l])
+                memset(e->keep_grad[l], 0, sizeof(float) * (size_t)n * net->layers[l].n_out);
         layer_input(e, last, t0, n, e->act[0]);
         sbp_layer_ops_of(Lo->spec.kind)
             ->current_backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur, e->act[0],
                                params + Lo->w_offset, Lo, n, e->scratch, e->impl);
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
+            add_shortcut_grad(e, l, e->grad[which], n);
             sbp_neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
             if (has_weights(L))
                 layer_input(e, l, t0, n, e->act[0]);
             sbp_layer_ops_of(L->spec.kind)
                 ->current_backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset, e->cur,
                                    e->act[0], params + L->w_offset, L, n, e->scratch, e->impl);
+            if (L->sc) {
+                layer_input(e, L->spec.shortcut_from + 1, t0, n, e->act[1]);
+                shortcut_backward(e, L, e->act[1], n);
+            }
             which = 1 - which;
         }
     }
@@ -329,17 +447,24 @@ static void backward_aggregate(sbp_engine *e, const float *g_out)
     for (size_t k = 0; k < Lo->n_out; k++)
         e->cur[k] = g_out[k] / (float)e->T; /* δ_out = g_out/T */
     int which = 0;
+    for (int l = 0; l < last; l++)
+        if (e->keep_grad[l])
+            memset(e->keep_grad[l], 0, sizeof(float) * net->layers[l].n_out);
     sbp_layer_ops_of(Lo->spec.kind)
         ->current_backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur, e->counts[last],
                            params + Lo->w_offset, Lo, 1, e->scratch, e->impl);
     for (int l = last - 1; l >= 0; l--) {
         const sbp_layer *L = &net->layers[l];
-        const float *g = e->grad[which], *f = e->factor[l];
+        float *g = e->grad[which];
+        const float *f = e->factor[l];
+        add_shortcut_grad(e, l, g, 1);
         for (size_t i = 0; i < L->n_out; i++)
             e->cur[i] = f[i] * g[i]; /* δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor (§3) */
         sbp_layer_ops_of(L->spec.kind)
             ->current_backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset, e->cur,
                                e->counts[l], params + L->w_offset, L, 1, e->scratch, e->impl);
+        if (L->sc)
+            shortcut_backward(e, L, e->sc_counts[l], 1);
         which = 1 - which;
     }
 }

@@ -36,6 +36,13 @@ typedef struct sbp_engine {
     float *mask[SBP_MAX_LAYERS];   /* (n_out) dropout scale, or NULL when p = 0 */
     float *factor[SBP_MAX_LAYERS]; /* (n_out) §3 surrogate factor, spiking layers */
     float *counts[SBP_MAX_LAYERS]; /* (n_in) aggregate mode: X = Σ_t x_in[t] */
+    /* Residual blocks: outputs of layers that feed a shortcut are kept for the chunk, and the
+     * gradient the shortcut sends back to them is summed until the backward reaches them. */
+    float *keep[SBP_MAX_LAYERS];      /* (tc, n_out) output of a shortcut source */
+    float *keep_grad[SBP_MAX_LAYERS]; /* (tc, n_out) gradient arriving through shortcuts */
+    float *keep_in;                   /* (tc, n_in of layer 0) input, if a shortcut uses it */
+    float *sc_counts[SBP_MAX_LAYERS]; /* (n_in of the shortcut) aggregate mode: its input X */
+    float *cur_sc;                    /* (tc · max n) shortcut current / its input gradient */
     float *act[2];          /* (tc · max n) layer inputs/outputs, time-major */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
     float *cur;             /* (tc · max n) I or gI, (C, tc, P) */

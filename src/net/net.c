@@ -11,8 +11,85 @@
 #include "core/error.h"
 #include "core/rng.h"
 
-sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_spec *spec,
-                           sbp_error *err)
+/* Resolves layer i's shortcut into sc (geometry of a 1×1 conv from the block input);
+ * weights are placed at *off. */
+static sbp_status resolve_shortcut(sbp_layer *sc, sbp_layer *L, const sbp_layer *layers, int i,
+                                   const sbp_net_spec *spec, size_t *off, sbp_error *err)
+{
+    const sbp_layer_spec *s = &spec->layers[i];
+    if ((unsigned)s->shortcut >= SBP_SHORTCUT_COUNT)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: unknown shortcut kind %d",
+                        i + 1, (int)s->shortcut);
+    if (s->kind != SBP_LAYER_CONV)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: layer %d (%s): only convolution layers take a shortcut", i + 1,
+                        sbp_layer_kind_name(s->kind));
+    if (s->shortcut_from < -1 || s->shortcut_from >= i)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: layer %d: shortcut from layer %d — it must come from the input "
+                        "(0) or an earlier layer",
+                        i + 1, s->shortcut_from + 1);
+    int c, h, w;
+    if (s->shortcut_from < 0) {
+        c = spec->in_c, h = spec->in_h, w = spec->in_w;
+    } else {
+        const sbp_layer *F = &layers[s->shortcut_from];
+        if (F->neuron == SBP_NEURON_INTEGRATOR)
+            return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d: shortcut from the output",
+                            i + 1);
+        c = F->out_c, h = F->out_h, w = F->out_w;
+    }
+    memset(sc, 0, sizeof *sc);
+    sc->spec.kind = SBP_LAYER_CONV;
+    sc->spec.out = L->out_c;
+    sc->spec.kernel = 1;
+    sc->spec.stride = s->shortcut == SBP_SHORTCUT_SUBSAMPLE ? 2
+                    : s->shortcut == SBP_SHORTCUT_IDENTITY  ? 1
+                                                            : s->stride;
+    sc->in_c = c, sc->in_h = h, sc->in_w = w;
+    sc->out_c = L->out_c;
+    sc->out_h = (h - 1) / sc->spec.stride + 1;
+    sc->out_w = (w - 1) / sc->spec.stride + 1;
+    sc->n_in = (size_t)c * h * w;
+    sc->n_out = L->n_out;
+    sc->fan_in = c;
+    sc->neuron = SBP_NEURON_LIF;
+    if (sc->out_h != L->out_h || sc->out_w != L->out_w)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: layer %d: the %s shortcut maps %dx%d to %dx%d but the layer "
+                        "outputs %dx%d",
+                        i + 1, sbp_shortcut_name(s->shortcut), h, w, sc->out_h, sc->out_w,
+                        L->out_h, L->out_w);
+    if (s->shortcut != SBP_SHORTCUT_CONV && c != L->out_c)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: layer %d: a %s shortcut needs equal channels (%d in, %d out); "
+                        "use a conv shortcut",
+                        i + 1, sbp_shortcut_name(s->shortcut), c, L->out_c);
+    if (s->shortcut == SBP_SHORTCUT_CONV) {
+        sc->w_count = (size_t)L->out_c * (size_t)c;
+        sc->w_offset = *off;
+        *off += sc->w_count;
+    }
+    L->sc = sc;
+    return SBP_OK;
+}
+
+static const char *const shortcut_names[] = {
+    [SBP_SHORTCUT_NONE] = "none",
+    [SBP_SHORTCUT_CONV] = "conv",
+    [SBP_SHORTCUT_SUBSAMPLE] = "subsample",
+    [SBP_SHORTCUT_IDENTITY] = "identity",
+};
+_Static_assert(sizeof shortcut_names / sizeof shortcut_names[0] == SBP_SHORTCUT_COUNT,
+               "one name per shortcut kind");
+
+const char *sbp_shortcut_name(sbp_shortcut s)
+{
+    return (unsigned)s < SBP_SHORTCUT_COUNT ? shortcut_names[s] : "?";
+}
+
+sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_params,
+                           const sbp_net_spec *spec, sbp_error *err)
 {
     if (spec->in_c <= 0 || spec->in_h <= 0 || spec->in_w <= 0)
         return sbp_fail(err, SBP_ERR_SHAPE, "network: input shape %dx%dx%d is not positive",
@@ -123,6 +200,15 @@ sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_sp
                             i + 1, sbp_layer_kind_name(s->kind), L->n_out, L->w_count);
         L->w_offset = off;
         off += L->w_count;
+        if (s->shortcut != SBP_SHORTCUT_NONE) {
+            if (!shortcuts)
+                return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                                "network: layer %d has a shortcut but no room was given for it",
+                                i + 1);
+            sbp_status st = resolve_shortcut(&shortcuts[i], L, layers, i, spec, &off, err);
+            if (st != SBP_OK)
+                return st;
+        }
         c = L->out_c;
         h = L->out_h;
         w = L->out_w;
@@ -139,7 +225,7 @@ sbp_status sbp_net_alloc(sbp_net **out, const sbp_net_spec *spec, sbp_error *err
         return sbp_fail(err, SBP_ERR_NOMEM, "network: out of memory");
     net->spec = *spec;
     net->n_layers = spec->n_layers;
-    sbp_status st = sbp_net_resolve(net->layers, &net->n_params, spec, err);
+    sbp_status st = sbp_net_resolve(net->layers, net->shortcuts, &net->n_params, spec, err);
     if (st != SBP_OK) {
         free(net);
         return st;
@@ -159,12 +245,18 @@ void sbp_net_init_weights(sbp_net *net, uint64_t seed)
     sbp_rng_key key = sbp_rng_key_make(seed, SBP_RNG_INIT);
     for (int i = 0; i < net->n_layers; i++) {
         const sbp_layer *L = &net->layers[i];
-        if (!L->w_count)
+        if (!L->w_count && !L->sc)
             continue;
         double sd = sqrt((double)net->spec.init_gain / (double)L->fan_in);
         float *w = net->params + L->w_offset;
         for (size_t j = 0; j < L->w_count; j++)
             w[j] = (float)(sd * sbp_rng_normal(key, (uint32_t)i, 0, j));
+        if (L->sc && L->sc->w_count) { /* §4: shortcuts drawn the same way, fan_in = C_in */
+            double ssd = sqrt((double)net->spec.init_gain / (double)L->sc->fan_in);
+            float *ws = net->params + L->sc->w_offset;
+            for (size_t j = 0; j < L->sc->w_count; j++)
+                ws[j] = (float)(ssd * sbp_rng_normal(key, (uint32_t)i, 1, j));
+        }
     }
 }
 
@@ -203,6 +295,14 @@ void sbp_net_layer_shape(const sbp_net *net, int i, int *c, int *h, int *w)
         *h = L->out_h;
     if (w)
         *w = L->out_w;
+}
+
+float *sbp_net_shortcut_weights(sbp_net *net, int i, size_t *count)
+{
+    const sbp_layer *sc = net->layers[i].sc;
+    if (count)
+        *count = sc ? sc->w_count : 0;
+    return sc && sc->w_count ? net->params + sc->w_offset : NULL;
 }
 
 float *sbp_net_layer_weights(sbp_net *net, int i, size_t *count)

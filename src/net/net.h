@@ -14,6 +14,7 @@ struct sbp_net {
     sbp_net_spec spec;
     int n_layers;
     sbp_layer layers[SBP_MAX_LAYERS];
+    sbp_layer shortcuts[SBP_MAX_LAYERS]; /* geometry of layers[i].sc when it has one */
     size_t n_params;
     float *params; /* (n_params) every weight, layer after layer, PyTorch layout per layer */
     int n_meta;
@@ -23,8 +24,8 @@ struct sbp_net {
 
 /* Resolves shapes, neuron constants and weight offsets of `spec` into layers[] (no
  * allocation). Errors name the offending layer. */
-sbp_status sbp_net_resolve(sbp_layer *layers, size_t *n_params, const sbp_net_spec *spec,
-                           sbp_error *err);
+sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_params,
+                           const sbp_net_spec *spec, sbp_error *err);
 
 /* Draws every weight from N(0, init_gain/fan_in) (§4) with the INIT stream of `seed`. */
 void sbp_net_init_weights(sbp_net *net, uint64_t seed);

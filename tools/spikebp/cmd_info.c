@@ -64,9 +64,9 @@ int cmd_info(int argc, char **argv)
         printf(",\"input\":[%d,%d,%d],\"layers\":[", spec->in_c, spec->in_h, spec->in_w);
     } else {
         printf("network %s\n", notation);
-        printf("  #  %-7s %-26s %-14s %12s  %s\n", "layer", "synapses", "output CxHxW",
+        printf("  #  %-7s %-34s %-14s %12s  %s\n", "layer", "synapses", "output CxHxW",
                "parameters", "neurons");
-        printf("  -  %-7s %-26s %3dx%3dx%-6d %12s  rate-coded spikes\n", "input", "", spec->in_c,
+        printf("  -  %-7s %-34s %3dx%3dx%-6d %12s  rate-coded spikes\n", "input", "", spec->in_c,
                spec->in_h, spec->in_w, "");
     }
     for (int i = 0; i < spec->n_layers; i++) {
@@ -75,7 +75,7 @@ int cmd_info(int argc, char **argv)
         size_t np;
         sbp_net_layer_shape(net, i, &oc, &oh, &ow);
         sbp_net_layer_weights(net, i, &np);
-        char syn[64], neu[64];
+        char syn[96], neu[64];
         switch (l->kind) {
         case SBP_LAYER_CONV:
             snprintf(syn, sizeof syn, "%dx%d conv s%d p%d", l->kernel, l->kernel, l->stride, l->pad);
@@ -97,11 +97,26 @@ int cmd_info(int argc, char **argv)
             size_t n = strlen(neu);
             snprintf(neu + n, sizeof neu - n, ", dropout %.2g", l->dropout);
         }
+        size_t nsc = 0;
+        sbp_net_shortcut_weights(net, i, &nsc);
+        np += nsc;
+        if (l->shortcut != SBP_SHORTCUT_NONE) {
+            size_t n = strlen(syn);
+            char from[16];
+            if (l->shortcut_from < 0)
+                snprintf(from, sizeof from, "input");
+            else
+                snprintf(from, sizeof from, "%d", l->shortcut_from + 1);
+            snprintf(syn + n, sizeof syn - n, " +%s from %s", sbp_shortcut_name(l->shortcut),
+                     from);
+        }
         if (json) {
-            printf("%s{\"kind\":\"%s\",\"output\":[%d,%d,%d],\"parameters\":%zu}", i ? "," : "",
-                   sbp_layer_kind_name(l->kind), oc, oh, ow, np);
+            printf("%s{\"kind\":\"%s\",\"output\":[%d,%d,%d],\"parameters\":%zu,"
+                   "\"shortcut\":\"%s\",\"shortcut_from\":%d}",
+                   i ? "," : "", sbp_layer_kind_name(l->kind), oc, oh, ow, np,
+                   sbp_shortcut_name(l->shortcut), l->shortcut_from + 1);
         } else {
-            printf("%3d  %-7s %-26s %3dx%3dx%-6d %12zu  %s\n", i + 1, sbp_layer_kind_name(l->kind),
+            printf("%3d  %-7s %-34s %3dx%3dx%-6d %12zu  %s\n", i + 1, sbp_layer_kind_name(l->kind),
                    syn, oc, oh, ow, np, neu);
         }
     }

@@ -108,8 +108,13 @@ sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset 
 
 sbp_status cli_net_spec(const char *name, sbp_net_spec *spec, sbp_error *err)
 {
-    if (strchr(name, '-'))
+    struct stat sb;
+    if (stat(name, &sb) == 0 && S_ISREG(sb.st_mode))
+        return sbp_net_spec_load(spec, name, err);
+    if (strchr(name, '-') && strchr(name, 'x'))
         return sbp_net_spec_parse(spec, name, err);
+    if (strchr(name, '/') || strstr(name, ".cfg") || strstr(name, ".net"))
+        return sbp_net_spec_load(spec, name, err); /* a missing file: report it as such */
     return sbp_net_spec_builtin(spec, name, err);
 }
 

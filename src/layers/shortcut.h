@@ -1,0 +1,18 @@
+/*
+ * shortcut.h — the parameter-free residual shortcuts of §1: the stride-2 subsample
+ * (out[i,j] = in[2i,2j]) and the identity. The 1×1 convolution shortcut uses conv.h with the
+ * shortcut's own geometry (layer.h, sbp_layer.sc). Both functions ADD into their output: the
+ * forward into the layer's current, the backward into the block input's gradient (a fan-in
+ * point, §3 "gradients ... are summed").
+ */
+#ifndef SBP_LAYERS_SHORTCUT_H
+#define SBP_LAYERS_SHORTCUT_H
+
+#include "layers/layer.h"
+
+/* I (C, tc, P_out) += x (tc, C, H, W) sampled at stride sc->spec.stride. */
+void sbp_shortcut_forward_add(float *I, const float *x, const sbp_layer *sc, int tc);
+/* dx (tc, C, H, W) += the adjoint: gI scattered back to the sampled positions. */
+void sbp_shortcut_backward_add(float *dx, const float *gI, const sbp_layer *sc, int tc);
+
+#endif
