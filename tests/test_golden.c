@@ -97,8 +97,16 @@ static void build_spec(sbp_net_spec *s, const char *name)
     if (!strcmp(name, "small")) {
         sbp_net_spec_parse(s, "8x8x1-4C3-P2-5C3/2-6FC-3", &err);
         s->layers[0].dropout = s->layers[2].dropout = s->layers[3].dropout = 0.25f;
-    } else {
+    } else if (!strcmp(name, "lenetlike")) {
         sbp_net_spec_parse(s, "12x12x1-6C5-P2-8C3-P2-16FC-4", &err);
+    } else { /* residual: a 1×1 stride-2 conv shortcut into layer 2, a subsample into layer 4 */
+        sbp_net_spec_parse(s, "8x8x2-4C3-4C3-6C3/2-6C3-6C3/2-5FC-3", &err);
+        for (int l = 0; l < 6; l++)
+            s->layers[l].dropout = 0.25f;
+        s->layers[2].shortcut = SBP_SHORTCUT_CONV;
+        s->layers[2].shortcut_from = 0;
+        s->layers[4].shortcut = SBP_SHORTCUT_SUBSAMPLE;
+        s->layers[4].shortcut_from = 2;
     }
 }
 
@@ -128,6 +136,16 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
         CHECK(w->n == net->layers[l].w_count, "%s: %s size", name, wn);
         for (size_t i = 0; i < w->n; i++)
             net->params[net->layers[l].w_offset + i] = (float)w->v[i];
+        snprintf(wn, sizeof wn, "shortcut%d", l);
+        const tensor *sw = get(&f, wn);
+        size_t nsc = 0;
+        float *scw = sbp_net_shortcut_weights(net, l, &nsc);
+        CHECK(!sw == !scw, "%s: layer %d shortcut weights in fixture and net disagree", name, l);
+        if (sw && scw) {
+            CHECK(sw->n == nsc, "%s: %s size", name, wn);
+            for (size_t i = 0; i < sw->n && i < nsc; i++)
+                scw[i] = (float)sw->v[i];
+        }
     }
     sbp_engine e;
     CHECK(sbp_engine_init(&e, net, T, impl, 1, mode, tc, &err) == SBP_OK, "engine: %s", err.msg);
@@ -206,6 +224,17 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
             scale = fmax(scale, fabs(g->v[i]));
         snprintf(what, sizeof what, "%s/%s/%s tc=%d: %s", name, iname, mname, e.tc, gn);
         check_close(what, grad + net->layers[l].w_offset, g->v, g->n, 1e-4, 1e-5 * scale + 1e-9);
+        size_t nsc = 0;
+        float *scw = sbp_net_shortcut_weights(net, l, &nsc);
+        if (!scw)
+            continue;
+        snprintf(gn, sizeof gn, "grad_%s_shortcut%d", mname, l);
+        const tensor *gs = get(&f, gn);
+        CHECK(gs && gs->n == nsc, "%s: fixture lacks %s", name, gn);
+        if (gs && gs->n == nsc) {
+            snprintf(what, sizeof what, "%s/%s/%s tc=%d: %s", name, iname, mname, e.tc, gn);
+            check_close(what, grad + (scw - net->params), gs->v, gs->n, 1e-4, 1e-5 * scale + 1e-9);
+        }
     }
     free(grad);
     free(spikes);
@@ -216,8 +245,8 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
 
 int main(void)
 {
-    const char *cases[] = {"small", "lenetlike"};
-    for (int c = 0; c < 2; c++)
+    const char *cases[] = {"small", "lenetlike", "residual"};
+    for (int c = 0; c < 3; c++)
         for (int m = 0; m < SBP_BACKWARD_COUNT; m++) {
             run_case(cases[c], SBP_IMPL_REFERENCE, 0, (sbp_backward)m);
             run_case(cases[c], SBP_IMPL_FAST, 0, (sbp_backward)m);  /* one chunk */

@@ -3,11 +3,14 @@
 
 Written only from /work/shared/SPEC.md sections 1 (forward), 2 (loss), 3 (backward, exact and
 aggregate modes) and 7 (numbers to test against). It does not use any code from src/.
-It builds two small networks with fixed seeds ("small": signed input, dropout; "lenetlike":
-unsigned input, no dropout), runs the T-step forward pass, the summed-MSE loss, and both backward
-modes. It writes tests/golden/<case>.txt in the format described in README.md. Self-checks
-(asserts): conv vs a brute-force loop, conv adjoints, the SPEC §7 numbers, and each backward
-pass against a forward-mode derivative of the same linearisation (sum_l <dL/dW_l, dW_l> = dL).
+It builds three small networks with fixed seeds ("small": signed input, dropout; "lenetlike":
+unsigned input, no dropout; "residual": signed input, dropout, two residual blocks, one with a 1x1
+stride-2 conv shortcut and one with a stride-2 subsample shortcut), runs the T-step forward pass,
+the summed-MSE loss, and both backward modes. It writes tests/golden/<case>.txt in the format
+described in README.md. Self-checks (asserts): conv vs a brute-force loop, conv and subsample
+adjoints, the SPEC §7 numbers, each residual layer's input current against brute-force loops, and
+each backward pass against a forward-mode derivative of the same linearisation
+(sum_l <dL/dW_l, dW_l> + <dL/dW_sc, dW_sc> = dL).
 
 Run:   /usr/bin/python3 tests/golden/gen_golden.py      (needs numpy; output is deterministic)
 """
@@ -78,7 +81,8 @@ def conv_brute(x, w, s, p):
 
 def check_conv():
     rng = np.random.default_rng(7)
-    for (ci, co, h, k, s, p) in [(3, 4, 8, 3, 1, 1), (4, 5, 4, 3, 2, 1), (2, 3, 7, 5, 1, 2), (2, 2, 5, 3, 2, 0)]:
+    for (ci, co, h, k, s, p) in [(3, 4, 8, 3, 1, 1), (4, 5, 4, 3, 2, 1), (2, 3, 7, 5, 1, 2), (2, 2, 5, 3, 2, 0),
+                                 (4, 6, 8, 1, 2, 0)]:
         x, w = rng.normal(size=(2, ci, h, h)), rng.normal(size=(co, ci, k, k))
         y = conv_fwd(x, w, s, p)
         assert np.allclose(y, conv_brute(x, w, s, p), rtol=0, atol=1e-12)
@@ -87,6 +91,22 @@ def check_conv():
         ip = np.sum(y * g)
         assert abs(ip - np.sum(w * conv_wgrad(x, g, k, s, p))) < 1e-9
         assert abs(ip - np.sum(x * conv_xgrad(g, w, x.shape, s, p))) < 1e-9
+    x = rng.normal(size=(2, 3, 8, 8))
+    y = subsample(x)
+    assert y.shape == (2, 3, 4, 4) and all(y[n, c, i, j] == x[n, c, 2 * i, 2 * j]
+                                            for n, c, i, j in itertools.product(*map(range, y.shape)))
+    g = rng.normal(size=y.shape)
+    assert abs(np.sum(y * g) - np.sum(x * subsample_adj(g, x.shape))) < 1e-9
+
+
+def subsample(x):  # parameter-free stride-2 shortcut: out[..., i, j] = in[..., 2i, 2j]
+    return x[..., ::2, ::2]
+
+
+def subsample_adj(g, xshape):  # its adjoint: scatter to the even positions, 0 elsewhere
+    gx = np.zeros(xshape)
+    gx[..., ::2, ::2] = g
+    return gx
 
 
 def avgpool(x):  # over the last two axes
@@ -153,11 +173,24 @@ CASES = {
     'lenetlike': dict(seed=2000, shape=(1, 12, 12), signed=False, T=20, N=2, dropout=False,
                       layers=[('conv', 6, 5, 1, 2, 50.0), ('pool',), ('conv', 8, 3, 1, 1, 80.0), ('pool',),
                               ('dense', 16, 100.0), ('out', 4, 1.0)]),
+    # residual: block 1 = layers 1-2 (input y0, 1x1 stride-2 conv shortcut into layer 2), block 2 =
+    # layers 3-4 (input y2, stride-2 subsample shortcut into layer 4). shortcuts: {layer receiving the
+    # current: ('conv1x1', source layer, stride, gain) | ('subsample', source layer)}; the source's
+    # output y = s * mask at the same step is added to the receiving layer's input current I[t].
+    # Layer 4's small gain keeps the subsample's current (4/3 per spike) a sizeable part of its input.
+    # rates: a seed is also rejected unless every LIF layer's spike rate in every sample lies in this
+    # range and every sample's output is nonzero (so all samples carry gradient).
+    'residual': dict(seed=3000, shape=(2, 8, 8), signed=True, T=10, N=2, dropout=True,
+                     layers=[('conv', 4, 3, 1, 1, 40.0), ('conv', 4, 3, 1, 1, 40.0), ('conv', 6, 3, 2, 1, 30.0),
+                             ('conv', 6, 3, 1, 1, 30.0), ('conv', 6, 3, 2, 1, 6.0), ('dense', 5, 15.0),
+                             ('out', 3, 1.0)],
+                     shortcuts={2: ('conv1x1', 0, 2, 20.0), 4: ('subsample', 2)}, rates=(0.05, 0.40)),
 }
 
 
 def build(cfg, seed):
-    """Draw weights, input spikes, masks and labels; return (in/out shapes, W, x, masks, labels)."""
+    """Draw weights, input spikes, masks and labels; return (in/out shapes, W, Wsc, x, masks, labels).
+    Wsc: {receiving layer: 1x1 shortcut weights (Cout, Cin, 1, 1)}, drawn after all layer weights."""
     rng = np.random.default_rng(seed)
     shapes, W, shp = [], {}, cfg['shape']
     for l, L in enumerate(cfg['layers']):
@@ -173,6 +206,15 @@ def build(cfg, seed):
             W[l] = rng.normal(0.0, np.sqrt(L[2] / fan), size=(L[1], fan))
         shapes.append((shp, out))
         shp = out
+    Wsc = {}
+    for l, S in sorted(cfg.get('shortcuts', {}).items()):
+        src = shapes[S[1]][1]
+        if S[0] == 'conv1x1':
+            cout, st = shapes[l][1][0], S[2]
+            assert shapes[l][1] == (cout, osz(src[1], 1, st, 0), osz(src[2], 1, st, 0))
+            Wsc[l] = rng.normal(0.0, np.sqrt(S[3] / src[0]), size=(cout, src[0], 1, 1))
+        else:
+            assert S[0] == 'subsample' and shapes[l][1] == (src[0], (src[1] + 1) // 2, (src[2] + 1) // 2)
     N, T = cfg['N'], cfg['T']
     x = (rng.random((N, T) + cfg['shape']) < 0.3).astype(float)
     if cfg['signed']:
@@ -184,10 +226,14 @@ def build(cfg, seed):
             masks[l] = (np.where(rng.random(shp) < P_DROP, 0.0, 1.0 / (1.0 - P_DROP))
                         if cfg['dropout'] else np.ones(shp))
     labels = rng.integers(0, cfg['layers'][-1][1], size=N)
-    return shapes, W, x, masks, labels
+    return shapes, W, Wsc, x, masks, labels
 
 
-def forward(layers, shapes, W, x, masks):
+def shortcut_fwd(S, y, w):  # the shortcut's current from the block input y (n, C, H, W)
+    return conv_fwd(y, w, S[2], 0) if S[0] == 'conv1x1' else subsample(y)
+
+
+def forward(layers, shapes, W, x, masks, sc={}, Wsc={}):
     N, T = x.shape[:2]
     rec = []
     for l, L in enumerate(layers):
@@ -198,7 +244,7 @@ def forward(layers, shapes, W, x, masks):
         rec.append(r)
     V = [np.zeros((N,) + shapes[l][1]) for l in range(len(layers))]
     for t in range(T):
-        y = x[:, t]
+        y, ys = x[:, t], {}  # ys: this step's output y = s * mask of each LIF layer
         for l, L in enumerate(layers):
             rec[l]['xin'][:, t] = y
             if L[0] == 'pool':
@@ -208,20 +254,24 @@ def forward(layers, shapes, W, x, masks):
                 y = s
             else:
                 I = conv_fwd(y, W[l], L[3], L[4]) if L[0] == 'conv' else y.reshape(N, -1) @ W[l].T
+                if l in sc:
+                    I = I + shortcut_fwd(sc[l], ys[sc[l][1]], Wsc.get(l))
                 if L[0] == 'out':
                     V[l] = LAM * (V[l] + I)
                     continue
                 U, s, V[l] = lif_step(V[l], I)
-                y = s * masks[l]
+                y = ys[l] = s * masks[l]
             rec[l]['U'][:, t], rec[l]['s'][:, t] = U, s
     return rec, V[-1] / T
 
 
-def backward(layers, W, rec, masks, ng, gout, mode):
-    """dL/dW for every weighted layer, summed over the batch. mode: 'exact' or 'aggregate'."""
+def backward(layers, W, rec, masks, ng, gout, mode, sc={}, Wsc={}):
+    """dL/dW for every weighted layer and dL/dW_sc for every 1x1 shortcut, summed over the batch.
+    mode: 'exact' or 'aggregate'. Returns (grads, shortcut grads)."""
     N, T = rec[0]['xin'].shape[:2]
     ex = mode == 'exact'
-    grads, g = {}, None  # g: gradient w.r.t. the layer's output y ((N,T,...) exact, (N,...) aggregate)
+    grads, gsc, g = {}, {}, None  # g: gradient w.r.t. the layer's output y ((N,T,...) exact, (N,...) aggr.)
+    pend = {}  # gradient w.r.t. a block input's output y that arrived through a shortcut
     for l in range(len(layers) - 1, -1, -1):
         L, xin = layers[l], rec[l]['xin']
         X = xin if ex else xin.sum(axis=1)  # per-step inputs, or input counts
@@ -238,8 +288,20 @@ def backward(layers, W, rec, masks, ng, gout, mode):
             gUp = gate_recursion(sp, g) if ex else g * (sp.sum(axis=1) > 0)
             g = unpool(gUp)
         else:
+            if l in pend:  # block input: main path + shortcut, summed before the neuron backward
+                g = g + pend.pop(l)
             fac = (ng[l] * masks[l] / VTH)
             gU = gate_recursion(rec[l]['s'], fac[:, None] * g) if ex else fac * g
+            if l in sc:
+                S = sc[l]
+                Xs = rec[S[1] + 1]['xin'] if ex else rec[S[1] + 1]['xin'].sum(axis=1)  # block input y
+                if S[0] == 'conv1x1':
+                    Xsb = Xs.reshape((-1,) + Xs.shape[len(lead):])
+                    gb = gU.reshape((-1,) + gU.shape[len(lead):])
+                    gsc[l] = conv_wgrad(Xsb, gb, 1, S[2], 0)
+                    pend[S[1]] = conv_xgrad(gb, Wsc[l], Xsb.shape, S[2], 0).reshape(Xs.shape)
+                else:
+                    pend[S[1]] = subsample_adj(gU, Xs.shape)
             if L[0] == 'dense':
                 Xf = X.reshape(lead + (-1,))
                 grads[l] = gU.reshape(-1, gU.shape[-1]).T @ Xf.reshape(-1, Xf.shape[-1])
@@ -249,22 +311,23 @@ def backward(layers, W, rec, masks, ng, gout, mode):
                 Xb, gb = X.reshape((-1,) + X.shape[len(lead):]), gU.reshape((-1,) + gU.shape[len(lead):])
                 grads[l] = conv_wgrad(Xb, gb, k, s, p)
                 g = conv_xgrad(gb, W[l], Xb.shape, s, p).reshape(X.shape) if l > 0 else None
-    return grads
+    assert not pend
+    return grads, gsc
 
 
-def jvp(layers, W, dW, rec, masks, ng, gout, mode):
-    """Forward-mode derivative dL along weight direction dW of the linearisation that each backward
-    mode differentiates (spike gate s[t] with slope NG/Vth, no leak in the gradient; or the counts).
-    Used only to check backward(): sum_l <grad_l, dW_l> must equal this."""
+def jvp(layers, W, dW, rec, masks, ng, gout, mode, sc={}, Wsc={}, dWsc={}):
+    """Forward-mode derivative dL along weight direction (dW, dWsc) of the linearisation that each
+    backward mode differentiates (spike gate s[t] with slope NG/Vth, no leak in the gradient; or the
+    counts). Used only to check backward(): sum_l <grad_l, dW_l> + sum <gsc, dWsc> must equal this."""
     ex = mode == 'exact'
-    d = None  # tangent of the layer's output y (per step, or of the counts)
+    d, tang = None, {}  # d: tangent of the layer's output y (per step, or of the counts); tang: all of them
     for l, L in enumerate(layers):
         X = rec[l]['xin'] if ex else rec[l]['xin'].sum(axis=1)
         lead = X.shape[:2] if ex else X.shape[:1]
         d = np.zeros_like(X) if d is None else d
         if L[0] == 'pool':
             d = avgpool(d)
-            d = tangent_gate(rec[l]['s'], d) if ex else d * (rec[l]['s'].sum(axis=1) > 0)
+            d = tang[l] = tangent_gate(rec[l]['s'], d) if ex else d * (rec[l]['s'].sum(axis=1) > 0)
             continue
         if L[0] == 'conv':
             fl = lambda a: a.reshape((-1,) + a.shape[len(lead):])
@@ -272,11 +335,21 @@ def jvp(layers, W, dW, rec, masks, ng, gout, mode):
             dI = dI.reshape(lead + dI.shape[1:])
         else:
             dI = d.reshape(lead + (-1,)) @ W[l].T + X.reshape(lead + (-1,)) @ dW[l].T
+        if l in sc:  # shortcut current from the block input's output (tangent and, for 1x1, weights)
+            S = sc[l]
+            ds = tang[S[1]]
+            if S[0] == 'conv1x1':
+                Xs = rec[S[1] + 1]['xin'] if ex else rec[S[1] + 1]['xin'].sum(axis=1)
+                fl = lambda a: a.reshape((-1,) + a.shape[len(lead):])
+                dsc = conv_fwd(fl(ds), Wsc[l], S[2], 0) + conv_fwd(fl(Xs), dWsc[l], S[2], 0)
+                dI = dI + dsc.reshape(lead + dsc.shape[1:])
+            else:
+                dI = dI + subsample(ds)
         if L[0] == 'out':
             do = (dI.sum(axis=1) if ex else dI) / rec[l]['xin'].shape[1]  # gI = g_out/T, no leak
             return np.sum(gout * do)
         fac = ng[l] * masks[l] / VTH
-        d = fac[:, None] * tangent_gate(rec[l]['s'], dI) if ex else fac * dI
+        d = tang[l] = fac[:, None] * tangent_gate(rec[l]['s'], dI) if ex else fac * dI
 
 
 def tangent_gate(s, dI):  # dU[t] = dV[t-1] + dI[t]; out[t] = s[t] dU[t]; dV[t] = (1 - s[t]) dU[t]
@@ -285,6 +358,25 @@ def tangent_gate(s, dI):  # dU[t] = dV[t-1] + dI[t]; out[t] = s[t] dU[t]; dV[t] 
         dU = dV + dI[:, t]
         out[:, t], dV = s[:, t] * dU, (1.0 - s[:, t]) * dU
     return out
+
+
+def check_shortcut_currents(layers, sc, W, Wsc, rec):
+    """For each layer with a shortcut, recover I[t] = U[t] - V[t-1] from the recorded membranes and
+    compare it with brute-force loops: conv of the layer input + shortcut of the block input y."""
+    for l, S in sc.items():
+        L, U, s = layers[l], rec[l]['U'], rec[l]['s']
+        Vprev = np.concatenate([np.zeros_like(U[:, :1]), LAM * (1.0 - s[:, :-1]) * U[:, :-1]], axis=1)
+        I = U - Vprev
+        xin, yb = rec[l]['xin'], rec[S[1] + 1]['xin']  # layer input; block input y = s * mask
+        for t in range(xin.shape[1]):
+            ref = conv_brute(xin[:, t], W[l], L[3], L[4])
+            for n, o, i, j in itertools.product(*map(range, ref.shape)):
+                if S[0] == 'conv1x1':
+                    ref[n, o, i, j] += sum(Wsc[l][o, c, 0, 0] * yb[n, t, c, S[2] * i, S[2] * j]
+                                           for c in range(yb.shape[2]))
+                else:
+                    ref[n, o, i, j] += yb[n, t, o, 2 * i, 2 * j]
+            assert np.allclose(I[:, t], ref, rtol=0, atol=1e-9), (l, t)
 
 
 def margins(layers, rec):
@@ -314,11 +406,16 @@ def fmt_tensor(name, a):
 
 
 def run_case(name, cfg):
-    layers = cfg['layers']
+    layers, sc = cfg['layers'], cfg.get('shortcuts', {})
     for seed in range(cfg['seed'], cfg['seed'] + 1000):
-        shapes, W, x, masks, labels = build(cfg, seed)
-        rec, o = forward(layers, shapes, W, x, masks)
+        shapes, W, Wsc, x, masks, labels = build(cfg, seed)
+        rec, o = forward(layers, shapes, W, x, masks, sc, Wsc)
         m_lif, m_pool, ties = margins(layers, rec)
+        if 'rates' in cfg:
+            r = [rec[l]['s'][n].mean() for l, L in enumerate(layers) if L[0] in ('conv', 'dense')
+                 for n in range(cfg['N'])]
+            if not (cfg['rates'][0] <= min(r) <= max(r) <= cfg['rates'][1] and np.all(np.any(o != 0, axis=1))):
+                continue
         if min(m_lif, m_pool) >= MIN_MARGIN:
             break
     else:
@@ -333,16 +430,19 @@ def run_case(name, cfg):
             counts[l], ngl = neg_grad(rec[l]['s'])
             if L[0] != 'pool':
                 ng[l] = ngl
-    gex = backward(layers, W, rec, masks, ng, gout, 'exact')
-    gag = backward(layers, W, rec, masks, ng, gout, 'aggregate')
+    check_shortcut_currents(layers, sc, W, Wsc, rec)
+    gex, gex_sc = backward(layers, W, rec, masks, ng, gout, 'exact', sc, Wsc)
+    gag, gag_sc = backward(layers, W, rec, masks, ng, gout, 'aggregate', sc, Wsc)
+    assert sorted(gex_sc) == sorted(gag_sc) == sorted(Wsc)
     last = len(layers) - 1
     assert np.allclose(gex[last], gag[last], rtol=1e-12, atol=1e-15)  # output layer: modes agree
     rng = np.random.default_rng(12345)  # check the reverse passes against forward mode
     for _ in range(3):
         dW = {l: rng.normal(size=W[l].shape) for l in W}
-        for mode, gr in (('exact', gex), ('aggregate', gag)):
-            lhs = sum(np.sum(gr[l] * dW[l]) for l in W)
-            rhs = jvp(layers, W, dW, rec, masks, ng, gout, mode)
+        dWsc = {l: rng.normal(size=Wsc[l].shape) for l in sorted(Wsc)}
+        for mode, gr, grs in (('exact', gex, gex_sc), ('aggregate', gag, gag_sc)):
+            lhs = sum(np.sum(gr[l] * dW[l]) for l in W) + sum(np.sum(grs[l] * dWsc[l]) for l in Wsc)
+            rhs = jvp(layers, W, dW, rec, masks, ng, gout, mode, sc, Wsc, dWsc)
             assert abs(lhs - rhs) <= 1e-10 * (1 + abs(rhs)), (name, mode, lhs, rhs)
 
     rates = [(l, L[0], rec[l]['s'].mean(), rec[l]['s'][0].mean()) for l, L in enumerate(layers) if L[0] != 'out']
@@ -359,16 +459,21 @@ def run_case(name, cfg):
            '# margin: min|U-Vth| (LIF) = %.6g; min|Up-0.75| (pool, non-exact) = %.6g' % (m_lif, m_pool),
            '# exact ties Up == 0.75 with binary pool input (multiples of 1/4, exact in float32; no spike): %d'
            % ties]
+    if sc:
+        hdr.insert(3, '# shortcuts {receiving layer: (kind, source layer[, stride, gain])}: %s' % sc)
     hdr += ['# spike rate layer %d (%s): %.4f (sample 0: %.4f)' % rt for rt in rates]
     body = [fmt_tensor('config', [T, N, len(layers), int(cfg['signed']), min(m_lif, m_pool)]),
             fmt_tensor('input', x), fmt_tensor('label', labels)]
     body += [fmt_tensor('mask%d' % l, masks[l]) for l in sorted(masks)]
     body += [fmt_tensor('weight%d' % l, W[l]) for l in sorted(W)]
+    body += [fmt_tensor('shortcut%d' % l, Wsc[l]) for l in sorted(Wsc)]
     body += [fmt_tensor('out', o), fmt_tensor('loss', [loss])]
     body += [fmt_tensor('count%d' % l, counts[l]) for l in sorted(counts)]
     body += [fmt_tensor('ng%d' % l, ng[l]) for l in sorted(ng)]
     body += [fmt_tensor('grad_exact%d' % l, gex[l]) for l in sorted(gex)]
+    body += [fmt_tensor('grad_exact_shortcut%d' % l, gex_sc[l]) for l in sorted(gex_sc)]
     body += [fmt_tensor('grad_aggregate%d' % l, gag[l]) for l in sorted(gag)]
+    body += [fmt_tensor('grad_aggregate_shortcut%d' % l, gag_sc[l]) for l in sorted(gag_sc)]
     with open(os.path.join(HERE, name + '.txt'), 'w') as f:
         f.write('\n'.join(hdr) + '\n' + ''.join(body))
 
