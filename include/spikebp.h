@@ -108,6 +108,52 @@ sbp_status sbp_dataset_set_encoding(sbp_dataset *ds, const float *mean, const fl
 sbp_status sbp_dataset_slice(sbp_dataset **out, const sbp_dataset *ds, size_t first,
                              size_t count, sbp_error *err);
 
+/* T of a pre-encoded spike data set (N-MNIST, .npy spike trains), whose samples are fed as
+ * they are and need the window T to equal it; 0 for an image set (rate-encoded, any T).
+ * sbp_dataset_image returns NULL for every sample of a spike data set. */
+int sbp_dataset_timesteps(const sbp_dataset *ds);
+/* Training augmentation of §1 (CIFAR-10): random crop with `crop_pad` zero pixels of padding
+ * (0 = none) and random horizontal flip (0/1), applied to the raw image per epoch and sample.
+ * Set it on training sets only; loaders leave both off. Image sets only. */
+sbp_status sbp_dataset_set_augment(sbp_dataset *ds, int crop_pad, int flip, sbp_error *err);
+
+/* CIFAR-10 binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin): records of
+ * 3,073 bytes, a label 0–9 then 32×32 red, green and blue planes. Any file whose size is a
+ * nonzero multiple of 3,073 is accepted. Sets the CIFAR-10 encoding of §1 (per-channel mean
+ * (0.4914, 0.4822, 0.4465), std (0.557, 0.549, 0.5534), gain 1: signed spikes). The _files form
+ * concatenates several files in the given order (e.g. the five training batches). */
+sbp_status sbp_dataset_load_cifar10(sbp_dataset **out, const char *path, sbp_error *err);
+sbp_status sbp_dataset_load_cifar10_files(sbp_dataset **out, const char *const *paths,
+                                          size_t n_paths, sbp_error *err);
+
+/* SVHN cropped digits (train_32x32.mat, test_32x32.mat: MATLAB v5 files read with libmatio):
+ * X uint8 32×32×3×N (MATLAB order X(row, col, channel, n)), y N×1 with labels 1–10 where 10
+ * means the digit 0 (mapped to label 0). Encoding: per-channel mean and std of this file's
+ * pixels, gain 1 (signed spikes; SPEC gives no SVHN constants). */
+sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error *err);
+
+/* N-MNIST event recordings (40-bit events: x, y, polarity, 23-bit µs timestamp), each binned
+ * into `timesteps` equal frames over its own time span, 2 channels (0 = OFF, 1 = ON events),
+ * 34×34, value 1 where at least one event fell (a spike data set, see sbp_dataset_timesteps).
+ * The list form takes n files with their labels (0–9). The folder form reads DIR/0 … DIR/9
+ * (the official Train/ or Test/ folder), labels from the folder names, files in name order
+ * within a digit and the digits interleaved (0, 1, … 9, 0, 1, …) so that every prefix holds
+ * all digits; limit > 0 loads only the first `limit` recordings of that order. */
+sbp_status sbp_dataset_load_nmnist(sbp_dataset **out, const char *const *paths, const int *labels,
+                                   size_t n, int timesteps, sbp_error *err);
+sbp_status sbp_dataset_load_nmnist_dir(sbp_dataset **out, const char *dir, int timesteps,
+                                       size_t limit, sbp_error *err);
+
+/* NumPy arrays: data either uint8 images (N, C, H, W) or (N, H, W) (C = 1), encoded with mean 0,
+ * std 1, gain 1/2 unless the caller sets another encoding, or spike trains (N, T, C, H, W) of
+ * uint8, int8 or bool with values −1, 0, 1 (a spike data set with timesteps = T); labels (N,)
+ * of any integer dtype, 0 … classes−1 (classes = max + 1, at least 2). The .npz form reads the
+ * arrays x_name and y_name (NULL: "x" and "y") of one archive (numpy.savez). */
+sbp_status sbp_dataset_load_npy(sbp_dataset **out, const char *data_path,
+                                const char *labels_path, sbp_error *err);
+sbp_status sbp_dataset_load_npz(sbp_dataset **out, const char *path, const char *x_name,
+                                const char *y_name, sbp_error *err);
+
 /* ---------------------------------------------------------------- network description */
 
 typedef enum sbp_layer_kind {
@@ -198,6 +244,13 @@ float *sbp_net_shortcut_weights(sbp_net *net, int i, size_t *count);
 sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err);
 sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err);
 
+/* Weights as a NumPy .npz archive in PyTorch layout, one array per tensor named
+ * "layer<i>.<kind>.weight" / "layer<i>.shortcut.weight" (i 0-based). Import is strict (every
+ * tensor present with its shape, float32 or float64, finite), all-or-nothing, and ignores
+ * arrays the network does not have. */
+sbp_status sbp_net_export_npz(const sbp_net *net, const char *path, sbp_error *err);
+sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err);
+
 /* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
  * Keys: [a-z0-9_]+, values: printable without newlines; at most 32 entries. set copies both
  * strings; get returns NULL for a missing key (the string is owned by the net). */
@@ -255,8 +308,16 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
                               const sbp_train_opts *opts, sbp_error *err);
 void sbp_trainer_free(sbp_trainer *tr);
 int sbp_trainer_done(const sbp_trainer *tr);
-/* Runs one mini-batch: forward over T steps, loss, backward, SGD update. */
+/* Runs one mini-batch: forward over T steps, loss, backward, SGD update. A NaN or Inf in the
+ * loss, a gradient or an updated weight stops it with SBP_ERR_NUMERIC naming the layer, epoch
+ * and batch; the weights are then left as they were before the batch. */
 sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *err);
+/* Where the trainer stands: the next batch to run is `batch` (0-based) of epoch `epoch`. */
+void sbp_trainer_position(const sbp_trainer *tr, int *epoch, size_t *batch);
+/* Moves to a position, e.g. to resume from a checkpoint: every random draw is a pure function
+ * of (seed, epoch, sample, …), so continuing from the same weights and position reproduces an
+ * uninterrupted run bit for bit (same thread count). */
+sbp_status sbp_trainer_seek(sbp_trainer *tr, int epoch, size_t batch, sbp_error *err);
 
 typedef struct sbp_eval_opts {
     int timesteps;

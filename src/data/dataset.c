@@ -183,3 +183,26 @@ sbp_status sbp_dataset_slice(sbp_dataset **out, const sbp_dataset *ds, size_t fi
     *out = s;
     return SBP_OK;
 }
+
+int sbp_dataset_timesteps(const sbp_dataset *ds)
+{
+    return ds ? ds->timesteps : 0;
+}
+
+sbp_status sbp_dataset_set_augment(sbp_dataset *ds, int crop_pad, int flip, sbp_error *err)
+{
+    if (!ds)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "dataset augmentation: dataset is NULL");
+    if (crop_pad < 0 || crop_pad > ds->h || crop_pad > ds->w)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "dataset augmentation: crop padding %d must be between 0 and the image "
+                        "size %dx%d",
+                        crop_pad, ds->h, ds->w);
+    if ((crop_pad > 0 || flip) && !ds->pixels)
+        return sbp_fail(err, SBP_ERR_UNSUPPORTED,
+                        "dataset augmentation: crop and flip apply to images, and this data set "
+                        "holds pre-encoded spike trains");
+    ds->crop_pad = crop_pad;
+    ds->flip = flip ? 1 : 0;
+    return SBP_OK;
+}

@@ -303,6 +303,22 @@ int sbp_trainer_done(const sbp_trainer *tr)
     return tr->epoch >= tr->opts.epochs;
 }
 
+/* Index of the first layer whose slice of `arr` (n_params) holds a NaN or Inf, or −1. */
+static int bad_layer(const sbp_net *net, const float *arr)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        for (size_t j = 0; j < L->w_count; j++)
+            if (!isfinite(arr[L->w_offset + j]))
+                return l;
+        if (L->sc)
+            for (size_t j = 0; j < L->sc->w_count; j++)
+                if (!isfinite(arr[L->sc->w_offset + j]))
+                    return l;
+    }
+    return -1;
+}
+
 static double current_lr(const sbp_train_opts *o, int epoch)
 {
     double lr = o->lr;
@@ -365,28 +381,47 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
     res->batch_index = tr->batch_index;
     res->batches_per_epoch = tr->batches;
     res->lr = current_lr(&tr->opts, tr->epoch);
-    if (!isfinite(res->loss))
+    if (!isfinite(res->loss)) {
+        int l = bad_layer(net, net->params);
         return sbp_fail(err, SBP_ERR_NUMERIC,
-                        "training: loss is %g at epoch %d, batch %zu; weights left unchanged",
-                        res->loss, tr->epoch + 1, tr->batch_index + 1);
+                        "training: the loss is %g at epoch %d, batch %zu%s%d%s; weights left as "
+                        "before the batch",
+                        res->loss, tr->epoch + 1, tr->batch_index + 1,
+                        l >= 0 ? " — the weights of layer " : " (all weights finite; layer ",
+                        l >= 0 ? l + 1 : 0, l >= 0 ? " are not finite" : " n/a)");
+    }
 
-    /* SGD with weight decay (§3): w ← w − lr·(Σ_threads g + wd·w). */
+    /* SGD with weight decay (§3): w ← w − lr·(Σ_threads g + wd·w). The sum over threads goes
+     * into thread 0's buffer first so that a non-finite gradient is caught before any weight
+     * changes. */
     const float lr = (float)res->lr, wd = tr->opts.weight_decay;
-    float *w = net->params;
+    float *w = net->params, *g = tr->grads;
     int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
     for (size_t j = 0; j < np; j++) {
-        float gj = 0.0f;
-        for (int t = 0; t < nt; t++)
-            gj += tr->grads[(size_t)t * np + j];
-        float nw = w[j] - lr * (gj + wd * w[j]);
-        bad |= !isfinite(nw);
-        w[j] = nw;
+        float gj = g[j];
+        for (int t = 1; t < nt; t++)
+            gj += g[(size_t)t * np + j];
+        g[j] = gj;
+        bad |= !isfinite(gj) | !isfinite(w[j] - lr * (gj + wd * w[j]));
     }
-    if (bad)
+    if (bad) {
+        int l = bad_layer(net, g);
+        if (l < 0) /* the gradient is finite but lr·g overflows */
+            for (size_t j = 0; j < np && l < 0; j++)
+                if (!isfinite(w[j] - lr * (g[j] + wd * w[j])))
+                    for (int k = 0; k < net->n_layers; k++)
+                        if (j >= net->layers[k].w_offset)
+                            l = k;
         return sbp_fail(err, SBP_ERR_NUMERIC,
-                        "training: a weight became NaN/Inf at epoch %d, batch %zu",
+                        "training: the gradient or update of layer %d (%s) is NaN/Inf at epoch "
+                        "%d, batch %zu; weights left as before the batch",
+                        l + 1, l >= 0 ? sbp_layer_kind_name(net->layers[l].spec.kind) : "?",
                         tr->epoch + 1, tr->batch_index + 1);
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t j = 0; j < np; j++)
+        w[j] -= lr * (g[j] + wd * w[j]);
 
     if (++tr->batch_index == tr->batches) {
         tr->batch_index = 0;
@@ -394,5 +429,28 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
         if (!sbp_trainer_done(tr))
             shuffle(tr->order, ds->n, tr->opts.seed, tr->epoch);
     }
+    return SBP_OK;
+}
+
+void sbp_trainer_position(const sbp_trainer *tr, int *epoch, size_t *batch)
+{
+    if (epoch)
+        *epoch = tr->epoch;
+    if (batch)
+        *batch = tr->batch_index;
+}
+
+sbp_status sbp_trainer_seek(sbp_trainer *tr, int epoch, size_t batch, sbp_error *err)
+{
+    if (epoch < 0 || epoch > tr->opts.epochs || batch >= tr->batches ||
+        (epoch == tr->opts.epochs && batch != 0))
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "trainer: position epoch %d, batch %zu lies outside %d epochs of %zu "
+                        "batches",
+                        epoch + 1, batch + 1, tr->opts.epochs, tr->batches);
+    tr->epoch = epoch;
+    tr->batch_index = batch;
+    if (epoch < tr->opts.epochs)
+        shuffle(tr->order, tr->data->n, tr->opts.seed, epoch);
     return SBP_OK;
 }

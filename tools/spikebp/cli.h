@@ -16,6 +16,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Strict conversions of option values; on failure print "spikebp CMD: --OPT: …" and return 0. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

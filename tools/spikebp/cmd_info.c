@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "cli.h"
 
@@ -121,10 +122,27 @@ int cmd_info(int argc, char **argv)
         }
     }
     size_t total = sbp_net_param_count(net);
-    if (json)
-        printf("],\"parameters\":%zu}\n", total);
-    else
+    /* A fingerprint of the weights (CRC-32 of their bytes, layer by layer), to compare runs. */
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < spec->n_layers; i++) {
+        size_t n;
+        const float *w = sbp_net_layer_weights(net, i, &n);
+        if (w)
+            crc = crc32_z(crc, (const Bytef *)w, n * sizeof(float));
+        w = sbp_net_shortcut_weights(net, i, &n);
+        if (w)
+            crc = crc32_z(crc, (const Bytef *)w, n * sizeof(float));
+    }
+    if (json) {
+        printf("],\"parameters\":%zu", total);
+        if (model)
+            printf(",\"weights_crc32\":\"%08lx\"", (unsigned long)crc);
+        printf("}\n");
+    } else {
         printf("total parameters: %zu\n", total);
+        if (model)
+            printf("weights CRC-32: %08lx\n", (unsigned long)crc);
+    }
     sbp_net_free(net);
     return CLI_OK;
 }

@@ -1,13 +1,28 @@
 /*
  * cmd_train.c — `spikebp train`: mini-batch training with a progress bar, one summary line and
- * one CSV log row per epoch, the model saved (atomically) after every epoch, and the test set
- * evaluated after every epoch.
+ * one CSV log row per epoch, the model saved (atomically) after every epoch; the test set (or
+ * the validation split, when there is one) evaluated after every epoch. With --checkpoint-dir
+ * the full training state is saved every N batches and every epoch, SIGINT/SIGTERM save it and
+ * exit, and --resume continues a run so that it ends with bit-identical weights.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "checkpoint.h"
 #include "cli.h"
+
+/* The one piece of process state: set by the signal handler, read between batches. The
+ * library never sees it; this is the tool's main loop. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static void help(FILE *f)
 {
@@ -29,13 +44,23 @@ static void help(FILE *f)
             "  --weight-decay X      L2 weight decay                               [5e-4]\n"
             "  --backward MODE       exact | aggregate (SPEC §3)                   [exact]\n"
             "  --seed S              seed for weights, data order, spikes, dropout [1]\n"
+            "  --init FILE.npz       start from these weights (as 'spikebp export' writes)\n"
             "  --recipe paper        SPEC §4's lr, schedule, epochs, batch and T for the\n"
             "                        built-in network; options given explicitly win\n"
+            "  --val-split F         hold out the last fraction F of the training set for\n"
+            "                        validation (picks best.sbp); test only at the end [0]\n"
             "output\n"
             "  --save FILE           model file, rewritten after every epoch (required)\n"
             "  --log FILE            per-epoch CSV log                    [FILE.log.csv]\n"
             "  --json                print one JSON object with the results at the end\n"
             "  --quiet               no progress bar\n"
+            "checkpoints\n"
+            "  --checkpoint-dir DIR  save the full training state there (and on SIGINT/TERM)\n"
+            "  --checkpoint-every N  batches between checkpoints                   [100]\n"
+            "  --keep K              checkpoints kept (plus best.sbp)              [3]\n"
+            "  --resume DIR          continue the run whose checkpoints are in DIR; its options\n"
+            "                        come from the checkpoint (only --threads, --quiet, --json\n"
+            "                        may be given; a different --threads breaks bit-identity)\n"
             "execution\n"
             "  --threads N           worker threads                         [all cores]\n"
             "  --reference           plain-loop reference implementation (slow; for checks)\n");
@@ -106,14 +131,85 @@ static void on_eval_progress(void *user, size_t done, size_t total)
     cli_progress_update(user, done, NULL);
 }
 
+static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_train_opts *o,
+                           const char *label, int quiet, sbp_eval_result *r, sbp_error *err)
+{
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = o->timesteps;
+    eo.threads = o->threads;
+    eo.impl = o->impl;
+    cli_progress pe;
+    cli_progress_start(&pe, label, sbp_dataset_count(ds), quiet);
+    eo.progress = on_eval_progress;
+    eo.progress_user = &pe;
+    sbp_status st = sbp_eval(net, ds, &eo, r, err);
+    cli_progress_end(&pe);
+    return st;
+}
+
+/* Loads the training split (with --train-limit, minus the validation tail), the validation
+ * split (NULL without one) and the test split. */
+typedef struct data_sets {
+    sbp_dataset *train, *val, *test, *train_all, *test_all, *train_view;
+} data_sets;
+
+static void data_free(data_sets *d)
+{
+    sbp_dataset_free(d->train);
+    sbp_dataset_free(d->val);
+    sbp_dataset_free(d->train_view);
+    sbp_dataset_free(d->train_all);
+    sbp_dataset_free(d->test);
+    sbp_dataset_free(d->test_all);
+    memset(d, 0, sizeof *d);
+}
+
+static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
+{
+    memset(d, 0, sizeof *d);
+    sbp_dataset *view = NULL;
+    sbp_status st = cli_load_data(s->data, 1, (size_t)s->train_limit, &view, &d->train_all, err);
+    if (st == SBP_OK)
+        st = cli_load_data(s->data, 0, (size_t)s->test_limit, &d->test, &d->test_all, err);
+    if (st != SBP_OK) {
+        sbp_dataset_free(view);
+        data_free(d);
+        return st;
+    }
+    size_t n = sbp_dataset_count(view), nval = (size_t)(s->val_split * (double)n + 0.5);
+    if (nval == 0) {
+        d->train = view;
+        return SBP_OK;
+    }
+    if (nval >= n) {
+        snprintf(err->msg, sizeof err->msg, "--val-split %g leaves no training images", s->val_split);
+        sbp_dataset_free(view);
+        data_free(d);
+        return err->status = SBP_ERR_INVALID_ARG;
+    }
+    d->train_view = view; /* the slices below point into it (or into its parent) */
+    st = sbp_dataset_slice(&d->train, view, 0, n - nval, err);
+    if (st == SBP_OK)
+        st = sbp_dataset_slice(&d->val, view, n - nval, nval, err);
+    if (st != SBP_OK)
+        data_free(d);
+    return st;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    const char *net_name = "lenet", *data = "mnist", *save = NULL, *log_path = NULL;
-    long train_limit = 0, test_limit = 0, v;
+    train_state s;
+    memset(&s, 0, sizeof s);
+    sbp_train_opts_default(&s.o);
+    s.net_name = "lenet";
+    s.data = "mnist";
+    s.best_val = -1;
+    const char *ckpt_dir = NULL, *resume = NULL, *recipe = NULL, *init_path = NULL;
+    long v, ckpt_every = 100, keep = 3;
     double d;
     int json = 0, quiet = 0;
-    sbp_train_opts o;
-    sbp_train_opts_default(&o);
+    unsigned long long given = 0;
     static const struct option opts[] = {
         {"net", required_argument, 0, 'n'},         {"data", required_argument, 0, 'd'},
         {"train-limit", required_argument, 0, 'L'}, {"test-limit", required_argument, 0, 'E'},
@@ -125,38 +221,45 @@ int cmd_train(int argc, char **argv)
         {"log", required_argument, 0, 'g'},         {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"threads", required_argument, 0, 't'},
         {"reference", no_argument, 0, 'R'},         {"help", no_argument, 0, 'h'},
-        {"recipe", required_argument, 0, 'P'},
-        {0, 0, 0, 0}};
+        {"recipe", required_argument, 0, 'P'},      {"init", required_argument, 0, 'I'},
+        {"val-split", required_argument, 0, 'V'},   {"checkpoint-dir", required_argument, 0, 'C'},
+        {"checkpoint-every", required_argument, 0, 'N'}, {"keep", required_argument, 0, 'K'},
+        {"resume", required_argument, 0, 'Z'},      {0, 0, 0, 0}};
     int c;
-    const char *recipe = NULL;
-    unsigned long long given = 0;
+    sbp_train_opts *o = &s.o;
     while ((c = getopt_long(argc, argv, "hT:", opts, NULL)) != -1) {
         given |= GIVEN(c);
         switch (c) {
-        case 'P': recipe = optarg; break;
-        case 'n': net_name = optarg; break;
-        case 'd': data = optarg; break;
-        case 'L': if (!cli_int("train", "--train-limit", optarg, 1, 1L << 40, &train_limit)) return CLI_USAGE; break;
-        case 'E': if (!cli_int("train", "--test-limit", optarg, 1, 1L << 40, &test_limit)) return CLI_USAGE; break;
-        case 'e': if (!cli_int("train", "--epochs", optarg, 1, 100000, &v)) return CLI_USAGE; o.epochs = (int)v; break;
-        case 'T': if (!cli_int("train", "--timesteps", optarg, 1, 100000, &v)) return CLI_USAGE; o.timesteps = (int)v; break;
-        case 'b': if (!cli_int("train", "--batch", optarg, 1, 1000000, &v)) return CLI_USAGE; o.batch = (int)v; break;
-        case 'r': if (!cli_float("train", "--lr", optarg, 1e-12, 1e6, &d)) return CLI_USAGE; o.lr = (float)d; break;
-        case 'M': if (!parse_milestones(optarg, &o)) return CLI_USAGE; break;
-        case 'F': if (!cli_float("train", "--lr-factor", optarg, 0, 1e6, &d)) return CLI_USAGE; o.lr_factor = (float)d; break;
-        case 'w': if (!cli_float("train", "--weight-decay", optarg, 0, 1e6, &d)) return CLI_USAGE; o.weight_decay = (float)d; break;
+        case 'n': s.net_name = optarg; break;
+        case 'd': s.data = optarg; break;
+        case 'L': if (!cli_int("train", "--train-limit", optarg, 1, 1L << 40, &s.train_limit)) return CLI_USAGE; break;
+        case 'E': if (!cli_int("train", "--test-limit", optarg, 1, 1L << 40, &s.test_limit)) return CLI_USAGE; break;
+        case 'e': if (!cli_int("train", "--epochs", optarg, 1, 100000, &v)) return CLI_USAGE; o->epochs = (int)v; break;
+        case 'T': if (!cli_int("train", "--timesteps", optarg, 1, 100000, &v)) return CLI_USAGE; o->timesteps = (int)v; break;
+        case 'b': if (!cli_int("train", "--batch", optarg, 1, 1000000, &v)) return CLI_USAGE; o->batch = (int)v; break;
+        case 'r': if (!cli_float("train", "--lr", optarg, 1e-12, 1e6, &d)) return CLI_USAGE; o->lr = (float)d; break;
+        case 'M': if (!parse_milestones(optarg, o)) return CLI_USAGE; break;
+        case 'F': if (!cli_float("train", "--lr-factor", optarg, 0, 1e6, &d)) return CLI_USAGE; o->lr_factor = (float)d; break;
+        case 'w': if (!cli_float("train", "--weight-decay", optarg, 0, 1e6, &d)) return CLI_USAGE; o->weight_decay = (float)d; break;
         case 'B':
-            if (!strcmp(optarg, "exact")) o.backward = SBP_BACKWARD_EXACT;
-            else if (!strcmp(optarg, "aggregate")) o.backward = SBP_BACKWARD_AGGREGATE;
+            if (!strcmp(optarg, "exact")) o->backward = SBP_BACKWARD_EXACT;
+            else if (!strcmp(optarg, "aggregate")) o->backward = SBP_BACKWARD_AGGREGATE;
             else { fprintf(stderr, "spikebp train: --backward: '%s' is not exact or aggregate\n", optarg); return CLI_USAGE; }
             break;
-        case 's': if (!cli_int("train", "--seed", optarg, 0, 1L << 62, &v)) return CLI_USAGE; o.seed = (uint64_t)v; break;
-        case 'S': save = optarg; break;
-        case 'g': log_path = optarg; break;
+        case 's': if (!cli_int("train", "--seed", optarg, 0, 1L << 52, &v)) return CLI_USAGE; o->seed = (uint64_t)v; break;
+        case 'S': s.save = optarg; break;
+        case 'g': s.log_path = optarg; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
-        case 't': if (!cli_int("train", "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o.threads = (int)v; break;
-        case 'R': o.impl = SBP_IMPL_REFERENCE; break;
+        case 't': if (!cli_int("train", "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
+        case 'R': o->impl = SBP_IMPL_REFERENCE; break;
+        case 'P': recipe = optarg; break;
+        case 'I': init_path = optarg; break;
+        case 'V': if (!cli_float("train", "--val-split", optarg, 0, 0.9, &s.val_split)) return CLI_USAGE; break;
+        case 'C': ckpt_dir = optarg; break;
+        case 'N': if (!cli_int("train", "--checkpoint-every", optarg, 1, 1L << 30, &ckpt_every)) return CLI_USAGE; break;
+        case 'K': if (!cli_int("train", "--keep", optarg, 1, 1000, &keep)) return CLI_USAGE; break;
+        case 'Z': resume = optarg; break;
         case 'h': help(stdout); return CLI_OK;
         default: help(stderr); return CLI_USAGE;
         }
@@ -165,149 +268,244 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "spikebp train: unexpected argument '%s'\n", argv[optind]);
         return CLI_USAGE;
     }
-    if (!save) {
+    const unsigned long long resume_ok = GIVEN('Z') | GIVEN('t') | GIVEN('q') | GIVEN('j') |
+                                         GIVEN('C') | GIVEN('N') | GIVEN('K');
+    if (resume && (given & ~resume_ok)) {
+        fprintf(stderr, "spikebp train: --resume takes the run's options from its checkpoint; "
+                        "only --threads, --quiet, --json and the checkpoint options may be "
+                        "given\n");
+        return CLI_USAGE;
+    }
+    if (!resume && !s.save) {
         fprintf(stderr, "spikebp train: --save FILE is required (see --help)\n");
         return CLI_USAGE;
     }
-    if (recipe) {
+    if (recipe && !resume) {
         if (strcmp(recipe, "paper")) {
             fprintf(stderr, "spikebp train: --recipe: '%s' is unknown (paper)\n", recipe);
             return CLI_USAGE;
         }
-        if (!apply_recipe(net_name, given, &o)) {
+        if (!apply_recipe(s.net_name, given, o)) {
             fprintf(stderr, "spikebp train: --recipe paper: no recipe for network '%s' (lenet, "
-                            "vgg9, vgg7, resnet11, resnet9)\n", net_name);
+                            "vgg9, vgg7, resnet11, resnet9)\n", s.net_name);
             return CLI_USAGE;
         }
     }
-    char log_buf[4096];
-    if (!log_path) {
-        snprintf(log_buf, sizeof log_buf, "%s.log.csv", save);
-        log_path = log_buf;
-    }
 
     sbp_error err = {0};
-    sbp_net_spec spec;
     sbp_net *net = NULL;
-    sbp_dataset *train = NULL, *train_all = NULL, *test = NULL, *test_all = NULL;
+    data_sets ds = {0};
     sbp_trainer *tr = NULL;
     FILE *log = NULL;
     int rc = CLI_FAIL;
-    if (cli_net_spec(net_name, &spec, &err) != SBP_OK ||
-        sbp_net_create(&net, &spec, o.seed, &err) != SBP_OK ||
-        cli_load_data(data, 1, (size_t)train_limit, &train, &train_all, &err) != SBP_OK ||
-        cli_load_data(data, 0, (size_t)test_limit, &test, &test_all, &err) != SBP_OK)
+    char log_buf[4096], used[4200];
+    if (resume) {
+        int threads = o->threads;
+        if (checkpoint_load_latest(&net, &s, resume, used, sizeof used, &err) != SBP_OK)
+            goto fail;
+        if (given & GIVEN('t'))
+            s.o.threads = threads;
+        if (!ckpt_dir)
+            ckpt_dir = resume;
+        if (!quiet)
+            fprintf(stderr, "spikebp train: resuming from %s (epoch %d, batch %zu)\n", used,
+                    s.epoch + 1, s.batch + 1);
+    } else {
+        if (!s.log_path) {
+            snprintf(log_buf, sizeof log_buf, "%s.log.csv", s.save);
+            s.log_path = log_buf;
+        }
+        sbp_net_spec spec;
+        if (cli_net_spec(s.net_name, &spec, &err) != SBP_OK ||
+            sbp_net_create(&net, &spec, o->seed, &err) != SBP_OK)
+            goto fail;
+        if (init_path && sbp_net_import_npz(net, init_path, &err) != SBP_OK)
+            goto fail;
+    }
+    if (data_load(&ds, &s, &err) != SBP_OK)
         goto fail;
     char tbuf[32];
-    snprintf(tbuf, sizeof tbuf, "%d", o.timesteps);
+    snprintf(tbuf, sizeof tbuf, "%d", o->timesteps);
     if (sbp_net_set_meta(net, "timesteps", tbuf, &err) != SBP_OK ||
-        sbp_net_set_meta(net, "data", data, &err) != SBP_OK ||
-        sbp_net_set_meta(net, "backward", sbp_backward_name(o.backward), &err) != SBP_OK)
+        sbp_net_set_meta(net, "data", s.data, &err) != SBP_OK ||
+        sbp_net_set_meta(net, "backward", sbp_backward_name(o->backward), &err) != SBP_OK)
         goto fail;
-    if (sbp_trainer_create(&tr, net, train, &o, &err) != SBP_OK)
+    if (sbp_trainer_create(&tr, net, ds.train, o, &err) != SBP_OK)
         goto fail;
-    log = fopen(log_path, "w");
+    if (resume) {
+        if (sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
+            goto fail;
+        /* Drop log rows written after the checkpoint: they will be written again. */
+        if (truncate(s.log_path, s.log_offset) != 0) {
+            snprintf(err.msg, sizeof err.msg, "%s: cannot truncate the log to %ld bytes: %s",
+                     s.log_path, s.log_offset, strerror(errno));
+            goto fail;
+        }
+        log = fopen(s.log_path, "a");
+    } else {
+        log = fopen(s.log_path, "w");
+        if (log) {
+            fprintf(log, "epoch,lr,train_loss,train_accuracy,%s_loss,%s_accuracy,seconds,"
+                         "images_per_second\n",
+                    ds.val ? "val" : "test", ds.val ? "val" : "test");
+            fflush(log);
+        }
+    }
     if (!log) {
-        snprintf(err.msg, sizeof err.msg, "%s: cannot create the log file", log_path);
+        snprintf(err.msg, sizeof err.msg, "%s: cannot open the log file: %s", s.log_path,
+                 strerror(errno));
         goto fail;
     }
-    fprintf(log, "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,"
-                 "images_per_second\n");
-    fflush(log);
+    s.log_offset = ftell(log);
 
-    char notation[512];
-    sbp_error ferr = {0};
-    if (sbp_net_spec_format(&spec, notation, sizeof notation, &ferr) != SBP_OK)
-        snprintf(notation, sizeof notation, "%s", net_name);
     if (!quiet)
         fprintf(stderr,
-                "spikebp train: %s on %s (%zu train / %zu test images), T = %d, batch %d, "
-                "lr %g, %s backward, %zu parameters, seed %llu\n",
-                notation, data, sbp_dataset_count(train), sbp_dataset_count(test), o.timesteps,
-                o.batch, o.lr, sbp_backward_name(o.backward), sbp_net_param_count(net),
-                (unsigned long long)o.seed);
+                "spikebp train: %s on %s (%zu train / %zu %s images), T = %d, batch %d, lr %g, "
+                "%s backward, %zu parameters, seed %llu\n",
+                s.net_name, s.data, sbp_dataset_count(ds.train),
+                sbp_dataset_count(ds.val ? ds.val : ds.test), ds.val ? "validation" : "test",
+                o->timesteps, o->batch, o->lr, sbp_backward_name(o->backward),
+                sbp_net_param_count(net), (unsigned long long)o->seed);
+    if (ckpt_dir || resume) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
 
-    double total_secs = 0, last_train_acc = 0, last_loss = 0;
+    const sbp_dataset *eval_set = ds.val ? ds.val : ds.test;
+    double last_train_acc = 0, last_loss = 0;
     sbp_eval_result er = {0};
-    for (int epoch = 0; epoch < o.epochs; epoch++) {
+    size_t batches_done = 0;
+    while (!sbp_trainer_done(tr)) {
+        int epoch;
+        sbp_trainer_position(tr, &epoch, NULL);
         char label[64];
-        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o.epochs);
+        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
         cli_progress p;
-        cli_progress_start(&p, label, sbp_dataset_count(train), quiet);
-        double loss = 0, lr = 0;
-        size_t correct = 0, seen = 0;
+        cli_progress_start(&p, label, sbp_dataset_count(ds.train), quiet);
+        p.start -= s.epoch_secs; /* a resumed epoch keeps its clock */
+        double lr = 0, t_epoch = cli_now() - s.epoch_secs;
         sbp_batch_result br;
         do {
             if (sbp_trainer_step(tr, &br, &err) != SBP_OK)
                 goto fail;
-            loss += br.loss;
-            correct += (size_t)br.correct;
-            seen += (size_t)br.samples;
+            s.epoch_loss += br.loss;
+            s.epoch_correct += br.correct;
+            s.epoch_seen += br.samples;
             lr = br.lr;
+            batches_done++;
             char extra[96];
-            snprintf(extra, sizeof extra, "loss %.4f  acc %.2f %%", loss / (double)seen,
-                     100.0 * (double)correct / (double)seen);
-            cli_progress_update(&p, seen, extra);
+            snprintf(extra, sizeof extra, "loss %.4f  acc %.2f %%",
+                     s.epoch_loss / (double)s.epoch_seen,
+                     100.0 * (double)s.epoch_correct / (double)s.epoch_seen);
+            cli_progress_update(&p, (size_t)s.epoch_seen, extra);
+            int last = br.batch_index + 1 == br.batches_per_epoch;
+            if (ckpt_dir && !last && (stop_signal || batches_done % (size_t)ckpt_every == 0)) {
+                sbp_trainer_position(tr, &s.epoch, &s.batch);
+                s.epoch_secs = cli_now() - t_epoch;
+                if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+                    goto fail;
+            }
+            if (stop_signal && !last) {
+                cli_progress_end(&p);
+                fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
+                        stop_signal == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
+                        br.batch_index + 1,
+                        ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
+                rc = 128 + stop_signal;
+                goto out;
+            }
         } while (br.batch_index + 1 < br.batches_per_epoch);
         cli_progress_end(&p);
-        double train_secs = cli_now() - p.start;
-        total_secs += train_secs;
+        double train_secs = cli_now() - t_epoch;
+        s.total_secs += train_secs;
 
-        sbp_eval_opts eo;
-        sbp_eval_opts_default(&eo);
-        eo.timesteps = o.timesteps;
-        eo.threads = o.threads;
-        eo.impl = o.impl;
-        cli_progress pe;
-        cli_progress_start(&pe, "  test", sbp_dataset_count(test), quiet);
-        eo.progress = on_eval_progress;
-        eo.progress_user = &pe;
-        if (sbp_eval(net, test, &eo, &er, &err) != SBP_OK)
+        if (evaluate(net, eval_set, o, ds.val ? "  val" : "  test", quiet, &er, &err) != SBP_OK)
             goto fail;
-        cli_progress_end(&pe);
         char acc[32];
         snprintf(acc, sizeof acc, "%.6f", er.accuracy);
         snprintf(tbuf, sizeof tbuf, "%d", epoch + 1);
-        if (sbp_net_set_meta(net, "test_accuracy", acc, &err) != SBP_OK ||
+        if (sbp_net_set_meta(net, ds.val ? "val_accuracy" : "test_accuracy", acc, &err) != SBP_OK ||
             sbp_net_set_meta(net, "epochs", tbuf, &err) != SBP_OK ||
-            sbp_net_save(net, save, &err) != SBP_OK)
+            sbp_net_save(net, s.save, &err) != SBP_OK)
             goto fail;
-        last_train_acc = (double)correct / (double)seen;
-        last_loss = loss / (double)seen;
-        double ips = (double)seen / train_secs;
-        printf("epoch %d/%d  loss %.4f  train %.2f %%  test %.2f %% (%zu/%zu)  %.1f s  "
+        last_train_acc = (double)s.epoch_correct / (double)s.epoch_seen;
+        last_loss = s.epoch_loss / (double)s.epoch_seen;
+        double ips = (double)s.epoch_seen / train_secs;
+        printf("epoch %d/%d  loss %.4f  train %.2f %%  %s %.2f %% (%zu/%zu)  %.1f s  "
                "%.1f img/s  lr %g\n",
-               epoch + 1, o.epochs, last_loss, 100.0 * last_train_acc, 100.0 * er.accuracy,
-               er.correct, er.images, train_secs, ips, lr);
+               epoch + 1, o->epochs, last_loss, 100.0 * last_train_acc, ds.val ? "val" : "test",
+               100.0 * er.accuracy, er.correct, er.images, train_secs, ips, lr);
         fflush(stdout);
         fprintf(log, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f,%.2f\n", epoch + 1, lr, last_loss,
                 last_train_acc, er.loss / (double)er.images, er.accuracy, train_secs, ips);
         if (fflush(log) != 0) {
-            snprintf(err.msg, sizeof err.msg, "%s: write failed", log_path);
+            snprintf(err.msg, sizeof err.msg, "%s: write failed: %s", s.log_path, strerror(errno));
             goto fail;
         }
+        s.log_offset = ftell(log);
+        s.epoch_loss = 0;
+        s.epoch_correct = s.epoch_seen = 0;
+        s.epoch_secs = 0;
+        if (ds.val && er.accuracy > s.best_val) {
+            s.best_val = er.accuracy;
+            if (ckpt_dir) {
+                char best[4200];
+                snprintf(best, sizeof best, "%s/best.sbp", ckpt_dir);
+                if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK ||
+                    sbp_net_save(net, best, &err) != SBP_OK)
+                    goto fail;
+            }
+        }
+        if (ckpt_dir) {
+            sbp_trainer_position(tr, &s.epoch, &s.batch);
+            if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+                goto fail;
+        }
+        if (stop_signal && !sbp_trainer_done(tr)) {
+            fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
+                    ckpt_dir ? "state saved — continue with --resume" : "model saved");
+            rc = 128 + stop_signal;
+            goto out;
+        }
+    }
+    if (ds.val) { /* the test set only for the final report */
+        if (evaluate(net, ds.test, o, "  test", quiet, &er, &err) != SBP_OK)
+            goto fail;
+        printf("test %.2f %% (%zu/%zu) after %d epochs (best validation %.2f %%)\n",
+               100.0 * er.accuracy, er.correct, er.images, o->epochs, 100.0 * s.best_val);
+        char acc[32];
+        snprintf(acc, sizeof acc, "%.6f", er.accuracy);
+        if (sbp_net_set_meta(net, "test_accuracy", acc, &err) != SBP_OK ||
+            sbp_net_save(net, s.save, &err) != SBP_OK)
+            goto fail;
     }
     if (fclose(log) != 0) {
         log = NULL;
-        snprintf(err.msg, sizeof err.msg, "%s: write failed", log_path);
+        snprintf(err.msg, sizeof err.msg, "%s: write failed", s.log_path);
         goto fail;
     }
     log = NULL;
     if (json) {
         printf("{\"command\":\"train\",\"model\":");
-        cli_json_string(stdout, save);
+        cli_json_string(stdout, s.save);
         printf(",\"log\":");
-        cli_json_string(stdout, log_path);
+        cli_json_string(stdout, s.log_path);
         printf(",\"data\":");
-        cli_json_string(stdout, data);
+        cli_json_string(stdout, s.data);
         printf(",\"epochs\":%d,\"timesteps\":%d,\"batch\":%d,\"backward\":\"%s\","
                "\"train_images\":%zu,\"loss\":%.6f,\"train_accuracy\":%.6f,"
                "\"test_accuracy\":%.6f,\"test_correct\":%zu,\"test_images\":%zu,"
-               "\"train_seconds\":%.3f,\"images_per_second\":%.2f}\n",
-               o.epochs, o.timesteps, o.batch, sbp_backward_name(o.backward),
-               sbp_dataset_count(train), last_loss, last_train_acc, er.accuracy, er.correct,
-               er.images, total_secs,
-               (double)sbp_dataset_count(train) * o.epochs / total_secs);
+               "\"train_seconds\":%.3f,\"images_per_second\":%.2f",
+               o->epochs, o->timesteps, o->batch, sbp_backward_name(o->backward),
+               sbp_dataset_count(ds.train), last_loss, last_train_acc, er.accuracy, er.correct,
+               er.images, s.total_secs,
+               (double)sbp_dataset_count(ds.train) * o->epochs / s.total_secs);
+        if (ds.val)
+            printf(",\"best_val_accuracy\":%.6f", s.best_val);
+        printf("}\n");
     }
     rc = CLI_OK;
     goto out;
@@ -317,10 +515,7 @@ out:
     if (log)
         fclose(log);
     sbp_trainer_free(tr);
-    sbp_dataset_free(train);
-    sbp_dataset_free(train_all);
-    sbp_dataset_free(test);
-    sbp_dataset_free(test_all);
+    data_free(&ds);
     sbp_net_free(net);
     return rc;
 }

@@ -14,6 +14,7 @@ static const struct {
     {"train", cmd_train, "train a spiking network with spike-based backpropagation"},
     {"eval", cmd_eval, "test accuracy of a saved model"},
     {"info", cmd_info, "layer table, output shapes and parameter count of a network"},
+    {"export", cmd_export, "write a model's weights as a NumPy .npz archive"},
 };
 
 static void usage(FILE *f)
