@@ -27,16 +27,19 @@ run: build data
 	$(BUILD)/spikebp train --net lenet --data mnist --epochs 1 --timesteps 100 --batch 64 --save $(RUN_DIR)/model.sbp
 	$(BUILD)/spikebp eval --model $(RUN_DIR)/model.sbp --data mnist --timesteps 100
 
+# The whole suite, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build data
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-sanitize
 
 test-sanitize: deps data
-	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DSBP_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DSBP_SANITIZE=ON >build-sanitize.configure.log 2>&1 || { cat build-sanitize.configure.log; exit 1; }
 	@cmake --build build-sanitize -j $(JOBS)
-	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
 
 bench: build data
 	@bench/run
 
 clean:
-	rm -rf $(BUILD) build-sanitize $(BUILD).configure.log
+	rm -rf $(BUILD) build-sanitize $(BUILD).configure.log build-sanitize.configure.log
