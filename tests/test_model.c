@@ -259,12 +259,12 @@ static void test_round_trip(void)
     sbp_net_free(back);
     unlink(path);
 
-    /* the longest allowed meta value (127 bytes) and 32 entries survive */
-    char longv[128];
-    memset(longv, 'v', 127);
-    longv[127] = '\0';
+    /* the longest allowed meta value (1023 bytes) and 32 entries survive */
+    char longv[1024];
+    memset(longv, 'v', 1023);
+    longv[1023] = '\0';
     longv[0] = '~';
-    CHECK(sbp_net_set_meta(net, "long", longv, &err) == SBP_OK, "127-byte value: %s", err.msg);
+    CHECK(sbp_net_set_meta(net, "long", longv, &err) == SBP_OK, "1023-byte value: %s", err.msg);
     char key[32];
     int n_extra = 0;
     for (int i = 0; i < 40; i++) {
@@ -283,7 +283,7 @@ static void test_round_trip(void)
     CHECK(st == SBP_OK, "load %s: %s", path, err.msg);
     if (st == SBP_OK) {
         const char *v = sbp_net_get_meta(back, "long");
-        CHECK(v && strcmp(v, longv) == 0, "127-byte meta value did not survive");
+        CHECK(v && strcmp(v, longv) == 0, "1023-byte meta value did not survive");
         snprintf(key, sizeof key, "extra_%d", n_extra - 1);
         CHECK(sbp_net_get_meta(back, key) != NULL, "32nd meta entry lost");
         compare_nets("round trip, full meta", net, back);
@@ -808,12 +808,14 @@ static void test_meta_validation(void)
     }
     CHECK(sbp_net_set_meta(net, "0123456789012345678901234567890", "v", &err) == SBP_OK,
           "31-character key rejected: %s", err.msg);
-    char v128[129];
-    memset(v128, 'a', 128);
-    v128[128] = '\0';
+    char v1024[1025];
+    memset(v1024, 'a', 1024);
+    v1024[1024] = '\0';
     memset(&err, 0, sizeof err);
-    CHECK(sbp_net_set_meta(net, "long", v128, &err) == SBP_ERR_INVALID_ARG,
-          "128-byte value accepted");
+    CHECK(sbp_net_set_meta(net, "long", v1024, &err) == SBP_ERR_INVALID_ARG,
+          "1024-byte value accepted");
+    v1024[1023] = '\0';
+    CHECK(sbp_net_set_meta(net, "long_ok", v1024, &err) == SBP_OK, "1023-byte value rejected");
     CHECK(sbp_net_set_meta(net, "nl", "two\nlines", &err) == SBP_ERR_INVALID_ARG,
           "value with a newline accepted");
     CHECK(sbp_net_set_meta(net, "cr", "a\rb", &err) == SBP_ERR_INVALID_ARG,

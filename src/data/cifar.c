@@ -26,7 +26,7 @@
 #define CIFAR_SIDE 32
 #define CIFAR_CH 3
 #define CIFAR_PIXELS (CIFAR_CH * CIFAR_SIDE * CIFAR_SIDE) /* 3,072 */
-#define CIFAR_RECORD (1 + CIFAR_PIXELS)                    /* 3,073 */
+#define CIFAR_RECORD (1 + CIFAR_PIXELS)                   /* 3,073 */
 #define CIFAR_CLASSES 10
 #define CIFAR_CHUNK 256 /* records per read */
 
@@ -70,15 +70,15 @@ sbp_status sbp_dataset_load_cifar10_files(sbp_dataset **out, const char *const *
         long long size = (long long)sb.st_size;
         if (size == 0 || size % CIFAR_RECORD != 0)
             return sbp_fail(err, SBP_ERR_FORMAT,
-                            "%s: %lld bytes is not a whole number of CIFAR-10 records (%d bytes "
-                            "each: a label byte and 3,072 pixel bytes)%s",
-                            paths[i], size, CIFAR_RECORD, size_hint(paths[i], size));
+                            "%s: %lld bytes is not a whole number of CIFAR-10 records (3,073 "
+                            "bytes each: a label byte and 3,072 pixel bytes)%s",
+                            paths[i], size, size_hint(paths[i], size));
         total += (size_t)(size / CIFAR_RECORD);
     }
 
     sbp_dataset *ds = NULL;
-    sbp_status st = sbp_dataset_alloc(&ds, total, CIFAR_CH, CIFAR_SIDE, CIFAR_SIDE,
-                                      CIFAR_CLASSES, err);
+    sbp_status st =
+        sbp_dataset_alloc(&ds, total, CIFAR_CH, CIFAR_SIDE, CIFAR_SIDE, CIFAR_CLASSES, err);
     if (st != SBP_OK)
         return st;
     uint8_t *buf = malloc((size_t)CIFAR_CHUNK * CIFAR_RECORD);
@@ -123,8 +123,10 @@ sbp_status sbp_dataset_load_cifar10_files(sbp_dataset **out, const char *const *
     }
     free(buf);
     if (st == SBP_OK && at != total)
-        st = sbp_fail(err, SBP_ERR_IO, "%s: the files changed size while being read (%zu of %zu "
-                      "records)", paths[n_paths - 1], at, total);
+        st = sbp_fail(err, SBP_ERR_IO,
+                      "%s: the files changed size while being read (%zu of %zu "
+                      "records)",
+                      paths[n_paths - 1], at, total);
     if (st == SBP_OK) {
         static const float mean[CIFAR_CH] = {0.4914f, 0.4822f, 0.4465f};
         static const float std[CIFAR_CH] = {0.557f, 0.549f, 0.5534f};

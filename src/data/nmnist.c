@@ -16,6 +16,10 @@
  * (binary spikes, like the rate-encoded input of §1). The result is a spike data set
  * (timesteps = T, pixels NULL): samples (T, 2, 34, 34) int8 of 0/1, indexed [t][p][y][x].
  *
+ * Folders (Train/ or Test/ with 0/ … 9/): files in name order within a digit, the digits
+ * interleaved (0, 1, … 9, 0, 1, …) so that a prefix (--train-limit) holds every digit; readdir
+ * order is never used, so the data order is the same on every machine.
+ *
  * A file is hostile input: its size must be a nonzero multiple of 5 and every x, y below 34.
  * Not done: denoising, stabilisation (the saccade motion is left in), other event formats.
  */
@@ -78,11 +82,12 @@ static sbp_status bin_file(const char *path, int T, int8_t *out, sbp_error *err)
     for (size_t i = 0; i < n_ev; i++) {
         const uint8_t *e = ev + i * NM_EVENT;
         if (e[0] >= NM_SIDE || e[1] >= NM_SIDE) {
+            const unsigned x = e[0], y = e[1];
             free(ev);
             return sbp_fail(err, SBP_ERR_FORMAT,
                             "%s: event %zu at x = %u, y = %u lies outside the 34×34 sensor — not "
                             "an N-MNIST file?",
-                            path, i, e[0], e[1]);
+                            path, i, x, y);
         }
         uint32_t ts = (uint32_t)(e[2] & 0x7f) << 16 | (uint32_t)e[3] << 8 | e[4];
         t0 = ts < t0 ? ts : t0;
@@ -116,13 +121,13 @@ sbp_status sbp_dataset_load_nmnist(sbp_dataset **out, const char *const *paths, 
         if (!paths[i])
             return sbp_fail(err, SBP_ERR_INVALID_ARG, "load nmnist: path %zu is NULL", i);
         if (labels[i] < 0 || labels[i] >= NM_CLASSES)
-            return sbp_fail(err, SBP_ERR_INVALID_ARG,
-                            "load nmnist: %s: label %d is outside 0 … 9", paths[i], labels[i]);
+            return sbp_fail(err, SBP_ERR_INVALID_ARG, "load nmnist: %s: label %d is outside 0 … 9",
+                            paths[i], labels[i]);
     }
     const size_t per = (size_t)timesteps * NM_FRAME;
     if (n > SIZE_MAX / per)
-        return sbp_fail(err, SBP_ERR_NOMEM, "load nmnist: %zu recordings of %d steps overflow",
-                        n, timesteps);
+        return sbp_fail(err, SBP_ERR_NOMEM, "load nmnist: %zu recordings of %d steps overflow", n,
+                        timesteps);
     sbp_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
         return sbp_fail(err, SBP_ERR_NOMEM, "load nmnist: out of memory for the dataset record");

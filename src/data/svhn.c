@@ -42,15 +42,20 @@ static _Thread_local char matio_last[256]; /* matio's last message on this threa
 static void matio_log(int level, char *message)
 {
     (void)level;
-    snprintf(matio_last, sizeof matio_last, "%s", message ? message : "");
+    const char *m = message ? message : "";
+    if (m[0] == '"') { /* matio quotes the path first; our messages name it already */
+        const char *q = strstr(m + 1, "\" ");
+        if (q)
+            m = q + 2;
+    }
+    snprintf(matio_last, sizeof matio_last, "%s", m);
 }
 
 static const char *class_name(enum matio_classes c)
 {
-    static const char *const names[] = {"empty",  "cell",   "struct", "object", "char",
-                                        "sparse", "double", "single", "int8",   "uint8",
-                                        "int16",  "uint16", "int32",  "uint32", "int64",
-                                        "uint64", "function", "opaque"};
+    static const char *const names[] = {
+        "empty", "cell",  "struct", "object", "char",   "sparse", "double", "single",   "int8",
+        "uint8", "int16", "uint16", "int32",  "uint32", "int64",  "uint64", "function", "opaque"};
     return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "unknown";
 }
 
@@ -86,17 +91,28 @@ static double y_value(const matvar_t *y, size_t i)
 {
     const void *d = y->data;
     switch (y->class_type) {
-    case MAT_C_DOUBLE: return ((const double *)d)[i];
-    case MAT_C_SINGLE: return ((const float *)d)[i];
-    case MAT_C_INT8: return ((const int8_t *)d)[i];
-    case MAT_C_UINT8: return ((const uint8_t *)d)[i];
-    case MAT_C_INT16: return ((const int16_t *)d)[i];
-    case MAT_C_UINT16: return ((const uint16_t *)d)[i];
-    case MAT_C_INT32: return ((const int32_t *)d)[i];
-    case MAT_C_UINT32: return ((const uint32_t *)d)[i];
-    case MAT_C_INT64: return (double)((const int64_t *)d)[i];
-    case MAT_C_UINT64: return (double)((const uint64_t *)d)[i];
-    default: return NAN;
+    case MAT_C_DOUBLE:
+        return ((const double *)d)[i];
+    case MAT_C_SINGLE:
+        return ((const float *)d)[i];
+    case MAT_C_INT8:
+        return ((const int8_t *)d)[i];
+    case MAT_C_UINT8:
+        return ((const uint8_t *)d)[i];
+    case MAT_C_INT16:
+        return ((const int16_t *)d)[i];
+    case MAT_C_UINT16:
+        return ((const uint16_t *)d)[i];
+    case MAT_C_INT32:
+        return ((const int32_t *)d)[i];
+    case MAT_C_UINT32:
+        return ((const uint32_t *)d)[i];
+    case MAT_C_INT64:
+        return (double)((const int64_t *)d)[i];
+    case MAT_C_UINT64:
+        return (double)((const uint64_t *)d)[i];
+    default:
+        return NAN;
     }
 }
 
@@ -122,16 +138,16 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
     matio_last[0] = '\0';
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat)
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: not a MATLAB MAT file%s%s", path,
-                        matio_last[0] ? " (matio: " : "", matio_last[0] ? matio_last : "");
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: not a MATLAB MAT file%s%s%s", path,
+                        matio_last[0] ? " (matio: " : "", matio_last, matio_last[0] ? ")" : "");
     sbp_status st = SBP_OK;
     matvar_t *xi = NULL, *yi = NULL, *x = NULL, *y = NULL;
     sbp_dataset *ds = NULL;
     if (Mat_GetVersion(mat) == MAT_FT_MAT4) {
         /* matio falls back to headerless v4 for anything without a v5 header */
-        st = sbp_fail(err, SBP_ERR_FORMAT,
-                      "%s: not a MATLAB v5 or v7.3 file (no MAT header; SVHN's files are v5)",
-                      path);
+        st =
+            sbp_fail(err, SBP_ERR_FORMAT,
+                     "%s: not a MATLAB v5 or v7.3 file (no MAT header; SVHN's files are v5)", path);
         goto done;
     }
     char names[256], dims[96];
@@ -151,17 +167,20 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
                       xi->isComplex ? "complex " : "", class_name(xi->class_type));
         goto done;
     }
-    if (!(xi->rank == 4 || xi->rank == 3) || xi->dims[0] != SVHN_SIDE ||
-        xi->dims[1] != SVHN_SIDE || xi->dims[2] != SVHN_CH || (xi->rank == 4 && xi->dims[3] == 0)) {
+    if (!(xi->rank == 4 || xi->rank == 3) || xi->dims[0] != SVHN_SIDE || xi->dims[1] != SVHN_SIDE ||
+        xi->dims[2] != SVHN_CH || (xi->rank == 4 && xi->dims[3] == 0)) {
         st = sbp_fail(err, SBP_ERR_FORMAT,
                       "%s: X has size %s; SVHN's X is 32×32×3×N (row, column, channel, image)",
                       path, dims);
         goto done;
     }
     const size_t n = xi->rank == 4 ? xi->dims[3] : 1;
-    if (n > SVHN_MAX_IMAGES) {
-        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: X claims %zu images; refusing an absurd file",
-                      path, n);
+    /* deflate compresses at most 1032:1, so a file cannot hold more than that many bytes */
+    if (n > SVHN_MAX_IMAGES || (double)n * SVHN_PIXELS > 1032.0 * (double)sb.st_size) {
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: X claims %zu images, more than a %lld-byte file can hold; refusing "
+                      "an absurd file",
+                      path, n, (long long)sb.st_size);
         goto done;
     }
     /* y: N×1 (or 1×N) of a real numeric class */
@@ -171,10 +190,12 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
                       yi->isComplex ? "complex " : "", class_name(yi->class_type));
         goto done;
     }
-    if (yi->rank != 2 || !((yi->dims[0] == n && yi->dims[1] == 1) ||
-                           (yi->dims[0] == 1 && yi->dims[1] == n))) {
-        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: y has size %s but X holds %zu images (y must be "
-                      "%zu×1)", path, dims, n, n);
+    if (yi->rank != 2 ||
+        !((yi->dims[0] == n && yi->dims[1] == 1) || (yi->dims[0] == 1 && yi->dims[1] == n))) {
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: y has size %s but X holds %zu images (y must be "
+                      "%zu×1)",
+                      path, dims, n, n);
         goto done;
     }
 
@@ -194,8 +215,10 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
     for (size_t i = 0; i < n; i++) {
         double v = y_value(y, i);
         if (!(v >= 1.0 && v <= 10.0) || v != floor(v)) {
-            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: y(%zu) = %g; SVHN labels are 1 … 10 (10 = "
-                          "digit 0)", path, i + 1, v);
+            st = sbp_fail(err, SBP_ERR_FORMAT,
+                          "%s: y(%zu) = %g; SVHN labels are 1 … 10 (10 = "
+                          "digit 0)",
+                          path, i + 1, v);
             goto done;
         }
         ds->labels[i] = (uint8_t)((int)v % 10); /* 10 → 0: labels are the digits */

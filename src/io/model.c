@@ -72,7 +72,7 @@ static void put_u32(wbuf *b, uint32_t v)
 static void put_text(wbuf *b, const char *fmt, ...) SBP_PRINTF(2, 3);
 static void put_text(wbuf *b, const char *fmt, ...)
 {
-    char line[512];
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
@@ -294,9 +294,29 @@ static sbp_layer_kind kind_from_name(const char *s)
     return SBP_LAYER_KIND_COUNT;
 }
 
+/* Every weight takes 4 bytes of the file, so a description that needs more weights than the
+ * `left` bytes after it can hold is refused before the arena is allocated: a 200-byte file
+ * must not cost a 16 GiB calloc. Shape errors are reported as sbp_net_alloc reports them. */
+static sbp_status check_weight_bytes(const sbp_net_spec *spec, size_t left, const char *path,
+                                     sbp_error *err)
+{
+    sbp_layer *layers = malloc(2 * SBP_MAX_LAYERS * sizeof *layers);
+    if (!layers) /* the caller prefixes the path to messages of other statuses */
+        return sbp_fail(err, SBP_ERR_NOMEM, "out of memory checking the description");
+    size_t n_params = 0;
+    sbp_status st = sbp_net_resolve(layers, layers + SBP_MAX_LAYERS, &n_params, spec, err);
+    if (st == SBP_OK && n_params > left / 4)
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: the description needs %zu weights but only %zu bytes follow it "
+                      "(truncated, or a corrupt description)",
+                      path, n_params, left);
+    free(layers);
+    return st;
+}
+
 /* Parses the description text into spec + meta pairs (stored into *meta_net later). */
 static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[32],
-                                    char (*mv)[128], int *n_meta, const char *path,
+                                    char (*mv)[1024], int *n_meta, const char *path,
                                     sbp_error *err)
 {
     memset(spec, 0, sizeof *spec);
@@ -349,7 +369,7 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
             spec->n_layers++;
         } else if (sscanf(line, "meta %31s%n", key, &used) == 1 && line[used] == ' ') {
             used++; /* exactly one space separates key and value; the value keeps the rest */
-            if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 128)
+            if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 1024)
                 return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: bad metadata",
                                 path, lineno);
             strcpy(mk[*n_meta], key);
@@ -430,7 +450,7 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
         goto done;
     }
     sbp_net_spec spec;
-    char(*mv)[128] = calloc(SBP_NET_MAX_META, 128);
+    char(*mv)[1024] = calloc(SBP_NET_MAX_META, 1024);
     char(*mk)[32] = calloc(SBP_NET_MAX_META, 32);
     int n_meta = 0;
     if (!mv || !mk) {
@@ -440,6 +460,8 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
         goto done;
     }
     st = parse_description(text, &spec, mk, mv, &n_meta, path, err);
+    if (st == SBP_OK)
+        st = check_weight_bytes(&spec, r.n - r.off, path, err);
     if (st == SBP_OK)
         st = sbp_net_alloc(&net, &spec, err);
     for (int i = 0; st == SBP_OK && i < n_meta; i++)

@@ -35,7 +35,7 @@
 #define NPY_MAX_HEADER ((size_t)1 << 20) /* numpy itself refuses headers over 10 kB by default */
 #define NPY_GROW_START ((size_t)4 << 20)
 #define NPY_ALIGN 64
-#define NPY_GROWTH_DIGITS 21 /* numpy's GROWTH_AXIS_MAX_DIGITS */
+#define NPY_GROWTH_DIGITS 21          /* numpy's GROWTH_AXIS_MAX_DIGITS */
 #define NPZ_MTIME ((time_t)946684800) /* 2000-01-01: fixed, so equal arrays give equal files */
 
 /* ---------------------------------------------------------------- dtypes */
@@ -46,11 +46,11 @@ static const struct {
     const char *descr;
     const char *name;
 } dtype_table[] = {
-    [SBP_NPY_BOOL] = {'b', 1, "|b1", "bool"}, [SBP_NPY_I1] = {'i', 1, "|i1", "int8"},
-    [SBP_NPY_U1] = {'u', 1, "|u1", "uint8"},  [SBP_NPY_I2] = {'i', 2, "<i2", "int16"},
-    [SBP_NPY_U2] = {'u', 2, "<u2", "uint16"}, [SBP_NPY_I4] = {'i', 4, "<i4", "int32"},
-    [SBP_NPY_U4] = {'u', 4, "<u4", "uint32"}, [SBP_NPY_I8] = {'i', 8, "<i8", "int64"},
-    [SBP_NPY_U8] = {'u', 8, "<u8", "uint64"}, [SBP_NPY_F4] = {'f', 4, "<f4", "float32"},
+    [SBP_NPY_BOOL] = {'b', 1, "|b1", "bool"},  [SBP_NPY_I1] = {'i', 1, "|i1", "int8"},
+    [SBP_NPY_U1] = {'u', 1, "|u1", "uint8"},   [SBP_NPY_I2] = {'i', 2, "<i2", "int16"},
+    [SBP_NPY_U2] = {'u', 2, "<u2", "uint16"},  [SBP_NPY_I4] = {'i', 4, "<i4", "int32"},
+    [SBP_NPY_U4] = {'u', 4, "<u4", "uint32"},  [SBP_NPY_I8] = {'i', 8, "<i8", "int64"},
+    [SBP_NPY_U8] = {'u', 8, "<u8", "uint64"},  [SBP_NPY_F4] = {'f', 4, "<f4", "float32"},
     [SBP_NPY_F8] = {'f', 8, "<f8", "float64"},
 };
 _Static_assert(sizeof dtype_table / sizeof dtype_table[0] == SBP_NPY_DTYPE_COUNT,
@@ -70,8 +70,8 @@ size_t sbp_npy_dtype_size(sbp_npy_dtype t)
 
 int sbp_npy_dtype_is_int(sbp_npy_dtype t)
 {
-    return (unsigned)t < SBP_NPY_DTYPE_COUNT && (dtype_table[t].kind == 'i' ||
-                                                 dtype_table[t].kind == 'u');
+    return (unsigned)t < SBP_NPY_DTYPE_COUNT &&
+           (dtype_table[t].kind == 'i' || dtype_table[t].kind == 'u');
 }
 
 static int host_little_endian(void)
@@ -95,8 +95,8 @@ static sbp_status parse_descr(const char *what, const char *d, sbp_npy_dtype *t,
     size_t size = 0;
     for (size_t i = 2; i < len; i++) {
         if (d[i] < '0' || d[i] > '9' || size > 1000)
-            return sbp_fail(err, SBP_ERR_UNSUPPORTED,
-                            "%s: dtype '%s' is not supported (%s are)", what, d, NPY_SUPPORTED);
+            return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (%s are)",
+                            what, d, NPY_SUPPORTED);
         size = size * 10 + (size_t)(d[i] - '0');
     }
     int found = -1;
@@ -121,8 +121,8 @@ static sbp_status parse_descr(const char *what, const char *d, sbp_npy_dtype *t,
                             what, d, kind, size);
         if (order == '|')
             return sbp_fail(err, SBP_ERR_FORMAT,
-                            "%s: dtype '%s': byte order '|' is only valid for one-byte types",
-                            what, d);
+                            "%s: dtype '%s': byte order '|' is only valid for one-byte types", what,
+                            d);
     }
     *t = (sbp_npy_dtype)found;
     return SBP_OK;
@@ -205,8 +205,7 @@ static sbp_status parse_header(const char *what, const char *text, size_t n, npy
         }
         char key[32];
         if (!parse_str(&p, key, sizeof key))
-            return BAD("%s: NPY header: expected a quoted key at offset %zu: %s", what, p.i,
-                       shown);
+            return BAD("%s: NPY header: expected a quoted key at offset %zu: %s", what, p.i, shown);
         skip_ws(&p);
         if (peek(&p) != ':')
             return BAD("%s: NPY header: expected ':' after '%s': %s", what, key, shown);
@@ -221,8 +220,7 @@ static sbp_status parse_header(const char *what, const char *text, size_t n, npy
                                 "plain arrays of %s are",
                                 what, NPY_SUPPORTED);
             if (!parse_str(&p, descr, sizeof descr))
-                return BAD("%s: NPY header: 'descr' is not a quoted type string: %s", what,
-                           shown);
+                return BAD("%s: NPY header: 'descr' is not a quoted type string: %s", what, shown);
         } else if (!strcmp(key, "fortran_order")) {
             if (have_order++)
                 return BAD("%s: NPY header repeats the key 'fortran_order': %s", what, shown);
@@ -292,15 +290,17 @@ static sbp_status parse_header(const char *what, const char *text, size_t n, npy
         }
         skip_ws(&p);
         if (peek(&p) != '}')
-            return BAD("%s: NPY header: expected ',' or '}' at offset %zu: %s", what, p.i,
-                       shown);
+            return BAD("%s: NPY header: expected ',' or '}' at offset %zu: %s", what, p.i, shown);
     }
     skip_ws(&p);
     if (p.i != p.n)
         return BAD("%s: NPY header: unexpected text after the dict: %s", what, shown);
     if (!have_descr || !have_order || !have_shape)
         return BAD("%s: NPY header lacks the key '%s': %s", what,
-                   !have_descr ? "descr" : !have_order ? "fortran_order" : "shape", shown);
+                   !have_descr   ? "descr"
+                   : !have_order ? "fortran_order"
+                                 : "shape",
+                   shown);
 #undef BAD
     return parse_descr(what, descr, &h->dtype, err);
 }
@@ -394,14 +394,13 @@ static sbp_status read_array(reader *r, sbp_npy_array *out, sbp_error *err)
             return st;
         if (got < 2)
             return sbp_fail(err, SBP_ERR_FORMAT, "%s: truncated NPY header", r->what);
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-               (size_t)pre[11] << 24;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
         prefix = 12;
     }
     if (hlen == 0 || hlen > NPY_MAX_HEADER)
         return sbp_fail(err, SBP_ERR_FORMAT,
-                        "%s: NPY header length %zu is %s (at most %zu bytes are accepted)",
-                        r->what, hlen, hlen ? "absurd" : "zero", NPY_MAX_HEADER);
+                        "%s: NPY header length %zu is %s (at most %zu bytes are accepted)", r->what,
+                        hlen, hlen ? "absurd" : "zero", NPY_MAX_HEADER);
     if (r->size >= 0 && (uint64_t)r->size < prefix + hlen)
         return sbp_fail(err, SBP_ERR_FORMAT,
                         "%s: truncated: the NPY header claims %zu bytes but the file holds %lld",
@@ -529,17 +528,52 @@ int64_t sbp_npy_get_int(const sbp_npy_array *a, size_t i)
     const uint8_t *p = (const uint8_t *)a->data + i * dtype_table[a->dtype].size;
     switch (a->dtype) {
     case SBP_NPY_BOOL:
-    case SBP_NPY_U1: return *p;
-    case SBP_NPY_I1: return (int8_t)*p;
-    case SBP_NPY_I2: { int16_t v; memcpy(&v, p, 2); return v; }
-    case SBP_NPY_U2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case SBP_NPY_I4: { int32_t v; memcpy(&v, p, 4); return v; }
-    case SBP_NPY_U4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case SBP_NPY_I8: { int64_t v; memcpy(&v, p, 8); return v; }
-    case SBP_NPY_U8: { uint64_t v; memcpy(&v, p, 8); return v > INT64_MAX ? INT64_MAX : (int64_t)v; }
-    case SBP_NPY_F4: { float v; memcpy(&v, p, 4); return (int64_t)v; }
-    case SBP_NPY_F8: { double v; memcpy(&v, p, 8); return (int64_t)v; }
-    default: return 0;
+    case SBP_NPY_U1:
+        return *p;
+    case SBP_NPY_I1:
+        return (int8_t)*p;
+    case SBP_NPY_I2: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case SBP_NPY_U2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case SBP_NPY_I4: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case SBP_NPY_U4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case SBP_NPY_I8: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case SBP_NPY_U8: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
+    case SBP_NPY_F4: {
+        float v;
+        memcpy(&v, p, 4);
+        return (int64_t)v;
+    }
+    case SBP_NPY_F8: {
+        double v;
+        memcpy(&v, p, 8);
+        return (int64_t)v;
+    }
+    default:
+        return 0;
     }
 }
 
@@ -601,10 +635,9 @@ sbp_status sbp_npz_read(sbp_npy_array *out, const char *path, const char *name, 
     if (!za) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
-        sbp_status st = sbp_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? SBP_ERR_IO
-                                                                                 : SBP_ERR_FORMAT,
-                                 "%s: not a readable .npz (zip) archive: %s", path,
-                                 zip_error_strerror(&ze));
+        sbp_status st =
+            sbp_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? SBP_ERR_IO : SBP_ERR_FORMAT,
+                     "%s: not a readable .npz (zip) archive: %s", path, zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return st;
     }
@@ -619,8 +652,8 @@ sbp_status sbp_npz_read(sbp_npy_array *out, const char *path, const char *name, 
         char names[256];
         list_members(za, names, sizeof names);
         zip_discard(za);
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: no array '%s' in the archive (members: %s)",
-                        path, name, names);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: no array '%s' in the archive (members: %s)", path,
+                        name, names);
     }
     zip_file_t *zf = zip_fopen_index(za, (zip_uint64_t)idx, 0);
     if (!zf) {
@@ -776,8 +809,10 @@ sbp_status sbp_npy_write(const char *path, const char *dtype, int ndim, const si
     if (e) {
         unlink(tmp);
         free(tmp);
-        return sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
-                        "untouched)", path, strerror(e));
+        return sbp_fail(err, SBP_ERR_IO,
+                        "%s: write failed: %s (the previous file, if any, is "
+                        "untouched)",
+                        path, strerror(e));
     }
     free(tmp);
     sync_dir(path);
@@ -812,8 +847,8 @@ sbp_status sbp_npz_write(const char *path, const sbp_npz_member *m, size_t n, sb
                             path, m[i].name ? m[i].name : "(null)");
         for (size_t j = 0; j < i; j++)
             if (!strcmp(m[i].name, m[j].name))
-                return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: array name '%s' appears twice",
-                                path, m[i].name);
+                return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: array name '%s' appears twice", path,
+                                m[i].name);
     }
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 16);
@@ -886,8 +921,10 @@ sbp_status sbp_npz_write(const char *path, const sbp_npz_member *m, size_t n, sb
         goto out;
     }
     if (zip_close(za) != 0) {
-        st = sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
-                      "untouched)", path, zip_strerror(za));
+        st = sbp_fail(err, SBP_ERR_IO,
+                      "%s: write failed: %s (the previous file, if any, is "
+                      "untouched)",
+                      path, zip_strerror(za));
         zip_discard(za);
         goto out;
     }
@@ -902,8 +939,10 @@ sbp_status sbp_npz_write(const char *path, const sbp_npz_member *m, size_t n, sb
     if (!e && rename(tmp, path) != 0)
         e = errno;
     if (e) {
-        st = sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
-                      "untouched)", path, strerror(e));
+        st = sbp_fail(err, SBP_ERR_IO,
+                      "%s: write failed: %s (the previous file, if any, is "
+                      "untouched)",
+                      path, strerror(e));
         goto out;
     }
     sync_dir(path);
@@ -927,8 +966,8 @@ static sbp_status dataset_from_arrays(sbp_dataset **out, sbp_npy_array *x, sbp_n
     uint8_t *labels = NULL;
     if (y->ndim != 1 || !sbp_npy_dtype_is_int(y->dtype)) {
         st = sbp_fail(err, SBP_ERR_SHAPE,
-                      "%s: labels must be a 1-d integer array (N,), got %d dimensions of %s",
-                      ywhat, y->ndim, dtype_table[y->dtype].name);
+                      "%s: labels must be a 1-d integer array (N,), got %d dimensions of %s", ywhat,
+                      y->ndim, dtype_table[y->dtype].name);
         goto fail;
     }
     const size_t n = y->shape[0];
@@ -951,9 +990,8 @@ static sbp_status dataset_from_arrays(sbp_dataset **out, sbp_npy_array *x, sbp_n
     for (size_t i = 0; i < n; i++) {
         int64_t v = sbp_npy_get_int(y, i);
         if (v < 0 || v > 255) {
-            st = sbp_fail(err, SBP_ERR_FORMAT,
-                          "%s: label %lld at index %zu is outside 0 … 255", ywhat, (long long)v,
-                          i);
+            st = sbp_fail(err, SBP_ERR_FORMAT, "%s: label %lld at index %zu is outside 0 … 255",
+                          ywhat, (long long)v, i);
             goto fail;
         }
         labels[i] = (uint8_t)v;
@@ -1011,8 +1049,8 @@ static sbp_status dataset_from_arrays(sbp_dataset **out, sbp_npy_array *x, sbp_n
                       xwhat, x->ndim);
         goto fail;
     }
-    if (c < 1 || h < 1 || w < 1 || T < 0 || (spikes && T < 1) ||
-        x->shape[x->ndim - 1] > INT_MAX || x->shape[x->ndim - 2] > INT_MAX) {
+    if (c < 1 || h < 1 || w < 1 || T < 0 || (spikes && T < 1) || x->shape[x->ndim - 1] > INT_MAX ||
+        x->shape[x->ndim - 2] > INT_MAX) {
         st = sbp_fail(err, SBP_ERR_SHAPE, "%s: a sample dimension is 0 or too large", xwhat);
         goto fail;
     }

@@ -87,14 +87,13 @@ sbp_status sbp_npy_write(const char *path, const char *dtype, int ndim, const si
 /* One member of an .npz archive to write; stored as NAME.npy. Names: [A-Za-z0-9_.-]+, unique. */
 typedef struct sbp_npz_member {
     const char *name;
-    const char *dtype;   /* "<f4" for weights */
+    const char *dtype; /* "<f4" for weights */
     int ndim;
     const size_t *shape; /* (ndim) */
     const void *data;    /* Π shape elements, C order */
 } sbp_npz_member;
 
 /* Writes the members as one .npz archive atomically (np.load(path)[name] gives each back). */
-sbp_status sbp_npz_write(const char *path, const sbp_npz_member *members, size_t n,
-                         sbp_error *err);
+sbp_status sbp_npz_write(const char *path, const sbp_npz_member *members, size_t n, sbp_error *err);
 
 #endif

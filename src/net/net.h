@@ -19,7 +19,7 @@ struct sbp_net {
     float *params; /* (n_params) every weight, layer after layer, PyTorch layout per layer */
     int n_meta;
     char meta_key[SBP_NET_MAX_META][32];
-    char meta_val[SBP_NET_MAX_META][128];
+    char meta_val[SBP_NET_MAX_META][1024];
 };
 
 /* Resolves shapes, neuron constants and weight offsets of `spec` into layers[] (no

@@ -16,15 +16,19 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
 /* Strict conversions of option values; on failure print "spikebp CMD: --OPT: …" and return 0. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 
-/* Loads the train or test split of a named data set ("mnist", "fashion-mnist") or of a folder
- * holding IDX files, from the cache folder ($SBP_DATA_DIR, else ~/.cache/spikebp).
- * `limit` > 0 keeps the first `limit` images (*owner then holds the full set to free). */
+/* Loads the train or test split of a data set named as cli_data_help() describes (built-in
+ * names from the cache folder $SBP_DATA_DIR, else ~/.cache/spikebp; folders; kind:PATH forms).
+ * `limit` > 0 keeps the first `limit` images (*owner then holds the full set to free). For
+ * spike data sets sbp_dataset_timesteps() gives the T the commands must use. */
+void cli_data_help(FILE *f);
 sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset **view,
                          sbp_dataset **owner, sbp_error *err);
 

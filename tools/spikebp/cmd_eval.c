@@ -10,7 +10,7 @@ static void help(FILE *f)
     fprintf(f,
             "usage: spikebp eval --model FILE [--data NAME] [options]\n\n"
             "  --model FILE          a model saved by 'spikebp train' (required)\n"
-            "  --data NAME           mnist | fashion-mnist | folder of IDX files\n"
+            "  --data NAME           a data set (list below)\n"
             "                        [default: the data the model was trained on]\n"
             "  -T, --timesteps N     time steps per image [default: the model's training T]\n"
             "  --limit N             evaluate only the first N test images [default: all]\n"
@@ -18,7 +18,8 @@ static void help(FILE *f)
             "  --threads N           worker threads [default: all cores]\n"
             "  --reference           use the plain-loop reference implementation (slow)\n"
             "  --quiet               no progress bar\n"
-            "  --json                print one JSON object with the results\n");
+            "  --json                print one JSON object with the results\n\n");
+    cli_data_help(f);
 }
 
 static void on_progress(void *user, size_t done, size_t total)
@@ -85,6 +86,11 @@ int cmd_eval(int argc, char **argv)
     }
     if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
         goto fail;
+    if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
+        fprintf(stderr, "spikebp eval: %s holds spike trains of %d steps; using T = %d\n", data,
+                sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
+        T = sbp_dataset_timesteps(ds);
+    }
     sbp_eval_opts eo;
     sbp_eval_opts_default(&eo);
     eo.timesteps = (int)T;

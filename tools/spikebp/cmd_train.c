@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/analysis.h"
 #include "checkpoint.h"
 #include "cli.h"
 
@@ -31,7 +32,7 @@ static void help(FILE *f)
             "network and data\n"
             "  --net NAME            built-in (lenet, vgg9, vgg7, resnet11, resnet9),\n"
             "                        paper notation or a description file   [lenet]\n"
-            "  --data NAME           mnist | fashion-mnist | folder of IDX files  [mnist]\n"
+            "  --data NAME           a data set (see the list below)              [mnist]\n"
             "  --train-limit N       train on the first N training images          [all]\n"
             "  --test-limit N        evaluate on the first N test images           [all]\n"
             "schedule (SPEC §4, MNIST column)\n"
@@ -63,7 +64,9 @@ static void help(FILE *f)
             "                        may be given; a different --threads breaks bit-identity)\n"
             "execution\n"
             "  --threads N           worker threads                         [all cores]\n"
-            "  --reference           plain-loop reference implementation (slow; for checks)\n");
+            "  --reference           plain-loop reference implementation (slow; for checks)\n"
+            "\nSpike data sets (N-MNIST, npy spike trains) set T unless -T is given.\n\n");
+    cli_data_help(f);
 }
 
 static int parse_milestones(const char *s, sbp_train_opts *o)
@@ -324,6 +327,8 @@ int cmd_train(int argc, char **argv)
     }
     if (data_load(&ds, &s, &err) != SBP_OK)
         goto fail;
+    if (!resume && !(given & GIVEN('T')) && sbp_dataset_timesteps(ds.train) > 0)
+        o->timesteps = sbp_dataset_timesteps(ds.train);
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%d", o->timesteps);
     if (sbp_net_set_meta(net, "timesteps", tbuf, &err) != SBP_OK ||
@@ -438,6 +443,15 @@ int cmd_train(int argc, char **argv)
                "%.1f img/s  lr %g\n",
                epoch + 1, o->epochs, last_loss, 100.0 * last_train_acc, ds.val ? "val" : "test",
                100.0 * er.accuracy, er.correct, er.images, train_secs, ips, lr);
+        { /* spike-rate summary on 64 images, with warnings for silent/saturated layers */
+            double rates[SBP_MAX_LAYERS];
+            char summary[2048];
+            if (sbp_analysis_spike_rates(net, eval_set, o->timesteps, 64, 1, rates, &err) != SBP_OK)
+                goto fail;
+            sbp_analysis_format_rates(net, rates, summary, sizeof summary);
+            if (!quiet)
+                fputs(summary, stdout);
+        }
         fflush(stdout);
         fprintf(log, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f,%.2f\n", epoch + 1, lr, last_loss,
                 last_train_acc, er.loss / (double)er.images, er.accuracy, train_secs, ips);

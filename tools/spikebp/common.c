@@ -336,11 +336,13 @@ sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset 
     *view = *owner = NULL;
     if (is_dir(name))
         return load_folder(name, train, limit, view, owner, err);
+    /* KIND:REST forms */
+    enum { K_NPY, K_NPZ, K_NMNIST, K_CIFAR, K_SVHN, K_IDX };
     static const struct {
         const char *prefix;
         int kind;
-    } kinds[] = {{"npy:", 1}, {"npz:", 2}, {"nmnist:", 3}, {"cifar10:", 4}, {"svhn:", 5},
-                 {"idx:", 6}};
+    } kinds[] = {{"npy:", K_NPY},     {"npz:", K_NPZ},   {"nmnist:", K_NMNIST},
+                 {"cifar10:", K_CIFAR}, {"svhn:", K_SVHN}, {"idx:", K_IDX}};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         size_t l = strlen(kinds[k].prefix);
         if (strncmp(name, kinds[k].prefix, l) != 0)
@@ -349,19 +351,19 @@ sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset 
         if (!*rest)
             return usage_error(err, "--data %s: a path must follow the colon", name);
         switch (kinds[k].kind) {
-        case 1: return load_numpy(rest, 0, train, limit, view, owner, err);
-        case 2: return load_numpy(rest, 1, train, limit, view, owner, err);
-        case 3: return load_nmnist(rest, train, limit, view, owner, err);
+        case K_NPY: return load_numpy(rest, 0, train, limit, view, owner, err);
+        case K_NPZ: return load_numpy(rest, 1, train, limit, view, owner, err);
+        case K_NMNIST: return load_nmnist(rest, train, limit, view, owner, err);
         }
         if (!is_dir(rest)) {
             snprintf(err->msg, sizeof err->msg, "%s: no such folder", rest);
             return err->status = SBP_ERR_IO;
         }
-        if (kinds[k].kind == 4)
-            return load_cifar(rest, train, limit, view, owner, err);
-        if (kinds[k].kind == 5)
-            return load_svhn(rest, train, limit, view, owner, err);
-        return load_idx(rest, train, limit, view, owner, err);
+        switch (kinds[k].kind) {
+        case K_CIFAR: return load_cifar(rest, train, limit, view, owner, err);
+        case K_SVHN: return load_svhn(rest, train, limit, view, owner, err);
+        default: return load_idx(rest, train, limit, view, owner, err);
+        }
     }
     /* a name: the folder of that name in the data cache */
     char base[64];

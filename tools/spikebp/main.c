@@ -14,6 +14,8 @@ static const struct {
     {"train", cmd_train, "train a spiking network with spike-based backpropagation"},
     {"eval", cmd_eval, "test accuracy of a saved model"},
     {"info", cmd_info, "layer table, output shapes and parameter count of a network"},
+    {"analyze", cmd_analyze, "spike rates, event-driven operations, energy, accuracy by steps"},
+    {"plot", cmd_plot, "PNG/SVG figures of training logs, analyses, spike rasters, confusion"},
     {"export", cmd_export, "write a model's weights as a NumPy .npz archive"},
 };
 

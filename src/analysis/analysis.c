@@ -1,0 +1,659 @@
+/*
+ * analysis.c — spike statistics, event-driven operation counts and accuracy by inference steps
+ * (SPEC §8), measured by running images through the engine exactly as sbp_eval does and reading
+ * the spike counts γ it keeps (engine.h). Definitions: analysis.h.
+ *
+ * The input image is rate-encoded here (sbp_analysis_encode, a copy of the engine's encoder
+ * with the evaluation key and tag) and handed to the engine as given spikes, so the input
+ * spikes that are counted are by construction the ones the network processed; test_analysis
+ * checks that these spikes, and the results, are identical to sbp_eval's.
+ */
+#include "analysis/analysis.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+
+/* --------------------------------------------------------------------------- geometry */
+
+static int is_spiking(const sbp_layer *L)
+{
+    return L->neuron != SBP_NEURON_INTEGRATOR;
+}
+
+uint64_t sbp_analysis_layer_macs(const sbp_net *net, int l)
+{
+    const sbp_layer *L = &net->layers[l];
+    uint64_t m = L->w_count ? (uint64_t)L->n_out * (uint64_t)L->fan_in : 0;
+    if (L->sc && L->sc->w_count)
+        m += (uint64_t)L->sc->n_out * (uint64_t)L->sc->fan_in;
+    return m;
+}
+
+uint64_t sbp_analysis_dense_macs(const sbp_net *net)
+{
+    uint64_t m = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        m += sbp_analysis_layer_macs(net, l);
+    return m;
+}
+
+/* Kernel taps ky ∈ [0, k) through which input row `pos` reaches a valid output row:
+ * output o = (pos + pad − ky)/stride must be an integer in [0, out). */
+static uint32_t axis_fanout(int pos, int k, int stride, int pad, int out)
+{
+    uint32_t n = 0;
+    for (int ky = 0; ky < k; ky++) {
+        int q = pos + pad - ky;
+        if (q >= 0 && q % stride == 0 && q / stride < out)
+            n++;
+    }
+    return n;
+}
+
+uint32_t sbp_analysis_fanout(const sbp_layer *L, int paramfree, size_t i)
+{
+    const size_t P = (size_t)L->in_h * L->in_w;
+    const int y = (int)(i % P) / L->in_w, x = (int)(i % P) % L->in_w;
+    switch (L->spec.kind) {
+    case SBP_LAYER_CONV: {
+        const int k = L->spec.kernel, s = L->spec.stride, p = L->spec.pad;
+        uint32_t taps = axis_fanout(y, k, s, p, L->out_h) * axis_fanout(x, k, s, p, L->out_w);
+        return paramfree ? taps : (uint32_t)L->out_c * taps;
+    }
+    case SBP_LAYER_POOL: /* one accumulate into the 2×2 window the input falls in, if any */
+        return y < 2 * L->out_h && x < 2 * L->out_w ? 1u : 0u;
+    default: /* dense, output */
+        return (uint32_t)L->n_out;
+    }
+}
+
+void sbp_analysis_layer_name(const sbp_net *net, int l, char *buf, size_t size)
+{
+    const sbp_layer *L = &net->layers[l];
+    const sbp_layer_spec *s = &L->spec;
+    switch (s->kind) {
+    case SBP_LAYER_CONV:
+        if (s->stride != 1)
+            snprintf(buf, size, "%dC%d/%d", s->out, s->kernel, s->stride);
+        else
+            snprintf(buf, size, "%dC%d", s->out, s->kernel);
+        break;
+    case SBP_LAYER_POOL:
+        snprintf(buf, size, "P2");
+        break;
+    case SBP_LAYER_DENSE:
+        snprintf(buf, size, "%dFC", s->out);
+        break;
+    default:
+        snprintf(buf, size, "%d out", s->out);
+    }
+}
+
+/* --------------------------------------------------------------------------- encoding */
+
+void sbp_analysis_input(sbp_input *in, const sbp_dataset *ds, size_t i, uint64_t seed)
+{
+    memset(in, 0, sizeof *in);
+    if (ds->spikes) {
+        in->spikes8 = ds->spikes + i * (size_t)ds->timesteps * ds->c * ds->h * ds->w;
+        return;
+    }
+    in->pixels = sbp_dataset_image(ds, i);
+    in->mean = ds->mean;
+    in->std = ds->std;
+    in->gain = ds->gain;
+    in->key = sbp_rng_key_make(seed, SBP_RNG_ENCODE);
+    in->tag = SBP_ANALYSIS_EVAL_TAG;
+    in->sample = (uint32_t)i;
+}
+
+void sbp_analysis_encode(float *x, const sbp_input *in, int T, int C, size_t P)
+{
+    const size_t n = (size_t)C * P;
+    /* The value map x·gain (the engine's xval, same expression) lives in the last row of x
+     * until step T−1 overwrites it, element by element, each value read before its slot is
+     * written. */
+    float *val = x + (size_t)(T - 1) * n;
+    for (int c = 0; c < C; c++)
+        for (size_t p = 0; p < P; p++) {
+            size_t j = (size_t)c * P + p;
+            val[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
+        }
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * n;
+        for (size_t j = 0; j < n; j += 4) {
+            uint32_t w[4];
+            sbp_rng_words(in->key, in->tag, in->sample, (uint32_t)t, (uint32_t)(j / 4), w);
+            for (size_t q = 0; q < 4 && j + q < n; q++) {
+                float v = val[j + q];
+                float a = v < 0.0f ? -v : v;
+                xt[j + q] = a > sbp_rng_unit(w[q]) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------------------- one image */
+
+void sbp_activity_init(sbp_activity *a, const sbp_net *net, int T)
+{
+    memset(a, 0, sizeof *a);
+    a->n_layers = net->n_layers;
+    a->T = T;
+    a->input.neurons = net->layers[0].n_in;
+    for (int l = 0; l < net->n_layers; l++)
+        a->layer[l].neurons = net->layers[l].n_out;
+}
+
+static void count_add(sbp_activity_count *d, const sbp_activity_count *s)
+{
+    d->spikes += s->spikes;
+    d->silent += s->silent;
+    d->saturated += s->saturated;
+    d->in_spikes += s->in_spikes;
+    d->acs += s->acs;
+    d->acs_sc += s->acs_sc;
+}
+
+static void activity_add(sbp_activity *dst, const sbp_activity *src)
+{
+    dst->images += src->images;
+    count_add(&dst->input, &src->input);
+    for (int l = 0; l < src->n_layers; l++)
+        count_add(&dst->layer[l], &src->layer[l]);
+}
+
+sbp_status sbp_probe_init(sbp_probe *p, const sbp_net *net, int T, sbp_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->net = net;
+    p->T = T;
+    sbp_status st = sbp_engine_init(&p->eng, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 0, err);
+    if (st != SBP_OK)
+        return st;
+    sbp_engine_set_weights(&p->eng, net->params);
+    size_t nfan = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        nfan += net->layers[l].n_in;
+        if (net->layers[l].sc)
+            nfan += net->layers[l].sc->n_in;
+    }
+    const size_t nin = net->layers[0].n_in, classes = net->layers[net->n_layers - 1].n_out;
+    p->fan = malloc(nfan * sizeof *p->fan);
+    p->x = malloc((size_t)T * nin * sizeof(float));
+    p->in_count = malloc(nin * sizeof(float));
+    p->hist = malloc((size_t)T * classes * sizeof(float));
+    p->out = malloc(classes * sizeof(float));
+    if (!p->fan || !p->x || !p->in_count || !p->hist || !p->out) {
+        sbp_probe_free(p);
+        return sbp_fail(err, SBP_ERR_NOMEM,
+                        "analysis: cannot allocate %zu MiB for the input spikes of T = %d steps",
+                        ((size_t)T * nin * sizeof(float)) >> 20, T);
+    }
+    uint32_t *f = p->fan;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        p->fan_of[l] = f;
+        for (size_t i = 0; i < L->n_in; i++)
+            *f++ = sbp_analysis_fanout(L, 0, i);
+        if (L->sc) {
+            p->fan_sc_of[l] = f;
+            for (size_t i = 0; i < L->sc->n_in; i++)
+                *f++ = sbp_analysis_fanout(L->sc, L->sc->w_count == 0, i);
+        }
+    }
+    sbp_engine_record_output(&p->eng, p->hist);
+    return SBP_OK;
+}
+
+void sbp_probe_free(sbp_probe *p)
+{
+    sbp_engine_release(&p->eng);
+    free(p->fan);
+    free(p->x);
+    free(p->in_count);
+    free(p->hist);
+    free(p->out);
+    memset(p, 0, sizeof *p);
+}
+
+/* Adds one image's γ map of a group of n neurons to c. */
+static void count_group(sbp_activity_count *c, const float *gamma, size_t n, float sat_min)
+{
+    uint64_t spikes = 0, silent = 0, sat = 0;
+    for (size_t i = 0; i < n; i++) {
+        spikes += (uint64_t)gamma[i];
+        silent += gamma[i] == 0.0f;
+        sat += gamma[i] >= sat_min;
+    }
+    c->spikes += spikes;
+    c->silent += silent;
+    c->saturated += sat;
+}
+
+/* Σ_i gamma[i] and Σ_i gamma[i]·fan[i]: spikes arriving and accumulates they cause. */
+static void count_ops(const float *gamma, const uint32_t *fan, size_t n, uint64_t *in,
+                      uint64_t *acs)
+{
+    uint64_t s = 0, a = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t g = (uint64_t)gamma[i];
+        s += g;
+        a += g * fan[i];
+    }
+    if (in)
+        *in += s;
+    *acs += a;
+}
+
+void sbp_probe_image(sbp_probe *p, const sbp_input *in, int label, sbp_activity *acc,
+                     uint64_t *correct_by_steps, uint64_t *confusion, int *pred_out)
+{
+    const sbp_net *net = p->net;
+    const int T = p->T, last = net->n_layers - 1;
+    const sbp_layer *L0 = &net->layers[0];
+    const size_t nin = L0->n_in, classes = net->layers[last].n_out;
+    sbp_input run = *in;
+
+    /* Input spikes of this image and their count per position, Σ_t |x[t]|. */
+    memset(p->in_count, 0, nin * sizeof(float));
+    if (in->spikes || in->spikes8) {
+        for (int t = 0; t < T; t++)
+            for (size_t i = 0; i < nin; i++) {
+                float v = in->spikes ? in->spikes[(size_t)t * nin + i]
+                                     : (float)in->spikes8[(size_t)t * nin + i];
+                p->in_count[i] += v < 0.0f ? -v : v;
+            }
+    } else {
+        sbp_analysis_encode(p->x, in, T, L0->in_c, (size_t)L0->in_h * L0->in_w);
+        for (int t = 0; t < T; t++)
+            for (size_t i = 0; i < nin; i++) {
+                float v = p->x[(size_t)t * nin + i];
+                p->in_count[i] += v < 0.0f ? -v : v;
+            }
+        run.spikes = p->x;
+        run.pixels = NULL;
+    }
+    sbp_engine_clear_masks(&p->eng);
+    sbp_engine_forward(&p->eng, &run, p->out);
+
+    const float sat_min = (float)((9 * (long)T + 9) / 10); /* ⌈0.9·T⌉ */
+    acc->images++;
+    count_group(&acc->input, p->in_count, nin, sat_min);
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        sbp_activity_count *c = &acc->layer[l];
+        const float *src = l == 0 ? p->in_count : p->eng.st[l - 1].count;
+        count_ops(src, p->fan_of[l], L->n_in, &c->in_spikes, &c->acs);
+        if (L->sc) {
+            const int from = L->spec.shortcut_from;
+            const float *ss = from < 0 ? p->in_count : p->eng.st[from].count;
+            count_ops(ss, p->fan_sc_of[l], L->sc->n_in, NULL, &c->acs_sc);
+        }
+        if (is_spiking(L))
+            count_group(c, p->eng.st[l].count, L->n_out, sat_min);
+    }
+
+    /* Prediction after t+1 steps: argmax of M[t]/T, ties to the lowest class, exactly as
+     * sbp_eval decides from o = M[T−1]/T. */
+    int pred = 0;
+    for (int t = 0; t < T; t++) {
+        const float *m = p->hist + (size_t)t * classes;
+        int best = 0;
+        for (size_t k = 1; k < classes; k++)
+            if (m[k] / (float)T > m[best] / (float)T)
+                best = (int)k;
+        if (label >= 0 && correct_by_steps && best == label)
+            correct_by_steps[t]++;
+        pred = best;
+    }
+    if (label >= 0 && confusion && (size_t)label < classes)
+        confusion[(size_t)label * classes + (size_t)pred]++;
+    if (pred_out)
+        *pred_out = pred;
+}
+
+/* --------------------------------------------------------------------------- data sets */
+
+void sbp_analysis_opts_default(sbp_analysis_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->timesteps = 100;
+    o->seed = 1;
+}
+
+static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, int T, sbp_error *err)
+{
+    const sbp_net_spec *s = &net->spec;
+    const sbp_layer *Lo = &net->layers[net->n_layers - 1];
+    if (T < 1)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "analysis: timesteps must be at least 1 (got %d)",
+                        T);
+    if (ds->c != s->in_c || ds->h != s->in_h || ds->w != s->in_w)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "analysis: data images are %dx%dx%d but the network expects %dx%dx%d",
+                        ds->h, ds->w, ds->c, s->in_h, s->in_w, s->in_c);
+    if ((size_t)ds->classes > Lo->n_out)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "analysis: data has %d classes but the network outputs %zu", ds->classes,
+                        Lo->n_out);
+    if (ds->n == 0)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "analysis: data set is empty");
+    if (ds->timesteps > 0 && ds->timesteps != T)
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "analysis: the data are spike trains of %d steps but %d time steps were "
+                        "asked for",
+                        ds->timesteps, T);
+    return SBP_OK;
+}
+
+sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
+                            const sbp_analysis_opts *o, sbp_activity *act,
+                            uint64_t *correct_by_steps, uint64_t *confusion, sbp_error *err)
+{
+    const int T = o->timesteps;
+    sbp_status st = check_data(net, ds, T, err);
+    if (st != SBP_OK)
+        return st;
+    sbp_activity_init(act, net, T);
+    const size_t n = o->images && o->images < ds->n ? o->images : ds->n;
+    const size_t classes = net->layers[net->n_layers - 1].n_out;
+    const int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+    sbp_probe *pr = calloc((size_t)nt, sizeof *pr);
+    sbp_activity *acc = calloc((size_t)nt, sizeof *acc);
+    uint64_t *cbs = calloc((size_t)nt * (size_t)T, sizeof *cbs);
+    uint64_t *conf = calloc((size_t)nt * classes * classes, sizeof *conf);
+    int ready = 0;
+    if (!pr || !acc || !cbs || !conf) {
+        st = sbp_fail(err, SBP_ERR_NOMEM, "analysis: out of memory");
+        goto done;
+    }
+    for (; ready < nt && st == SBP_OK; ready++) {
+        st = sbp_probe_init(&pr[ready], net, T, err);
+        sbp_activity_init(&acc[ready], net, T);
+    }
+    if (st != SBP_OK)
+        goto done;
+    const size_t chunk = 256;
+    for (size_t first = 0; first < n; first += chunk) {
+        const size_t last = first + chunk < n ? first + chunk : n;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (size_t i = first; i < last; i++) {
+            const int tid = omp_get_thread_num();
+            sbp_input in;
+            sbp_analysis_input(&in, ds, i, o->seed);
+            sbp_probe_image(&pr[tid], &in, sbp_dataset_label(ds, i), &acc[tid],
+                            cbs + (size_t)tid * T, conf + (size_t)tid * classes * classes, NULL);
+        }
+        if (o->progress)
+            o->progress(o->progress_user, last, n);
+    }
+    /* Integer sums: the result does not depend on which thread saw which image. */
+    for (int t = 0; t < nt; t++)
+        activity_add(act, &acc[t]);
+    if (correct_by_steps)
+        for (int s = 0; s < T; s++) {
+            correct_by_steps[s] = 0;
+            for (int t = 0; t < nt; t++)
+                correct_by_steps[s] += cbs[(size_t)t * T + s];
+        }
+    if (confusion)
+        for (size_t j = 0; j < classes * classes; j++) {
+            confusion[j] = 0;
+            for (int t = 0; t < nt; t++)
+                confusion[j] += conf[(size_t)t * classes * classes + j];
+        }
+done:
+    if (pr)
+        for (int i = 0; i < ready; i++)
+            sbp_probe_free(&pr[i]);
+    free(pr);
+    free(acc);
+    free(cbs);
+    free(conf);
+    return st;
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0.0 ? a / b : NAN;
+}
+
+static void group_figures(sbp_layer_figures *g, const sbp_activity_count *c, double images,
+                          int T)
+{
+    const double ni = (double)c->neurons * images;
+    g->neurons = c->neurons;
+    g->rate = ratio((double)c->spikes, ni * T);
+    g->silent = ratio((double)c->silent, ni);
+    g->saturated = ratio((double)c->saturated, ni);
+}
+
+void sbp_analysis_figures_of(const sbp_net *net, const sbp_activity *act, double mac_pj,
+                             double ac_pj, sbp_analysis_figures *f)
+{
+    memset(f, 0, sizeof *f);
+    const int T = act->T;
+    const double im = (double)act->images;
+    f->n_layers = act->n_layers;
+    f->T = T;
+    f->images = act->images;
+    snprintf(f->input.name, sizeof f->input.name, "input");
+    f->input.kind = "input";
+    f->input.spiking = 1;
+    group_figures(&f->input, &act->input, im, T);
+    f->input.in_spikes = f->input.acs = f->input.macs_step = 0.0;
+    f->input.density = NAN;
+    for (int l = 0; l < act->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        const sbp_activity_count *c = &act->layer[l];
+        sbp_layer_figures *g = &f->layer[l];
+        sbp_analysis_layer_name(net, l, g->name, sizeof g->name);
+        g->kind = sbp_layer_kind_name(L->spec.kind);
+        g->spiking = is_spiking(L);
+        group_figures(g, c, im, T);
+        if (!g->spiking)
+            g->rate = g->silent = g->saturated = NAN;
+        g->in_spikes = ratio((double)c->in_spikes, im);
+        g->acs = ratio((double)(c->acs + c->acs_sc), im);
+        g->macs_step = (double)sbp_analysis_layer_macs(net, l);
+        g->density = ratio(g->acs, g->macs_step * T);
+        f->acs += g->acs;
+        if (L->spec.kind == SBP_LAYER_POOL)
+            f->acs_pool += g->acs;
+        else if (L->sc && !L->sc->w_count)
+            f->acs_pool += ratio((double)c->acs_sc, im);
+        f->macs_step += g->macs_step;
+    }
+    f->macs_window = f->macs_step * T;
+    f->ops_ratio = ratio(f->macs_step, f->acs);
+    f->density = ratio(f->acs, f->macs_window);
+    f->mac_pj = mac_pj;
+    f->ac_pj = ac_pj;
+    f->ann_energy_uj = f->macs_step * mac_pj * 1e-6;
+    f->snn_energy_uj = f->acs * ac_pj * 1e-6;
+    f->energy_ratio = ratio(f->ann_energy_uj, f->snn_energy_uj);
+}
+
+/* --------------------------------------------------------------------------- training summary */
+
+sbp_status sbp_analysis_spike_rates(const sbp_net *net, const sbp_dataset *ds, int T,
+                                    size_t images, uint64_t seed, double *rates, sbp_error *err)
+{
+    sbp_analysis_opts o;
+    sbp_analysis_opts_default(&o);
+    o.timesteps = T;
+    o.images = images;
+    o.seed = seed;
+    sbp_activity act;
+    sbp_status st = sbp_analysis_run(net, ds, &o, &act, NULL, NULL, err);
+    if (st != SBP_OK)
+        return st;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_activity_count *c = &act.layer[l];
+        rates[l] = is_spiking(&net->layers[l])
+                       ? ratio((double)c->spikes, (double)c->neurons * (double)act.images * T)
+                       : NAN;
+    }
+    return SBP_OK;
+}
+
+/* Appends to buf at *len, never past size − 1; keeps the buffer NUL-terminated. */
+static void append(char *buf, size_t size, size_t *len, const char *fmt, ...) SBP_PRINTF(4, 5);
+
+static void append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    if (*len + 1 >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        return;
+    *len = *len + (size_t)k < size - 1 ? *len + (size_t)k : size - 1;
+}
+
+int sbp_analysis_format_rates(const sbp_net *net, const double *rates, char *buf, size_t size)
+{
+    size_t len = 0;
+    int warnings = 0;
+    char name[32];
+    if (size == 0)
+        return 0;
+    buf[0] = '\0';
+    append(buf, size, &len, "spike rates:");
+    for (int l = 0; l < net->n_layers; l++) {
+        if (isnan(rates[l]))
+            continue;
+        sbp_analysis_layer_name(net, l, name, sizeof name);
+        append(buf, size, &len, "  %d:%s %.2f %%", l + 1, name, 100.0 * rates[l]);
+    }
+    append(buf, size, &len, "  (spikes per neuron-step)\n");
+    for (int l = 0; l < net->n_layers; l++) {
+        if (isnan(rates[l]))
+            continue;
+        sbp_analysis_layer_name(net, l, name, sizeof name);
+        if (rates[l] < SBP_ANALYSIS_SILENT_RATE) {
+            warnings++;
+            append(buf, size, &len,
+                   "warning: layer %d (%s) is silent: %.3f %% of its neuron-steps spike "
+                   "(< %.1f %%)\n",
+                   l + 1, name, 100.0 * rates[l], 100.0 * SBP_ANALYSIS_SILENT_RATE);
+        } else if (rates[l] > SBP_ANALYSIS_SATURATED_RATE) {
+            warnings++;
+            append(buf, size, &len,
+                   "warning: layer %d (%s) is saturated: %.1f %% of its neuron-steps spike "
+                   "(> %.0f %%)\n",
+                   l + 1, name, 100.0 * rates[l], 100.0 * SBP_ANALYSIS_SATURATED_RATE);
+        }
+    }
+    return warnings;
+}
+
+/* --------------------------------------------------------------------------- traces */
+
+sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, int layer,
+                              uint8_t *raster, const size_t *watch, int n_watch, float *membrane,
+                              int threads, sbp_error *err)
+{
+    if (T < 1)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "trace: timesteps must be at least 1 (got %d)",
+                        T);
+    if (layer < 0 || layer >= net->n_layers)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "trace: layer %d does not exist (1 … %d)",
+                        layer + 1, net->n_layers);
+    const sbp_layer *L = &net->layers[layer];
+    const size_t n = L->n_out, classes = net->layers[net->n_layers - 1].n_out;
+    if (n_watch < 0 || (n_watch > 0 && (!watch || !membrane)))
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "trace: %d watched neurons without a buffer",
+                        n_watch);
+    for (int w = 0; w < n_watch; w++)
+        if (watch[w] >= n)
+            return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                            "trace: neuron %zu of layer %d does not exist (it has %zu)", watch[w],
+                            layer + 1, n);
+    const int nt = threads > 0 ? threads : omp_get_max_threads();
+    float *out = malloc((size_t)nt * classes * sizeof(float)); /* (threads, classes) */
+    float *hist = NULL;
+    sbp_engine e;
+    sbp_status st = SBP_OK;
+    if (!out)
+        return sbp_fail(err, SBP_ERR_NOMEM, "trace: out of memory");
+
+    if (!is_spiking(L)) { /* the output layer: M[t] is recorded at every step in one pass */
+        hist = malloc((size_t)T * classes * sizeof(float));
+        if (!hist) {
+            st = sbp_fail(err, SBP_ERR_NOMEM, "trace: out of memory");
+            goto done;
+        }
+        st = sbp_engine_init(&e, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 1, err);
+        if (st != SBP_OK)
+            goto done;
+        sbp_engine_set_weights(&e, net->params);
+        sbp_engine_record_output(&e, hist);
+        sbp_engine_forward(&e, in, out);
+        sbp_engine_release(&e);
+        if (raster)
+            memset(raster, 0, (size_t)T * n);
+        for (int t = 0; t < T; t++)
+            for (int w = 0; w < n_watch; w++)
+                membrane[(size_t)t * n_watch + w] = hist[(size_t)t * classes + watch[w]];
+        goto done;
+    }
+
+    if (raster) { /* one pass keeping every step's spike bits (exact-mode training state) */
+        st = sbp_engine_init(&e, net, T, SBP_IMPL_FAST, 1, SBP_BACKWARD_EXACT, 1, err);
+        if (st != SBP_OK)
+            goto done;
+        sbp_engine_set_weights(&e, net->params);
+        sbp_engine_forward(&e, in, out);
+        for (int t = 0; t < T; t++)
+            for (size_t i = 0; i < n; i++)
+                raster[(size_t)t * n + i] =
+                    (uint8_t)sbp_spike_get(e.st[layer].bits, sbp_spike_bit(n, t, i));
+        sbp_engine_release(&e);
+    }
+
+    if (n_watch > 0) { /* V[t] = the membrane at the end of a window of t+1 steps */
+        sbp_status worst = SBP_OK;
+        sbp_error perr = {0};
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int k = T; k >= 1; k--) { /* longest windows first: better balance */
+            sbp_engine ek;
+            sbp_error kerr = {0};
+            float *o = out + (size_t)omp_get_thread_num() * classes;
+            sbp_status sk = sbp_engine_init(&ek, net, k, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 1,
+                                            &kerr);
+            if (sk != SBP_OK) {
+#pragma omp critical(sbp_trace_error)
+                if (worst == SBP_OK) {
+                    worst = sk;
+                    perr = kerr;
+                }
+                continue;
+            }
+            sbp_engine_set_weights(&ek, net->params);
+            sbp_engine_forward(&ek, in, o);
+            for (int w = 0; w < n_watch; w++)
+                membrane[(size_t)(k - 1) * n_watch + w] = ek.st[layer].v[watch[w]];
+            sbp_engine_release(&ek);
+        }
+        if (worst != SBP_OK) {
+            if (err)
+                *err = perr;
+            st = worst;
+        }
+    }
+done:
+    free(out);
+    free(hist);
+    return st;
+}

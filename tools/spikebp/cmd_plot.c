@@ -1,0 +1,1321 @@
+/*
+ * cmd_plot.c — `spikebp plot`: figures drawn outside the training loop (STYLE 14), from files:
+ *   --log       MODEL.log.csv              loss and accuracy per epoch (two panels)
+ *   --analysis  MODEL.analysis.csv         spike rate, silent and saturated neurons per layer
+ *   --steps     MODEL.accuracy_steps.csv   accuracy against the number of inference steps
+ *   --raster    --model FILE --image K     spike raster of a layer + membrane traces
+ *   --confusion --model FILE               confusion matrix heat map
+ * each written as PNG and/or SVG with PLplot's C API and its cairo drivers (pngcairo,
+ * svgcairo). The single-image traces come from sbp_analysis_trace (src/analysis).
+ *
+ * PLplot keeps its own process-wide stream state; this file touches it only between
+ * fig_begin and fig_end, one figure at a time. A PLplot fatal error exits the process through
+ * PLplot's exit handler, which this file points at a message and exit status 1. Built without
+ * PLplot (SBP_HAVE_PLPLOT undefined), the command says so and exits 1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+#include "cli.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: spikebp plot KIND [options]\n\n"
+            "Draws figures from the files training and analysis write, or from a model.\n\n"
+            "kind (one per call)\n"
+            "  --log FILE            MODEL.log.csv of 'spikebp train': loss and train/test\n"
+            "                        accuracy per epoch\n"
+            "  --analysis FILE       MODEL.analysis.csv of 'spikebp analyze': spike rate, silent\n"
+            "                        and saturated neurons per layer\n"
+            "  --steps FILE          MODEL.accuracy_steps.csv of 'spikebp analyze': accuracy vs\n"
+            "                        the number of inference steps\n"
+            "  --raster              spike raster of a layer's neurons for one test image, with\n"
+            "                        the membrane traces of three of them (needs --model); for\n"
+            "                        the output layer, the membrane of every class. Membranes\n"
+            "                        take T passes of 1 … T steps (O(T²) steps)\n"
+            "  --confusion           confusion matrix on test images (needs --model)\n"
+            "model-based kinds\n"
+            "  --model FILE          a model saved by 'spikebp train'\n"
+            "  --data NAME           mnist | fashion-mnist | folder  [default: the model's data]\n"
+            "  -T, --timesteps N     time steps per image     [default: the model's training T]\n"
+            "  --image K             test image to trace (0-based)                          [0]\n"
+            "  --layer L             layer to trace, 1-based as in 'spikebp info'          [1]\n"
+            "  --neurons N           neurons shown in the raster (evenly spread over the\n"
+            "                        neurons that spike for this image, index order)       [64]\n"
+            "  --images N            test images for the confusion matrix               [1000]\n"
+            "  --seed S              seed of the input spike encoding (as eval)            [1]\n"
+            "  --threads N           worker threads                             [all cores]\n"
+            "output\n"
+            "  --out DIR             folder for the figures  [default: the input file's folder]\n"
+            "  --format LIST         png, svg or png,svg                             [png,svg]\n"
+            "  --json                print one JSON object listing the files written\n"
+            "  --quiet               no progress bar\n\n"
+            "Files are named after the input: m.sbp.log.csv → m.sbp.log.png, m.sbp →\n"
+            "m.sbp.raster-l1-i0.png, m.sbp.confusion.png, …\n");
+}
+
+#ifndef SBP_HAVE_PLPLOT
+
+int cmd_plot(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            help(stdout);
+            printf("\nThis build of spikebp has no plotting (PLplot was not found, or the "
+                   "build was configured with -DSBP_PLPLOT=OFF).\n");
+            return CLI_OK;
+        }
+    fprintf(stderr, "spikebp plot: this build has no plotting: PLplot was not found when spikebp "
+                    "was configured (or -DSBP_PLPLOT=OFF); install libplplot-dev and "
+                    "plplot-driver-cairo (scripts/install-deps) and rebuild\n");
+    return CLI_FAIL;
+}
+
+#else /* SBP_HAVE_PLPLOT */
+
+#include <plplot.h>
+
+/* ------------------------------------------------------------------ CSV files */
+
+/* A small CSV table: header names and rows of fields (no quoting: our files have none). */
+typedef struct csv_table {
+    char *text;      /* the file, fields NUL-terminated in place */
+    int ncol, nrow;
+    char **field;    /* ((nrow + 1) × ncol): row 0 is the header; missing fields are "" */
+} csv_table;
+
+static void csv_free(csv_table *t)
+{
+    free(t->text);
+    free(t->field);
+    memset(t, 0, sizeof *t);
+}
+
+static int csv_load(csv_table *t, const char *path, char *msg, size_t size)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(msg, size, "%s: %s", path, strerror(errno));
+        return 0;
+    }
+    size_t cap = 1 << 16, n = 0;
+    t->text = malloc(cap + 1);
+    for (size_t k; t->text && (k = fread(t->text + n, 1, cap - n, f)) > 0;) {
+        n += k;
+        if (n == cap) {
+            char *p = realloc(t->text, 2 * cap + 1);
+            if (!p) {
+                free(t->text);
+                t->text = NULL;
+                break;
+            }
+            t->text = p;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!t->text) {
+        snprintf(msg, size, "%s: out of memory", path);
+        return 0;
+    }
+    t->text[n] = '\0';
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += t->text[i] == '\n';
+    if (n && t->text[n - 1] != '\n')
+        lines++;
+    char *s = t->text;
+    t->ncol = 1;
+    for (char *c = s; *c && *c != '\n'; c++)
+        t->ncol += *c == ',';
+    t->field = calloc((size_t)(lines + 1) * (size_t)t->ncol, sizeof *t->field);
+    if (!t->field || lines < 1) {
+        snprintf(msg, size, lines < 1 ? "%s: empty file" : "%s: out of memory", path);
+        csv_free(t);
+        return 0;
+    }
+    int row = 0;
+    while (*s && row < lines) {
+        char *end = strchr(s, '\n');
+        if (end)
+            *end = '\0';
+        if (end && end > s && end[-1] == '\r')
+            end[-1] = '\0';
+        if (*s) {
+            int col = 0;
+            for (char *tok = s; col < t->ncol; col++) {
+                char *comma = strchr(tok, ',');
+                if (comma)
+                    *comma = '\0';
+                t->field[(size_t)row * t->ncol + col] = tok;
+                if (!comma) {
+                    col++;
+                    break;
+                }
+                tok = comma + 1;
+            }
+            for (; col < t->ncol; col++)
+                t->field[(size_t)row * t->ncol + col] = "";
+            row++;
+        }
+        if (!end)
+            break;
+        s = end + 1;
+    }
+    t->nrow = row - 1;
+    if (t->nrow < 1) {
+        snprintf(msg, size, "%s: no data rows below the header", path);
+        csv_free(t);
+        return 0;
+    }
+    return 1;
+}
+
+static int csv_col(const csv_table *t, const char *name)
+{
+    for (int c = 0; c < t->ncol; c++)
+        if (!strcmp(t->field[c], name))
+            return c;
+    return -1;
+}
+
+/* Row r (0-based, below the header), column c. */
+static const char *csv_str(const csv_table *t, int r, int c)
+{
+    return t->field[(size_t)(r + 1) * t->ncol + c];
+}
+
+static double csv_num(const csv_table *t, int r, int c)
+{
+    const char *s = csv_str(t, r, c);
+    char *end;
+    double v = strtod(s, &end);
+    return (*s && *end == '\0') ? v : NAN;
+}
+
+/* Finds the named columns or explains which is missing. */
+static int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
+                    int n, char *msg, size_t size)
+{
+    for (int i = 0; i < n; i++)
+        if ((cols[i] = csv_col(t, names[i])) < 0) {
+            snprintf(msg, size, "%s: no column '%s' — is it the right kind of file?", path,
+                     names[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ figures */
+
+enum { C_BG, C_FG, C_GRID, C_BLUE, C_ORANGE, C_GREEN, C_RED, C_PURPLE, C_BROWN, C_PINK,
+       C_GRAY, C_OLIVE, C_CYAN, C_DARK, C_LIGHT, C_COUNT };
+static const int palette[C_COUNT][3] = {
+    {255, 255, 255}, {0, 0, 0},      {225, 225, 225}, {31, 119, 180}, {255, 127, 14},
+    {44, 160, 44},   {214, 39, 40},  {148, 103, 189}, {140, 86, 75},  {227, 119, 194},
+    {127, 127, 127}, {188, 189, 34}, {23, 190, 207},  {60, 60, 60},   {170, 170, 170}};
+/* Text scales: tick numbers and notes, axis labels, panel titles, values on bars. */
+#define S_TEXT 0.85
+#define S_LABEL 0.95
+#define S_TITLE 1.05
+#define S_SMALL 0.75
+
+/* Colours of successive series (classes, traces). */
+static const int series[10] = {C_BLUE,  C_ORANGE, C_GREEN, C_RED,   C_PURPLE,
+                               C_BROWN, C_PINK,   C_GRAY,  C_OLIVE, C_CYAN};
+
+static int plplot_exit(PLCHAR_VECTOR msg)
+{
+    fprintf(stderr, "spikebp plot: PLplot: %s\n", msg);
+    return CLI_FAIL;
+}
+
+/* Whether this PLplot installation has the output device `dev` (PLplot would otherwise ask
+ * for a device on stdin). */
+static int have_device(const char *dev)
+{
+    const char *menus[128], *names[128];
+    const char **m = menus, **d = names;
+    int n = 128;
+    plgFileDevs(&m, &d, &n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], dev))
+            return 1;
+    return 0;
+}
+
+/* Starts a figure of w×h pixels on device dev into path; 0 (with msg) if the device is missing
+ * or path is not writable (both checked first: PLplot would prompt or exit). */
+static int fig_begin(const char *dev, const char *path, int w, int h, char *msg, size_t size)
+{
+    if (!have_device(dev)) {
+        snprintf(msg, size,
+                 "PLplot has no '%s' output device: install plplot-driver-cairo "
+                 "(scripts/install-deps)",
+                 dev);
+        return 0;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(msg, size, "%s: %s", path, strerror(errno));
+        return 0;
+    }
+    fclose(f);
+    plsexit(plplot_exit);
+    plsdev(dev);
+    plsfnam(path);
+    plspage(0.0, 0.0, w, h, 0, 0);
+    plscmap0n(C_COUNT);
+    for (int i = 0; i < C_COUNT; i++)
+        plscol0(i, palette[i][0], palette[i][1], palette[i][2]);
+    plscolbg(255, 255, 255);
+    plinit();
+    pladv(0);
+    plschr(0.0, S_TEXT);
+    plwidth(1.0);
+    return 1;
+}
+
+static void fig_end(void)
+{
+    plend1();
+}
+
+/* Copies s with PLplot's text escape character '#' doubled. */
+static const char *esc(const char *s, char *buf, size_t size)
+{
+    size_t o = 0;
+    for (; *s && o + 2 < size; s++) {
+        if (*s == '#')
+            buf[o++] = '#';
+        buf[o++] = *s;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* A frame in viewport (x0, x1, y0, y1) of the page with world window wx/wy, a light grid, the
+ * axes drawn with PLplot box options xbox/ybox ("bcnst": box, numbers, ticks; "o": custom
+ * labels; "bc": a bare frame), axis labels and a title. */
+static void frame(double x0, double x1, double y0, double y1, double wx0, double wx1,
+                  double wy0, double wy1, double xtick, double ytick, const char *xbox,
+                  const char *ybox, const char *xlabel, const char *ylabel, const char *title)
+{
+    plvpor(x0, x1, y0, y1);
+    plwind(wx0, wx1, wy0, wy1);
+    plcol0(C_GRID);
+    plwidth(0.8);
+    pllsty(1);
+    plbox(strchr(xbox, 'n') ? "g" : "", xtick, 0, "g", ytick, 0);
+    plcol0(C_FG);
+    plwidth(1.0);
+    plschr(0.0, S_TEXT);
+    plbox(xbox, xtick, 0, ybox, ytick, 0);
+    plschr(0.0, S_LABEL);
+    plmtex("b", 2.7, 0.5, 0.5, xlabel);
+    plmtex("l", strchr(ybox, 'o') ? 5.4 : 4.6, 0.5, 0.5, ylabel); /* 'o': long labels */
+    plschr(0.0, S_TITLE);
+    plmtex("t", 0.9, 0.5, 0.5, title);
+    plschr(0.0, S_TEXT);
+}
+
+/* A filled rectangle [x0, x1] × [y0, y1] in world coordinates. */
+static void rect(double x0, double x1, double y0, double y1, int colour)
+{
+    PLFLT x[4] = {x0, x1, x1, x0}, y[4] = {y0, y0, y1, y1};
+    plcol0(colour);
+    plfill(4, x, y);
+}
+
+/* A legend of n line (+ symbol) entries at a corner inside the current viewport. */
+static void legend(int n, const char *const *text, const int *colours, const int *styles,
+                   int symbols, PLINT position, double text_scale)
+{
+    PLINT opt[16], tc[16], lc[16], ls[16], sc[16], sn[16];
+    PLFLT lw[16], ss[16];
+    const char *sym[16];
+    n = n > 16 ? 16 : n;
+    for (int i = 0; i < n; i++) {
+        opt[i] = PL_LEGEND_LINE | (symbols ? PL_LEGEND_SYMBOL : 0);
+        tc[i] = C_FG;
+        lc[i] = sc[i] = colours[i];
+        ls[i] = styles ? styles[i] : 1;
+        lw[i] = 2.5;
+        ss[i] = 1.0;
+        sn[i] = 1;
+        sym[i] = "●";
+    }
+    PLFLT w, h;
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, position | PL_POSITION_INSIDE,
+             0.02, 0.03, 0.08, C_BG, C_LIGHT, 1, 0, 0, n, opt, 1.0, text_scale, 2.0, 0.0, tc,
+             (const char **)text, NULL, NULL, NULL, NULL, lc, ls, lw, sc, ss, sn,
+             (const char **)sym);
+}
+
+/* A line with width and style in world coordinates (+ dots at the points if `dots`). */
+static void series_line(int n, const double *x, const double *y, int colour, double width,
+                        int style, int dots)
+{
+    plcol0(colour);
+    plwidth(width);
+    pllsty(style);
+    plline(n, x, y);
+    pllsty(1);
+    plwidth(1.0);
+    if (dots)
+        plstring(n, x, y, "●");
+}
+
+/* Tick spacing for an integer axis of `span` units: 1, 2, 5, 10, 20, … with ≤ 12 ticks. */
+static double int_tick(double span)
+{
+    double t = 1;
+    for (int i = 0; span / t > 12; i++)
+        t *= (i % 3 == 1) ? 2.5 : 2; /* 1, 2, 5, 10, 20, 50, … */
+    return t;
+}
+
+/* ------------------------------------------------------------------ the kinds */
+
+typedef struct plot_job plot_job;
+typedef void (*draw_fn)(const plot_job *j);
+
+/* What one figure needs, whatever the format. */
+struct plot_job {
+    const char *source;  /* input file named in titles */
+    int w, h;            /* page size, pixels */
+    /* --log */
+    int n;               /* rows */
+    double *x, *a, *b, *c, *d; /* columns (meaning per kind) */
+    /* --analysis */
+    char (*names)[48];
+    /* --raster / --confusion */
+    int T, rows, classes, layer_spiking, label, pred;
+    double thr;
+    const uint8_t *raster;   /* (T, n_out) */
+    size_t n_out;
+    const size_t *shown;     /* (rows) neuron indices shown, index order */
+    const size_t *watch;     /* (3) neurons with membrane traces */
+    int n_watch;
+    const float *membrane;   /* (T, n_watch) */
+    const uint64_t *confusion; /* (classes, classes) */
+    char title[512];     /* the page's title line */
+    char subtitle[256];  /* the main panel's title (raster, confusion) */
+};
+
+/* The page's title line, above the panels. */
+static void suptitle(const char *s)
+{
+    char t[600];
+    plvpor(0, 1, 0, 1);
+    plwind(0, 1, 0, 1);
+    plcol0(C_DARK);
+    plschr(0.0, S_TEXT);
+    plmtex("t", -1.4, 0.5, 0.5, esc(s, t, sizeof t));
+    plcol0(C_FG);
+}
+
+static void draw_log(const plot_job *j)
+{
+    double xmin = j->x[0], xmax = j->x[0], lmax = 0, amin = 1;
+    for (int i = 0; i < j->n; i++) {
+        xmin = fmin(xmin, j->x[i]);
+        xmax = fmax(xmax, j->x[i]);
+        lmax = fmax(lmax, fmax(isnan(j->a[i]) ? 0 : j->a[i], isnan(j->b[i]) ? 0 : j->b[i]));
+        amin = fmin(amin, fmin(isnan(j->c[i]) ? 1 : j->c[i], isnan(j->d[i]) ? 1 : j->d[i]));
+    }
+    const double pad = j->n <= 30 ? 0.5 : 0;
+    const int dots = j->n <= 30;
+    const double xt = int_tick(xmax - xmin + 2 * pad);
+    double *acc1 = malloc(sizeof(double) * (size_t)j->n * 2), *acc2 = acc1 + j->n;
+    if (!acc1)
+        return;
+    for (int i = 0; i < j->n; i++) {
+        acc1[i] = 100.0 * j->c[i];
+        acc2[i] = 100.0 * j->d[i];
+    }
+    const char *names[2] = {"train", "test"};
+    const int colours[2] = {C_BLUE, C_ORANGE};
+    suptitle(j->title);
+    frame(0.08, 0.47, 0.14, 0.84, xmin - pad, xmax + pad, 0, lmax > 0 ? 1.15 * lmax : 1, xt, 0,
+          "bcnst", "bcnstv", "epoch", "loss: Σ (o − y)² per image", "loss per epoch");
+    series_line(j->n, j->x, j->a, C_BLUE, 2.5, 1, dots);
+    series_line(j->n, j->x, j->b, C_ORANGE, 2.5, 1, dots);
+    legend(2, names, colours, NULL, 1, PL_POSITION_TOP | PL_POSITION_RIGHT, 1.0);
+    double lo = floor(100.0 * amin / 10.0) * 10.0;
+    lo = lo > 90 ? 90 : lo;
+    frame(0.57, 0.96, 0.14, 0.84, xmin - pad, xmax + pad, lo, 100, xt, 0, "bcnst", "bcnstv",
+          "epoch", "accuracy (%)", "accuracy per epoch");
+    series_line(j->n, j->x, acc1, C_BLUE, 2.5, 1, dots);
+    series_line(j->n, j->x, acc2, C_ORANGE, 2.5, 1, dots);
+    legend(2, names, colours, NULL, 1, PL_POSITION_BOTTOM | PL_POSITION_RIGHT, 1.0);
+    free(acc1);
+}
+
+/* x tick labels of the layer bar charts. */
+static void layer_labels(const plot_job *j)
+{
+    char t[96];
+    plcol0(C_FG);
+    plschr(0.0, S_TEXT);
+    for (int i = 0; i < j->n; i++)
+        plmtex("b", 1.5, (i + 0.5) / j->n, 0.5, esc(j->names[i], t, sizeof t));
+}
+
+/* A value printed just above a bar of height y in a window of height range. */
+static void bar_value(double x, double y, double range, const char *fmt, double v)
+{
+    char s[32];
+    snprintf(s, sizeof s, fmt, v);
+    plcol0(C_FG);
+    plschr(0.0, S_SMALL);
+    plptex(x, y + 0.045 * range, 1, 0, 0.5, s);
+    plschr(0.0, S_TEXT);
+}
+
+/* Whole percentages, but small non-zero ones with two decimals (0.03, not 0). */
+static const char *pct_fmt(double v)
+{
+    return v > 0 && v < 1 ? "%.2f" : "%.0f";
+}
+
+static void draw_analysis(const plot_job *j)
+{
+    /* a = rate, b = silent, c = saturated (fractions); names = "1: 20C5" … */
+    double rmax = 0;
+    for (int i = 0; i < j->n; i++)
+        rmax = fmax(rmax, isnan(j->a[i]) ? 0 : 100.0 * j->a[i]);
+    rmax = rmax > 0 ? 1.22 * rmax : 1;
+    suptitle(j->title);
+    frame(0.09, 0.97, 0.57, 0.86, 0, j->n, 0, rmax, 1, 0, "bc", "bcnstv", "", "spike rate (%)",
+          "spike rate: spikes per neuron per time step");
+    for (int i = 0; i < j->n; i++) {
+        if (isnan(j->a[i]))
+            continue;
+        rect(i + 0.2, i + 0.8, 0, 100.0 * j->a[i], i == 0 ? C_GRAY : C_BLUE);
+        bar_value(i + 0.5, 100.0 * j->a[i], rmax, "%.2f", 100.0 * j->a[i]);
+    }
+    layer_labels(j);
+
+    frame(0.09, 0.97, 0.12, 0.43, 0, j->n, 0, 135, 1, 20, "bc", "bcnstv", "",
+          "% of the neurons", "silent (γ = 0) and saturated (spiking at ≥ 90 % of the steps)");
+    for (int i = 0; i < j->n; i++) {
+        if (!isnan(j->b[i])) {
+            rect(i + 0.15, i + 0.5, 0, 100.0 * j->b[i], C_GRAY);
+            bar_value(i + 0.325, 100.0 * j->b[i], 135, pct_fmt(100.0 * j->b[i]),
+                      100.0 * j->b[i]);
+        }
+        if (!isnan(j->c[i])) {
+            rect(i + 0.5, i + 0.85, 0, 100.0 * j->c[i], C_RED);
+            bar_value(i + 0.675, 100.0 * j->c[i], 135, pct_fmt(100.0 * j->c[i]),
+                      100.0 * j->c[i]);
+        }
+    }
+    layer_labels(j);
+    PLINT opt[2] = {PL_LEGEND_COLOR_BOX, PL_LEGEND_COLOR_BOX}, tc[2] = {C_FG, C_FG};
+    PLINT bc[2] = {C_GRAY, C_RED}, bp[2] = {0, 0};
+    PLFLT bs[2] = {0.8, 0.8}, bw[2] = {1.0, 1.0}, w, h;
+    const char *text[2] = {"silent", "saturated"};
+    plschr(0.0, S_SMALL);
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.01, 0.02, 0.04, C_BG,
+             C_LIGHT, 1, 1, 2, 2, opt, 1.0, 1.0, 2.0, 0.0, tc, text, bc, bp, bs, bw, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL);
+    plschr(0.0, S_TEXT);
+}
+
+static void draw_steps(const plot_job *j)
+{
+    /* x = steps, a = accuracy (fraction) */
+    double *y = malloc(sizeof(double) * (size_t)j->n);
+    if (!y)
+        return;
+    double lo = 100, fin = 100.0 * j->a[j->n - 1];
+    for (int i = 0; i < j->n; i++) {
+        y[i] = 100.0 * j->a[i];
+        lo = fmin(lo, y[i]);
+    }
+    int reach = j->n - 1; /* first step from which accuracy stays ≥ 99 % of the final */
+    while (reach > 0 && y[reach - 1] >= 0.99 * fin)
+        reach--;
+    const double T = j->x[j->n - 1];
+    lo = fmin(floor(lo / 10.0) * 10.0, 90);
+    const double span = 100 - lo;
+    suptitle(j->title);
+    frame(0.09, 0.96, 0.12, 0.86, 0, T, lo, 100, int_tick(T), 0, "bcnst", "bcnstv",
+          "inference time steps t (prediction = argmax M[t] after t steps)", "test accuracy (%)",
+          "accuracy vs number of inference steps");
+    double hx[2] = {0, T}, hy[2] = {fin, fin};
+    series_line(2, hx, hy, C_GRAY, 1.2, 2, 0);
+    double vx[2] = {j->x[reach], j->x[reach]}, vy[2] = {lo, 100};
+    series_line(2, vx, vy, C_GREEN, 1.2, 3, 0);
+    series_line(j->n, j->x, y, C_BLUE, 2.5, 1, j->n <= 30);
+    int best = 0;
+    for (int i = 1; i < j->n; i++)
+        if (y[i] > y[best])
+            best = i;
+    char s[160];
+    plcol0(C_FG);
+    plstring(1, &j->x[j->n - 1], &y[j->n - 1], "●");
+    snprintf(s, sizeof s, "t = %.0f: %.2f %%", T, fin);
+    plschr(0.0, S_TEXT);
+    plptex(T - 0.01 * T, fin + (fin > lo + 0.85 * span ? -0.06 : 0.05) * span, 1, 0, 1.0, s);
+    plcol0(C_ORANGE);
+    plstring(1, &j->x[best], &y[best], "●");
+    /* Notes below the curve when it ends high, above it when it ends low. */
+    const double ny = fin > lo + 0.5 * span ? lo + 0.30 * span : lo + 0.85 * span;
+    const double nx = j->x[reach] + 0.015 * T;
+    snprintf(s, sizeof s, "≥ 99 %% of the final accuracy from t = %.0f on", j->x[reach]);
+    plcol0(C_GREEN);
+    plptex(nx, ny, 1, 0, 0.0, s);
+    snprintf(s, sizeof s, "best: %.2f %% at t = %.0f", y[best], j->x[best]);
+    plcol0(C_ORANGE);
+    plptex(nx, ny - 0.07 * span, 1, 0, 0.0, s);
+    plcol0(C_FG);
+    free(y);
+}
+
+/* Raster y labels: row r shows neuron shown[r]. */
+static void raster_label(PLINT axis, PLFLT value, PLCHAR_NC_VECTOR label, PLINT length,
+                         PLPointer data)
+{
+    const plot_job *j = data;
+    long r = lround(value);
+    if (axis == PL_Y_AXIS && r >= 0 && r < j->rows && fabs(value - (double)r) < 1e-6)
+        snprintf(label, (size_t)length, "%zu", j->shown[r]);
+    else if (axis == PL_X_AXIS)
+        snprintf(label, (size_t)length, "%.0f", value);
+    else
+        label[0] = '\0';
+}
+
+static void draw_output_traces(const plot_job *j)
+{
+    const int T = j->T;
+    double mlo = 0, mhi = 0;
+    for (size_t i = 0; i < (size_t)T * j->n_watch; i++) {
+        mlo = fmin(mlo, j->membrane[i]);
+        mhi = fmax(mhi, j->membrane[i]);
+    }
+    double pad = 0.08 * (mhi - mlo > 0 ? mhi - mlo : 1);
+    suptitle(j->title);
+    frame(0.10, 0.78, 0.12, 0.86, 0, T, mlo - pad, mhi + pad, int_tick(T), 0, "bcnst", "bcnstv",
+          "time step t", "output membrane M[t]",
+          "membrane of every output neuron; prediction = argmax M[T−1]");
+    double *x = malloc(sizeof(double) * (size_t)T * 2), *y = x + T;
+    const char *names[16];
+    char nbuf[16][40];
+    int colours[16], styles[16];
+    for (int w = 0; w < j->n_watch && w < 16 && x; w++) {
+        for (int k = 0; k < T; k++) {
+            x[k] = k + 0.5;
+            y[k] = j->membrane[(size_t)k * j->n_watch + w];
+        }
+        colours[w] = series[w % 10];
+        styles[w] = (w / 10) % 2 ? 2 : 1;
+        series_line(T, x, y, colours[w], (int)j->watch[w] == j->label ? 4.0 : 1.8, styles[w], 0);
+        snprintf(nbuf[w], sizeof nbuf[w], "class %zu%s", j->watch[w],
+                 (int)j->watch[w] == j->label ? " (label)" : "");
+        names[w] = nbuf[w];
+    }
+    free(x);
+    plvpor(0.80, 0.99, 0.12, 0.86);
+    plwind(0, 1, 0, 1);
+    legend(j->n_watch < 16 ? j->n_watch : 16, names, colours, styles, 0,
+           PL_POSITION_TOP | PL_POSITION_LEFT, 0.9);
+}
+
+static void draw_raster(const plot_job *j)
+{
+    const int T = j->T;
+    char s[160];
+    if (!j->layer_spiking) {
+        draw_output_traces(j);
+        return;
+    }
+    suptitle(j->title);
+    /* Raster: row r = neuron shown[r]; a tick per spike, coloured for the traced neurons. */
+    plslabelfunc(raster_label, (PLPointer)j);
+    frame(0.11, 0.77, 0.46, 0.87, 0, T, -0.5, j->rows - 0.5, int_tick(T), int_tick(j->rows),
+          "bcnst", "bcnstvo", "", "neuron (index in the layer)", j->subtitle);
+    plslabelfunc(NULL, NULL);
+    const double tw = T > 50 ? 0.0 : 0.1; /* gaps between the ticks when steps are wide */
+    for (int r = 0; r < j->rows; r++) {
+        int colour = C_FG;
+        for (int w = 0; w < j->n_watch; w++)
+            if (j->watch[w] == j->shown[r])
+                colour = series[w];
+        for (int k = 0; k < T; k++)
+            if (j->raster[(size_t)k * j->n_out + j->shown[r]])
+                rect(k + tw, k + 1 - tw, r - 0.4, r + 0.4, colour);
+    }
+    /* Membranes: V[t] after each step; a spike is drawn as a rise to the threshold, a stroke
+     * to 1.3·threshold and the reset to 0. */
+    double vlo = 0;
+    for (size_t i = 0; i < (size_t)T * j->n_watch; i++)
+        vlo = fmin(vlo, j->membrane[i]);
+    const double top = 1.4 * j->thr;
+    snprintf(s, sizeof s, "membrane V (threshold %.2g)", j->thr);
+    frame(0.11, 0.77, 0.10, 0.36, 0, T, vlo - 0.05 * (top - vlo), top, int_tick(T), 0, "bcnst",
+          "bcnstv", "time step t", s, "membrane after each step (legend: neuron: spikes)");
+    double tx[2] = {0, T}, ty[2] = {j->thr, j->thr};
+    series_line(2, tx, ty, C_GRAY, 1.2, 2, 0);
+    double *x = malloc(sizeof(double) * (size_t)T * 6), *y = x + 3 * T;
+    const char *names[3];
+    char nbuf[3][64];
+    int colours[3];
+    for (int w = 0; w < j->n_watch && x; w++) {
+        int m = 0, g = 0;
+        for (int k = 0; k < T; k++) {
+            double v = j->membrane[(size_t)k * j->n_watch + w];
+            if (j->raster[(size_t)k * j->n_out + j->watch[w]]) {
+                x[m] = k + 0.5, y[m++] = j->thr;
+                x[m] = k + 0.5, y[m++] = 1.3 * j->thr;
+                g++;
+            }
+            x[m] = k + 0.5, y[m++] = v;
+        }
+        series_line(m, x, y, series[w], 1.8, 1, 0);
+        snprintf(nbuf[w], sizeof nbuf[w], "%zu: %d spike%s", j->watch[w], g,
+                 g == 1 ? "" : "s");
+        names[w] = nbuf[w];
+        colours[w] = series[w];
+    }
+    free(x);
+    plvpor(0.79, 0.995, 0.10, 0.36);
+    plwind(0, 1, 0, 1);
+    legend(j->n_watch, names, colours, NULL, 0, PL_POSITION_TOP | PL_POSITION_LEFT, 0.8);
+}
+
+/* Confusion axes labels: x = predicted class, y = true class with class 0 on top. */
+static void confusion_label(PLINT axis, PLFLT value, PLCHAR_NC_VECTOR label, PLINT length,
+                            PLPointer data)
+{
+    const plot_job *j = data;
+    long k = lround(value - 0.5);
+    if (fabs(value - 0.5 - (double)k) > 1e-6 || k < 0 || k >= j->classes) {
+        label[0] = '\0';
+        return;
+    }
+    snprintf(label, (size_t)length, "%ld", axis == PL_Y_AXIS ? j->classes - 1 - k : k);
+}
+
+static void draw_confusion(const plot_job *j)
+{
+    const int K = j->classes;
+    char v[32];
+    suptitle(j->title);
+    plvpor(0.11, 0.83, 0.10, 0.86);
+    plwind(0, K, 0, K);
+    /* cmap1: white → dark blue */
+    PLFLT pos[2] = {0, 1}, r[2] = {1, 0.03}, g[2] = {1, 0.19}, b[2] = {1, 0.42};
+    plscmap1l(1, 2, pos, r, g, b, NULL);
+    for (int i = 0; i < K; i++) {
+        uint64_t total = 0;
+        for (int k = 0; k < K; k++)
+            total += j->confusion[(size_t)i * K + k];
+        for (int k = 0; k < K; k++) {
+            uint64_t c = j->confusion[(size_t)i * K + k];
+            double f = total ? (double)c / (double)total : 0;
+            double y0 = K - 1 - i;
+            PLFLT x[4] = {k, k + 1, k + 1, k}, y[4] = {y0, y0, y0 + 1, y0 + 1};
+            plcol1(f);
+            plfill(4, x, y);
+            if (c) {
+                snprintf(v, sizeof v, "%llu", (unsigned long long)c);
+                plcol0(f > 0.45 ? C_BG : C_FG);
+                plschr(0.0, K > 12 ? 0.55 : S_TEXT);
+                plptex(k + 0.5, y0 + 0.5, 1, 0, 0.5, v);
+            }
+        }
+    }
+    plcol0(C_FG);
+    plschr(0.0, S_TEXT);
+    plslabelfunc(confusion_label, (PLPointer)j);
+    plsmaj(0.0, 0.0); /* labels at every class centre (ticks every 0.5), no tick marks */
+    plsmin(0.0, 0.0);
+    plbox("bcnto", 0.5, 1, "bcntvo", 0.5, 1);
+    plsmaj(0.0, 1.0);
+    plsmin(0.0, 1.0);
+    plslabelfunc(NULL, NULL);
+    plschr(0.0, S_LABEL);
+    plmtex("b", 2.6, 0.5, 0.5, "predicted class (after T steps)");
+    plmtex("l", 3.0, 0.5, 0.5, "true class");
+    plmtex("t", 1.0, 0.5, 0.5, j->subtitle);
+    /* colour scale */
+    plvpor(0.87, 0.90, 0.10, 0.86);
+    plwind(0, 1, 0, 100);
+    for (int i = 0; i < 100; i++) {
+        PLFLT x[4] = {0, 1, 1, 0}, y[4] = {i, i, i + 1, i + 1};
+        plcol1((i + 0.5) / 100.0);
+        plfill(4, x, y);
+    }
+    plcol0(C_FG);
+    plschr(0.0, S_TEXT);
+    plbox("bc", 0, 0, "bcmtv", 20, 0);
+    plschr(0.0, S_LABEL);
+    plmtex("r", 3.6, 0.5, 0.5, "% of the true class's images");
+}
+
+/* ------------------------------------------------------------------ output */
+
+typedef struct plot_out {
+    const char *dir;        /* --out, or NULL: the input's folder */
+    int png, svg;
+    int json, count;
+    char files[8][4096];
+} plot_out;
+
+/* Writes job j in every requested format as DIR/BASE.EXT. */
+static int render(plot_out *o, const char *input, const char *base, draw_fn draw,
+                  const plot_job *j, char *msg, size_t size)
+{
+    char dir[4096];
+    if (o->dir) {
+        snprintf(dir, sizeof dir, "%s", o->dir);
+    } else {
+        snprintf(dir, sizeof dir, "%s", input);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    const char *fmts[2] = {"png", "svg"}, *devs[2] = {"pngcairo", "svgcairo"};
+    const int want[2] = {o->png, o->svg};
+    for (int f = 0; f < 2; f++) {
+        if (!want[f] || o->count == 8)
+            continue;
+        char *path = o->files[o->count];
+        int k = snprintf(path, sizeof o->files[0], "%s/%s.%s", dir, base, fmts[f]);
+        if (k < 0 || (size_t)k >= sizeof o->files[0]) {
+            snprintf(msg, size, "output path too long");
+            return 0;
+        }
+        if (!fig_begin(devs[f], path, j->w, j->h, msg, size))
+            return 0;
+        draw(j);
+        fig_end();
+        o->count++;
+        if (!o->json)
+            printf("wrote %s\n", path);
+    }
+    return 1;
+}
+
+/* The file name of path without its folder and without a final ".csv". */
+static void base_of(char *buf, size_t size, const char *path)
+{
+    const char *s = strrchr(path, '/');
+    snprintf(buf, size, "%s", s ? s + 1 : path);
+    size_t n = strlen(buf);
+    if (n > 4 && !strcmp(buf + n - 4, ".csv"))
+        buf[n - 4] = '\0';
+}
+
+static int plot_log(plot_out *o, const char *path, char *msg, size_t size)
+{
+    csv_table t;
+    if (!csv_load(&t, path, msg, size))
+        return 0;
+    static const char *const cols[] = {"epoch", "train_loss", "test_loss", "train_accuracy",
+                                       "test_accuracy"};
+    int c[5], ok = 0;
+    plot_job j = {0};
+    if (csv_need(&t, path, cols, c, 5, msg, size)) {
+        j.n = t.nrow;
+        j.x = malloc(sizeof(double) * (size_t)j.n * 5);
+        if (j.x) {
+            j.a = j.x + j.n, j.b = j.a + j.n, j.c = j.b + j.n, j.d = j.c + j.n;
+            double *cols5[5] = {j.x, j.a, j.b, j.c, j.d};
+            for (int r = 0; r < j.n; r++)
+                for (int k = 0; k < 5; k++)
+                    cols5[k][r] = csv_num(&t, r, c[k]);
+            j.w = 1300, j.h = 560;
+            snprintf(j.title, sizeof j.title, "training log %s (%d epoch%s)", path, j.n,
+                     j.n == 1 ? "" : "s");
+            char base[1024];
+            base_of(base, sizeof base, path);
+            ok = render(o, path, base, draw_log, &j, msg, size);
+        } else {
+            snprintf(msg, size, "out of memory");
+        }
+    }
+    free(j.x);
+    csv_free(&t);
+    return ok;
+}
+
+static int plot_analysis(plot_out *o, const char *path, char *msg, size_t size)
+{
+    csv_table t;
+    if (!csv_load(&t, path, msg, size))
+        return 0;
+    static const char *const cols[] = {"layer", "name", "kind", "spike_rate", "silent_fraction",
+                                       "saturated_fraction"};
+    int c[6], ok = 0;
+    plot_job j = {0};
+    if (csv_need(&t, path, cols, c, 6, msg, size)) {
+        j.x = malloc(sizeof(double) * (size_t)t.nrow * 3);
+        j.names = malloc(sizeof *j.names * (size_t)t.nrow);
+        if (j.x && j.names) {
+            j.a = j.x, j.b = j.a + t.nrow, j.c = j.b + t.nrow;
+            for (int r = 0; r < t.nrow; r++) {
+                if (!strcmp(csv_str(&t, r, c[2]), "total") ||
+                    isnan(csv_num(&t, r, c[3]))) /* totals; the non-spiking output */
+                    continue;
+                const char *layer = csv_str(&t, r, c[0]), *name = csv_str(&t, r, c[1]);
+                if (!strcmp(layer, "0"))
+                    snprintf(j.names[j.n], sizeof j.names[0], "%s", name);
+                else
+                    snprintf(j.names[j.n], sizeof j.names[0], "%s: %s", layer, name);
+                j.a[j.n] = csv_num(&t, r, c[3]);
+                j.b[j.n] = csv_num(&t, r, c[4]);
+                j.c[j.n] = csv_num(&t, r, c[5]);
+                j.n++;
+            }
+            if (j.n == 0) {
+                snprintf(msg, size, "%s: no layer with a spike rate", path);
+            } else {
+                j.w = 1200, j.h = 780;
+                snprintf(j.title, sizeof j.title, "spike activity per layer: %s", path);
+                char base[1024];
+                base_of(base, sizeof base, path);
+                ok = render(o, path, base, draw_analysis, &j, msg, size);
+            }
+        } else {
+            snprintf(msg, size, "out of memory");
+        }
+    }
+    free(j.x);
+    free(j.names);
+    csv_free(&t);
+    return ok;
+}
+
+static int plot_steps(plot_out *o, const char *path, char *msg, size_t size)
+{
+    csv_table t;
+    if (!csv_load(&t, path, msg, size))
+        return 0;
+    static const char *const cols[] = {"steps", "accuracy", "images"};
+    int c[3], ok = 0;
+    plot_job j = {0};
+    if (csv_need(&t, path, cols, c, 3, msg, size)) {
+        j.n = t.nrow;
+        j.x = malloc(sizeof(double) * (size_t)j.n * 2);
+        if (j.x) {
+            j.a = j.x + j.n;
+            for (int r = 0; r < j.n; r++) {
+                j.x[r] = csv_num(&t, r, c[0]);
+                j.a[r] = csv_num(&t, r, c[1]);
+                if (isnan(j.x[r]) || isnan(j.a[r])) {
+                    snprintf(msg, size, "%s: row %d is not numeric", path, r + 2);
+                    goto done;
+                }
+            }
+            j.w = 1100, j.h = 620;
+            snprintf(j.title, sizeof j.title, "%s (%s test images)", path,
+                     csv_str(&t, 0, c[2]));
+            char base[1024];
+            base_of(base, sizeof base, path);
+            ok = render(o, path, base, draw_steps, &j, msg, size);
+        } else {
+            snprintf(msg, size, "out of memory");
+        }
+    }
+done:
+    free(j.x);
+    csv_free(&t);
+    return ok;
+}
+
+/* Model-based kinds share loading. */
+typedef struct model_args {
+    const char *model, *data;
+    long T, image, layer, neurons, images, seed, threads;
+    int quiet;
+} model_args;
+
+static void on_progress(void *user, size_t done, size_t total)
+{
+    cli_progress_update(user, done, NULL);
+}
+
+static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_dataset **owner,
+                      size_t limit, int *T, const char **data, char *msg, size_t size)
+{
+    sbp_error err = {0};
+    *net = NULL, *ds = NULL, *owner = NULL;
+    if (sbp_net_load(net, a->model, &err) != SBP_OK) {
+        snprintf(msg, size, "%s", err.msg);
+        return 0;
+    }
+    *data = a->data ? a->data : sbp_net_get_meta(*net, "data");
+    if (!*data) {
+        snprintf(msg, size, "%s does not record its data set; give --data", a->model);
+        return 0;
+    }
+    *T = (int)a->T;
+    if (*T == 0) {
+        const char *mt = sbp_net_get_meta(*net, "timesteps");
+        *T = mt ? atoi(mt) : 100;
+        if (*T < 1 || *T > 100000)
+            *T = 100;
+    }
+    if (cli_load_data(*data, 0, limit, ds, owner, &err) != SBP_OK) {
+        snprintf(msg, size, "%s", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+static int plot_raster(plot_out *o, const model_args *a, char *msg, size_t size)
+{
+    sbp_net *net;
+    sbp_dataset *ds, *owner;
+    const char *data;
+    int T, ok = 0;
+    uint8_t *raster = NULL;
+    size_t *shown = NULL;
+    float *membrane = NULL;
+    sbp_probe probe = {0};
+    if (!load_model(a, &net, &ds, &owner, (size_t)a->image + 1, &T, &data, msg, size))
+        goto done;
+    const sbp_net_spec *spec = sbp_net_get_spec(net);
+    if (a->layer > spec->n_layers) {
+        snprintf(msg, size, "--layer %ld: the network has %d layers (see spikebp info --model)",
+                 a->layer, spec->n_layers);
+        goto done;
+    }
+    if ((size_t)a->image >= sbp_dataset_count(ds)) {
+        snprintf(msg, size, "--image %ld: the test set has %zu images", a->image,
+                 sbp_dataset_count(ds));
+        goto done;
+    }
+    const int layer = (int)a->layer - 1;
+    int oc, oh, ow;
+    sbp_net_layer_shape(net, layer, &oc, &oh, &ow);
+    const size_t n = (size_t)oc * oh * ow;
+    const int spiking = spec->layers[layer].kind != SBP_LAYER_OUTPUT;
+    sbp_input in;
+    sbp_analysis_input(&in, ds, (size_t)a->image, (uint64_t)a->seed);
+    sbp_error err = {0};
+    raster = malloc((size_t)T * n);
+    shown = malloc(sizeof *shown * (n + 16));
+    membrane = malloc(sizeof(float) * (size_t)T * (n < 16 ? n : 16));
+    if (!raster || !shown || !membrane) {
+        snprintf(msg, size, "out of memory for a raster of %zu neurons × %d steps", n, T);
+        goto done;
+    }
+    /* prediction of this image */
+    int pred = -1;
+    if (sbp_probe_init(&probe, net, T, &err) != SBP_OK) {
+        snprintf(msg, size, "%s", err.msg);
+        goto done;
+    }
+    sbp_activity act;
+    sbp_activity_init(&act, net, T);
+    sbp_probe_image(&probe, &in, -1, &act, NULL, NULL, &pred);
+
+    plot_job j = {0};
+    j.T = T;
+    j.n_out = n;
+    j.label = sbp_dataset_label(ds, (size_t)a->image);
+    j.pred = pred;
+    j.layer_spiking = spiking;
+    j.raster = raster;
+    j.shown = shown;
+    j.membrane = membrane;
+    char lname[32];
+    sbp_analysis_layer_name(net, layer, lname, sizeof lname);
+    size_t *watch = shown + n; /* 16 slots after the shown list */
+    if (!spiking) {
+        j.n_watch = n < 16 ? (int)n : 16;
+        for (int w = 0; w < j.n_watch; w++)
+            watch[w] = (size_t)w;
+        if (sbp_analysis_trace(net, &in, T, layer, NULL, watch, j.n_watch, membrane,
+                               (int)a->threads, &err) != SBP_OK) {
+            snprintf(msg, size, "%s", err.msg);
+            goto done;
+        }
+        j.watch = watch;
+        j.w = 1200, j.h = 700;
+        snprintf(j.title, sizeof j.title,
+                 "%s: layer %d (%s, output), test image %ld (label %d, predicted %d), T = %d",
+                 a->model, layer + 1, lname, a->image, j.label, pred, T);
+    } else {
+        if (sbp_analysis_trace(net, &in, T, layer, raster, NULL, 0, NULL, (int)a->threads,
+                               &err) != SBP_OK) {
+            snprintf(msg, size, "%s", err.msg);
+            goto done;
+        }
+        /* γ per neuron; show N neurons evenly spread over the active ones (index order),
+         * topped up with silent ones if fewer are active. */
+        int *gamma = calloc(n, sizeof *gamma);
+        if (!gamma) {
+            snprintf(msg, size, "out of memory");
+            goto done;
+        }
+        size_t active = 0, total = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (int k = 0; k < T; k++)
+                gamma[i] += raster[(size_t)k * n + i];
+            active += gamma[i] > 0;
+            total += (size_t)gamma[i];
+        }
+        size_t want = (size_t)a->neurons < n ? (size_t)a->neurons : n, rows = 0;
+        size_t from_active = active < want ? active : want;
+        for (size_t q = 0, seen = 0; q < n && rows < from_active; q++)
+            if (gamma[q] > 0) {
+                if (seen * from_active / active == rows) /* every (active/want)-th active */
+                    shown[rows++] = q;
+                seen++;
+            }
+        size_t silent_want = want - rows, silent = n - active;
+        for (size_t q = 0, seen = 0; q < n && silent_want && rows < want; q++)
+            if (gamma[q] == 0) {
+                if (seen * silent_want / silent == rows - from_active)
+                    shown[rows++] = q;
+                seen++;
+            }
+        /* sort the shown indices (active and silent lists are each sorted) */
+        for (size_t p = 1; p < rows; p++)
+            for (size_t q = p; q > 0 && shown[q - 1] > shown[q]; q--) {
+                size_t s = shown[q];
+                shown[q] = shown[q - 1];
+                shown[q - 1] = s;
+            }
+        j.rows = (int)rows;
+        /* Traces: the most active, the median active and the least active shown neuron. */
+        size_t order[3] = {0, 0, 0};
+        int nw = 0;
+        if (active) {
+            size_t *act_shown = malloc(sizeof *act_shown * rows);
+            size_t na = 0;
+            for (size_t r = 0; act_shown && r < rows; r++)
+                if (gamma[shown[r]] > 0)
+                    act_shown[na++] = shown[r];
+            for (size_t p = 1; act_shown && p < na; p++) /* by γ, descending */
+                for (size_t q = p; q > 0 && gamma[act_shown[q - 1]] < gamma[act_shown[q]]; q--) {
+                    size_t s = act_shown[q];
+                    act_shown[q] = act_shown[q - 1];
+                    act_shown[q - 1] = s;
+                }
+            const size_t pick[3] = {0, na / 2, na ? na - 1 : 0};
+            for (int k = 0; k < 3 && act_shown; k++) {
+                int dup = 0;
+                for (int m = 0; m < nw; m++)
+                    dup |= order[m] == act_shown[pick[k]];
+                if (!dup && na)
+                    order[nw++] = act_shown[pick[k]];
+            }
+            free(act_shown);
+        } else if (rows) {
+            order[nw++] = shown[0];
+        }
+        for (int w = 0; w < nw; w++)
+            watch[w] = order[w];
+        j.n_watch = nw;
+        j.watch = watch;
+        if (nw && sbp_analysis_trace(net, &in, T, layer, NULL, watch, nw, membrane,
+                                     (int)a->threads, &err) != SBP_OK) {
+            free(gamma);
+            snprintf(msg, size, "%s", err.msg);
+            goto done;
+        }
+        free(gamma);
+        j.thr = spec->layers[layer].kind == SBP_LAYER_POOL ? spec->vth_pool : spec->vth;
+        j.w = 1200, j.h = 900;
+        snprintf(j.title, sizeof j.title,
+                 "%s: layer %d (%s), test image %ld (label %d, predicted %d), T = %d", a->model,
+                 layer + 1, lname, a->image, j.label, pred, T);
+        snprintf(j.subtitle, sizeof j.subtitle,
+                 "%zu of %zu neurons (%zu active), layer rate %.2f %%",
+                 rows, n, active, 100.0 * (double)total / ((double)n * T));
+    }
+    char base[1024];
+    const char *slash = strrchr(a->model, '/');
+    snprintf(base, sizeof base, "%s.raster-l%ld-i%ld", slash ? slash + 1 : a->model, a->layer,
+             a->image);
+    ok = render(o, a->model, base, draw_raster, &j, msg, size);
+done:
+    sbp_probe_free(&probe);
+    free(raster);
+    free(shown);
+    free(membrane);
+    sbp_dataset_free(ds);
+    sbp_dataset_free(owner);
+    sbp_net_free(net);
+    return ok;
+}
+
+static int plot_confusion(plot_out *o, const model_args *a, char *msg, size_t size)
+{
+    sbp_net *net;
+    sbp_dataset *ds, *owner;
+    const char *data;
+    int T, ok = 0;
+    uint64_t *conf = NULL;
+    if (!load_model(a, &net, &ds, &owner, (size_t)a->images, &T, &data, msg, size))
+        goto done;
+    const sbp_net_spec *spec = sbp_net_get_spec(net);
+    const int K = spec->layers[spec->n_layers - 1].out;
+    conf = calloc((size_t)K * K, sizeof *conf);
+    if (!conf) {
+        snprintf(msg, size, "out of memory");
+        goto done;
+    }
+    sbp_analysis_opts ao;
+    sbp_analysis_opts_default(&ao);
+    ao.timesteps = T;
+    ao.seed = (uint64_t)a->seed;
+    ao.threads = (int)a->threads;
+    cli_progress p;
+    cli_progress_start(&p, "confusion", sbp_dataset_count(ds), a->quiet);
+    ao.progress = on_progress;
+    ao.progress_user = &p;
+    sbp_activity act;
+    sbp_error err = {0};
+    if (sbp_analysis_run(net, ds, &ao, &act, NULL, conf, &err) != SBP_OK) {
+        snprintf(msg, size, "%s", err.msg);
+        goto done;
+    }
+    cli_progress_end(&p);
+    uint64_t correct = 0;
+    for (int k = 0; k < K; k++)
+        correct += conf[(size_t)k * K + k];
+    plot_job j = {0};
+    j.classes = K;
+    j.confusion = conf;
+    j.w = 900, j.h = 820;
+    const char *slash = strrchr(a->model, '/');
+    snprintf(j.title, sizeof j.title, "%s on %s, T = %d", a->model, data, T);
+    snprintf(j.subtitle, sizeof j.subtitle,
+             "confusion matrix of %llu test images: accuracy %.2f %%",
+             (unsigned long long)act.images, 100.0 * (double)correct / (double)act.images);
+    char base[1024];
+    snprintf(base, sizeof base, "%s.confusion", slash ? slash + 1 : a->model);
+    ok = render(o, a->model, base, draw_confusion, &j, msg, size);
+done:
+    free(conf);
+    sbp_dataset_free(ds);
+    sbp_dataset_free(owner);
+    sbp_net_free(net);
+    return ok;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    const char *log = NULL, *analysis = NULL, *steps = NULL, *formats = "png,svg";
+    int raster = 0, confusion = 0;
+    model_args a = {0};
+    a.image = 0, a.layer = 1, a.neurons = 64, a.images = 1000, a.seed = 1;
+    plot_out o = {0};
+    static const struct option opts[] = {{"log", required_argument, 0, 'L'},
+                                         {"analysis", required_argument, 0, 'A'},
+                                         {"steps", required_argument, 0, 'S'},
+                                         {"raster", no_argument, 0, 'R'},
+                                         {"confusion", no_argument, 0, 'C'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"timesteps", required_argument, 0, 'T'},
+                                         {"image", required_argument, 0, 'i'},
+                                         {"layer", required_argument, 0, 'l'},
+                                         {"neurons", required_argument, 0, 'n'},
+                                         {"images", required_argument, 0, 'N'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "hT:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'L': log = optarg; break;
+        case 'A': analysis = optarg; break;
+        case 'S': steps = optarg; break;
+        case 'R': raster = 1; break;
+        case 'C': confusion = 1; break;
+        case 'm': a.model = optarg; break;
+        case 'd': a.data = optarg; break;
+        case 'T': if (!cli_int("plot", "--timesteps", optarg, 1, 100000, &a.T)) return CLI_USAGE; break;
+        case 'i': if (!cli_int("plot", "--image", optarg, 0, 1L << 40, &a.image)) return CLI_USAGE; break;
+        case 'l': if (!cli_int("plot", "--layer", optarg, 1, SBP_MAX_LAYERS, &a.layer)) return CLI_USAGE; break;
+        case 'n': if (!cli_int("plot", "--neurons", optarg, 1, 100000, &a.neurons)) return CLI_USAGE; break;
+        case 'N': if (!cli_int("plot", "--images", optarg, 1, 1L << 40, &a.images)) return CLI_USAGE; break;
+        case 's': if (!cli_int("plot", "--seed", optarg, 0, 1L << 62, &a.seed)) return CLI_USAGE; break;
+        case 't': if (!cli_int("plot", "--threads", optarg, 1, 1024, &a.threads)) return CLI_USAGE; break;
+        case 'o': o.dir = optarg; break;
+        case 'f': formats = optarg; break;
+        case 'j': o.json = 1; break;
+        case 'q': a.quiet = 1; break;
+        case 'h': help(stdout); return CLI_OK;
+        default: help(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "spikebp plot: unexpected argument '%s'\n", argv[optind]);
+        return CLI_USAGE;
+    }
+    const int kinds = !!log + !!analysis + !!steps + raster + confusion;
+    if (kinds != 1) {
+        fprintf(stderr, "spikebp plot: give exactly one of --log, --analysis, --steps, --raster, "
+                        "--confusion (see --help)\n");
+        return CLI_USAGE;
+    }
+    if ((raster || confusion) && !a.model) {
+        fprintf(stderr, "spikebp plot: --%s needs --model FILE\n", raster ? "raster" : "confusion");
+        return CLI_USAGE;
+    }
+    char fbuf[64];
+    snprintf(fbuf, sizeof fbuf, "%s", formats);
+    char *save = NULL;
+    for (char *tok = strtok_r(fbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "png"))
+            o.png = 1;
+        else if (!strcmp(tok, "svg"))
+            o.svg = 1;
+        else {
+            fprintf(stderr, "spikebp plot: --format: '%s' is not png or svg\n", tok);
+            return CLI_USAGE;
+        }
+    }
+    if (!o.png && !o.svg) {
+        fprintf(stderr, "spikebp plot: --format: no format given\n");
+        return CLI_USAGE;
+    }
+    char msg[1024] = "";
+    int ok = log        ? plot_log(&o, log, msg, sizeof msg)
+             : analysis ? plot_analysis(&o, analysis, msg, sizeof msg)
+             : steps    ? plot_steps(&o, steps, msg, sizeof msg)
+             : raster   ? plot_raster(&o, &a, msg, sizeof msg)
+                        : plot_confusion(&o, &a, msg, sizeof msg);
+    if (!ok) {
+        fprintf(stderr, "spikebp plot: %s\n", msg);
+        return CLI_FAIL;
+    }
+    if (o.json) {
+        printf("{\"command\":\"plot\",\"kind\":\"%s\",\"files\":[",
+               log ? "log" : analysis ? "analysis" : steps ? "steps" : raster ? "raster"
+                                                                             : "confusion");
+        for (int i = 0; i < o.count; i++) {
+            if (i)
+                putchar(',');
+            cli_json_string(stdout, o.files[i]);
+        }
+        printf("]}\n");
+    }
+    return CLI_OK;
+}
+
+#endif /* SBP_HAVE_PLPLOT */
