@@ -59,7 +59,12 @@ echo "resume: $kills kills over $starts starts, weights $got (reference $ref)"
 rm -rf "$work/ck2"
 "$SBP_CLI" "${args[@]}" --save "$work/t.sbp" --checkpoint-dir "$work/ck2" >/dev/null 2>"$work/term.err" &
 pid=$!
-sleep 0.8
+# wait for its first checkpoint (the machine may be slow), then signal it
+for _ in $(seq 1 300); do
+  ls "$work/ck2"/ckpt-*.sbp >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
 kill -TERM "$pid" 2>/dev/null || true
 set +e; wait "$pid"; st=$?; set -e
 if [ $st = 143 ]; then ok; grep -q "resume" "$work/term.err" && ok || bad "no resume hint after SIGTERM"

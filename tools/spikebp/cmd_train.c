@@ -295,6 +295,14 @@ int cmd_train(int argc, char **argv)
         }
     }
 
+    /* From here on SIGINT/SIGTERM stop the run between batches (saving the state when there
+     * is a checkpoint folder) instead of killing it mid-write. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     sbp_error err = {0};
     sbp_net *net = NULL;
     data_sets ds = {0};
@@ -371,12 +379,11 @@ int cmd_train(int argc, char **argv)
                 sbp_dataset_count(ds.val ? ds.val : ds.test), ds.val ? "validation" : "test",
                 o->timesteps, o->batch, o->lr, sbp_backward_name(o->backward),
                 sbp_net_param_count(net), (unsigned long long)o->seed);
-    if (ckpt_dir || resume) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+    if (stop_signal) { /* a signal during setup: nothing has been trained, nothing to save */
+        fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
+                stop_signal == SIGINT ? "interrupted" : "terminated");
+        rc = 128 + stop_signal;
+        goto out;
     }
 
     const sbp_dataset *eval_set = ds.val ? ds.val : ds.test;
