@@ -21,6 +21,7 @@
 
 #include "analysis/analysis.h"
 #include "cli.h"
+#include "plot.h"
 
 static void help(FILE *f)
 {
@@ -79,307 +80,6 @@ int cmd_plot(int argc, char **argv)
 #else /* SBP_HAVE_PLPLOT */
 
 #include <plplot.h>
-
-/* ------------------------------------------------------------------ CSV files */
-
-/* A small CSV table: header names and rows of fields (no quoting: our files have none). */
-typedef struct csv_table {
-    char *text;      /* the file, fields NUL-terminated in place */
-    int ncol, nrow;
-    char **field;    /* ((nrow + 1) × ncol): row 0 is the header; missing fields are "" */
-} csv_table;
-
-static void csv_free(csv_table *t)
-{
-    free(t->text);
-    free(t->field);
-    memset(t, 0, sizeof *t);
-}
-
-static int csv_load(csv_table *t, const char *path, char *msg, size_t size)
-{
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(msg, size, "%s: %s", path, strerror(errno));
-        return 0;
-    }
-    size_t cap = 1 << 16, n = 0;
-    t->text = malloc(cap + 1);
-    for (size_t k; t->text && (k = fread(t->text + n, 1, cap - n, f)) > 0;) {
-        n += k;
-        if (n == cap) {
-            char *p = realloc(t->text, 2 * cap + 1);
-            if (!p) {
-                free(t->text);
-                t->text = NULL;
-                break;
-            }
-            t->text = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!t->text) {
-        snprintf(msg, size, "%s: out of memory", path);
-        return 0;
-    }
-    t->text[n] = '\0';
-    int lines = 0;
-    for (size_t i = 0; i < n; i++)
-        lines += t->text[i] == '\n';
-    if (n && t->text[n - 1] != '\n')
-        lines++;
-    char *s = t->text;
-    t->ncol = 1;
-    for (char *c = s; *c && *c != '\n'; c++)
-        t->ncol += *c == ',';
-    t->field = calloc((size_t)(lines + 1) * (size_t)t->ncol, sizeof *t->field);
-    if (!t->field || lines < 1) {
-        snprintf(msg, size, lines < 1 ? "%s: empty file" : "%s: out of memory", path);
-        csv_free(t);
-        return 0;
-    }
-    int row = 0;
-    while (*s && row < lines) {
-        char *end = strchr(s, '\n');
-        if (end)
-            *end = '\0';
-        if (end && end > s && end[-1] == '\r')
-            end[-1] = '\0';
-        if (*s) {
-            int col = 0;
-            for (char *tok = s; col < t->ncol; col++) {
-                char *comma = strchr(tok, ',');
-                if (comma)
-                    *comma = '\0';
-                t->field[(size_t)row * t->ncol + col] = tok;
-                if (!comma) {
-                    col++;
-                    break;
-                }
-                tok = comma + 1;
-            }
-            for (; col < t->ncol; col++)
-                t->field[(size_t)row * t->ncol + col] = "";
-            row++;
-        }
-        if (!end)
-            break;
-        s = end + 1;
-    }
-    t->nrow = row - 1;
-    if (t->nrow < 1) {
-        snprintf(msg, size, "%s: no data rows below the header", path);
-        csv_free(t);
-        return 0;
-    }
-    return 1;
-}
-
-static int csv_col(const csv_table *t, const char *name)
-{
-    for (int c = 0; c < t->ncol; c++)
-        if (!strcmp(t->field[c], name))
-            return c;
-    return -1;
-}
-
-/* Row r (0-based, below the header), column c. */
-static const char *csv_str(const csv_table *t, int r, int c)
-{
-    return t->field[(size_t)(r + 1) * t->ncol + c];
-}
-
-static double csv_num(const csv_table *t, int r, int c)
-{
-    const char *s = csv_str(t, r, c);
-    char *end;
-    double v = strtod(s, &end);
-    return (*s && *end == '\0') ? v : NAN;
-}
-
-/* Finds the named columns or explains which is missing. */
-static int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
-                    int n, char *msg, size_t size)
-{
-    for (int i = 0; i < n; i++)
-        if ((cols[i] = csv_col(t, names[i])) < 0) {
-            snprintf(msg, size, "%s: no column '%s' — is it the right kind of file?", path,
-                     names[i]);
-            return 0;
-        }
-    return 1;
-}
-
-/* ------------------------------------------------------------------ figures */
-
-enum { C_BG, C_FG, C_GRID, C_BLUE, C_ORANGE, C_GREEN, C_RED, C_PURPLE, C_BROWN, C_PINK,
-       C_GRAY, C_OLIVE, C_CYAN, C_DARK, C_LIGHT, C_COUNT };
-static const int palette[C_COUNT][3] = {
-    {255, 255, 255}, {0, 0, 0},      {225, 225, 225}, {31, 119, 180}, {255, 127, 14},
-    {44, 160, 44},   {214, 39, 40},  {148, 103, 189}, {140, 86, 75},  {227, 119, 194},
-    {127, 127, 127}, {188, 189, 34}, {23, 190, 207},  {60, 60, 60},   {170, 170, 170}};
-/* Text scales: tick numbers and notes, axis labels, panel titles, values on bars. */
-#define S_TEXT 0.85
-#define S_LABEL 0.95
-#define S_TITLE 1.05
-#define S_SMALL 0.75
-
-/* Colours of successive series (classes, traces). */
-static const int series[10] = {C_BLUE,  C_ORANGE, C_GREEN, C_RED,   C_PURPLE,
-                               C_BROWN, C_PINK,   C_GRAY,  C_OLIVE, C_CYAN};
-
-static int plplot_exit(PLCHAR_VECTOR msg)
-{
-    fprintf(stderr, "spikebp plot: PLplot: %s\n", msg);
-    return CLI_FAIL;
-}
-
-/* Whether this PLplot installation has the output device `dev` (PLplot would otherwise ask
- * for a device on stdin). */
-static int have_device(const char *dev)
-{
-    const char *menus[128], *names[128];
-    const char **m = menus, **d = names;
-    int n = 128;
-    plgFileDevs(&m, &d, &n);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], dev))
-            return 1;
-    return 0;
-}
-
-/* Starts a figure of w×h pixels on device dev into path; 0 (with msg) if the device is missing
- * or path is not writable (both checked first: PLplot would prompt or exit). */
-static int fig_begin(const char *dev, const char *path, int w, int h, char *msg, size_t size)
-{
-    if (!have_device(dev)) {
-        snprintf(msg, size,
-                 "PLplot has no '%s' output device: install plplot-driver-cairo "
-                 "(scripts/install-deps)",
-                 dev);
-        return 0;
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        snprintf(msg, size, "%s: %s", path, strerror(errno));
-        return 0;
-    }
-    fclose(f);
-    plsexit(plplot_exit);
-    plsdev(dev);
-    plsfnam(path);
-    plspage(0.0, 0.0, w, h, 0, 0);
-    plscmap0n(C_COUNT);
-    for (int i = 0; i < C_COUNT; i++)
-        plscol0(i, palette[i][0], palette[i][1], palette[i][2]);
-    plscolbg(255, 255, 255);
-    plinit();
-    pladv(0);
-    plschr(0.0, S_TEXT);
-    plwidth(1.0);
-    return 1;
-}
-
-static void fig_end(void)
-{
-    plend1();
-}
-
-/* Copies s with PLplot's text escape character '#' doubled. */
-static const char *esc(const char *s, char *buf, size_t size)
-{
-    size_t o = 0;
-    for (; *s && o + 2 < size; s++) {
-        if (*s == '#')
-            buf[o++] = '#';
-        buf[o++] = *s;
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-/* A frame in viewport (x0, x1, y0, y1) of the page with world window wx/wy, a light grid, the
- * axes drawn with PLplot box options xbox/ybox ("bcnst": box, numbers, ticks; "o": custom
- * labels; "bc": a bare frame), axis labels and a title. */
-static void frame(double x0, double x1, double y0, double y1, double wx0, double wx1,
-                  double wy0, double wy1, double xtick, double ytick, const char *xbox,
-                  const char *ybox, const char *xlabel, const char *ylabel, const char *title)
-{
-    plvpor(x0, x1, y0, y1);
-    plwind(wx0, wx1, wy0, wy1);
-    plcol0(C_GRID);
-    plwidth(0.8);
-    pllsty(1);
-    plbox(strchr(xbox, 'n') ? "g" : "", xtick, 0, "g", ytick, 0);
-    plcol0(C_FG);
-    plwidth(1.0);
-    plschr(0.0, S_TEXT);
-    plbox(xbox, xtick, 0, ybox, ytick, 0);
-    plschr(0.0, S_LABEL);
-    plmtex("b", 2.7, 0.5, 0.5, xlabel);
-    plmtex("l", strchr(ybox, 'o') ? 5.4 : 4.6, 0.5, 0.5, ylabel); /* 'o': long labels */
-    plschr(0.0, S_TITLE);
-    plmtex("t", 0.9, 0.5, 0.5, title);
-    plschr(0.0, S_TEXT);
-}
-
-/* A filled rectangle [x0, x1] × [y0, y1] in world coordinates. */
-static void rect(double x0, double x1, double y0, double y1, int colour)
-{
-    PLFLT x[4] = {x0, x1, x1, x0}, y[4] = {y0, y0, y1, y1};
-    plcol0(colour);
-    plfill(4, x, y);
-}
-
-/* A legend of n line (+ symbol) entries at a corner inside the current viewport. */
-static void legend(int n, const char *const *text, const int *colours, const int *styles,
-                   int symbols, PLINT position, double text_scale)
-{
-    PLINT opt[16], tc[16], lc[16], ls[16], sc[16], sn[16];
-    PLFLT lw[16], ss[16];
-    const char *sym[16];
-    n = n > 16 ? 16 : n;
-    for (int i = 0; i < n; i++) {
-        opt[i] = PL_LEGEND_LINE | (symbols ? PL_LEGEND_SYMBOL : 0);
-        tc[i] = C_FG;
-        lc[i] = sc[i] = colours[i];
-        ls[i] = styles ? styles[i] : 1;
-        lw[i] = 2.5;
-        ss[i] = 1.0;
-        sn[i] = 1;
-        sym[i] = "●";
-    }
-    PLFLT w, h;
-    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, position | PL_POSITION_INSIDE,
-             0.02, 0.03, 0.08, C_BG, C_LIGHT, 1, 0, 0, n, opt, 1.0, text_scale, 2.0, 0.0, tc,
-             (const char **)text, NULL, NULL, NULL, NULL, lc, ls, lw, sc, ss, sn,
-             (const char **)sym);
-}
-
-/* A line with width and style in world coordinates (+ dots at the points if `dots`). */
-static void series_line(int n, const double *x, const double *y, int colour, double width,
-                        int style, int dots)
-{
-    plcol0(colour);
-    plwidth(width);
-    pllsty(style);
-    plline(n, x, y);
-    pllsty(1);
-    plwidth(1.0);
-    if (dots)
-        plstring(n, x, y, "●");
-}
-
-/* Tick spacing for an integer axis of `span` units: 1, 2, 5, 10, 20, … with ≤ 12 ticks. */
-static double int_tick(double span)
-{
-    double t = 1;
-    for (int i = 0; span / t > 12; i++)
-        t *= (i % 3 == 1) ? 2.5 : 2; /* 1, 2, 5, 10, 20, 50, … */
-    return t;
-}
 
 /* ------------------------------------------------------------------ the kinds */
 
@@ -617,7 +317,7 @@ static void draw_output_traces(const plot_job *j)
             x[k] = k + 0.5;
             y[k] = j->membrane[(size_t)k * j->n_watch + w];
         }
-        colours[w] = series[w % 10];
+        colours[w] = plot_series[w % 10];
         styles[w] = (w / 10) % 2 ? 2 : 1;
         series_line(T, x, y, colours[w], (int)j->watch[w] == j->label ? 4.0 : 1.8, styles[w], 0);
         snprintf(nbuf[w], sizeof nbuf[w], "class %zu%s", j->watch[w],
@@ -650,7 +350,7 @@ static void draw_raster(const plot_job *j)
         int colour = C_FG;
         for (int w = 0; w < j->n_watch; w++)
             if (j->watch[w] == j->shown[r])
-                colour = series[w];
+                colour = plot_series[w];
         for (int k = 0; k < T; k++)
             if (j->raster[(size_t)k * j->n_out + j->shown[r]])
                 rect(k + tw, k + 1 - tw, r - 0.4, r + 0.4, colour);
@@ -681,11 +381,11 @@ static void draw_raster(const plot_job *j)
             }
             x[m] = k + 0.5, y[m++] = v;
         }
-        series_line(m, x, y, series[w], 1.8, 1, 0);
+        series_line(m, x, y, plot_series[w], 1.8, 1, 0);
         snprintf(nbuf[w], sizeof nbuf[w], "%zu: %d spike%s", j->watch[w], g,
                  g == 1 ? "" : "s");
         names[w] = nbuf[w];
-        colours[w] = series[w];
+        colours[w] = plot_series[w];
     }
     free(x);
     plvpor(0.79, 0.995, 0.10, 0.36);

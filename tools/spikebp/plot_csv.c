@@ -1,0 +1,135 @@
+/* plot_csv.c — the CSV reader of `spikebp plot` (plot.h): the logs and analysis tables that
+ * train and analyze write, header row first, no quoting. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+
+
+
+void csv_free(csv_table *t)
+{
+    free(t->text);
+    free(t->field);
+    memset(t, 0, sizeof *t);
+}
+
+int csv_load(csv_table *t, const char *path, char *msg, size_t size)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(msg, size, "%s: %s", path, strerror(errno));
+        return 0;
+    }
+    size_t cap = 1 << 16, n = 0;
+    t->text = malloc(cap + 1);
+    for (size_t k; t->text && (k = fread(t->text + n, 1, cap - n, f)) > 0;) {
+        n += k;
+        if (n == cap) {
+            char *p = realloc(t->text, 2 * cap + 1);
+            if (!p) {
+                free(t->text);
+                t->text = NULL;
+                break;
+            }
+            t->text = p;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!t->text) {
+        snprintf(msg, size, "%s: out of memory", path);
+        return 0;
+    }
+    t->text[n] = '\0';
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += t->text[i] == '\n';
+    if (n && t->text[n - 1] != '\n')
+        lines++;
+    char *s = t->text;
+    t->ncol = 1;
+    for (char *c = s; *c && *c != '\n'; c++)
+        t->ncol += *c == ',';
+    t->field = calloc((size_t)(lines + 1) * (size_t)t->ncol, sizeof *t->field);
+    if (!t->field || lines < 1) {
+        snprintf(msg, size, lines < 1 ? "%s: empty file" : "%s: out of memory", path);
+        csv_free(t);
+        return 0;
+    }
+    int row = 0;
+    while (*s && row < lines) {
+        char *end = strchr(s, '\n');
+        if (end)
+            *end = '\0';
+        if (end && end > s && end[-1] == '\r')
+            end[-1] = '\0';
+        if (*s) {
+            int col = 0;
+            for (char *tok = s; col < t->ncol; col++) {
+                char *comma = strchr(tok, ',');
+                if (comma)
+                    *comma = '\0';
+                t->field[(size_t)row * t->ncol + col] = tok;
+                if (!comma) {
+                    col++;
+                    break;
+                }
+                tok = comma + 1;
+            }
+            for (; col < t->ncol; col++)
+                t->field[(size_t)row * t->ncol + col] = "";
+            row++;
+        }
+        if (!end)
+            break;
+        s = end + 1;
+    }
+    t->nrow = row - 1;
+    if (t->nrow < 1) {
+        snprintf(msg, size, "%s: no data rows below the header", path);
+        csv_free(t);
+        return 0;
+    }
+    return 1;
+}
+
+int csv_col(const csv_table *t, const char *name)
+{
+    for (int c = 0; c < t->ncol; c++)
+        if (!strcmp(t->field[c], name))
+            return c;
+    return -1;
+}
+
+/* Row r (0-based, below the header), column c. */
+const char *csv_str(const csv_table *t, int r, int c)
+{
+    return t->field[(size_t)(r + 1) * t->ncol + c];
+}
+
+double csv_num(const csv_table *t, int r, int c)
+{
+    const char *s = csv_str(t, r, c);
+    char *end;
+    double v = strtod(s, &end);
+    return (*s && *end == '\0') ? v : NAN;
+}
+
+/* Finds the named columns or explains which is missing. */
+int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
+                    int n, char *msg, size_t size)
+{
+    for (int i = 0; i < n; i++)
+        if ((cols[i] = csv_col(t, names[i])) < 0) {
+            snprintf(msg, size, "%s: no column '%s' — is it the right kind of file?", path,
+                     names[i]);
+            return 0;
+        }
+    return 1;
+}
+
