@@ -27,9 +27,9 @@ static void npy_check_array(const char *path)
         a.nbytes != a.count * sbp_npy_dtype_size(a.dtype) || !a.data)
         abort();
     if (sbp_npy_dtype_is_int(a.dtype) || a.dtype == SBP_NPY_BOOL) {
-        volatile int64_t sink = 0;
+        volatile uint64_t sink = 0;
         for (size_t i = 0; i < a.count; i++)
-            sink += sbp_npy_get_int(&a, i);
+            sink += (uint64_t)sbp_npy_get_int(&a, i);
         (void)sink;
     } else {
         volatile uint8_t sink = 0;

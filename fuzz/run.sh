@@ -8,7 +8,8 @@
 #
 # Seeds: fuzz/corpus/NAME and fuzz/regressions/NAME (read only). New inputs the fuzzer finds
 # go to fuzz/build/work/NAME (kept between runs, not committed); crashes, leaks, timeouts and
-# out-of-memory inputs to fuzz/artifacts/NAME/ (crash-*, leak-*, timeout-*, oom-*). To keep a
+# out-of-memory inputs to fuzz/artifacts/NAME/ (crash-*, leak-*, timeout-*, oom-*). Leaks
+# inside third-party libraries listed in fuzz/lsan.supp are not reported. To keep a
 # finding: minimise it (fuzz/build/fuzz_NAME -minimize_crash=1 -runs=10000 FILE), copy it into
 # fuzz/regressions/NAME/, fix the bug, rerun. Exit status: 0 if no target found anything.
 set -uo pipefail
@@ -41,6 +42,7 @@ for name in "${targets[@]}"; do
   # -rss_limit_mb also caps single allocations: a loader that allocates 2 GB because a
   # 40-byte header says so is a finding. HDF5 (through libmatio) prints its error stack to
   # stderr; the log keeps it.
+  LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
   nice -n 10 "$bin" "$work" "${seeds[@]}" "${dict[@]}" -max_total_time="$secs" -timeout=10 \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$art/" \
     ${FUZZ_ARGS:-} >"$log" 2>&1

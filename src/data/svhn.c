@@ -18,7 +18,8 @@
  * libmatio reports problems through a process-wide log function that prints to stderr by
  * default; since the library never prints, this file installs a silent one that keeps the last
  * message (per thread) to quote in our own errors. Not done: extra_32x32.mat is the same format
- * and loads, but nothing here merges files; the "full numbers" (format 1) version is not read.
+ * and loads, but nothing here merges files; the "full numbers" (format 1) version is not read;
+ * MATLAB v7.3 (HDF5) files are refused (check_v5_header).
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "data/dataset.h"
@@ -121,6 +123,136 @@ static int numeric_class(enum matio_classes c)
     return c >= MAT_C_DOUBLE && c <= MAT_C_UINT64;
 }
 
+#define MAT5_MAX_DIM_BYTES 256u /* 64 dimensions */
+#define MAT5_MAX_NAME_BYTES 4096u
+
+static uint32_t mat5_u32(const unsigned char *b, int swap)
+{
+    return swap ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+                : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+/* Checks the start of one variable's matrix element (the n bytes at b: array flags, dimensions
+ * and name sub-elements) for what libmatio trusts without checking: it allocates and inflates
+ * as many bytes as the dimensions' and the name's byte counts say (a 166-byte file made it
+ * allocate 5.5 GB; fuzz/regressions/svhn), and parses cells and structs recursively with the
+ * same code. Only numeric and char variables with at most 64 dimensions and names under 4 kB
+ * pass; anything matio itself rejects (wrong sub-element types, short data) is left to it, and
+ * each check is made as soon as the bytes it needs are there. */
+static sbp_status check_var_head(const unsigned char *b, size_t n, int swap, const char *path,
+                                 long long at, sbp_error *err)
+{
+    if (n < 12)
+        return SBP_OK;
+    const unsigned cls = mat5_u32(b + 8, swap) & 0xffu;
+    if (cls == MAT_C_CELL || cls == MAT_C_STRUCT || cls == MAT_C_OBJECT || cls > MAT_C_UINT64)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the variable at byte %lld is a %s; SVHN files hold only numeric "
+                        "arrays",
+                        path, at, class_name((enum matio_classes)cls));
+    if (n < 24)
+        return SBP_OK;
+    const uint32_t dtag = mat5_u32(b + 16, swap), dbytes = mat5_u32(b + 20, swap);
+    if ((dtag & 0xffffu) != MAT_T_INT32)
+        return SBP_OK;
+    if ((dtag >> 16) != 0 || dbytes > MAT5_MAX_DIM_BYTES || dbytes % 4 != 0)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the variable at byte %lld has a corrupt dimensions header (%u "
+                        "bytes of dimensions)",
+                        path, at, (unsigned)dbytes);
+    const size_t name_at = 24 + (dbytes + 7u) / 8u * 8u;
+    if (n < name_at + 8)
+        return SBP_OK;
+    const uint32_t ntag = mat5_u32(b + name_at, swap), nbytes = mat5_u32(b + name_at + 4, swap);
+    if ((ntag >> 16) == 0 && nbytes > MAT5_MAX_NAME_BYTES)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the variable at byte %lld has a corrupt name header (%u bytes)",
+                        path, at, (unsigned)nbytes);
+    return SBP_OK;
+}
+
+/* Walks the top-level data elements after the 128-byte header as matio does (8-byte tag: type
+ * in the low byte, byte count; miMATRIX padded to 8 bytes, miCOMPRESSED not) and checks the
+ * head of each variable, inflating the first bytes of a compressed one. */
+static sbp_status check_v5_variables(FILE *f, long long size, int swap, const char *path,
+                                     sbp_error *err)
+{
+    enum { HEAD = 8 + 24 + MAT5_MAX_DIM_BYTES + 8 }; /* inner tag + flags + dims + name tag */
+    unsigned char tag[8], buf[HEAD], zin[4096];
+    sbp_status st = SBP_OK;
+    for (long long at = 128; st == SBP_OK && at + 8 <= size;) {
+        if (fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(tag, 1, 8, f) != 8)
+            break;
+        const uint32_t type = mat5_u32(tag, swap) & 0xffu, len = mat5_u32(tag + 4, swap);
+        long long next = at + 8 + (long long)len;
+        if (type == MAT_T_MATRIX) {
+            size_t n = fread(buf + 8, 1, len < HEAD - 8 ? len : HEAD - 8, f);
+            st = check_var_head(buf + 8, n, swap, path, at, err);
+            if (len % 8)
+                next += 8 - len % 8;
+        } else if (type == MAT_T_COMPRESSED) {
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            if (inflateInit(&z) != Z_OK)
+                return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory for zlib", path);
+            z.next_out = buf;
+            z.avail_out = HEAD;
+            /* up to the end of the file, not of the element: matio may read on, too */
+            long long left = size - (at + 8);
+            int zr = Z_OK;
+            while (z.avail_out > 0 && left > 0 && zr == Z_OK) {
+                size_t k = fread(zin, 1, left < (long long)sizeof zin ? (size_t)left : sizeof zin, f);
+                if (k == 0)
+                    break;
+                left -= (long long)k;
+                z.next_in = zin;
+                z.avail_in = (uInt)k;
+                zr = inflate(&z, Z_NO_FLUSH);
+                if (zr == Z_BUF_ERROR)
+                    zr = Z_OK;
+            }
+            const size_t n = HEAD - z.avail_out;
+            inflateEnd(&z);
+            if (n >= 8 && mat5_u32(buf, swap) == MAT_T_MATRIX)
+                st = check_var_head(buf + 8, n - 8, swap, path, at, err);
+        }
+        at = next;
+    }
+    return st;
+}
+
+/* SVHN's files are MATLAB v5, and anything else is refused before libmatio sees it: a v7.3
+ * file is HDF5, and libhdf5 reads out of bounds and crashes on corrupt ones (found by
+ * fuzz/fuzz_svhn.c; fuzz/regressions/svhn), while a file without a v5 header would be parsed
+ * as headerless v4. A v5 header is 116 bytes of text, an 8-byte subsystem offset, the version
+ * 0x0100 and the endian indicator "IM" (written little-endian) or "MI". The variables are
+ * then checked by check_v5_variables. */
+static sbp_status check_v5_header(const char *path, long long size, sbp_error *err)
+{
+    unsigned char h[128];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(h, 1, sizeof h, f);
+    const int le = got == sizeof h && h[126] == 'I' && h[127] == 'M';
+    const int be = got == sizeof h && h[126] == 'M' && h[127] == 'I';
+    const unsigned version = le ? (unsigned)h[124] | (unsigned)h[125] << 8
+                                : (unsigned)h[124] << 8 | (unsigned)h[125];
+    sbp_status st;
+    if ((le || be) && version == 0x0100)
+        st = check_v5_variables(f, size, be, path, err);
+    else if ((le || be) && version == 0x0200)
+        st = sbp_fail(err, SBP_ERR_UNSUPPORTED,
+                      "%s: a MATLAB v7.3 (HDF5) file; SVHN's files are v5 and only v5 is read "
+                      "(resave it with MATLAB's save(..., '-v7') or scipy.io.savemat)",
+                      path);
+    else
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: not a MATLAB v5 MAT file (no v5 header; SVHN's files are v5)", path);
+    fclose(f);
+    return st;
+}
+
 sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error *err)
 {
     if (!out)
@@ -134,6 +266,10 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
     if (!S_ISREG(sb.st_mode))
         return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file", path);
 
+    sbp_status hst = check_v5_header(path, (long long)sb.st_size, err);
+    if (hst != SBP_OK)
+        return hst;
+
     Mat_LogInitFunc("spikebp", matio_log);
     matio_last[0] = '\0';
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
@@ -143,11 +279,9 @@ sbp_status sbp_dataset_load_svhn(sbp_dataset **out, const char *path, sbp_error 
     sbp_status st = SBP_OK;
     matvar_t *xi = NULL, *yi = NULL, *x = NULL, *y = NULL;
     sbp_dataset *ds = NULL;
-    if (Mat_GetVersion(mat) == MAT_FT_MAT4) {
-        /* matio falls back to headerless v4 for anything without a v5 header */
-        st =
-            sbp_fail(err, SBP_ERR_FORMAT,
-                     "%s: not a MATLAB v5 or v7.3 file (no MAT header; SVHN's files are v5)", path);
+    if (Mat_GetVersion(mat) != MAT_FT_MAT5) { /* checked above; the file may have changed */
+        st = sbp_fail(err, SBP_ERR_FORMAT,
+                      "%s: not a MATLAB v5 MAT file (no v5 header; SVHN's files are v5)", path);
         goto done;
     }
     char names[256], dims[96];
