@@ -33,7 +33,7 @@ test: build data
 	@$(MAKE) --no-print-directory test-sanitize
 
 test-sanitize: deps data
-	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DSBP_SANITIZE=ON >build-sanitize.configure.log 2>&1 || { cat build-sanitize.configure.log; exit 1; }
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBP_SANITIZE=ON >build-sanitize.configure.log 2>&1 || { cat build-sanitize.configure.log; exit 1; }
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)

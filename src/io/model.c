@@ -44,7 +44,7 @@ typedef struct wbuf {
 
 static void put(wbuf *b, const void *src, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0) /* n == 0: src may be the NULL of a buffer whose allocation failed */
         return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
