@@ -264,9 +264,10 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
         tr->aug = malloc((size_t)tr->threads * train->c * train->h * train->w);
     if (!tr->order || !tr->eng || !tr->grads || !tr->loss || !tr->correct || !tr->outs ||
         (augmenting && !tr->aug)) {
+        const size_t mib = (size_t)tr->threads * net->n_params * sizeof(float) >> 20;
         sbp_trainer_free(tr);
-        return sbp_fail(err, SBP_ERR_NOMEM, "trainer: cannot allocate %zu MiB of gradients",
-                        (size_t)tr->threads * net->n_params * sizeof(float) >> 20);
+        return sbp_fail(err, SBP_ERR_NOMEM,
+                        "trainer: out of memory (per-thread state, %zu MiB of gradients)", mib);
     }
     for (int i = 0; i < tr->threads; i++) {
         st = sbp_engine_init(&tr->eng[i], net, opts->timesteps, opts->impl, 1, opts->backward, 0,
