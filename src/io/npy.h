@@ -47,6 +47,8 @@ typedef enum sbp_npy_dtype {
 /* NumPy's descr of a dtype as this module writes it ("|u1", "<f4", …) and its size in bytes. */
 const char *sbp_npy_dtype_descr(sbp_npy_dtype t);
 size_t sbp_npy_dtype_size(sbp_npy_dtype t);
+/* NumPy's name of the type ("uint8", "float32", …). */
+const char *sbp_npy_dtype_name(sbp_npy_dtype t);
 /* 1 for the integer types (bool excluded), else 0. */
 int sbp_npy_dtype_is_int(sbp_npy_dtype t);
 
