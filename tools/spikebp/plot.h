@@ -49,6 +49,40 @@ void legend(int n, const char *const *text, const int *colours, const int *style
 void series_line(int n, const double *x, const double *y, int colour, double width,
                         int style, int dots);
 double int_tick(double span);
+
+/* ---- the kinds of figure (plot_draw.c): each draws one page from a filled-in plot_job */
+#include <stdint.h>
+typedef struct plot_job plot_job;
+typedef void (*draw_fn)(const plot_job *j);
+
+/* What one figure needs, whatever the format. */
+struct plot_job {
+    const char *source;  /* input file named in titles */
+    int w, h;            /* page size, pixels */
+    /* --log */
+    int n;               /* rows */
+    double *x, *a, *b, *c, *d; /* columns (meaning per kind) */
+    /* --analysis */
+    char (*names)[48];
+    /* --raster / --confusion */
+    int T, rows, classes, layer_spiking, label, pred;
+    double thr;
+    const uint8_t *raster;   /* (T, n_out) */
+    size_t n_out;
+    const size_t *shown;     /* (rows) neuron indices shown, index order */
+    const size_t *watch;     /* (3) neurons with membrane traces */
+    int n_watch;
+    const float *membrane;   /* (T, n_watch) */
+    const uint64_t *confusion; /* (classes, classes) */
+    char title[512];     /* the page's title line */
+    char subtitle[256];  /* the main panel's title (raster, confusion) */
+};
+
+void draw_log(const plot_job *j);
+void draw_analysis(const plot_job *j);
+void draw_steps(const plot_job *j);
+void draw_raster(const plot_job *j);
+void draw_confusion(const plot_job *j);
 #endif /* SBP_HAVE_PLPLOT */
 
 #endif
