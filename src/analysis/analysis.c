@@ -3,8 +3,8 @@
  * (SPEC §8), measured by running images through the engine exactly as sbp_eval does and reading
  * the spike counts γ it keeps (engine.h). Definitions: analysis.h.
  *
- * The input image is rate-encoded here (sbp_analysis_encode, a copy of the engine's encoder
- * with the evaluation key and tag) and handed to the engine as given spikes, so the input
+ * The input image is rate-encoded here (sbp_analysis_encode, with the engine's own encoder,
+ * evaluation key and tag) and handed to the engine as given spikes, so the input
  * spikes that are counted are by construction the ones the network processed; test_analysis
  * checks that these spikes, and the results, are identical to sbp_eval's.
  */
@@ -117,27 +117,11 @@ void sbp_analysis_input(sbp_input *in, const sbp_dataset *ds, size_t i, uint64_t
 void sbp_analysis_encode(float *x, const sbp_input *in, int T, int C, size_t P)
 {
     const size_t n = (size_t)C * P;
-    /* The value map x·gain (the engine's xval, same expression) lives in the last row of x
-     * until step T−1 overwrites it, element by element, each value read before its slot is
-     * written. */
+    /* The engine's encoder; the value map lives in the last row of x until step T−1
+     * overwrites it, each value read before its slot is written. */
     float *val = x + (size_t)(T - 1) * n;
-    for (int c = 0; c < C; c++)
-        for (size_t p = 0; p < P; p++) {
-            size_t j = (size_t)c * P + p;
-            val[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
-        }
-    for (int t = 0; t < T; t++) {
-        float *xt = x + (size_t)t * n;
-        for (size_t j = 0; j < n; j += 4) {
-            uint32_t w[4];
-            sbp_rng_words(in->key, in->tag, in->sample, (uint32_t)t, (uint32_t)(j / 4), w);
-            for (size_t q = 0; q < 4 && j + q < n; q++) {
-                float v = val[j + q];
-                float a = v < 0.0f ? -v : v;
-                xt[j + q] = a > sbp_rng_unit(w[q]) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
-            }
-        }
-    }
+    sbp_input_values(val, in, C, P);
+    sbp_input_spikes(x, in, val, n, 0, T);
 }
 
 /* --------------------------------------------------------------------------- one image */

@@ -37,7 +37,7 @@
 
 /* Encoding counter tag of evaluation: the same value as train.c's EVAL_TAG, so that analysis
  * sees exactly the spikes sbp_eval sees (test_analysis checks the agreement). */
-#define SBP_ANALYSIS_EVAL_TAG 0xE7A1u
+#define SBP_ANALYSIS_EVAL_TAG SBP_INPUT_EVAL_TAG /* sbp_eval's tag (engine.h) */
 
 /* Integer activity counts of one group of neurons (the encoded input, or one layer), summed
  * over images. */

@@ -237,6 +237,32 @@ void sbp_engine_clear_masks(sbp_engine *e)
 }
 
 /* The input chunk x (n, C, H, W) for steps t0 … t0+n−1 (§1 rate encoding). */
+void sbp_input_values(float *xval, const sbp_input *in, int C, size_t P)
+{
+    for (int c = 0; c < C; c++)
+        for (size_t p = 0; p < P; p++) {
+            size_t j = (size_t)c * P + p;
+            xval[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
+        }
+}
+
+void sbp_input_spikes(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
+                      int steps)
+{
+    for (int t = 0; t < steps; t++) {
+        float *xt = out + (size_t)t * n;
+        for (size_t j = 0; j < n; j += 4) {
+            uint32_t w[4];
+            sbp_rng_words(in->key, in->tag, in->sample, (uint32_t)(t0 + t), (uint32_t)(j / 4), w);
+            for (size_t q = 0; q < 4 && j + q < n; q++) {
+                float v = xval[j + q];
+                float a = v < 0.0f ? -v : v;
+                xt[j + q] = a > sbp_rng_unit(w[q]) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
+            }
+        }
+    }
+}
+
 static void input_fill(const sbp_engine *e, int t0, int n, float *x)
 {
     const size_t nin = e->net->layers[0].n_in;
@@ -250,19 +276,7 @@ static void input_fill(const sbp_engine *e, int t0, int n, float *x)
             x[i] = (float)s[i];
         return;
     }
-    for (int t = 0; t < n; t++) {
-        float *xt = x + (size_t)t * nin;
-        for (size_t j = 0; j < nin; j += 4) {
-            uint32_t w[4];
-            sbp_rng_words(e->in.key, e->in.tag, e->in.sample, (uint32_t)(t0 + t),
-                          (uint32_t)(j / 4), w);
-            for (size_t q = 0; q < 4 && j + q < nin; q++) {
-                float v = e->xval[j + q];
-                float a = v < 0.0f ? -v : v;
-                xt[j + q] = a > sbp_rng_unit(w[q]) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
-            }
-        }
-    }
+    sbp_input_spikes(x, &e->in, e->xval, nin, t0, n);
 }
 
 /* The input chunk of layer l, rebuilt from what was kept in the forward pass. */
@@ -334,12 +348,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
     e->in = *in;
     if (!in->spikes && !in->spikes8) {
         const sbp_layer *L0 = &net->layers[0];
-        const size_t P = (size_t)L0->in_h * L0->in_w;
-        for (int c = 0; c < L0->in_c; c++)
-            for (size_t p = 0; p < P; p++) {
-                size_t j = (size_t)c * P + p;
-                e->xval[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
-            }
+        sbp_input_values(e->xval, in, L0->in_c, (size_t)L0->in_h * L0->in_w);
     }
     for (int l = 0; l < net->n_layers; l++) {
         sbp_neuron_reset(&e->st[l], &net->layers[l]);

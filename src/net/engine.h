@@ -26,6 +26,18 @@ typedef struct sbp_input {
     uint32_t sample;        /* dataset index: the spikes depend on it, not on the batch */
 } sbp_input;
 
+/* Counter tag of the encoding in evaluation (training uses the epoch), shared by every path
+ * that must see the same input spikes as sbp_eval (analysis, plots). */
+#define SBP_INPUT_EVAL_TAG 0xE7A1u
+
+/* The rate code of §1, split so that callers can keep the value map: xval (C·P) gets
+ * |x|·gain with x's sign, x = (pixel/255 − mean[c]) / std[c]; then steps t0 … t0+steps−1 of
+ * spikes sign(x)·[|x|·gain > r] go to out (steps, C·P). out may overlap xval only if xval is
+ * the last row written (each value is read before its slot is written). */
+void sbp_input_values(float *xval, const sbp_input *in, int C, size_t P);
+void sbp_input_spikes(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
+                      int steps);
+
 typedef struct sbp_engine {
     const sbp_net *net;
     int T, tc;              /* steps per window, steps per chunk */

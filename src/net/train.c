@@ -15,7 +15,6 @@
 #include "data/dataset.h"
 #include "net/engine.h"
 
-#define EVAL_TAG 0xE7A1u /* encoding counter tag for evaluation (training uses the epoch) */
 
 static const char *const backward_names[] = {
     [SBP_BACKWARD_EXACT] = "exact",
@@ -168,7 +167,7 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
         for (size_t i = first; i < last; i++) {
             int tid = omp_get_thread_num(), ok;
             sbp_input in;
-            input_for(&in, ds, i, key, EVAL_TAG);
+            input_for(&in, ds, i, key, SBP_INPUT_EVAL_TAG);
             float *o = outs + (size_t)tid * classes;
             sbp_engine_forward(&eng[tid], &in, o);
             losses[i] = sample_loss(o, classes, sbp_dataset_label(ds, i), NULL, &ok);
