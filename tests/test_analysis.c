@@ -663,8 +663,9 @@ static void trace_consistency(void)
             for (int t = 0; t < T; t++)
                 g += raster[(size_t)t * n + i];
             total += g;
-            bad += g != (int)e.st[layer].count[i];
-            bad += mem[(size_t)(T - 1) * n + i] != e.st[layer].v[i];
+            const size_t j = sbp_engine_neuron(&e, layer, i);
+            bad += g != (int)e.st[layer].count[j];
+            bad += mem[(size_t)(T - 1) * n + i] != e.st[layer].v[j];
             /* a spike at t leaves V[t] = 0 */
             for (int t = 0; t < T; t++)
                 bad += raster[(size_t)t * n + i] && mem[(size_t)t * n + i] != 0.0f;

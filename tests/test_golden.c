@@ -167,7 +167,8 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
             e.st[l].mask = NULL;
             if (m && e.mask[l]) {
                 for (size_t i = 0; i < net->layers[l].n_out; i++)
-                    e.mask[l][i] = (float)m->v[(size_t)s * net->layers[l].n_out + i];
+                    e.mask[l][sbp_engine_neuron(&e, l, i)] =
+                        (float)m->v[(size_t)s * net->layers[l].n_out + i];
                 e.st[l].mask = e.mask[l];
             }
         }
@@ -188,16 +189,25 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
             snprintf(cn, sizeof cn, "count%d", l);
             const tensor *ct = get(&f, cn);
             snprintf(what, sizeof what, "%s/%s/%s sample %d: %s", name, iname, mname, s, cn);
-            check_close(what, e.st[l].count, ct->v + (size_t)s * no, no, 0, 0);
+            /* the engine's neuron order (sbp_engine_neuron) → PyTorch's */
+            float *cnt = malloc(no * sizeof(float));
+            for (size_t i = 0; i < no; i++)
+                cnt[i] = e.st[l].count[sbp_engine_neuron(&e, l, i)];
+            check_close(what, cnt, ct->v + (size_t)s * no, no, 0, 0);
+            free(cnt);
             snprintf(cn, sizeof cn, "ng%d", l);
             const tensor *ng = get(&f, cn);
             if (ng) {
-                float *fac = malloc(no * sizeof(float));
-                sbp_neuron_surrogate(fac, &e.st[l], &net->layers[l], SBP_BACKWARD_EXACT);
-                for (size_t i = 0; i < no; i++) /* factor = NG·mask/Vth; Vth = 1 */
+                float *eng = malloc(no * sizeof(float)), *fac = malloc(no * sizeof(float));
+                sbp_neuron_surrogate(eng, &e.st[l], &net->layers[l], SBP_BACKWARD_EXACT);
+                for (size_t i = 0; i < no; i++) { /* factor = NG·mask/Vth; Vth = 1 */
+                    const size_t j = sbp_engine_neuron(&e, l, i);
+                    fac[i] = eng[j];
                     if (e.st[l].mask)
-                        fac[i] = e.st[l].mask[i] > 0 ? fac[i] / e.st[l].mask[i]
+                        fac[i] = e.st[l].mask[j] > 0 ? eng[j] / e.st[l].mask[j]
                                                      : (float)ng->v[(size_t)s * no + i];
+                }
+                free(eng);
                 snprintf(what, sizeof what, "%s/%s/%s sample %d: %s", name, iname, mname, s, cn);
                 check_close(what, fac, ng->v + (size_t)s * no, no, 1e-6, 1e-6);
                 free(fac);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "layout.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
 #include "layers/layer.h"
@@ -122,7 +123,7 @@ static double fd_f(fd_problem *p) {
         sbp_dense_forward_ref(p->I, p->x, p->W, p->L, p->tc);
         break;
     case OP_POOL:
-        sbp_pool_forward(p->I, p->x, p->L, p->tc);
+        sbp_pool_forward_ref(p->I, p->x, p->L, p->tc);
         break;
     }
     double f = 0.0;
@@ -185,6 +186,28 @@ static float *scratch_alloc(size_t floats) {
     return p;
 }
 
+/* The fast kernels work channel-last; they are called through layout.h's wrappers. */
+static void dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                               int tc, float *ws) {
+    sbp_dense_forward_gemm(I, x, Wt, L, tc);
+}
+static void dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
+                                const float *Wt, const sbp_layer *L, int tc, float *ws) {
+    sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
+}
+CHW_FORWARD(sbp_conv_forward_gemm)
+CHW_FORWARD(sbp_conv_forward_sparse)
+CHW_FORWARD(sbp_conv_forward_fast)
+CHW_BACKWARD(sbp_conv_backward_gemm)
+CHW_BACKWARD(sbp_conv_backward_sparse)
+CHW_BACKWARD(sbp_conv_backward_fast)
+CHW_FORWARD(dense_forward_gemm)
+CHW_FORWARD(sbp_dense_forward_sparse)
+CHW_FORWARD(sbp_dense_forward_fast)
+CHW_BACKWARD(dense_backward_gemm)
+CHW_BACKWARD(sbp_dense_backward_sparse)
+CHW_BACKWARD(sbp_dense_backward_fast)
+
 /* Every backward implementation of `op` at (x, W) for gI: dW (PyTorch layout, from 0) and dx
  * per implementation [reference, gemm, sparse, fast]; the kernel-layout ones go through
  * *_to_kernel_layout / *_add_from_kernel_layout. Also checks that each forward gives the same
@@ -208,13 +231,13 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
                 sbp_conv_backward_ref(dx[k], dW[k], p->gI, p->x, p->W, L, tc);
                 break;
             case 1:
-                sbp_conv_backward_gemm(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+                sbp_conv_backward_gemm_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             case 2:
-                sbp_conv_backward_sparse(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+                sbp_conv_backward_sparse_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             case 3:
-                sbp_conv_backward_fast(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+                sbp_conv_backward_fast_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             }
             if (k)
@@ -224,13 +247,13 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
                 sbp_conv_forward_ref(I, p->x, p->W, L, tc);
                 break;
             case 1:
-                sbp_conv_forward_gemm(I, p->x, Wt, L, tc, p->ws);
+                sbp_conv_forward_gemm_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             case 2:
-                sbp_conv_forward_sparse(I, p->x, Wt, L, tc, p->ws);
+                sbp_conv_forward_sparse_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             case 3:
-                sbp_conv_forward_fast(I, p->x, Wt, L, tc, p->ws);
+                sbp_conv_forward_fast_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             }
         } else {
@@ -239,13 +262,13 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
                 sbp_dense_backward_ref(dx[k], dW[k], p->gI, p->x, p->W, L, tc);
                 break;
             case 1:
-                sbp_dense_backward_gemm(dx[k], dWt, p->gI, p->x, Wt, L, tc);
+                dense_backward_gemm_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             case 2:
-                sbp_dense_backward_sparse(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+                sbp_dense_backward_sparse_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             case 3:
-                sbp_dense_backward_fast(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+                sbp_dense_backward_fast_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
                 break;
             }
             if (k)
@@ -255,13 +278,13 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
                 sbp_dense_forward_ref(I, p->x, p->W, L, tc);
                 break;
             case 1:
-                sbp_dense_forward_gemm(I, p->x, Wt, L, tc);
+                dense_forward_gemm_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             case 2:
-                sbp_dense_forward_sparse(I, p->x, Wt, L, tc, p->ws);
+                sbp_dense_forward_sparse_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             case 3:
-                sbp_dense_forward_fast(I, p->x, Wt, L, tc, p->ws);
+                sbp_dense_forward_fast_chw(I, p->x, Wt, L, tc, p->ws);
                 break;
             }
         }
@@ -292,7 +315,7 @@ static void synapse_case(op_kind op, const sbp_layer *L, int tc, const char *tag
     float *dW[N_IMPL] = {0}, *dx[N_IMPL] = {0};
     if (op == OP_POOL) {
         dx[0] = falloc(nx);
-        sbp_pool_backward(dx[0], p.gI, L, tc);
+        sbp_pool_backward_ref(dx[0], p.gI, L, tc);
     } else {
         for (int k = 0; k < N_IMPL; k++) {
             dW[k] = falloc(nw);
@@ -371,7 +394,7 @@ static void test_synapses(void) {
 
 /* ---------------------------------------------------------------- neurons */
 
-/* Runs one layer's neurons over T steps (as one chunk) on I (C, T, P) and returns v. */
+/* Runs one layer's neurons over T steps (as one chunk) on I (T, n) and returns v. */
 static void run_neuron(float *v, const float *I, const sbp_layer *L, int T, float *spikes_out) {
     size_t n = L->n_out;
     float *count = falloc(n), *trace = falloc(n), *carry = falloc(n);
@@ -419,7 +442,7 @@ static void test_integrator(void) {
     double worst = 0.0;
     for (int c = 0; c < F; c++)
         for (int t = 0; t < T; t += c == 0 ? 1 : 7) {
-            float *at = &I[c * T + t], keep = *at; /* I (C, T, P = 1) */
+            float *at = &I[t * F + c], keep = *at; /* I (T, n = F) */
             *at = keep + FD_EPS;
             run_neuron(v, I, &L, T, NULL);
             double op = (double)v[c] / T;

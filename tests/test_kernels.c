@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "layout.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
 #include "layers/layer.h"
@@ -188,10 +189,6 @@ static int conv_layer(sbp_layer *L, int ci, int h, int w, int co, int k, int s, 
  * dx contract: ref and gemm compute dx everywhere; sparse exactly where x ≠ 0 and 0 elsewhere;
  * fast is one of the two, chosen per chunk from the input's density.
  */
-typedef void (*fwd_fn)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                       float *ws);
-typedef void (*bwd_fn)(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                       const sbp_layer *L, int tc, float *ws);
 typedef void (*layout_fn)(float *dst, const float *src, const sbp_layer *L);
 
 enum { DX_DENSE, DX_SPARSE, DX_EITHER };
@@ -236,12 +233,26 @@ static void dense_bwd_gemm(float *dx, float *dW, const float *gI, const float *x
     sbp_dense_backward_gemm(dx, dW, gI, x, W, L, tc);
 }
 
+/* The fast kernels work channel-last; the tests call them through layout.h's wrappers. */
+CHW_FORWARD(sbp_conv_forward_gemm)
+CHW_FORWARD(sbp_conv_forward_sparse)
+CHW_FORWARD(sbp_conv_forward_fast)
+CHW_BACKWARD(sbp_conv_backward_gemm)
+CHW_BACKWARD(sbp_conv_backward_sparse)
+CHW_BACKWARD(sbp_conv_backward_fast)
+CHW_FORWARD(dense_fwd_gemm)
+CHW_FORWARD(sbp_dense_forward_sparse)
+CHW_FORWARD(sbp_dense_forward_fast)
+CHW_BACKWARD(dense_bwd_gemm)
+CHW_BACKWARD(sbp_dense_backward_sparse)
+CHW_BACKWARD(sbp_dense_backward_fast)
+
 static const family_desc conv_family = {
     "conv",
     {{"reference", conv_fwd_ref, conv_bwd_ref, 0, DX_DENSE},
-     {"gemm", sbp_conv_forward_gemm, sbp_conv_backward_gemm, 1, DX_DENSE},
-     {"sparse", sbp_conv_forward_sparse, sbp_conv_backward_sparse, 1, DX_SPARSE},
-     {"fast", sbp_conv_forward_fast, sbp_conv_backward_fast, 1, DX_EITHER}},
+     {"gemm", sbp_conv_forward_gemm_chw, sbp_conv_backward_gemm_chw, 1, DX_DENSE},
+     {"sparse", sbp_conv_forward_sparse_chw, sbp_conv_backward_sparse_chw, 1, DX_SPARSE},
+     {"fast", sbp_conv_forward_fast_chw, sbp_conv_backward_fast_chw, 1, DX_EITHER}},
     sbp_conv_to_kernel_layout,
     sbp_conv_add_from_kernel_layout,
     sbp_conv_scratch,
@@ -250,9 +261,9 @@ static const family_desc conv_family = {
 static const family_desc dense_family = {
     "dense",
     {{"reference", dense_fwd_ref, dense_bwd_ref, 0, DX_DENSE},
-     {"gemm", dense_fwd_gemm, dense_bwd_gemm, 1, DX_DENSE},
-     {"sparse", sbp_dense_forward_sparse, sbp_dense_backward_sparse, 1, DX_SPARSE},
-     {"fast", sbp_dense_forward_fast, sbp_dense_backward_fast, 1, DX_EITHER}},
+     {"gemm", dense_fwd_gemm_chw, dense_bwd_gemm_chw, 1, DX_DENSE},
+     {"sparse", sbp_dense_forward_sparse_chw, sbp_dense_backward_sparse_chw, 1, DX_SPARSE},
+     {"fast", sbp_dense_forward_fast_chw, sbp_dense_backward_fast_chw, 1, DX_EITHER}},
     sbp_dense_to_kernel_layout,
     sbp_dense_add_from_kernel_layout,
     sbp_dense_scratch,
@@ -462,7 +473,7 @@ static void test_dense(void) {
         synapse_case(&dense_family, &L, 7, X_SPIKES);
         shapes++;
     }
-    /* Layout spot check against a direct sum: I (out, tc), x (tc, in), W (out, in). */
+    /* Layout spot check against a direct sum: I (tc, out), x (tc, in), W (out, in). */
     if (dense_layer(&L, 3, 2, 2, 5, 0)) {
         const int tc = 4;
         float x[4 * 12], W[5 * 12], I[5 * 4];
@@ -475,7 +486,7 @@ static void test_dense(void) {
                 double acc = 0.0;
                 for (int i = 0; i < 12; i++)
                     acc += (double)W[o * 12 + i] * x[t * 12 + i];
-                worst = fmax(worst, fabs(acc - I[o * tc + t]));
+                worst = fmax(worst, fabs(acc - I[t * 5 + o]));
             }
         CHECK(worst < 1e-5, "dense reference layout: |I − direct sum| = %g", worst);
     }
@@ -489,6 +500,8 @@ static void test_dense(void) {
 
 /* ---------------------------------------------------------------- pool */
 
+static int floats_identical(const float *a, const float *b, size_t n);
+
 static void pool_case(const sbp_layer *L, int tc) {
     const int C = L->in_c, H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w;
     const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out;
@@ -499,10 +512,10 @@ static void pool_case(const sbp_layer *L, int tc) {
     float *x = falloc(nx), *I = falloc(nI), *want = falloc(nI), *gI = falloc(nI);
     float *dx = falloc(nx);
 
-    /* Forward on floats vs a direct 2×2 average; x (tc, C, H, W) → I (C, tc, P). */
+    /* Forward on floats vs a direct 2×2 average; x (tc, C, H, W) → I (tc, C, Ho, Wo). */
     fill_normal(x, nx);
     fill_nan(I, nI);
-    sbp_pool_forward(I, x, L, tc);
+    sbp_pool_forward_ref(I, x, L, tc);
     for (int c = 0; c < C; c++)
         for (int t = 0; t < tc; t++)
             for (int oy = 0; oy < Ho; oy++)
@@ -511,7 +524,7 @@ static void pool_case(const sbp_layer *L, int tc) {
                     for (int dy = 0; dy < 2; dy++)
                         for (int dxx = 0; dxx < 2; dxx++)
                             acc += x[(((size_t)t * C + c) * H + 2 * oy + dy) * Wd + 2 * ox + dxx];
-                    want[(((size_t)c * tc + t) * Ho + oy) * Wo + ox] = (float)(acc / 4.0);
+                    want[(((size_t)t * C + c) * Ho + oy) * Wo + ox] = (float)(acc / 4.0);
                 }
     CHECK_ARRAYS(I, want, nI, "%s: forward vs direct 2x2 average", tag);
 
@@ -519,7 +532,7 @@ static void pool_case(const sbp_layer *L, int tc) {
     int exact = 1;
     for (size_t i = 0; i < nx; i++)
         x[i] = urand() < 0.5 ? 1.0f : 0.0f;
-    sbp_pool_forward(I, x, L, tc);
+    sbp_pool_forward_ref(I, x, L, tc);
     for (int c = 0; c < C && exact; c++)
         for (int t = 0; t < tc && exact; t++)
             for (int oy = 0; oy < Ho && exact; oy++)
@@ -530,7 +543,7 @@ static void pool_case(const sbp_layer *L, int tc) {
                             ones +=
                                 x[(((size_t)t * C + c) * H + 2 * oy + dy) * Wd + 2 * ox + dxx] !=
                                 0.0f;
-                    float v = I[(((size_t)c * tc + t) * Ho + oy) * Wo + ox];
+                    float v = I[(((size_t)t * C + c) * Ho + oy) * Wo + ox];
                     if (v != 0.25f * (float)ones || v * 4.0f != floorf(v * 4.0f))
                         exact = 0;
                 }
@@ -541,8 +554,8 @@ static void pool_case(const sbp_layer *L, int tc) {
     fill_normal(x, nx);
     fill_normal(gI, nI);
     fill_nan(dx, nx);
-    sbp_pool_forward(I, x, L, tc);
-    sbp_pool_backward(dx, gI, L, tc);
+    sbp_pool_forward_ref(I, x, L, tc);
+    sbp_pool_backward_ref(dx, gI, L, tc);
     double lhs = 0.0, rhs = 0.0, mag = 0.0;
     for (size_t i = 0; i < nI; i++) {
         lhs += (double)gI[i] * I[i];
@@ -561,11 +574,28 @@ static void pool_case(const sbp_layer *L, int tc) {
                     if (y >= 2 * Ho || xx >= 2 * Wo) {
                         if (d != 0.0f)
                             edges_zero = 0;
-                    } else if (d != 0.25f * gI[(((size_t)c * tc + t) * Ho + y / 2) * Wo + xx / 2])
+                    } else if (d != 0.25f * gI[(((size_t)t * C + c) * Ho + y / 2) * Wo + xx / 2])
                         quarter = 0;
                 }
     CHECK(edges_zero, "%s: backward leaves dropped odd edges nonzero (not overwritten?)", tag);
     CHECK(quarter, "%s: backward does not give each pooled input gI/4", tag);
+
+    /* The channel-last fast kernels: bit-identical to the reference after the layout change
+     * (same sums in the same order); outputs NaN-filled first. */
+    float *xs = falloc(nx), *Is = falloc(nI), *gs = falloc(nI), *dxs = falloc(nx);
+    float *back = falloc(nx > nI ? nx : nI);
+    memset(back, 0, (nx > nI ? nx : nI) * sizeof(float)); /* (quiets a false GCC warning) */
+    to_channel_last(xs, x, C, (size_t)H * Wd, tc);
+    fill_nan(Is, nI);
+    sbp_pool_forward_fast(Is, xs, L, tc);
+    to_channel_first(back, Is, C, (size_t)Ho * Wo, tc);
+    CHECK(floats_identical(back, I, nI), "%s: fast (channel-last) forward differs", tag);
+    to_channel_last(gs, gI, C, (size_t)Ho * Wo, tc);
+    fill_nan(dxs, nx);
+    sbp_pool_backward_fast(dxs, gs, L, tc);
+    to_channel_first(back, dxs, C, (size_t)H * Wd, tc);
+    CHECK(floats_identical(back, dx, nx), "%s: fast (channel-last) backward differs", tag);
+    free(xs), free(Is), free(gs), free(dxs), free(back);
     free(x), free(I), free(want), free(gI), free(dx);
 }
 
@@ -594,7 +624,9 @@ static void test_pool(void) {
         pool_case(&L, irand(1, 7));
         shapes++;
     }
-    printf("pool:   %d shapes (vs direct average, 0/1 exactness, adjoint identity)\n", shapes);
+    printf("pool:   %d shapes (vs direct average, 0/1 exactness, adjoint identity, fast "
+           "channel-last bit-identical)\n",
+           shapes);
 }
 
 /* ---------------------------------------------------------------- neuron */
@@ -630,11 +662,9 @@ static void nb_free(neuron_buf *b) {
     free(b->v), free(b->count), free(b->trace), free(b->carry), free(b->bits);
 }
 
-/* Copies steps [t0, t0+tc) of I (C, T, P) into Ic (C, tc, P). */
-static void slice_ctp(float *Ic, const float *I, int C, int T, size_t P, int t0, int tc) {
-    for (int c = 0; c < C; c++)
-        memcpy(Ic + (size_t)c * tc * P, I + ((size_t)c * T + t0) * P,
-               (size_t)tc * P * sizeof(float));
+/* Copies steps [t0, t0+tc) of I (T, n) into Ic (tc, n). */
+static void slice_steps(float *Ic, const float *I, size_t n, int t0, int tc) {
+    memcpy(Ic, I + (size_t)t0 * n, (size_t)tc * n * sizeof(float));
 }
 
 /* Next chunk length of a deliberately uneven schedule 3, 4, 1, 5, 2, … */
@@ -686,7 +716,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *wha
         int tc = chunk_len(i);
         if (tc > T - t0)
             tc = T - t0;
-        slice_ctp(Ic, I, C, T, P, t0, tc);
+        slice_steps(Ic, I, n, t0, tc);
         sbp_neuron_forward(spiking ? y2 + (size_t)t0 * n : NULL, Ic, &b.st, L, t0, tc);
         t0 += tc;
         chunks++;
@@ -709,7 +739,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *wha
             float v = 0.0f, lf = 0.0f; /* float, as §1 runs: no spike flips by rounding */
             int g = 0;
             for (int t = 0; t < T; t++) {
-                float cur = I[((size_t)c * T + t) * P + p];
+                float cur = I[(size_t)t * n + j];
                 if (L->neuron == SBP_NEURON_INTEGRATOR) {
                     v = L->leak * (v + cur);
                     continue;
@@ -760,11 +790,9 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *wha
             int t0 = t1 - tc;
             fill_nan(Ic, (size_t)tc * n);
             sbp_neuron_backward(Ic, gy + (size_t)t0 * n, factor, &b.st, L, t0, tc);
-            /* Ic (C, tc, P) against g1 (C, T, P) */
-            for (int c = 0; c < C; c++)
-                if (memcmp(Ic + (size_t)c * tc * P, g1 + ((size_t)c * T + t0) * P,
-                           (size_t)tc * P * sizeof(float)) != 0)
-                    ok = 0;
+            /* Ic (tc, n) against g1 (T, n) */
+            if (memcmp(Ic, g1 + (size_t)t0 * n, (size_t)tc * n * sizeof(float)) != 0)
+                ok = 0;
             t1 = t0;
         }
         CHECK(ok, "%s: chunked backward differs from one chunk", tag);
@@ -779,7 +807,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *wha
                 for (int t = T - 1; t >= 0; t--) {
                     if (sbp_spike_get(a.bits, sbp_spike_bit(n, t, j)))
                         gu = factor[j] * gy[(size_t)t * n + j];
-                    if (g1[((size_t)c * T + t) * P + p] != gu)
+                    if (g1[(size_t)t * n + j] != gu)
                         ok_ref = 0;
                 }
             }

@@ -222,13 +222,15 @@ static void count_group(sbp_activity_count *c, const float *gamma, size_t n, flo
     c->saturated += sat;
 }
 
-/* Σ_i gamma[i] and Σ_i gamma[i]·fan[i]: spikes arriving and accumulates they cause. */
-static void count_ops(const float *gamma, const uint32_t *fan, size_t n, uint64_t *in,
-                      uint64_t *acs)
+/* Σ_i gamma[i] and Σ_i gamma[i]·fan[i]: spikes arriving and accumulates they cause. fan is
+ * in PyTorch's neuron order; gamma is the engine's counts of layer `layer` (its own order,
+ * sbp_engine_neuron) or, for layer −1, the input's counts in PyTorch's order. */
+static void count_ops(const float *gamma, const sbp_engine *e, int layer, const uint32_t *fan,
+                      size_t n, uint64_t *in, uint64_t *acs)
 {
     uint64_t s = 0, a = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t g = (uint64_t)gamma[i];
+        uint64_t g = (uint64_t)gamma[layer < 0 ? i : sbp_engine_neuron(e, layer, i)];
         s += g;
         a += g * fan[i];
     }
@@ -275,11 +277,11 @@ void sbp_probe_image(sbp_probe *p, const sbp_input *in, int label, sbp_activity 
         const sbp_layer *L = &net->layers[l];
         sbp_activity_count *c = &acc->layer[l];
         const float *src = l == 0 ? p->in_count : p->eng.st[l - 1].count;
-        count_ops(src, p->fan_of[l], L->n_in, &c->in_spikes, &c->acs);
+        count_ops(src, &p->eng, l - 1, p->fan_of[l], L->n_in, &c->in_spikes, &c->acs);
         if (L->sc) {
             const int from = L->spec.shortcut_from;
             const float *ss = from < 0 ? p->in_count : p->eng.st[from].count;
-            count_ops(ss, p->fan_sc_of[l], L->sc->n_in, NULL, &c->acs_sc);
+            count_ops(ss, &p->eng, from, p->fan_sc_of[l], L->sc->n_in, NULL, &c->acs_sc);
         }
         if (is_spiking(L))
             count_group(c, p->eng.st[l].count, L->n_out, sat_min);
@@ -602,7 +604,8 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
         for (int t = 0; t < T; t++)
             for (size_t i = 0; i < n; i++)
                 raster[(size_t)t * n + i] =
-                    (uint8_t)sbp_spike_get(e.st[layer].bits, sbp_spike_bit(n, t, i));
+                    (uint8_t)sbp_spike_get(e.st[layer].bits,
+                                           sbp_spike_bit(n, t, sbp_engine_neuron(&e, layer, i)));
         sbp_engine_release(&e);
     }
 
@@ -627,7 +630,8 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
             sbp_engine_set_weights(&ek, net->params);
             sbp_engine_forward(&ek, in, o);
             for (int w = 0; w < n_watch; w++)
-                membrane[(size_t)(k - 1) * n_watch + w] = ek.st[layer].v[watch[w]];
+                membrane[(size_t)(k - 1) * n_watch + w] =
+                    ek.st[layer].v[sbp_engine_neuron(&ek, layer, watch[w])];
             sbp_engine_release(&ek);
         }
         if (worst != SBP_OK) {

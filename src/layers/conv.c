@@ -2,18 +2,19 @@
  * conv.c — convolution synapses for a chunk of tc steps (§1, §3 "conv: weight-gradient
  * correlation per step / transposed convolution").
  *
- * Layouts: x (tc, Cin, H, W) time-major; I and gI (Cout, tc, P) so that one GEMM covers every
- * step: I (Cout, tc·P) = W (Cout, K) × col (K, tc·P) with K = Cin·k·k and column t·P + p.
- * The reference versions are direct loops that state the maths, with weights in PyTorch layout
+ * Layouts (layer.h): every chunk is time-major, one row of n neurons per step. The reference
+ * versions use PyTorch's channel-first order within a row — x (tc, Cin, H, W), I and gI
+ * (tc, Cout, Ho, Wo) — and direct loops that state the maths with weights in PyTorch layout
  * (Cout, Cin, k, k); they are the oracle the fast versions are tested against
- * (tests/test_kernels.c). The fast versions take weights in "kernel layout" Wt (K, Cout) — the
- * transpose — so that the weights one input event touches are contiguous, and choose per chunk
- * between an event-driven scatter (sparse input) and im2col + SGEMM (dense input).
+ * (tests/test_kernels.c). The fast versions work channel-last — x (tc, H, W, Cin), I
+ * (tc, Ho, Wo, Cout) — with weights in "kernel layout" Wt (k·k·Cin, Cout), so that the weights
+ * one input event touches are contiguous rows and one GEMM (im2col rows × Wt) gives the
+ * neurons' layout directly; they choose per chunk between an event-driven scatter (sparse
+ * input) and im2col + SGEMM (dense input).
  */
 #include "layers/conv.h"
 
 #include "core/simd.h"
-#include "core/transpose.h"
 #include "layers/events.h"
 
 #include "core/blas.h"
@@ -39,7 +40,7 @@ void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_la
                                 acc += W[((co * Ci + ci) * k + ky) * k + kx] *
                                        x[((size_t)(t * Ci + ci) * H + iy) * Wd + ix];
                             }
-                    I[(((size_t)co * tc + t) * Ho + oy) * Wo + ox] = acc;
+                    I[(((size_t)t * L->out_c + co) * Ho + oy) * Wo + ox] = acc;
                 }
 }
 
@@ -54,7 +55,7 @@ void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x
         for (int t = 0; t < tc; t++)
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++) {
-                    float g = gI[(((size_t)co * tc + t) * Ho + oy) * Wo + ox];
+                    float g = gI[(((size_t)t * L->out_c + co) * Ho + oy) * Wo + ox];
                     if (g == 0.0f)
                         continue;
                     for (int ci = 0; ci < Ci; ci++)
@@ -72,121 +73,150 @@ void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x
                 }
 }
 
-/* col (K, tc·P): col[(ci·k + ky)·k + kx][t·P + oy·Wo + ox] = x[t, ci, oy·s − pad + ky, …]. */
-static void im2col(float *col, const float *x, const sbp_layer *L, int tc)
-{
-    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    const size_t P = (size_t)Ho * Wo, ld = (size_t)tc * P;
-    for (int ci = 0; ci < Ci; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((size_t)(ci * k + ky) * k + kx) * ld;
-                for (int t = 0; t < tc; t++) {
-                    const float *xc = x + (size_t)(t * Ci + ci) * H * Wd;
-                    float *r = row + (size_t)t * P;
-                    for (int oy = 0; oy < Ho; oy++) {
-                        int iy = oy * s - pad + ky;
-                        float *ro = r + (size_t)oy * Wo;
-                        if (iy < 0 || iy >= H) {
-                            memset(ro, 0, sizeof(float) * Wo);
-                            continue;
-                        }
-                        const float *xr = xc + (size_t)iy * Wd;
-                        for (int ox = 0; ox < Wo; ox++) {
-                            int ix = ox * s - pad + kx;
-                            ro[ox] = (ix >= 0 && ix < Wd) ? xr[ix] : 0.0f;
-                        }
-                    }
-                }
-            }
-}
-
-/* The adjoint of im2col: dx (tc, Cin, H, W) = Σ over the columns each input fed. */
-static void col2im(float *dx, const float *col, const sbp_layer *L, int tc)
-{
-    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    const size_t P = (size_t)Ho * Wo, ld = (size_t)tc * P;
-    memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
-    for (int ci = 0; ci < Ci; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(ci * k + ky) * k + kx) * ld;
-                for (int t = 0; t < tc; t++) {
-                    float *xc = dx + (size_t)(t * Ci + ci) * H * Wd;
-                    const float *r = row + (size_t)t * P;
-                    for (int oy = 0; oy < Ho; oy++) {
-                        int iy = oy * s - pad + ky;
-                        if (iy < 0 || iy >= H)
-                            continue;
-                        float *xr = xc + (size_t)iy * Wd;
-                        const float *ro = r + (size_t)oy * Wo;
-                        for (int ox = 0; ox < Wo; ox++) {
-                            int ix = ox * s - pad + kx;
-                            if (ix >= 0 && ix < Wd)
-                                xr[ix] += ro[ox];
-                        }
-                    }
-                }
-            }
-}
-
-
 static size_t align16(size_t n)
 {
     return (n + 15) & ~(size_t)15;
 }
 
+/* ------------------------------------------------------------------ fast path, channel-last
+ *
+ * x (tc, H, W, Cin), I and gI (tc, Ho, Wo, Cout); Wt (K, Cout) with row (ky·k + kx)·Cin + ci.
+ * One input pixel's taps are then contiguous rows of Wt, an im2col row is k·k contiguous runs
+ * of Cin floats, and both kernels write the neurons' layout directly (no transposes). */
+
+/* Steps per im2col block: the column buffer is bounded (SBP_GEMM_BLOCK_FLOATS) whatever tc is,
+ * so the gemm path's scratch does not grow with the chunk length. */
+#define SBP_GEMM_BLOCK_FLOATS ((size_t)1 << 18)
+
+static int gemm_block_steps(const sbp_layer *L, int tc)
+{
+    size_t per = KDIM(L) * sbp_layer_positions(L);
+    size_t b = SBP_GEMM_BLOCK_FLOATS / (per ? per : 1);
+    return b < 1 ? 1 : (b > (size_t)tc ? tc : (int)b);
+}
+
+/* col (nt·P, K): row t·P + oy·Wo + ox holds the receptive field of that output at step t. */
+static void im2col_hwc(float *col, const float *x, const sbp_layer *L, int nt)
+{
+    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
+    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
+    const size_t K = KDIM(L);
+    float *row = col;
+    for (int t = 0; t < nt; t++) {
+        const float *xt = x + (size_t)t * L->n_in;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++, row += K)
+                for (int ky = 0; ky < k; ky++) {
+                    const int iy = oy * s - pad + ky;
+                    float *dst = row + (size_t)ky * k * Ci;
+                    for (int kx = 0; kx < k; kx++, dst += Ci) {
+                        const int ix = ox * s - pad + kx;
+                        if (iy < 0 || iy >= H || ix < 0 || ix >= Wd) {
+                            memset(dst, 0, sizeof(float) * Ci);
+                            continue;
+                        }
+                        memcpy(dst, xt + ((size_t)iy * Wd + ix) * Ci, sizeof(float) * Ci);
+                    }
+                }
+    }
+}
+
+/* The adjoint of im2col_hwc: dx (nt, H, W, Cin) += Σ over the rows each input fed. */
+static void col2im_hwc(float *dx, const float *col, const sbp_layer *L, int nt)
+{
+    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
+    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
+    const size_t K = KDIM(L);
+    const float *row = col;
+    for (int t = 0; t < nt; t++) {
+        float *xt = dx + (size_t)t * L->n_in;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++, row += K)
+                for (int ky = 0; ky < k; ky++) {
+                    const int iy = oy * s - pad + ky;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    const float *src = row + (size_t)ky * k * Ci;
+                    for (int kx = 0; kx < k; kx++, src += Ci) {
+                        const int ix = ox * s - pad + kx;
+                        if (ix < 0 || ix >= Wd)
+                            continue;
+                        float *d = xt + ((size_t)iy * Wd + ix) * Ci;
+                        for (int c = 0; c < Ci; c++)
+                            d[c] += src[c];
+                    }
+                }
+    }
+}
+
 size_t sbp_conv_scratch(const sbp_layer *L, int tc)
 {
-    const size_t N = (size_t)tc * sbp_layer_positions(L);
-    size_t gemm = 2 * KDIM(L) * N;
-    size_t sparse = 2 * align16(N * (size_t)L->out_c) + sbp_events_scratch(L->n_in, tc);
+    const size_t block = (size_t)gemm_block_steps(L, tc) * sbp_layer_positions(L) * KDIM(L);
+    const size_t gemm = 2 * align16(block);
+    const size_t sparse = align16((size_t)L->out_c) + sbp_events_scratch(L->n_in, tc);
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
 {
-    const size_t K = KDIM(L), C = (size_t)L->out_c;
+    const int k = L->spec.kernel, Ci = L->in_c;
+    const size_t C = (size_t)L->out_c;
     for (size_t co = 0; co < C; co++)
-        for (size_t k = 0; k < K; k++)
-            Wt[k * C + co] = W[co * K + k];
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    Wt[((size_t)(ky * k + kx) * Ci + ci) * C + co] =
+                        W[((co * Ci + ci) * k + ky) * k + kx];
 }
 
 void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
 {
-    const size_t K = KDIM(L), C = (size_t)L->out_c;
+    const int k = L->spec.kernel, Ci = L->in_c;
+    const size_t C = (size_t)L->out_c;
     for (size_t co = 0; co < C; co++)
-        for (size_t k = 0; k < K; k++)
-            dW[co * K + k] += dWt[k * C + co];
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    dW[((co * Ci + ci) * k + ky) * k + kx] +=
+                        dWt[((size_t)(ky * k + kx) * Ci + ci) * C + co];
 }
 
 void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws)
 {
-    const size_t K = KDIM(L), N = (size_t)tc * sbp_layer_positions(L);
-    im2col(ws, x, L, tc);
-    /* I (Cout, N) = Wtᵀ (Cout, K) × col (K, N) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->out_c, (int)N, (int)K, 1.0f, Wt,
-                L->out_c, ws, (int)N, 0.0f, I, (int)N);
+    const size_t K = KDIM(L), P = sbp_layer_positions(L);
+    const int C = L->out_c, tb = gemm_block_steps(L, tc);
+    for (int t0 = 0; t0 < tc; t0 += tb) {
+        const int nt = tc - t0 < tb ? tc - t0 : tb;
+        im2col_hwc(ws, x + (size_t)t0 * L->n_in, L, nt);
+        /* I (nt·P, Cout) = col (nt·P, K) × Wt (K, Cout) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nt * P), C, (int)K, 1.0f,
+                    ws, (int)K, Wt, C, 0.0f, I + (size_t)t0 * L->n_out, C);
+    }
 }
 
 void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
-    const size_t K = KDIM(L), N = (size_t)tc * sbp_layer_positions(L);
-    float *col = ws, *dcol = ws + K * N;
-    im2col(col, x, L, tc);
-    /* dWt (K, Cout) += col (K, N) × gIᵀ (N, Cout) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, L->out_c, (int)N, 1.0f, col,
-                (int)N, gI, (int)N, 1.0f, dWt, L->out_c);
-    if (!dx)
-        return;
-    /* dcol (K, N) = Wt (K, Cout) × gI (Cout, N) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)N, L->out_c, 1.0f, Wt,
-                L->out_c, gI, (int)N, 0.0f, dcol, (int)N);
-    col2im(dx, dcol, L, tc);
+    const size_t K = KDIM(L), P = sbp_layer_positions(L);
+    const int C = L->out_c, tb = gemm_block_steps(L, tc);
+    float *col = ws, *dcol = ws + align16((size_t)tb * P * K);
+    for (int t0 = 0; t0 < tc; t0 += tb) {
+        const int nt = tc - t0 < tb ? tc - t0 : tb, M = (int)(nt * P);
+        const float *g = gI + (size_t)t0 * L->n_out;
+        im2col_hwc(col, x + (size_t)t0 * L->n_in, L, nt);
+        /* dWt (K, Cout) += colᵀ (K, M) × gI (M, Cout) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, C, M, 1.0f, col, (int)K, g,
+                    C, 1.0f, dWt, C);
+        if (!dx)
+            continue;
+        /* dcol (M, K) = gI (M, Cout) × Wtᵀ (Cout, K) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, (int)K, C, 1.0f, g, C, Wt, C,
+                    0.0f, dcol, (int)K);
+        float *d = dx + (size_t)t0 * L->n_in;
+        memset(d, 0, sizeof(float) * (size_t)nt * L->n_in);
+        col2im_hwc(d, dcol, L, nt);
+    }
 }
 
 /* Output positions a kernel tap (ky, kx) of input (iy, ix) reaches: oy = (iy + pad − ky)/s
@@ -201,72 +231,71 @@ static inline int tap(int i, int pad, int kk, int s, int out)
 }
 
 SBP_HOT void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                             int tc, float *ws)
+                                     int tc, float *ws)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w;
-    const size_t C = (size_t)L->out_c, P = (size_t)Ho * Wo, N = (size_t)tc * P;
-    float *acc = ws; /* (tc, P, Cout) */
+    const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
+    const size_t C = (size_t)L->out_c;
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws + 2 * align16(N * C), x, L->n_in, tc, &nev);
-    memset(acc, 0, sizeof(float) * N * C);
-    for (int t = 0; t < tc; t++)
+    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    memset(I, 0, sizeof(float) * (size_t)tc * L->n_out);
+    for (int t = 0; t < tc; t++) {
+        float *It = I + (size_t)t * L->n_out;
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const uint32_t i = ev->idx[e];
             const float v = ev->val[e];
-            const int ci = (int)(i / (uint32_t)(H * Wd)), rem = (int)(i % (uint32_t)(H * Wd));
-            const int iy = rem / Wd, ix = rem % Wd;
+            const int pix = (int)(i / (uint32_t)Ci), ci = (int)(i % (uint32_t)Ci);
+            const int iy = pix / Wd, ix = pix % Wd;
             for (int ky = 0; ky < k; ky++) {
-                int oy = tap(iy, pad, ky, s, Ho);
+                const int oy = tap(iy, pad, ky, s, Ho);
                 if (oy < 0)
                     continue;
                 for (int kx = 0; kx < k; kx++) {
-                    int ox = tap(ix, pad, kx, s, Wo);
+                    const int ox = tap(ix, pad, kx, s, Wo);
                     if (ox < 0)
                         continue;
-                    const float *w = Wt + ((size_t)(ci * k + ky) * k + kx) * C;
-                    float *o = acc + ((size_t)t * P + (size_t)oy * Wo + ox) * C;
+                    const float *w = Wt + ((size_t)(ky * k + kx) * Ci + ci) * C;
+                    float *o = It + ((size_t)oy * Wo + ox) * C;
                     for (size_t c = 0; c < C; c++)
                         o[c] += v * w[c];
                 }
             }
         }
-    sbp_transpose(I, acc, N, C);
+    }
 }
 
 SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
-                              const float *Wt, const sbp_layer *L, int tc, float *ws)
+                                      const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w;
-    const size_t C = (size_t)L->out_c, P = (size_t)Ho * Wo, N = (size_t)tc * P;
-    float *g = ws; /* (tc, P, Cout) */
+    const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
+    const size_t C = (size_t)L->out_c;
+    float *dacc = ws; /* (Cout) */
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws + 2 * align16(N * C), x, L->n_in, tc, &nev);
-    sbp_transpose(g, gI, C, N);
+    sbp_events *ev = sbp_events_build(ws + align16(C), x, L->n_in, tc, &nev);
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
-    for (int t = 0; t < tc; t++)
+    for (int t = 0; t < tc; t++) {
+        const float *g = gI + (size_t)t * L->n_out;
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const uint32_t i = ev->idx[e];
             const float v = ev->val[e];
-            const int ci = (int)(i / (uint32_t)(H * Wd)), rem = (int)(i % (uint32_t)(H * Wd));
-            const int iy = rem / Wd, ix = rem % Wd;
+            const int pix = (int)(i / (uint32_t)Ci), ci = (int)(i % (uint32_t)Ci);
+            const int iy = pix / Wd, ix = pix % Wd;
             /* dx at this event: Σ over taps and channels of w·g, reduced across channels
              * once per event rather than once per tap. */
-            float *dacc = g + N * C; /* (Cout) */
             for (size_t c = 0; c < C; c++)
                 dacc[c] = 0.0f;
             for (int ky = 0; ky < k; ky++) {
-                int oy = tap(iy, pad, ky, s, Ho);
+                const int oy = tap(iy, pad, ky, s, Ho);
                 if (oy < 0)
                     continue;
                 for (int kx = 0; kx < k; kx++) {
-                    int ox = tap(ix, pad, kx, s, Wo);
+                    const int ox = tap(ix, pad, kx, s, Wo);
                     if (ox < 0)
                         continue;
-                    const size_t wi = ((size_t)(ci * k + ky) * k + kx) * C;
-                    const float *go = g + ((size_t)t * P + (size_t)oy * Wo + ox) * C;
+                    const size_t wi = ((size_t)(ky * k + kx) * Ci + ci) * C;
+                    const float *go = g + ((size_t)oy * Wo + ox) * C;
                     float *dw = dWt + wi;
                     const float *w = Wt + wi;
                     for (size_t c = 0; c < C; c++) {
@@ -281,6 +310,7 @@ SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, co
             if (dx)
                 dx[(size_t)t * L->n_in + i] = d;
         }
+    }
 }
 
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,

@@ -5,8 +5,10 @@
  * *_ref   plain loops, weights W in PyTorch layout (Cout, Cin, k, k): the oracle.
  * *_gemm  im2col + SGEMM; *_sparse event-driven scatter over the input's nonzeros;
  * *_fast  picks one of the two per chunk from the input's density.
- * gemm/sparse/fast take weights Wt and accumulate gradients dWt in kernel layout (K, Cout),
- * K = Cin·k·k: the transpose, converted with the two *_kernel_layout functions.
+ * The reference works channel-first (x (tc, Cin, H, W), I (tc, Cout, Ho, Wo)); gemm, sparse
+ * and fast work channel-last (x (tc, H, W, Cin), I (tc, Ho, Wo, Cout)) and take weights Wt and
+ * accumulate gradients dWt in kernel layout (K, Cout), row (ky·k + kx)·Cin + ci, converted
+ * with the two *_kernel_layout functions.
  *
  * The input gradient dx of the sparse kernel is computed only where x ≠ 0 and is 0 elsewhere.
  * That is all a spiking layer below ever reads: its g_s[t] matters only at steps where it

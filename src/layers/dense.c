@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/simd.h"
-#include "core/transpose.h"
 #include "layers/events.h"
 
 void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
@@ -20,7 +19,7 @@ void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_l
             float acc = 0.0f;
             for (size_t i = 0; i < nin; i++)
                 acc += W[o * nin + i] * x[(size_t)t * nin + i];
-            I[o * tc + t] = acc;
+            I[(size_t)t * nout + o] = acc;
         }
 }
 
@@ -32,7 +31,7 @@ void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *
         memset(dx, 0, sizeof(float) * (size_t)tc * nin);
     for (size_t o = 0; o < nout; o++)
         for (int t = 0; t < tc; t++) {
-            float g = gI[o * tc + t];
+            float g = gI[(size_t)t * nout + o];
             if (g == 0.0f)
                 continue;
             for (size_t i = 0; i < nin; i++) {
@@ -43,15 +42,16 @@ void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *
         }
 }
 
-
-static size_t align16(size_t n)
-{
-    return (n + 15) & ~(size_t)15;
-}
-
 size_t sbp_dense_scratch(const sbp_layer *L, int tc)
 {
-    return align16(L->n_out * (size_t)tc) + sbp_events_scratch(L->n_in, tc) + 16;
+    return sbp_events_scratch(L->n_in, tc) + 16;
+}
+
+/* Row of Wt of PyTorch input feature i = (c·H + y)·W + x: its channel-last position. */
+static size_t hwc_row(const sbp_layer *L, size_t i)
+{
+    const size_t P = (size_t)L->in_h * L->in_w;
+    return (i % P) * (size_t)L->in_c + i / P;
 }
 
 void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
@@ -59,7 +59,7 @@ void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
     const size_t nin = L->n_in, nout = L->n_out;
     for (size_t o = 0; o < nout; o++)
         for (size_t i = 0; i < nin; i++)
-            Wt[i * nout + o] = W[o * nin + i];
+            Wt[hwc_row(L, i) * nout + o] = W[o * nin + i];
 }
 
 void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
@@ -67,60 +67,56 @@ void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_lay
     const size_t nin = L->n_in, nout = L->n_out;
     for (size_t o = 0; o < nout; o++)
         for (size_t i = 0; i < nin; i++)
-            dW[o * nin + i] += dWt[i * nout + o];
+            dW[o * nin + i] += dWt[hwc_row(L, i) * nout + o];
 }
 
 void sbp_dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc)
 {
     const int nin = (int)L->n_in, nout = (int)L->n_out;
-    /* I (out, tc) = Wtᵀ (out, in) × xᵀ (in, tc) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nout, tc, nin, 1.0f, Wt, nout, x, nin,
-                0.0f, I, tc);
+    /* I (tc, out) = x (tc, in) × Wt (in, out) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tc, nout, nin, 1.0f, x, nin, Wt, nout,
+                0.0f, I, nout);
 }
 
 void sbp_dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
                              const float *Wt, const sbp_layer *L, int tc)
 {
     const int nin = (int)L->n_in, nout = (int)L->n_out;
-    /* dWt (in, out) += xᵀ (in, tc) × gIᵀ (tc, out) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nin, nout, tc, 1.0f, x, nin, gI, tc, 1.0f,
-                dWt, nout);
-    if (dx) /* dx (tc, in) = gIᵀ (tc, out) × Wtᵀ (out, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, tc, nin, nout, 1.0f, gI, tc, Wt, nout,
-                    0.0f, dx, nin);
+    /* dWt (in, out) += xᵀ (in, tc) × gI (tc, out) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nin, nout, tc, 1.0f, x, nin, gI, nout,
+                1.0f, dWt, nout);
+    if (dx) /* dx (tc, in) = gI (tc, out) × Wtᵀ (out, in) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tc, nin, nout, 1.0f, gI, nout, Wt,
+                    nout, 0.0f, dx, nin);
 }
 
-SBP_HOT void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                              int tc, float *ws)
+SBP_HOT void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt,
+                                      const sbp_layer *L, int tc, float *ws)
 {
     const size_t nout = L->n_out;
-    float *acc = ws; /* (tc, out) */
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws + align16(nout * (size_t)tc), x, L->n_in, tc, &nev);
-    memset(acc, 0, sizeof(float) * nout * (size_t)tc);
+    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    memset(I, 0, sizeof(float) * nout * (size_t)tc);
     for (int t = 0; t < tc; t++) {
-        float *a = acc + (size_t)t * nout;
+        float *a = I + (size_t)t * nout;
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const float v = ev->val[e], *w = Wt + (size_t)ev->idx[e] * nout;
             for (size_t o = 0; o < nout; o++)
                 a[o] += v * w[o];
         }
     }
-    sbp_transpose(I, acc, (size_t)tc, nout);
 }
 
 SBP_HOT void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
-                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+                                       const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
     const size_t nout = L->n_out, nin = L->n_in;
-    float *g = ws; /* (tc, out) */
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws + align16(nout * (size_t)tc), x, nin, tc, &nev);
-    sbp_transpose(g, gI, nout, (size_t)tc);
+    sbp_events *ev = sbp_events_build(ws, x, nin, tc, &nev);
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * nin);
     for (int t = 0; t < tc; t++) {
-        const float *gt = g + (size_t)t * nout;
+        const float *gt = gI + (size_t)t * nout;
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const size_t i = ev->idx[e];
             const float v = ev->val[e], *w = Wt + i * nout;

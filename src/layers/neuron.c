@@ -1,6 +1,6 @@
 /* neuron.c — LIF, IF and leaky-integrator dynamics and the exact-mode per-neuron backward
- * (§1, §3). The membrane recursion is elementwise; the loops run over positions innermost so
- * that one channel's neurons advance together. */
+ * (§1, §3). The membrane recursion is elementwise: each step is one pass over a row of n
+ * neurons (time-major chunks, layer.h), whatever the order of the neurons within it. */
 #include "layers/neuron.h"
 
 #include "core/simd.h"
@@ -58,35 +58,25 @@ static inline void lif_step(float *restrict v, float *restrict cnt, float *restr
 SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
                                 const sbp_layer *L, int t0, int tc)
 {
-    const int C = L->out_c;
-    const size_t P = sbp_layer_positions(L), n = L->n_out;
+    const size_t n = L->n_out;
     const float leak = L->leak, th = L->threshold;
     float *v = st->v;
 
     if (L->neuron == SBP_NEURON_INTEGRATOR) {
-        for (int c = 0; c < C; c++)
-            for (int t = 0; t < tc; t++) {
-                const float *Ic = I + ((size_t)c * tc + t) * P;
-                float *vc = v + (size_t)c * P;
-                for (size_t p = 0; p < P; p++)
-                    vc[p] = leak * (vc[p] + Ic[p]);
-                if (st->history)
-                    for (size_t p = 0; p < P; p++)
-                        st->history[(size_t)(t0 + t) * n + (size_t)c * P + p] = vc[p];
-            }
+        for (int t = 0; t < tc; t++) {
+            const float *It = I + (size_t)t * n;
+            for (size_t i = 0; i < n; i++)
+                v[i] = leak * (v[i] + It[i]);
+            if (st->history)
+                memcpy(st->history + (size_t)(t0 + t) * n, v, n * sizeof(float));
+        }
         return;
-    }
-    for (int c = 0; c < C; c++) {
-        float *vc = v + (size_t)c * P, *gc = st->count + (size_t)c * P;
-        float *lc = st->trace + (size_t)c * P;
-        for (int t = 0; t < tc; t++)
-            lif_step(vc, gc, lc, y + ((size_t)t * C + c) * P, I + ((size_t)c * tc + t) * P, P,
-                     leak, th);
     }
     /* Step t's output is the contiguous row y[t] of n spikes: keep its bits, then apply the
      * dropout mask (the bits record s, not s·mask). */
     for (int t = 0; t < tc; t++) {
         float *row = y + (size_t)t * n;
+        lif_step(v, st->count, st->trace, row, I + (size_t)t * n, n, leak, th);
         if (st->bits)
             pack_row(st->bits + (size_t)(t0 + t) * sbp_spike_row_words(n), row, n);
         if (st->mask)
@@ -115,21 +105,19 @@ void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_l
 SBP_HOT void sbp_neuron_backward(float *gI, const float *gy, const float *factor,
                                  sbp_neuron_state *st, const sbp_layer *L, int t0, int tc)
 {
-    const int C = L->out_c;
-    const size_t P = sbp_layer_positions(L), n = L->n_out;
-    const uint64_t *bits = st->bits;
-    for (int c = 0; c < C; c++) {
-        float *restrict carry = st->carry + (size_t)c * P;
-        const float *restrict fc = factor + (size_t)c * P;
-        for (int t = tc - 1; t >= 0; t--) {
-            const float *restrict gyc = gy + ((size_t)t * C + c) * P;
-            float *restrict gc = gI + ((size_t)c * tc + t) * P;
-            const size_t base = sbp_spike_bit(n, t0 + t, (size_t)c * P);
-            for (size_t p = 0; p < P; p++) {
-                const int s = sbp_spike_get(bits, base + p);
-                carry[p] = s ? fc[p] * gyc[p] : carry[p];
-                gc[p] = carry[p];
-            }
+    const size_t n = L->n_out, words = sbp_spike_row_words(n);
+    float *restrict carry = st->carry;
+    for (int t = tc - 1; t >= 0; t--) {
+        const uint64_t *row = st->bits + (size_t)(t0 + t) * words;
+        const float *restrict gyt = gy + (size_t)t * n;
+        float *restrict gt = gI + (size_t)t * n;
+        for (size_t w = 0; w < words; w++) {
+            const uint64_t b = row[w];
+            const size_t i0 = w * 64, i1 = i0 + 64 < n ? i0 + 64 : n;
+            if (b)
+                for (size_t i = i0; i < i1; i++)
+                    carry[i] = (b >> (i - i0)) & 1u ? factor[i] * gyt[i] : carry[i];
+            memcpy(gt + i0, carry + i0, (i1 - i0) * sizeof(float));
         }
     }
 }

@@ -48,7 +48,7 @@ static inline int sbp_spike_get(const uint64_t *bits, size_t b)
 /* Zeroes v, count, trace and carry (start of a sample's window). */
 void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L);
 
-/* Advances steps t0 … t0+tc−1. I (C, tc, P) current; y (tc, C, P) output spikes × mask
+/* Advances steps t0 … t0+tc−1. I (tc, n) current; y (tc, n) output spikes × mask
  * (NULL for the integrator, which has no output). */
 void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                         int t0, int tc);
@@ -60,7 +60,7 @@ void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_l
 
 /* Exact-mode backward over steps t0 … t0+tc−1, called for chunks from the last to the first:
  *   g_s[t] = factor ⊙ gy[t];  g_U[t] = s[t]·g_s[t] + (1 − s[t])·g_U[t+1];  gI[t] = g_U[t].
- * gy (tc, C, P); gI (C, tc, P) (overwritten). Spiking neurons only. */
+ * gy (tc, n); gI (tc, n) (overwritten). Spiking neurons only. */
 void sbp_neuron_backward(float *gI, const float *gy, const float *factor, sbp_neuron_state *st,
                          const sbp_layer *L, int t0, int tc);
 

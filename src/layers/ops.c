@@ -46,14 +46,19 @@ static void dense_backward(float *dx, float *dW, const float *gI, const float *x
 static void pool_current(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
                          float *ws, sbp_impl impl)
 {
-    sbp_pool_forward(I, x, L, tc);
+    if (impl == SBP_IMPL_REFERENCE)
+        sbp_pool_forward_ref(I, x, L, tc);
+    else
+        sbp_pool_forward_fast(I, x, L, tc);
 }
 
 static void pool_backward(float *dx, float *dW, const float *gI, const float *x, const float *W,
                           const sbp_layer *L, int tc, float *ws, sbp_impl impl)
 {
-    if (dx)
-        sbp_pool_backward(dx, gI, L, tc);
+    if (dx && impl == SBP_IMPL_REFERENCE)
+        sbp_pool_backward_ref(dx, gI, L, tc);
+    else if (dx)
+        sbp_pool_backward_fast(dx, gI, L, tc);
 }
 
 static size_t no_scratch(const sbp_layer *L, int tc)

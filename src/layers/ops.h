@@ -14,7 +14,7 @@
 #include "layers/layer.h"
 
 typedef struct sbp_layer_ops {
-    /* I (C_out, tc, P) from x (tc, C_in, H, W). */
+    /* I (tc, n_out) from x (tc, n_in), in impl's layout (layer.h). */
     void (*current)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
                     float *ws, sbp_impl impl);
     /* dW += Σ_t gI ⊗ x (if the kind has weights); dx = (∂I/∂x)ᵀ gI, overwritten, NULL: skip. */

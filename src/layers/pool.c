@@ -1,16 +1,18 @@
 /* pool.c — 2×2 average pooling and its adjoint (§1, §3 "each of the 4 pooled inputs receives
- * g_Up[t]/4"). */
+ * g_Up[t]/4"), channel-first (reference) and channel-last (fast path). */
 #include "layers/pool.h"
+
+#include "core/simd.h"
 
 #include <string.h>
 
-void sbp_pool_forward(float *I, const float *x, const sbp_layer *L, int tc)
+void sbp_pool_forward_ref(float *I, const float *x, const sbp_layer *L, int tc)
 {
     const int C = L->out_c, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
-    for (int c = 0; c < C; c++)
-        for (int t = 0; t < tc; t++) {
+    for (int t = 0; t < tc; t++)
+        for (int c = 0; c < C; c++) {
             const float *xc = x + ((size_t)t * C + c) * H * W;
-            float *o = I + ((size_t)c * tc + t) * Ho * Wo;
+            float *o = I + ((size_t)t * C + c) * Ho * Wo;
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++) {
                     const float *a = xc + (size_t)(2 * oy) * W + 2 * ox;
@@ -19,14 +21,14 @@ void sbp_pool_forward(float *I, const float *x, const sbp_layer *L, int tc)
         }
 }
 
-void sbp_pool_backward(float *dx, const float *gI, const sbp_layer *L, int tc)
+void sbp_pool_backward_ref(float *dx, const float *gI, const sbp_layer *L, int tc)
 {
     const int C = L->out_c, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
     memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
-    for (int c = 0; c < C; c++)
-        for (int t = 0; t < tc; t++) {
+    for (int t = 0; t < tc; t++)
+        for (int c = 0; c < C; c++) {
             float *xc = dx + ((size_t)t * C + c) * H * W;
-            const float *g = gI + ((size_t)c * tc + t) * Ho * Wo;
+            const float *g = gI + ((size_t)t * C + c) * Ho * Wo;
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++) {
                     float q = 0.25f * g[oy * Wo + ox];
@@ -37,4 +39,44 @@ void sbp_pool_backward(float *dx, const float *gI, const sbp_layer *L, int tc)
                     a[W + 1] = q;
                 }
         }
+}
+
+SBP_HOT void sbp_pool_forward_fast(float *I, const float *x, const sbp_layer *L, int tc)
+{
+    const size_t C = (size_t)L->out_c;
+    const int W = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    for (int t = 0; t < tc; t++) {
+        const float *xt = x + (size_t)t * L->n_in;
+        float *o = I + (size_t)t * L->n_out;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++, o += C) {
+                const float *a = xt + ((size_t)(2 * oy) * W + 2 * ox) * C, *b = a + C;
+                const float *c = a + (size_t)W * C, *d = c + C;
+                for (size_t k = 0; k < C; k++)
+                    o[k] = 0.25f * (a[k] + b[k] + c[k] + d[k]);
+            }
+    }
+}
+
+SBP_HOT void sbp_pool_backward_fast(float *dx, const float *gI, const sbp_layer *L, int tc)
+{
+    const size_t C = (size_t)L->out_c;
+    const int W = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
+    for (int t = 0; t < tc; t++) {
+        float *xt = dx + (size_t)t * L->n_in;
+        const float *g = gI + (size_t)t * L->n_out;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++, g += C) {
+                float *a = xt + ((size_t)(2 * oy) * W + 2 * ox) * C, *b = a + C;
+                float *c = a + (size_t)W * C, *d = c + C;
+                for (size_t k = 0; k < C; k++) {
+                    const float q = 0.25f * g[k];
+                    a[k] = q;
+                    b[k] = q;
+                    c[k] = q;
+                    d[k] = q;
+                }
+            }
+    }
 }

@@ -1,15 +1,21 @@
 /*
  * pool.h — 2×2 average pooling, stride 2 (§1), as the synapse op of a pooling layer whose IF
- * neurons live in neuron.c. x (tc, C, H, W) → I (C, tc, H/2·W/2); odd edges are dropped as in
- * PyTorch's avg_pool2d. Backward: each of the 4 pooled inputs receives gI/4 (§3). No weights.
- * Cheap and elementwise, so there is a single implementation (it is its own reference).
+ * neurons live in neuron.c. Odd edges are dropped as in PyTorch's avg_pool2d. Backward: each of
+ * the 4 pooled inputs receives gI/4 (§3). No weights.
+ *
+ * Time-major like every kernel (layer.h): *_ref works channel-first, x (tc, C, H, W) →
+ * I (tc, C, H/2, W/2); *_fast channel-last, x (tc, H, W, C) → I (tc, H/2, W/2, C), the fast
+ * path's layout. The arithmetic is the same (a + b + c + d)/4 in the same order, so the two
+ * agree bit for bit after the layout change.
  */
 #ifndef SBP_LAYERS_POOL_H
 #define SBP_LAYERS_POOL_H
 
 #include "layers/layer.h"
 
-void sbp_pool_forward(float *I, const float *x, const sbp_layer *L, int tc);
-void sbp_pool_backward(float *dx, const float *gI, const sbp_layer *L, int tc);
+void sbp_pool_forward_ref(float *I, const float *x, const sbp_layer *L, int tc);
+void sbp_pool_backward_ref(float *dx, const float *gI, const sbp_layer *L, int tc);
+void sbp_pool_forward_fast(float *I, const float *x, const sbp_layer *L, int tc);
+void sbp_pool_backward_fast(float *dx, const float *gI, const sbp_layer *L, int tc);
 
 #endif

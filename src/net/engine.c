@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "layers/ops.h"
+#include "core/transpose.h"
 #include "layers/shortcut.h"
 
 /* Chunk length budget: floats of the largest per-chunk buffer. 4 Mi floats = 16 MiB. */
@@ -105,6 +106,10 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
     if (any_sc)
         total += (size_t)tc * maxn;
     total += 5 * (size_t)tc * maxn + scratch + 16 + net->layers[0].n_in;
+    const sbp_layer *L0 = &net->layers[0];
+    const int permute_input = impl != SBP_IMPL_REFERENCE && L0->in_c > 1 && L0->in_h * L0->in_w > 1;
+    if (permute_input)
+        total += (size_t)tc * L0->n_in;
     total += (train ? 2 : 1) * net->n_params;
     float *p = calloc(total ? total : 1, sizeof(float));
     if (!p)
@@ -141,6 +146,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         e->grad[i] = p, p += (size_t)tc * maxn;
     }
     e->cur = p, p += (size_t)tc * maxn;
+    if (permute_input)
+        e->perm = p, p += (size_t)tc * L0->n_in;
     /* Kernels keep pointers and wide vectors in scratch: align it to 64 bytes. */
     p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16;
     e->scratch = p, p += scratch;
@@ -225,7 +232,7 @@ void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint3
             uint32_t w[4];
             sbp_rng_words(key, epoch, sample, (uint32_t)l, (uint32_t)(i / 4), w);
             for (size_t q = 0; q < 4 && i + q < L->n_out; q++)
-                m[i + q] = sbp_rng_unit(w[q]) < p ? 0.0f : keep;
+                m[sbp_engine_neuron(e, l, i + q)] = sbp_rng_unit(w[q]) < p ? 0.0f : keep;
         }
     }
 }
@@ -263,20 +270,34 @@ void sbp_input_spikes(float *out, const sbp_input *in, const float *xval, size_t
     }
 }
 
+size_t sbp_engine_neuron(const sbp_engine *e, int l, size_t i)
+{
+    const sbp_layer *L = &e->net->layers[l];
+    const size_t P = sbp_layer_positions(L);
+    if (e->impl == SBP_IMPL_REFERENCE || P == 1 || L->out_c == 1)
+        return i;
+    return (i % P) * (size_t)L->out_c + i / P; /* channel-last (layer.h) */
+}
+
+/* The input chunk x (n, n_in) in the engine's layout: the data's channel-first steps,
+ * rebuilt from the given spikes or re-encoded, and turned channel-last for the fast path. */
 static void input_fill(const sbp_engine *e, int t0, int n, float *x)
 {
-    const size_t nin = e->net->layers[0].n_in;
+    const sbp_layer *L0 = &e->net->layers[0];
+    const size_t nin = L0->n_in, P = (size_t)L0->in_h * L0->in_w;
+    float *chw = e->perm ? e->perm : x;
     if (e->in.spikes) {
-        memcpy(x, e->in.spikes + (size_t)t0 * nin, sizeof(float) * (size_t)n * nin);
-        return;
-    }
-    if (e->in.spikes8) {
+        memcpy(chw, e->in.spikes + (size_t)t0 * nin, sizeof(float) * (size_t)n * nin);
+    } else if (e->in.spikes8) {
         const int8_t *s = e->in.spikes8 + (size_t)t0 * nin;
         for (size_t i = 0; i < (size_t)n * nin; i++)
-            x[i] = (float)s[i];
-        return;
+            chw[i] = (float)s[i];
+    } else {
+        sbp_input_spikes(chw, &e->in, e->xval, nin, t0, n);
     }
-    sbp_input_spikes(x, &e->in, e->xval, nin, t0, n);
+    if (e->perm)
+        for (int t = 0; t < n; t++)
+            sbp_transpose(x + (size_t)t * nin, chw + (size_t)t * nin, (size_t)L0->in_c, P);
 }
 
 /* The input chunk of layer l, rebuilt from what was kept in the forward pass. */
@@ -303,7 +324,7 @@ static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs,
 {
     const sbp_layer *sc = L->sc;
     if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
-        sbp_shortcut_forward_add(e->cur, xs, sc, n);
+        sbp_shortcut_forward_add(e->cur, xs, sc, n, e->impl);
         return;
     }
     sbp_layer_ops_of(SBP_LAYER_CONV)
@@ -322,7 +343,7 @@ static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs
     float *dst = from >= 0 ? e->keep_grad[from] : NULL;
     if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
         if (dst)
-            sbp_shortcut_backward_add(dst, e->cur, sc, n);
+            sbp_shortcut_backward_add(dst, e->cur, sc, n, e->impl);
         return;
     }
     sbp_layer_ops_of(SBP_LAYER_CONV)
@@ -417,9 +438,9 @@ static void backward_exact(sbp_engine *e, const float *g_out)
     for (int ci = nchunks - 1; ci >= 0; ci--) {
         const int t0 = ci * e->tc, n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
         /* Output layer: gI = g_out/T at every step; the leak is not differentiated (§3). */
-        for (size_t k = 0; k < Lo->n_out; k++)
-            for (int t = 0; t < n; t++)
-                e->cur[k * n + t] = g_out[k] / (float)e->T;
+        for (int t = 0; t < n; t++)
+            for (size_t k = 0; k < Lo->n_out; k++)
+                e->cur[(size_t)t * Lo->n_out + k] = g_out[k] / (float)e->T;
         int which = 0;
         for (int l = 0; l < last; l++)
             if (e->keep_grad[l])

@@ -57,7 +57,9 @@ typedef struct sbp_engine {
     float *cur_sc;                    /* (tc · max n) shortcut current / its input gradient */
     float *act[2];          /* (tc · max n) layer inputs/outputs, time-major */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
-    float *cur;             /* (tc · max n) I or gI, (C, tc, P) */
+    float *cur;             /* (tc · max n) I or gI, time-major */
+    float *perm;            /* (tc · n_in) channel-first input before the fast path's
+                               channel-last copy, or NULL when the layouts agree */
     float *scratch;         /* kernel scratch */
     float *xval;            /* (n_in of layer 0) encoded input values |x|·gain, signed */
     float *wk;              /* (n_params) weights in the implementation's layout (ops.h) */
@@ -85,6 +87,11 @@ void sbp_engine_set_weights(sbp_engine *e, const float *params);
  * that the prediction argmax M[t] can be read for every window length t + 1 (analysis). NULL
  * stops recording. The caller owns the buffer. */
 void sbp_engine_record_output(sbp_engine *e, float *history);
+
+/* Where neuron i of layer l, counted in PyTorch's channel-first order (c, y, x), sits in the
+ * engine's per-neuron arrays (st[l].v, count, trace, bits, …): the fast path keeps neurons
+ * channel-last (layer.h). */
+size_t sbp_engine_neuron(const sbp_engine *e, int l, size_t i);
 
 /* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
 void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out);
