@@ -80,9 +80,13 @@ static size_t align16(size_t n)
 
 /* ------------------------------------------------------------------ fast path, channel-last
  *
- * x (tc, H, W, Cin), I and gI (tc, Ho, Wo, Cout); Wt (K, Cout) with row (ky·k + kx)·Cin + ci.
- * One input pixel's taps are then contiguous rows of Wt, an im2col row is k·k contiguous runs
- * of Cin floats, and both kernels write the neurons' layout directly (no transposes). */
+ * x (tc, H, W, Cin), I and gI (tc, Ho, Wo, Cout). Kernel layout Wt (K, Cout) with row
+ * (ci·k + ky)·k + r, r = k − 1 − kx: the taps of one input channel and kernel row, mirrored.
+ * With stride 1 an input event at (iy, ix) feeds, through kernel row ky, the outputs
+ * ox = ix + pad − k + 1 + r of output row oy = iy + pad − ky: consecutive r reach consecutive
+ * output pixels, whose Cout channels are adjacent in I, and their weights are adjacent rows of
+ * Wt. So each (event, ky) is ONE contiguous multiply-add of up to k·Cout floats instead of k
+ * separate rows, and the backward likewise one contiguous dot product and one update. */
 
 /* Steps per im2col block: the column buffer is bounded (SBP_GEMM_BLOCK_FLOATS) whatever tc is,
  * so the gemm path's scratch does not grow with the chunk length. */
@@ -95,12 +99,13 @@ static int gemm_block_steps(const sbp_layer *L, int tc)
     return b < 1 ? 1 : (b > (size_t)tc ? tc : (int)b);
 }
 
-/* col (nt·P, K): row t·P + oy·Wo + ox holds the receptive field of that output at step t. */
+/* col (nt·P, K): row t·P + oy·Wo + ox holds the receptive field of that output at step t, in
+ * kernel-layout order (ci·k + ky)·k + r. */
 static void im2col_hwc(float *col, const float *x, const sbp_layer *L, int nt)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    const size_t K = KDIM(L);
+    const size_t K = KDIM(L), kk = (size_t)k * k;
     float *row = col;
     for (int t = 0; t < nt; t++) {
         const float *xt = x + (size_t)t * L->n_in;
@@ -108,14 +113,17 @@ static void im2col_hwc(float *col, const float *x, const sbp_layer *L, int nt)
             for (int ox = 0; ox < Wo; ox++, row += K)
                 for (int ky = 0; ky < k; ky++) {
                     const int iy = oy * s - pad + ky;
-                    float *dst = row + (size_t)ky * k * Ci;
-                    for (int kx = 0; kx < k; kx++, dst += Ci) {
+                    for (int kx = 0; kx < k; kx++) {
                         const int ix = ox * s - pad + kx;
+                        float *dst = row + (size_t)ky * k + (k - 1 - kx);
                         if (iy < 0 || iy >= H || ix < 0 || ix >= Wd) {
-                            memset(dst, 0, sizeof(float) * Ci);
+                            for (int c = 0; c < Ci; c++)
+                                dst[c * kk] = 0.0f;
                             continue;
                         }
-                        memcpy(dst, xt + ((size_t)iy * Wd + ix) * Ci, sizeof(float) * Ci);
+                        const float *src = xt + ((size_t)iy * Wd + ix) * Ci;
+                        for (int c = 0; c < Ci; c++)
+                            dst[c * kk] = src[c];
                     }
                 }
     }
@@ -126,7 +134,7 @@ static void col2im_hwc(float *dx, const float *col, const sbp_layer *L, int nt)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    const size_t K = KDIM(L);
+    const size_t K = KDIM(L), kk = (size_t)k * k;
     const float *row = col;
     for (int t = 0; t < nt; t++) {
         float *xt = dx + (size_t)t * L->n_in;
@@ -136,14 +144,14 @@ static void col2im_hwc(float *dx, const float *col, const sbp_layer *L, int nt)
                     const int iy = oy * s - pad + ky;
                     if (iy < 0 || iy >= H)
                         continue;
-                    const float *src = row + (size_t)ky * k * Ci;
-                    for (int kx = 0; kx < k; kx++, src += Ci) {
+                    for (int kx = 0; kx < k; kx++) {
                         const int ix = ox * s - pad + kx;
                         if (ix < 0 || ix >= Wd)
                             continue;
+                        const float *src = row + (size_t)ky * k + (k - 1 - kx);
                         float *d = xt + ((size_t)iy * Wd + ix) * Ci;
                         for (int c = 0; c < Ci; c++)
-                            d[c] += src[c];
+                            d[c] += src[c * kk];
                     }
                 }
     }
@@ -157,6 +165,12 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 
+/* Row of Wt of PyTorch weight (co, ci, ky, kx) — see the layout above. */
+static inline size_t wt_row(int k, int ci, int ky, int kx)
+{
+    return ((size_t)ci * k + ky) * k + (k - 1 - kx);
+}
+
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
 {
     const int k = L->spec.kernel, Ci = L->in_c;
@@ -165,8 +179,7 @@ void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
         for (int ci = 0; ci < Ci; ci++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    Wt[((size_t)(ky * k + kx) * Ci + ci) * C + co] =
-                        W[((co * Ci + ci) * k + ky) * k + kx];
+                    Wt[wt_row(k, ci, ky, kx) * C + co] = W[((co * Ci + ci) * k + ky) * k + kx];
 }
 
 void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
@@ -177,8 +190,7 @@ void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_laye
         for (int ci = 0; ci < Ci; ci++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    dW[((co * Ci + ci) * k + ky) * k + kx] +=
-                        dWt[((size_t)(ky * k + kx) * Ci + ci) * C + co];
+                    dW[((co * Ci + ci) * k + ky) * k + kx] += dWt[wt_row(k, ci, ky, kx) * C + co];
 }
 
 void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
@@ -219,8 +231,9 @@ void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float 
     }
 }
 
-/* Output positions a kernel tap (ky, kx) of input (iy, ix) reaches: oy = (iy + pad − ky)/s
- * when that divides exactly and lies inside. Returns −1 when it does not. */
+/* The taps of input coordinate i along one axis (size `in` → `out`, kernel k, stride s, pad):
+ * for kernel index kk the output o = (i + pad − kk)/s if that divides exactly and lies inside,
+ * else −1. */
 static inline int tap(int i, int pad, int kk, int s, int out)
 {
     int num = i + pad - kk;
@@ -228,6 +241,21 @@ static inline int tap(int i, int pad, int kk, int s, int out)
         return -1;
     num /= s;
     return num < out ? num : -1;
+}
+
+/* Stride 1: the kernel indices j ∈ [*lo, *hi] whose output o = i + pad − j lies in [0, out). */
+static inline void taps_s1(int i, int pad, int k, int out, int *lo, int *hi)
+{
+    int a = i + pad - out + 1, b = i + pad;
+    *lo = a > 0 ? a : 0;
+    *hi = b < k - 1 ? b : k - 1;
+}
+
+/* o[j] += v·w[j], j < n: one contiguous run (the compiler vectorises it per target clone). */
+static inline void axpy(float *restrict o, const float *restrict w, float v, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        o[j] += v * w[j];
 }
 
 SBP_HOT void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
@@ -246,22 +274,47 @@ SBP_HOT void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, 
             const float v = ev->val[e];
             const int pix = (int)(i / (uint32_t)Ci), ci = (int)(i % (uint32_t)Ci);
             const int iy = pix / Wd, ix = pix % Wd;
+            if (s == 1) { /* one run per kernel row (see the layout above) */
+                int ky0, ky1, kx0, kx1;
+                taps_s1(iy, pad, k, Ho, &ky0, &ky1);
+                taps_s1(ix, pad, k, Wo, &kx0, &kx1);
+                if (kx0 > kx1)
+                    continue;
+                const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
+                const size_t len = (size_t)(kx1 - kx0 + 1) * C;
+                for (int ky = ky0; ky <= ky1; ky++) {
+                    const int oy = iy + pad - ky;
+                    axpy(It + ((size_t)oy * Wo + ox0) * C,
+                         Wt + (((size_t)ci * k + ky) * k + r0) * C, v, len);
+                }
+                continue;
+            }
             for (int ky = 0; ky < k; ky++) {
                 const int oy = tap(iy, pad, ky, s, Ho);
                 if (oy < 0)
                     continue;
                 for (int kx = 0; kx < k; kx++) {
                     const int ox = tap(ix, pad, kx, s, Wo);
-                    if (ox < 0)
-                        continue;
-                    const float *w = Wt + ((size_t)(ky * k + kx) * Ci + ci) * C;
-                    float *o = It + ((size_t)oy * Wo + ox) * C;
-                    for (size_t c = 0; c < C; c++)
-                        o[c] += v * w[c];
+                    if (ox >= 0)
+                        axpy(It + ((size_t)oy * Wo + ox) * C, Wt + wt_row(k, ci, ky, kx) * C, v,
+                             C);
                 }
             }
         }
     }
+}
+
+/* dw[j] += v·g[j] and returns Σ_j w[j]·g[j], j < n. */
+static inline float update_dot(float *restrict dw, const float *restrict w,
+                               const float *restrict g, float v, size_t n)
+{
+    float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+    for (size_t j = 0; j < n; j++) {
+        dw[j] += v * g[j];
+        d += w[j] * g[j];
+    }
+    return d;
 }
 
 SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
@@ -270,9 +323,8 @@ SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, co
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
     const size_t C = (size_t)L->out_c;
-    float *dacc = ws; /* (Cout) */
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws + align16(C), x, L->n_in, tc, &nev);
+    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
     for (int t = 0; t < tc; t++) {
@@ -282,31 +334,36 @@ SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, co
             const float v = ev->val[e];
             const int pix = (int)(i / (uint32_t)Ci), ci = (int)(i % (uint32_t)Ci);
             const int iy = pix / Wd, ix = pix % Wd;
-            /* dx at this event: Σ over taps and channels of w·g, reduced across channels
-             * once per event rather than once per tap. */
-            for (size_t c = 0; c < C; c++)
-                dacc[c] = 0.0f;
-            for (int ky = 0; ky < k; ky++) {
-                const int oy = tap(iy, pad, ky, s, Ho);
-                if (oy < 0)
-                    continue;
-                for (int kx = 0; kx < k; kx++) {
-                    const int ox = tap(ix, pad, kx, s, Wo);
-                    if (ox < 0)
+            /* dx at this event: Σ over its taps and the output channels of w·g. */
+            float d = 0.0f;
+            if (s == 1) {
+                int ky0, ky1, kx0, kx1;
+                taps_s1(iy, pad, k, Ho, &ky0, &ky1);
+                taps_s1(ix, pad, k, Wo, &kx0, &kx1);
+                if (kx0 <= kx1) {
+                    const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
+                    const size_t len = (size_t)(kx1 - kx0 + 1) * C;
+                    for (int ky = ky0; ky <= ky1; ky++) {
+                        const int oy = iy + pad - ky;
+                        const size_t wi = (((size_t)ci * k + ky) * k + r0) * C;
+                        d += update_dot(dWt + wi, Wt + wi, g + ((size_t)oy * Wo + ox0) * C, v,
+                                        len);
+                    }
+                }
+            } else {
+                for (int ky = 0; ky < k; ky++) {
+                    const int oy = tap(iy, pad, ky, s, Ho);
+                    if (oy < 0)
                         continue;
-                    const size_t wi = ((size_t)(ky * k + kx) * Ci + ci) * C;
-                    const float *go = g + ((size_t)oy * Wo + ox) * C;
-                    float *dw = dWt + wi;
-                    const float *w = Wt + wi;
-                    for (size_t c = 0; c < C; c++) {
-                        dw[c] += v * go[c];
-                        dacc[c] += w[c] * go[c];
+                    for (int kx = 0; kx < k; kx++) {
+                        const int ox = tap(ix, pad, kx, s, Wo);
+                        if (ox < 0)
+                            continue;
+                        const size_t wi = wt_row(k, ci, ky, kx) * C;
+                        d += update_dot(dWt + wi, Wt + wi, g + ((size_t)oy * Wo + ox) * C, v, C);
                     }
                 }
             }
-            float d = 0.0f;
-            for (size_t c = 0; c < C; c++)
-                d += dacc[c];
             if (dx)
                 dx[(size_t)t * L->n_in + i] = d;
         }
