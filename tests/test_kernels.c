@@ -30,6 +30,7 @@
 #include "layout.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
+#include "layers/events.h"
 #include "layers/layer.h"
 #include "layers/neuron.h"
 #include "layers/pool.h"
@@ -884,7 +885,40 @@ static void test_neuron(void) {
     printf("neuron: %d cases (chunked vs whole forward and backward, scalar loop)\n", cases);
 }
 
+/* ---------------------------------------------------------------- events */
+
+/* The event list (vector path where the CPU has one) against the plain loop: same offsets,
+ * indices and values, every length around the vector width, densities from none to all. */
+static void test_events(void) {
+    int cases = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        const size_t n = (size_t)irand(1, 70);
+        const int tc = irand(1, 5);
+        const double density = trial % 5 == 0 ? 0.0 : trial % 5 == 1 ? 1.0 : urand();
+        float *x = falloc(n * tc);
+        for (size_t i = 0; i < n * tc; i++)
+            x[i] = urand() < density ? (urand() < 0.5 ? -1.0f : 1.3333334f) : 0.0f;
+        const size_t words = sbp_events_scratch(n, tc);
+        float *wa = scratch_alloc(words), *wb = scratch_alloc(words);
+        size_t ka = 0, kb = 0;
+        sbp_events *a = sbp_events_build(wa, x, n, tc, &ka);
+        sbp_events *b = sbp_events_build_plain(wb, x, n, tc, &kb);
+        int same = ka == kb && sbp_events_count(x, n, tc) == kb &&
+                   sbp_events_count_plain(x, n, tc) == kb;
+        for (int t = 0; t <= tc && same; t++)
+            same = a->off[t] == b->off[t];
+        for (size_t e = 0; e < kb && same; e++)
+            same = a->idx[e] == b->idx[e] && a->val[e] == b->val[e];
+        CHECK(same, "events n %zu tc %d density %.2f: vector path differs from the plain loop", n,
+              tc, density);
+        free(x), free(wa), free(wb);
+        cases++;
+    }
+    printf("events: %d lists (vector path where available vs plain loop)\n", cases);
+}
+
 int main(void) {
+    test_events();
     test_conv();
     test_dense();
     test_pool();

@@ -26,6 +26,10 @@ sbp_events *sbp_events_build(float *ws, const float *x, size_t n, int tc, size_t
 /* Number of nonzeros of x (tc, n). */
 size_t sbp_events_count(const float *x, size_t n, int tc);
 
+/* The portable loops behind both (the vector paths are checked against them). */
+sbp_events *sbp_events_build_plain(float *ws, const float *x, size_t n, int tc, size_t *count);
+size_t sbp_events_count_plain(const float *x, size_t n, int tc);
+
 /* The event-driven kernels are used where the input's density (nonzeros / entries) is at most
  * this; above it the dense GEMM wins (bench/: measured on LeNet layers). */
 #define SBP_SPARSE_MAX_DENSITY 0.15

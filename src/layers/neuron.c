@@ -20,23 +20,48 @@ void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L)
         memset(st->carry, 0, n * sizeof(float));
 }
 
-/* Packs one step's row of n spikes (floats 0/1) into its 64-bit-aligned bit row, branch-free. */
-static void pack_row(uint64_t *restrict row, const float *restrict y, size_t n)
+/* Packs one step's row of n spikes (floats 0/1) into its 64-bit-aligned bit row. */
+static void pack_row_plain(uint64_t *restrict row, const float *restrict y, size_t n)
 {
-    size_t w = 0;
-    for (; (w + 1) * 64 <= n; w++) {
+    for (size_t w = 0; w * 64 < n; w++) {
         uint64_t word = 0;
         const float *yy = y + w * 64;
-        for (int j = 0; j < 64; j++)
+        for (size_t j = 0; j < 64 && w * 64 + j < n; j++)
             word |= (uint64_t)(yy[j] != 0.0f) << j;
         row[w] = word;
     }
-    if (w * 64 < n) {
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(SBP_NO_MULTIVERSION)
+#include <immintrin.h>
+/* AVX-512: one compare gives 16 bits (checked against the plain loop by tests/test_kernels). */
+__attribute__((target("avx512f"))) static void pack_row_avx512(uint64_t *restrict row,
+                                                              const float *restrict y, size_t n)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t w = 0; w * 64 < n; w++) {
         uint64_t word = 0;
-        for (size_t j = 0; w * 64 + j < n; j++)
-            word |= (uint64_t)(y[w * 64 + j] != 0.0f) << j;
+        for (size_t q = 0; q < 4 && w * 64 + q * 16 < n; q++) {
+            const size_t i = w * 64 + q * 16;
+            const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps(live, y + i);
+            word |= (uint64_t)_mm512_mask_cmp_ps_mask(live, v, zero, _CMP_NEQ_UQ) << (q * 16);
+        }
         row[w] = word;
     }
+}
+#define SBP_PACK_AVX512 1
+#endif
+
+static void pack_row(uint64_t *restrict row, const float *restrict y, size_t n)
+{
+#ifdef SBP_PACK_AVX512
+    if (__builtin_cpu_supports("avx512f")) {
+        pack_row_avx512(row, y, n);
+        return;
+    }
+#endif
+    pack_row_plain(row, y, n);
 }
 
 /* One step of one channel: the recursion of §1 for P neurons, branch-free so that it
@@ -55,10 +80,14 @@ static inline void lif_step(float *restrict v, float *restrict cnt, float *restr
     }
 }
 
+/* Neurons per block: a block's membrane, count and trace stay in L1 while it advances through
+ * all tc steps (a multiple of 64, so blocks start on whole words of spike bits). */
+#define SBP_NEURON_BLOCK 1024
+
 SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
                                 const sbp_layer *L, int t0, int tc)
 {
-    const size_t n = L->n_out;
+    const size_t n = L->n_out, words = sbp_spike_row_words(n);
     const float leak = L->leak, th = L->threshold;
     float *v = st->v;
 
@@ -72,16 +101,20 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
         }
         return;
     }
-    /* Step t's output is the contiguous row y[t] of n spikes: keep its bits, then apply the
-     * dropout mask (the bits record s, not s·mask). */
-    for (int t = 0; t < tc; t++) {
-        float *row = y + (size_t)t * n;
-        lif_step(v, st->count, st->trace, row, I + (size_t)t * n, n, leak, th);
-        if (st->bits)
-            pack_row(st->bits + (size_t)(t0 + t) * sbp_spike_row_words(n), row, n);
-        if (st->mask)
-            for (size_t i = 0; i < n; i++)
-                row[i] *= st->mask[i];
+    /* Step t's output is the row y[t] of n spikes: keep its bits, then apply the dropout mask
+     * (the bits record s, not s·mask). */
+    for (size_t b0 = 0; b0 < n; b0 += SBP_NEURON_BLOCK) {
+        const size_t nb = n - b0 < SBP_NEURON_BLOCK ? n - b0 : SBP_NEURON_BLOCK;
+        for (int t = 0; t < tc; t++) {
+            float *row = y + (size_t)t * n + b0;
+            lif_step(v + b0, st->count + b0, st->trace + b0, row, I + (size_t)t * n + b0, nb,
+                     leak, th);
+            if (st->bits)
+                pack_row(st->bits + (size_t)(t0 + t) * words + b0 / 64, row, nb);
+            if (st->mask)
+                for (size_t i = 0; i < nb; i++)
+                    row[i] *= st->mask[b0 + i];
+        }
     }
 }
 
