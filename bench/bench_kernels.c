@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     printf("conv %d->%d, %dx%d, k%d, tc %d\n%8s %12s %12s %8s %12s %12s %8s\n", Cin, Cout, H, H,
            K, tc, "density", "fwd gemm ms", "fwd sparse", "ratio", "bwd gemm ms", "bwd sparse",
            "ratio");
-    const double dens[] = {0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3};
+    const double dens[] = {0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5};
     for (size_t di = 0; di < sizeof dens / sizeof dens[0]; di++) {
         for (size_t i = 0; i < nx; i++)
             x[i] = (double)rand() / RAND_MAX < dens[di] ? 1.0f : 0.0f;

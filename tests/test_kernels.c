@@ -84,11 +84,11 @@ static void fill_nan(float *a, size_t n) {
         a[i] = NAN;
 }
 
-/* Input kinds: signed spikes (~30 % nonzero: the dense path), sparse spikes (~5 %: the
+/* Input kinds: signed spikes (~60 % nonzero: the dense path of every layer width), sparse spikes (~5 %: the
  * event-driven path), dropout-scaled spikes (~10 %, ±1/(1 − 0.25)), arbitrary floats, and an
  * all-zero chunk (no events at all; only in the hand-picked cases). */
 enum { X_SPIKES, X_SPARSE, X_DROPOUT, X_FLOATS, X_KINDS, X_ZERO = X_KINDS, X_ALL_KINDS };
-static const char *x_kind_name[X_ALL_KINDS] = {"signed spikes 30%", "signed spikes 5%",
+static const char *x_kind_name[X_ALL_KINDS] = {"signed spikes 60%", "signed spikes 5%",
                                                "dropout-scaled spikes 10%", "floats", "zeros"};
 
 static void fill_input(float *x, size_t n, int kind) {
@@ -97,7 +97,7 @@ static void fill_input(float *x, size_t n, int kind) {
             x[i] = nrand();
             continue;
         }
-        double r = urand(), half = kind == X_SPIKES ? 0.15 : kind == X_SPARSE ? 0.025 : 0.05;
+        double r = urand(), half = kind == X_SPIKES ? 0.3 : kind == X_SPARSE ? 0.025 : 0.05;
         if (kind == X_ZERO)
             half = 0.0;
         float v = r < half ? -1.0f : r < 2 * half ? 1.0f : 0.0f;

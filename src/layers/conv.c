@@ -370,11 +370,26 @@ SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, co
     }
 }
 
+/* Highest input density at which the event-driven kernels beat im2col + SGEMM, measured with
+ * build/bench_kernels (1 thread, OpenBLAS 0.3.21, AVX-512; 2026-11-28): the crossover rises as
+ * the layer narrows, because SGEMM is inefficient on few output channels while the event
+ * kernels' cost is per event. 1→20 k5, 20→50 k5, 3→64 k3: events faster at every density up
+ * to 0.5; 64→64 k3 32×32: forward 0.35, backward 0.33; 128→128 k3: forward 0.30, backward 0.25;
+ * 256→256 k3: forward 0.27, backward 0.22. */
+static double sparse_max_density(const sbp_layer *L, int backward)
+{
+    if (L->out_c < 64)
+        return 0.5;
+    if (L->out_c < 128)
+        return 0.3;
+    return backward ? 0.2 : 0.25;
+}
+
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws)
 {
     size_t nnz = sbp_events_count(x, L->n_in, tc);
-    if ((double)nnz <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+    if ((double)nnz <= sparse_max_density(L, 0) * (double)L->n_in * tc)
         sbp_conv_forward_sparse(I, x, Wt, L, tc, ws);
     else
         sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
@@ -384,7 +399,7 @@ void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float 
                             const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
     size_t nnz = sbp_events_count(x, L->n_in, tc);
-    if ((double)nnz <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+    if ((double)nnz <= sparse_max_density(L, 1) * (double)L->n_in * tc)
         sbp_conv_backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws);
     else
         sbp_conv_backward_gemm(dx, dWt, gI, x, Wt, L, tc, ws);

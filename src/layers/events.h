@@ -30,8 +30,9 @@ size_t sbp_events_count(const float *x, size_t n, int tc);
 sbp_events *sbp_events_build_plain(float *ws, const float *x, size_t n, int tc, size_t *count);
 size_t sbp_events_count_plain(const float *x, size_t n, int tc);
 
-/* The event-driven kernels are used where the input's density (nonzeros / entries) is at most
- * this; above it the dense GEMM wins (bench/: measured on LeNet layers). */
+/* The event-driven dense-layer kernels are used where the input's density (nonzeros / entries)
+ * is at most this; above it the dense GEMM wins (bench/: measured on LeNet layers). The
+ * convolutions choose per layer width (conv.c, sparse_max_density). */
 #define SBP_SPARSE_MAX_DENSITY 0.15
 
 #endif
