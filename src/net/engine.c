@@ -154,7 +154,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
     p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16;
     e->scratch = p, p += scratch;
     e->xval = p, p += net->layers[0].n_in;
-    e->wk = p, p += net->n_params;
+    e->own_wk = p, p += net->n_params;
+    e->wk = e->own_wk;
     if (train)
         e->gk = p;
 
@@ -190,15 +191,22 @@ void sbp_engine_release(sbp_engine *e)
 
 void sbp_engine_set_weights(sbp_engine *e, const float *params)
 {
+    float *wk = e->own_wk;
+    e->wk = wk;
     for (int l = 0; l < e->net->n_layers; l++) {
         const sbp_layer *L = &e->net->layers[l];
         const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
         if (ops->to_impl)
-            ops->to_impl(e->wk + L->w_offset, params + L->w_offset, L, e->impl);
+            ops->to_impl(wk + L->w_offset, params + L->w_offset, L, e->impl);
         if (L->sc && L->sc->w_count)
             sbp_layer_ops_of(SBP_LAYER_CONV)
-                ->to_impl(e->wk + L->sc->w_offset, params + L->sc->w_offset, L->sc, e->impl);
+                ->to_impl(wk + L->sc->w_offset, params + L->sc->w_offset, L->sc, e->impl);
     }
+}
+
+void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner)
+{
+    e->wk = owner->wk;
 }
 
 void sbp_engine_take_grad(sbp_engine *e, float *dparams)

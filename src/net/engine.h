@@ -62,7 +62,9 @@ typedef struct sbp_engine {
                                channel-last copy, or NULL when the layouts agree */
     float *scratch;         /* kernel scratch */
     float *xval;            /* (n_in of layer 0) encoded input values |x|·gain, signed */
-    float *wk;              /* (n_params) weights in the implementation's layout (ops.h) */
+    const float *wk;        /* (n_params) weights in the implementation's layout (ops.h):
+                               own_wk, or another engine's (sbp_engine_share_weights) */
+    float *own_wk;          /* this engine's copy (untouched, so never resident, if shared) */
     float *gk;              /* (n_params) gradient sum in that layout (training only) */
     sbp_input in;           /* the current sample's input */
     void *block;            /* the single allocation behind every float buffer above */
@@ -82,6 +84,12 @@ void sbp_engine_clear_masks(sbp_engine *e);
 
 /* Takes the weights (PyTorch layout, n_params) to use from now on. Call after every update. */
 void sbp_engine_set_weights(sbp_engine *e, const float *params);
+
+/* Uses owner's converted weights, read-only, instead of converting its own copy: engines of one
+ * network on several threads hold the weights once. Valid while the owner lives and until the
+ * owner's next sbp_engine_set_weights, after which this is called again; a later
+ * sbp_engine_set_weights on e goes back to e's own copy. */
+void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner);
 
 /* Optional: keep the output layer's membrane after every step in history (T, classes), so
  * that the prediction argmax M[t] can be read for every window length t + 1 (analysis). NULL

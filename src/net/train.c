@@ -154,8 +154,10 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
     for (int i = 0; i < nt && st == SBP_OK; i++) {
         st = sbp_engine_init(&eng[i], net, opts->timesteps, opts->impl, 0, SBP_BACKWARD_EXACT, 0,
                              err);
-        if (st == SBP_OK)
-            sbp_engine_set_weights(&eng[i], net->params);
+        if (st == SBP_OK && i == 0)
+            sbp_engine_set_weights(&eng[0], net->params);
+        else if (st == SBP_OK)
+            sbp_engine_share_weights(&eng[i], &eng[0]); /* one copy for all threads */
     }
     if (st != SBP_OK)
         goto done;
@@ -207,7 +209,7 @@ struct sbp_trainer {
     size_t batches;       /* batches per epoch (the last one may be short) */
     uint32_t *order;      /* (n) data order of the current epoch */
     sbp_engine *eng;      /* (threads) */
-    float *grads;         /* (threads, n_params) per-thread gradient sums */
+    float *grads;         /* (n_params) the batch gradient, PyTorch layout */
     double *loss;         /* (threads) */
     int *correct;         /* (threads) */
     float *outs;          /* (threads, classes) */
@@ -254,7 +256,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     const int classes = (int)net->layers[net->n_layers - 1].n_out;
     tr->order = malloc(train->n * sizeof *tr->order);
     tr->eng = calloc((size_t)tr->threads, sizeof *tr->eng);
-    tr->grads = malloc((size_t)tr->threads * net->n_params * sizeof(float));
+    tr->grads = malloc(net->n_params * sizeof(float));
     tr->loss = calloc((size_t)tr->threads, sizeof(double));
     tr->correct = calloc((size_t)tr->threads, sizeof(int));
     tr->outs = calloc((size_t)tr->threads * classes * 2, sizeof(float));
@@ -263,7 +265,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
         tr->aug = malloc((size_t)tr->threads * train->c * train->h * train->w);
     if (!tr->order || !tr->eng || !tr->grads || !tr->loss || !tr->correct || !tr->outs ||
         (augmenting && !tr->aug)) {
-        const size_t mib = (size_t)tr->threads * net->n_params * sizeof(float) >> 20;
+        const size_t mib = net->n_params * sizeof(float) >> 20;
         sbp_trainer_free(tr);
         return sbp_fail(err, SBP_ERR_NOMEM,
                         "trainer: out of memory (per-thread state, %zu MiB of gradients)", mib);
@@ -343,13 +345,14 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
     const sbp_rng_key drop = sbp_rng_key_make(tr->opts.seed, SBP_RNG_DROPOUT);
     const uint32_t epoch = (uint32_t)tr->epoch;
 
+    /* One converted copy of the weights for every thread. */
+    sbp_engine_set_weights(&tr->eng[0], net->params);
+    for (int t = 1; t < nt; t++)
+        sbp_engine_share_weights(&tr->eng[t], &tr->eng[0]);
 #pragma omp parallel num_threads(nt)
     {
         const int tid = omp_get_thread_num();
-        float *g = tr->grads + (size_t)tid * np;
         float *o = tr->outs + (size_t)tid * classes * 2, *go = o + classes;
-        memset(g, 0, np * sizeof(float));
-        sbp_engine_set_weights(&tr->eng[tid], net->params);
         tr->loss[tid] = 0.0;
         tr->correct[tid] = 0;
 #pragma omp for schedule(static)
@@ -370,8 +373,20 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             tr->correct[tid] += ok;
             sbp_engine_backward(e, go);
         }
-        sbp_engine_take_grad(&tr->eng[tid], g);
+        /* The threads' gradient sums (kernel layout) add up in thread 0's, in thread order
+         * (the same sums as converting each and adding them), then convert once. */
+#pragma omp for schedule(static)
+        for (size_t j = 0; j < np; j++) {
+            float sum = tr->eng[0].gk[j];
+            for (int t = 1; t < nt; t++) {
+                sum += tr->eng[t].gk[j];
+                tr->eng[t].gk[j] = 0.0f;
+            }
+            tr->eng[0].gk[j] = sum;
+        }
     }
+    memset(tr->grads, 0, np * sizeof(float));
+    sbp_engine_take_grad(&tr->eng[0], tr->grads);
     for (int t = 0; t < nt; t++) {
         res->loss += tr->loss[t];
         res->correct += tr->correct[t];
@@ -391,20 +406,14 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                         l >= 0 ? l + 1 : 0, l >= 0 ? " are not finite" : " n/a)");
     }
 
-    /* SGD with weight decay (§3): w ← w − lr·(Σ_threads g + wd·w). The sum over threads goes
-     * into thread 0's buffer first so that a non-finite gradient is caught before any weight
-     * changes. */
+    /* SGD with weight decay (§3): w ← w − lr·(g + wd·w), g summed over the threads above;
+     * checked first so that a non-finite gradient is caught before any weight changes. */
     const float lr = (float)res->lr, wd = tr->opts.weight_decay;
     float *w = net->params, *g = tr->grads;
     int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
-    for (size_t j = 0; j < np; j++) {
-        float gj = g[j];
-        for (int t = 1; t < nt; t++)
-            gj += g[(size_t)t * np + j];
-        g[j] = gj;
-        bad |= !isfinite(gj) | !isfinite(w[j] - lr * (gj + wd * w[j]));
-    }
+    for (size_t j = 0; j < np; j++)
+        bad |= !isfinite(g[j]) | !isfinite(w[j] - lr * (g[j] + wd * w[j]));
     if (bad) {
         int l = bad_layer(net, g);
         if (l < 0) /* the gradient is finite but lr·g overflows */
