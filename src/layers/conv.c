@@ -14,7 +14,8 @@
  */
 #include "layers/conv.h"
 
-#include "core/simd.h"
+#include "core/cpu.h"
+#include "core/runs.h"
 #include "layers/events.h"
 
 #include "core/blas.h"
@@ -251,15 +252,13 @@ static inline void taps_s1(int i, int pad, int k, int out, int *lo, int *hi)
     *hi = b < k - 1 ? b : k - 1;
 }
 
-/* o[j] += v·w[j], j < n: one contiguous run (the compiler vectorises it per target clone). */
-static inline void axpy(float *restrict o, const float *restrict w, float v, size_t n)
-{
-    for (size_t j = 0; j < n; j++)
-        o[j] += v * w[j];
-}
+typedef void (*axpy_fn)(float *restrict o, const float *restrict w, float v, size_t n);
+typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
+                               const float *restrict g, float v, size_t n);
 
-SBP_HOT void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                                     int tc, float *ws)
+/* The event-driven forward, compiled once per run primitive (core/runs.h). */
+static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const float *Wt,
+                                             const sbp_layer *L, int tc, float *ws, axpy_fn axpy)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
@@ -304,21 +303,10 @@ SBP_HOT void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, 
     }
 }
 
-/* dw[j] += v·g[j] and returns Σ_j w[j]·g[j], j < n. */
-static inline float update_dot(float *restrict dw, const float *restrict w,
-                               const float *restrict g, float v, size_t n)
-{
-    float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-    for (size_t j = 0; j < n; j++) {
-        dw[j] += v * g[j];
-        d += w[j] * g[j];
-    }
-    return d;
-}
-
-SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
-                                      const float *Wt, const sbp_layer *L, int tc, float *ws)
+/* The event-driven backward, compiled once per run primitive (core/runs.h). */
+static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float *gI,
+                                              const float *x, const float *Wt, const sbp_layer *L,
+                                              int tc, float *ws, update_dot_fn update_dot)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
@@ -368,6 +356,57 @@ SBP_HOT void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, co
                 dx[(size_t)t * L->n_in + i] = d;
         }
     }
+}
+
+static void forward_sparse_plain(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                                 int tc, float *ws)
+{
+    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_plain);
+}
+
+static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
+                                  const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain);
+}
+
+#ifdef SBP_RUNS_AVX512
+static SBP_TARGET_AVX512 void forward_sparse_avx512(float *I, const float *x, const float *Wt,
+                                                    const sbp_layer *L, int tc, float *ws)
+{
+    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_avx512);
+}
+
+static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
+                                                     const float *x, const float *Wt,
+                                                     const sbp_layer *L, int tc, float *ws)
+{
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512);
+}
+#endif
+
+void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                             int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        forward_sparse_avx512(I, x, Wt, L, tc, ws);
+        return;
+    }
+#endif
+    forward_sparse_plain(I, x, Wt, L, tc, ws);
+}
+
+void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                              const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        backward_sparse_avx512(dx, dWt, gI, x, Wt, L, tc, ws);
+        return;
+    }
+#endif
+    backward_sparse_plain(dx, dWt, gI, x, Wt, L, tc, ws);
 }
 
 /* Highest input density at which the event-driven kernels beat im2col + SGEMM, measured with

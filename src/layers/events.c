@@ -7,6 +7,8 @@
  * library offers a "nonzero indices of a float array" primitive. */
 #include "layers/events.h"
 
+#include "core/cpu.h"
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(SBP_NO_MULTIVERSION)
 #include <immintrin.h>
 #define SBP_EVENTS_AVX512 1
@@ -106,7 +108,7 @@ __attribute__((target("avx512f"))) static size_t count_avx512(const float *x, si
 sbp_events *sbp_events_build(float *ws, const float *x, size_t n, int tc, size_t *count)
 {
 #ifdef SBP_EVENTS_AVX512
-    if (__builtin_cpu_supports("avx512f"))
+    if (sbp_use_avx512())
         return build_avx512(ws, x, n, tc, count);
 #endif
     return sbp_events_build_plain(ws, x, n, tc, count);
@@ -115,7 +117,7 @@ sbp_events *sbp_events_build(float *ws, const float *x, size_t n, int tc, size_t
 size_t sbp_events_count(const float *x, size_t n, int tc)
 {
 #ifdef SBP_EVENTS_AVX512
-    if (__builtin_cpu_supports("avx512f"))
+    if (sbp_use_avx512())
         return count_avx512(x, n, tc);
 #endif
     return sbp_events_count_plain(x, n, tc);

@@ -3,6 +3,7 @@
  * neurons (time-major chunks, layer.h), whatever the order of the neurons within it. */
 #include "layers/neuron.h"
 
+#include "core/cpu.h"
 #include "core/simd.h"
 
 #include <math.h>
@@ -56,7 +57,7 @@ __attribute__((target("avx512f"))) static void pack_row_avx512(uint64_t *restric
 static void pack_row(uint64_t *restrict row, const float *restrict y, size_t n)
 {
 #ifdef SBP_PACK_AVX512
-    if (__builtin_cpu_supports("avx512f")) {
+    if (sbp_use_avx512()) {
         pack_row_avx512(row, y, n);
         return;
     }
