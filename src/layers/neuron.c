@@ -81,6 +81,19 @@ static inline void lif_step(float *restrict v, float *restrict cnt, float *restr
     }
 }
 
+/* The same without the trace, which only the backward needs (inference engines keep none). */
+static inline void lif_step_untraced(float *restrict v, float *restrict cnt, float *restrict y,
+                                     const float *restrict I, size_t P, float leak, float th)
+{
+    for (size_t p = 0; p < P; p++) {
+        float u = v[p] + I[p];
+        float s = u > th ? 1.0f : 0.0f;
+        v[p] = (1.0f - s) * leak * u;
+        cnt[p] += s;
+        y[p] = s;
+    }
+}
+
 /* Neurons per block: a block's membrane, count and trace stay in L1 while it advances through
  * all tc steps (a multiple of 64, so blocks start on whole words of spike bits). */
 #define SBP_NEURON_BLOCK 1024
@@ -108,8 +121,12 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
         const size_t nb = n - b0 < SBP_NEURON_BLOCK ? n - b0 : SBP_NEURON_BLOCK;
         for (int t = 0; t < tc; t++) {
             float *row = y + (size_t)t * n + b0;
-            lif_step(v + b0, st->count + b0, st->trace + b0, row, I + (size_t)t * n + b0, nb,
-                     leak, th);
+            if (st->trace)
+                lif_step(v + b0, st->count + b0, st->trace + b0, row, I + (size_t)t * n + b0,
+                         nb, leak, th);
+            else
+                lif_step_untraced(v + b0, st->count + b0, row, I + (size_t)t * n + b0, nb, leak,
+                                  th);
             if (st->bits)
                 pack_row(st->bits + (size_t)(t0 + t) * words + b0 / 64, row, nb);
             if (st->mask)

@@ -20,7 +20,7 @@
 typedef struct sbp_neuron_state {
     float *v;        /* membrane (threshold units) after the last processed step */
     float *count;    /* γ: spikes so far */
-    float *trace;    /* LF: leaky spike trace */
+    float *trace;    /* LF: leaky spike trace; NULL when no backward will run (inference) */
     const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
     uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
                         per step (sbp_spike_bit); NULL when not kept */

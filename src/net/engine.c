@@ -85,7 +85,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
     size_t total = 0, scratch = 0;
     for (int l = 0; l < net->n_layers; l++) {
         const sbp_layer *L = &net->layers[l];
-        total += 4 * L->n_out; /* v, count, trace, carry */
+        total += (train ? 4 : 2) * L->n_out; /* v, count, and for training trace, carry */
         if (L->spec.dropout > 0.0f)
             total += L->n_out;
         if (train && is_spiking(L))
@@ -123,8 +123,10 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         sbp_neuron_state *st = &e->st[l];
         st->v = p, p += L->n_out;
         st->count = p, p += L->n_out;
-        st->trace = p, p += L->n_out;
-        st->carry = p, p += L->n_out;
+        if (train) {
+            st->trace = p, p += L->n_out;
+            st->carry = p, p += L->n_out;
+        }
         if (L->spec.dropout > 0.0f)
             e->mask[l] = p, p += L->n_out;
         if (train && is_spiking(L))
@@ -329,6 +331,16 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     }
 }
 
+/* sum (n) += Σ_t x[t], x (steps, n): the aggregate mode's count maps. */
+static void add_rows(float *restrict sum, const float *restrict x, size_t n, int steps)
+{
+    for (int t = 0; t < steps; t++) {
+        const float *restrict xt = x + (size_t)t * n;
+        for (size_t i = 0; i < n; i++)
+            sum[i] += xt[i];
+    }
+}
+
 /* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
 static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
 {
@@ -401,18 +413,14 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         for (int l = 0; l < net->n_layers; l++) {
             const sbp_layer *L = &net->layers[l];
             if (e->counts[l])
-                for (int t = 0; t < n; t++)
-                    for (size_t i = 0; i < L->n_in; i++)
-                        e->counts[l][i] += x[(size_t)t * L->n_in + i];
+                add_rows(e->counts[l], x, L->n_in, n);
             sbp_layer_ops_of(L->spec.kind)
                 ->current(e->cur, x, params + L->w_offset, L, n, e->scratch, e->impl);
             if (L->sc) {
                 const float *xs = shortcut_source(e, L);
                 shortcut_forward(e, L, xs, n);
                 if (e->sc_counts[l])
-                    for (int t = 0; t < n; t++)
-                        for (size_t i = 0; i < L->sc->n_in; i++)
-                            e->sc_counts[l][i] += xs[(size_t)t * L->sc->n_in + i];
+                    add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
             sbp_neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
