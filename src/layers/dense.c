@@ -8,7 +8,8 @@
 #include "core/blas.h"
 #include <string.h>
 
-#include "core/simd.h"
+#include "core/cpu.h"
+#include "core/runs.h"
 #include "layers/events.h"
 
 void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
@@ -90,8 +91,13 @@ void sbp_dense_backward_gemm(float *dx, float *dWt, const float *gI, const float
                     nout, 0.0f, dx, nin);
 }
 
-SBP_HOT void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt,
-                                      const sbp_layer *L, int tc, float *ws)
+typedef void (*axpy_fn)(float *restrict o, const float *restrict w, float v, size_t n);
+typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
+                               const float *restrict g, float v, size_t n);
+
+/* Event-driven forward and backward, compiled once per run primitive (core/runs.h). */
+static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const float *Wt,
+                                             const sbp_layer *L, int tc, float *ws, axpy_fn axpy)
 {
     const size_t nout = L->n_out;
     size_t nev;
@@ -99,16 +105,14 @@ SBP_HOT void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt,
     memset(I, 0, sizeof(float) * nout * (size_t)tc);
     for (int t = 0; t < tc; t++) {
         float *a = I + (size_t)t * nout;
-        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
-            const float v = ev->val[e], *w = Wt + (size_t)ev->idx[e] * nout;
-            for (size_t o = 0; o < nout; o++)
-                a[o] += v * w[o];
-        }
+        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++)
+            axpy(a, Wt + (size_t)ev->idx[e] * nout, ev->val[e], nout);
     }
 }
 
-SBP_HOT void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
-                                       const float *Wt, const sbp_layer *L, int tc, float *ws)
+static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float *gI,
+                                              const float *x, const float *Wt, const sbp_layer *L,
+                                              int tc, float *ws, update_dot_fn update_dot)
 {
     const size_t nout = L->n_out, nin = L->n_in;
     size_t nev;
@@ -119,17 +123,62 @@ SBP_HOT void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, c
         const float *gt = gI + (size_t)t * nout;
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const size_t i = ev->idx[e];
-            const float v = ev->val[e], *w = Wt + i * nout;
-            float *dw = dWt + i * nout, d = 0.0f;
-            for (size_t o = 0; o < nout; o++)
-                dw[o] += v * gt[o];
-#pragma omp simd reduction(+ : d)
-            for (size_t o = 0; o < nout; o++)
-                d += w[o] * gt[o];
+            const float d = update_dot(dWt + i * nout, Wt + i * nout, gt, ev->val[e], nout);
             if (dx)
                 dx[(size_t)t * nin + i] = d;
         }
     }
+}
+
+static void forward_sparse_plain(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                                 int tc, float *ws)
+{
+    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_plain);
+}
+
+static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
+                                  const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain);
+}
+
+#ifdef SBP_RUNS_AVX512
+static SBP_TARGET_AVX512 void forward_sparse_avx512(float *I, const float *x, const float *Wt,
+                                                    const sbp_layer *L, int tc, float *ws)
+{
+    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_avx512);
+}
+
+static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
+                                                     const float *x, const float *Wt,
+                                                     const sbp_layer *L, int tc, float *ws)
+{
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512);
+}
+#endif
+
+void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        forward_sparse_avx512(I, x, Wt, L, tc, ws);
+        return;
+    }
+#endif
+    forward_sparse_plain(I, x, Wt, L, tc, ws);
+}
+
+void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        backward_sparse_avx512(dx, dWt, gI, x, Wt, L, tc, ws);
+        return;
+    }
+#endif
+    backward_sparse_plain(dx, dWt, gI, x, Wt, L, tc, ws);
 }
 
 void sbp_dense_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
