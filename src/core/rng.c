@@ -1,6 +1,8 @@
 /* rng.c — Philox4x32-10 wrappers (Random123 is header-only; we only name the counters). */
 #include "core/rng.h"
 
+#include "core/cpu.h"
+
 #include <math.h>
 #include <Random123/philox.h>
 
@@ -23,6 +25,74 @@ void sbp_rng_words(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint3
     philox4x32_ctr_t r = philox4x32(c, k);
     for (int i = 0; i < 4; i++)
         out[i] = r.v[i];
+}
+
+static void words16_plain(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                          uint32_t out[4][16])
+{
+    for (uint32_t q = 0; q < 16; q++) {
+        uint32_t w[4];
+        sbp_rng_words(key, c0, c1, c2, c3 + q, w);
+        for (int i = 0; i < 4; i++)
+            out[i][q] = w[i];
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(SBP_NO_MULTIVERSION)
+#include <immintrin.h>
+/* Philox4x32-10 (Salmon et al. 2011, as Random123 computes it) on 16 counters, one per 32-bit
+ * lane: Random123 vectorises one counter per SSE register, not across counters, so this is
+ * written here; tests/test_kernels.c checks it against sbp_rng_words bit for bit. */
+__attribute__((target("avx512f"))) static inline void mulhilo16(__m512i a, __m512i m,
+                                                                 __m512i *lo, __m512i *hi)
+{
+    *lo = _mm512_mullo_epi32(a, m);
+    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, m), 32);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    *hi = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
+}
+
+__attribute__((target("avx512f"))) static void words16_avx512(sbp_rng_key key, uint32_t c0,
+                                                              uint32_t c1, uint32_t c2,
+                                                              uint32_t c3, uint32_t out[4][16])
+{
+    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    __m512i x0 = _mm512_set1_epi32((int)c0), x1 = _mm512_set1_epi32((int)c1);
+    __m512i x2 = _mm512_set1_epi32((int)c2);
+    __m512i x3 = _mm512_add_epi32(_mm512_set1_epi32((int)c3),
+                                  _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                                                   1, 0));
+    uint32_t k0 = key.k[0], k1 = key.k[1];
+    for (int r = 0; r < 10; r++) {
+        if (r) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        __m512i lo0, hi0, lo1, hi1;
+        mulhilo16(x0, m0, &lo0, &hi0);
+        mulhilo16(x2, m1, &lo1, &hi1);
+        const __m512i y0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi32((int)k0));
+        const __m512i y2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi32((int)k1));
+        x0 = y0, x1 = lo1, x2 = y2, x3 = lo0;
+    }
+    _mm512_storeu_si512((void *)out[0], x0);
+    _mm512_storeu_si512((void *)out[1], x1);
+    _mm512_storeu_si512((void *)out[2], x2);
+    _mm512_storeu_si512((void *)out[3], x3);
+}
+#define SBP_WORDS16_AVX512 1
+#endif
+
+void sbp_rng_words16(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                     uint32_t out[4][16])
+{
+#ifdef SBP_WORDS16_AVX512
+    if (sbp_use_avx512()) {
+        words16_avx512(key, c0, c1, c2, c3, out);
+        return;
+    }
+#endif
+    words16_plain(key, c0, c1, c2, c3, out);
 }
 
 double sbp_rng_normal(sbp_rng_key key, uint32_t c0, uint32_t c1, uint64_t i)

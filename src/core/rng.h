@@ -30,6 +30,12 @@ sbp_rng_key sbp_rng_key_make(uint64_t seed, sbp_rng_stream stream);
 void sbp_rng_words(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                    uint32_t out[4]);
 
+/* The words of 16 consecutive counters (c0, c1, c2, c3 + q), q = 0 … 15: out[w][q] is word w
+ * of counter q, exactly as sbp_rng_words gives it. Sixteen Philox lanes at once with AVX-512
+ * where the CPU has it (core/cpu.h), else one counter after the other. */
+void sbp_rng_words16(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                     uint32_t out[4][16]);
+
 /* A 32-bit word mapped to a float in [0, 1) with 24 bits of resolution. */
 static inline float sbp_rng_unit(uint32_t w)
 {
