@@ -7,8 +7,9 @@
  * *_fast  picks one of the two per chunk from the input's density.
  * The reference works channel-first (x (tc, Cin, H, W), I (tc, Cout, Ho, Wo)); gemm, sparse
  * and fast work channel-last (x (tc, H, W, Cin), I (tc, Ho, Wo, Cout)) and take weights Wt and
- * accumulate gradients dWt in kernel layout (K, Cout), row (ky·k + kx)·Cin + ci, converted
- * with the two *_kernel_layout functions.
+ * accumulate gradients dWt in kernel layout (K, Cout), row (ci·k + ky)·k + (k − 1 − kx) (the
+ * taps of one kernel row mirrored, so that an input event's taps along a row are one run,
+ * conv.c), converted with the two *_kernel_layout functions.
  *
  * The input gradient dx of the sparse kernel is computed only where x ≠ 0 and is 0 elsewhere.
  * That is all a spiking layer below ever reads: its g_s[t] matters only at steps where it
