@@ -206,6 +206,21 @@ void sbp_engine_set_weights(sbp_engine *e, const float *params)
     }
 }
 
+void sbp_engine_get_weights(const sbp_engine *e, float *params)
+{
+    memset(params, 0, e->net->n_params * sizeof(float)); /* every weight belongs to a layer */
+    for (int l = 0; l < e->net->n_layers; l++) {
+        const sbp_layer *L = &e->net->layers[l];
+        const sbp_layer_ops *ops = sbp_layer_ops_of(L->spec.kind);
+        if (ops->add_from_impl)
+            ops->add_from_impl(params + L->w_offset, e->own_wk + L->w_offset, L, e->impl);
+        if (L->sc && L->sc->w_count)
+            sbp_layer_ops_of(SBP_LAYER_CONV)
+                ->add_from_impl(params + L->sc->w_offset, e->own_wk + L->sc->w_offset, L->sc,
+                                e->impl);
+    }
+}
+
 void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner)
 {
     e->wk = owner->wk;

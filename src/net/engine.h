@@ -85,6 +85,10 @@ void sbp_engine_clear_masks(sbp_engine *e);
 /* Takes the weights (PyTorch layout, n_params) to use from now on. Call after every update. */
 void sbp_engine_set_weights(sbp_engine *e, const float *params);
 
+/* params (n_params, PyTorch layout) = this engine's own weights, converted back: after an
+ * update applied to own_wk in the implementation's layout. */
+void sbp_engine_get_weights(const sbp_engine *e, float *params);
+
 /* Uses owner's converted weights, read-only, instead of converting its own copy: engines of one
  * network on several threads hold the weights once. Valid while the owner lives and until the
  * owner's next sbp_engine_set_weights, after which this is called again; a later

@@ -209,7 +209,6 @@ struct sbp_trainer {
     size_t batches;       /* batches per epoch (the last one may be short) */
     uint32_t *order;      /* (n) data order of the current epoch */
     sbp_engine *eng;      /* (threads) */
-    float *grads;         /* (n_params) the batch gradient, PyTorch layout */
     double *loss;         /* (threads) */
     int *correct;         /* (threads) */
     float *outs;          /* (threads, classes) */
@@ -256,19 +255,18 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     const int classes = (int)net->layers[net->n_layers - 1].n_out;
     tr->order = malloc(train->n * sizeof *tr->order);
     tr->eng = calloc((size_t)tr->threads, sizeof *tr->eng);
-    tr->grads = malloc(net->n_params * sizeof(float));
     tr->loss = calloc((size_t)tr->threads, sizeof(double));
     tr->correct = calloc((size_t)tr->threads, sizeof(int));
     tr->outs = calloc((size_t)tr->threads * classes * 2, sizeof(float));
     const int augmenting = (train->crop_pad > 0 || train->flip) && train->pixels;
     if (augmenting)
         tr->aug = malloc((size_t)tr->threads * train->c * train->h * train->w);
-    if (!tr->order || !tr->eng || !tr->grads || !tr->loss || !tr->correct || !tr->outs ||
+    if (!tr->order || !tr->eng || !tr->loss || !tr->correct || !tr->outs ||
         (augmenting && !tr->aug)) {
-        const size_t mib = net->n_params * sizeof(float) >> 20;
+        const int threads = tr->threads;
         sbp_trainer_free(tr);
         return sbp_fail(err, SBP_ERR_NOMEM,
-                        "trainer: out of memory (per-thread state, %zu MiB of gradients)", mib);
+                        "trainer: out of memory (per-thread state for %d threads)", threads);
     }
     for (int i = 0; i < tr->threads; i++) {
         st = sbp_engine_init(&tr->eng[i], net, opts->timesteps, opts->impl, 1, opts->backward, 0,
@@ -292,7 +290,6 @@ void sbp_trainer_free(sbp_trainer *tr)
             sbp_engine_release(&tr->eng[i]);
     free(tr->eng);
     free(tr->order);
-    free(tr->grads);
     free(tr->loss);
     free(tr->correct);
     free(tr->outs);
@@ -385,8 +382,6 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             tr->eng[0].gk[j] = sum;
         }
     }
-    memset(tr->grads, 0, np * sizeof(float));
-    sbp_engine_take_grad(&tr->eng[0], tr->grads);
     for (int t = 0; t < nt; t++) {
         res->loss += tr->loss[t];
         res->correct += tr->correct[t];
@@ -396,7 +391,13 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
     res->batch_index = tr->batch_index;
     res->batches_per_epoch = tr->batches;
     res->lr = current_lr(&tr->opts, tr->epoch);
+    /* The batch gradient g is thread 0's sum, in the implementation's layout, and the step is
+     * taken on thread 0's converted weights wk, then converted back: SGD is elementwise, so
+     * this gives the same bits as in PyTorch layout, without a third parameter-sized array.
+     * Layers occupy the same ranges in both layouts, so bad_layer reads either. */
+    float *g = tr->eng[0].gk, *wk = tr->eng[0].own_wk;
     if (!isfinite(res->loss)) {
+        memset(g, 0, np * sizeof(float));
         int l = bad_layer(net, net->params);
         return sbp_fail(err, SBP_ERR_NUMERIC,
                         "training: the loss is %g at epoch %d, batch %zu%s%d%s; weights left as "
@@ -409,7 +410,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
     /* SGD with weight decay (§3): w ← w − lr·(g + wd·w), g summed over the threads above;
      * checked first so that a non-finite gradient is caught before any weight changes. */
     const float lr = (float)res->lr, wd = tr->opts.weight_decay;
-    float *w = net->params, *g = tr->grads;
+    const float *w = wk;
     int bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
     for (size_t j = 0; j < np; j++)
@@ -422,6 +423,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                     for (int k = 0; k < net->n_layers; k++)
                         if (j >= net->layers[k].w_offset)
                             l = k;
+        memset(g, 0, np * sizeof(float));
         return sbp_fail(err, SBP_ERR_NUMERIC,
                         "training: the gradient or update of layer %d (%s) is NaN/Inf at epoch "
                         "%d, batch %zu; weights left as before the batch",
@@ -429,8 +431,11 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                         tr->epoch + 1, tr->batch_index + 1);
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t j = 0; j < np; j++)
-        w[j] -= lr * (g[j] + wd * w[j]);
+    for (size_t j = 0; j < np; j++) {
+        wk[j] -= lr * (g[j] + wd * wk[j]);
+        g[j] = 0.0f;
+    }
+    sbp_engine_get_weights(&tr->eng[0], net->params);
 
     if (++tr->batch_index == tr->batches) {
         tr->batch_index = 0;
