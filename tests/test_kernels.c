@@ -416,6 +416,24 @@ static void test_conv(void) {
             synapse_case(&conv_family, &L, f[7], kind);
         shapes++;
     }
+    /* Wide layers take the output-stationary form (conv_pull.c) on AVX-512 machines: 64 and
+     * 80 channels (a masked last vector), 300 (two blocks of channels), strides and padding. */
+    static const int wide[][8] = {
+        /* ci h  w  co  k s p tc */
+        {3, 9, 9, 64, 3, 1, 1, 2}, {5, 7, 6, 80, 3, 2, 1, 3}, {2, 6, 7, 300, 3, 1, 2, 2},
+        {4, 8, 5, 70, 5, 1, 2, 1}, {1, 5, 5, 64, 1, 1, 0, 2},
+    };
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
+        const int *f = wide[i];
+        sbp_layer L;
+        int ok = conv_layer(&L, f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+        CHECK(ok, "wide conv shape %zu rejected by sbp_net_resolve", i);
+        if (!ok)
+            continue;
+        for (int kind = 0; kind < X_ALL_KINDS; kind++)
+            synapse_case(&conv_family, &L, f[7], kind);
+        shapes++;
+    }
     /* An empty output must be rejected (that is why the grid can skip such shapes). */
     sbp_layer L;
     CHECK(!conv_layer(&L, 1, 3, 3, 1, 5, 1, 0), "5x5 kernel on 3x3 unpadded input accepted");

@@ -40,6 +40,12 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
                              int tc, float *ws);
 void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
                               const float *Wt, const sbp_layer *L, int tc, float *ws);
+/* The event-driven forward in output-stationary form (conv_pull.c): returns 0, doing nothing,
+ * where the CPU lacks AVX-512 (then the scatter form runs). Scratch: sbp_conv_pull_scratch. */
+int sbp_conv_forward_pull(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
+                          float *ws);
+size_t sbp_conv_pull_scratch(const sbp_layer *L);
+
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
