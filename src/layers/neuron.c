@@ -153,13 +153,21 @@ void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_l
     }
 }
 
-SBP_HOT void sbp_neuron_backward(float *gI, const float *gy, const float *factor,
-                                 sbp_neuron_state *st, const sbp_layer *L, int t0, int tc)
+static void unpack_row_plain(float *restrict y, const uint64_t *restrict row,
+                             const float *restrict mask, size_t n)
 {
-    const size_t n = L->n_out, words = sbp_spike_row_words(n);
-    float *restrict carry = st->carry;
+    for (size_t i = 0; i < n; i++) {
+        const float sp = (float)((row[i >> 6] >> (i & 63)) & 1u);
+        y[i] = mask ? sp * mask[i] : sp;
+    }
+}
+
+static void backward_plain(float *gI, const float *gy, const float *factor, float *carry,
+                           const uint64_t *bits, size_t n, int t0, int tc)
+{
+    const size_t words = sbp_spike_row_words(n);
     for (int t = tc - 1; t >= 0; t--) {
-        const uint64_t *row = st->bits + (size_t)(t0 + t) * words;
+        const uint64_t *row = bits + (size_t)(t0 + t) * words;
         const float *restrict gyt = gy + (size_t)t * n;
         float *restrict gt = gI + (size_t)t * n;
         for (size_t w = 0; w < words; w++) {
@@ -171,4 +179,73 @@ SBP_HOT void sbp_neuron_backward(float *gI, const float *gy, const float *factor
             memcpy(gt + i0, carry + i0, (i1 - i0) * sizeof(float));
         }
     }
+}
+
+#ifdef SBP_PACK_AVX512
+/* 16 neurons per instruction, the spike bits used directly as the lane mask. */
+__attribute__((target("avx512f"))) static void unpack_row_avx512(float *restrict y,
+                                                                const uint64_t *restrict row,
+                                                                const float *restrict mask,
+                                                                size_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 s = (__mmask16)(row[i >> 6] >> (i & 63)) & live;
+        const __m512 v = mask ? _mm512_maskz_loadu_ps(s, mask + i) : _mm512_maskz_mov_ps(s, one);
+        _mm512_mask_storeu_ps(y + i, live, v);
+    }
+}
+
+__attribute__((target("avx512f"))) static void backward_avx512(float *gI, const float *gy,
+                                                              const float *factor, float *carry,
+                                                              const uint64_t *bits, size_t n,
+                                                              int t0, int tc)
+{
+    const size_t words = sbp_spike_row_words(n);
+    /* in blocks of neurons whose carry stays in L1 over the chunk, as in the forward */
+    for (size_t b0 = 0; b0 < n; b0 += SBP_NEURON_BLOCK) {
+        const size_t b1 = n - b0 < SBP_NEURON_BLOCK ? n : b0 + SBP_NEURON_BLOCK;
+        for (int t = tc - 1; t >= 0; t--) {
+            const uint64_t *row = bits + (size_t)(t0 + t) * words;
+            const float *gyt = gy + (size_t)t * n;
+            float *gt = gI + (size_t)t * n;
+            for (size_t i = b0; i < b1; i += 16) {
+                const __mmask16 live =
+                    n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+                const __mmask16 s = (__mmask16)(row[i >> 6] >> (i & 63)) & live;
+                __m512 c = _mm512_maskz_loadu_ps(live, carry + i);
+                if (s) { /* only spiking lanes change the carry */
+                    c = _mm512_mask_mul_ps(c, s, _mm512_maskz_loadu_ps(s, factor + i),
+                                           _mm512_maskz_loadu_ps(s, gyt + i));
+                    _mm512_mask_storeu_ps(carry + i, s, c);
+                }
+                _mm512_mask_storeu_ps(gt + i, live, c);
+            }
+        }
+    }
+}
+#endif
+
+void sbp_spikes_unpack(float *y, const uint64_t *row, const float *mask, size_t n)
+{
+#ifdef SBP_PACK_AVX512
+    if (sbp_use_avx512()) {
+        unpack_row_avx512(y, row, mask, n);
+        return;
+    }
+#endif
+    unpack_row_plain(y, row, mask, n);
+}
+
+void sbp_neuron_backward(float *gI, const float *gy, const float *factor, sbp_neuron_state *st,
+                         const sbp_layer *L, int t0, int tc)
+{
+#ifdef SBP_PACK_AVX512
+    if (sbp_use_avx512()) {
+        backward_avx512(gI, gy, factor, st->carry, st->bits, L->n_out, t0, tc);
+        return;
+    }
+#endif
+    backward_plain(gI, gy, factor, st->carry, st->bits, L->n_out, t0, tc);
 }

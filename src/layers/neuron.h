@@ -45,6 +45,10 @@ static inline int sbp_spike_get(const uint64_t *bits, size_t b)
     return (int)((bits[b >> 6] >> (b & 63)) & 1u);
 }
 
+/* y (n) = one step's spikes from its bit row, times the dropout scale mask (n) if not NULL:
+ * what the layer's forward output was at that step (exact backward). */
+void sbp_spikes_unpack(float *y, const uint64_t *row, const float *mask, size_t n);
+
 /* Zeroes v, count, trace and carry (start of a sample's window). */
 void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L);
 

@@ -348,14 +348,9 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     }
     const sbp_neuron_state *st = &e->st[l - 1];
     const size_t nn = e->net->layers[l - 1].n_out;
-    for (int t = 0; t < n; t++) {
-        float *xt = x + (size_t)t * nn;
-        const size_t base = sbp_spike_bit(nn, t0 + t, 0);
-        for (size_t i = 0; i < nn; i++) {
-            float s = (float)sbp_spike_get(st->bits, base + i);
-            xt[i] = st->mask ? s * st->mask[i] : s;
-        }
-    }
+    for (int t = 0; t < n; t++)
+        sbp_spikes_unpack(x + (size_t)t * nn,
+                          st->bits + (size_t)(t0 + t) * sbp_spike_row_words(nn), st->mask, nn);
 }
 
 /* sum (n) += Σ_t x[t], x (steps, n): the aggregate mode's count maps. */
