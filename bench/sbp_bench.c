@@ -270,12 +270,15 @@ static int sgemm_peak(int n, int json)
     }
     const double gflops = 2.0 * n * (double)n * n / best * 1e-9;
     const int threads = openblas_get_num_threads();
+    char cpu[160];
+    sbp_describe_cpu(cpu, sizeof cpu);
     if (json)
-        printf("{\"tool\":\"sgemm\",\"n\":%d,\"threads\":%d,\"seconds\":%.6f,\"gflops\":%.2f}\n",
-               n, threads, best, gflops);
+        printf("{\"tool\":\"sgemm\",\"n\":%d,\"threads\":%d,\"seconds\":%.6f,\"gflops\":%.2f,"
+               "\"cpu_features\":\"%s\"}\n",
+               n, threads, best, gflops, cpu);
     else
-        printf("sgemm %d×%d×%d, %d OpenBLAS threads: %.2f GFLOP/s (best of 10, %.4f s)\n", n,
-               n, n, threads, gflops, best);
+        printf("sgemm %d×%d×%d, %d OpenBLAS threads: %.2f GFLOP/s (best of 10, %.4f s)\nCPU: %s\n",
+               n, n, n, threads, gflops, best, cpu);
     free(a);
     free(b);
     free(c);

@@ -55,6 +55,11 @@ extern "C" {
 
 #define SBP_VERSION_STRING "0.1.0"
 
+/* One line naming the running CPU's vector extensions and which of them spikebp uses (chosen at
+ * run time; SBP_NO_AVX512=1 in the environment forces the portable loops), e.g.
+ * "AVX-512F yes (used), AVX2 yes, AMX-TILE no". */
+void sbp_describe_cpu(char *buf, size_t size);
+
 /* ---------------------------------------------------------------- status and errors */
 
 typedef enum sbp_status {

@@ -10,4 +10,6 @@
 
 int sbp_use_avx512(void);
 
+/* sbp_describe_cpu (spikebp.h) is implemented in cpu.c. */
+
 #endif

@@ -49,7 +49,9 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("spikebp %s\n", SBP_VERSION_STRING);
+        char cpu[160];
+        sbp_describe_cpu(cpu, sizeof cpu);
+        printf("spikebp %s\nCPU: %s\n", SBP_VERSION_STRING, cpu);
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
