@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "layers/conv.h"
+#include "layers/dense.h"
 #include "layers/layer.h"
 
 typedef void (*fwd_fn)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
@@ -93,5 +95,34 @@ static void chw_backward(bwd_fn f, float *dx, float *dWt, const float *gI, const
     {                                                                                          \
         chw_backward(fn, dx, dW, gI, x, W, L, tc, ws);                                         \
     }
+
+/* The dense GEMM kernels need no scratch; these give them the common signature. */
+static void dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                               int tc, float *ws)
+{
+    (void)ws;
+    sbp_dense_forward_gemm(I, x, Wt, L, tc);
+}
+
+static void dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
+                                const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    (void)ws;
+    sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
+}
+
+/* Every fast kernel behind the channel-first layout: name_chw. */
+CHW_FORWARD(sbp_conv_forward_gemm)
+CHW_FORWARD(sbp_conv_forward_sparse)
+CHW_FORWARD(sbp_conv_forward_fast)
+CHW_BACKWARD(sbp_conv_backward_gemm)
+CHW_BACKWARD(sbp_conv_backward_sparse)
+CHW_BACKWARD(sbp_conv_backward_fast)
+CHW_FORWARD(dense_forward_gemm)
+CHW_FORWARD(sbp_dense_forward_sparse)
+CHW_FORWARD(sbp_dense_forward_fast)
+CHW_BACKWARD(dense_backward_gemm)
+CHW_BACKWARD(sbp_dense_backward_sparse)
+CHW_BACKWARD(sbp_dense_backward_fast)
 
 #endif

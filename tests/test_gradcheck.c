@@ -187,26 +187,7 @@ static float *scratch_alloc(size_t floats) {
 }
 
 /* The fast kernels work channel-last; they are called through layout.h's wrappers. */
-static void dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                               int tc, float *ws) {
-    sbp_dense_forward_gemm(I, x, Wt, L, tc);
-}
-static void dense_backward_gemm(float *dx, float *dWt, const float *gI, const float *x,
-                                const float *Wt, const sbp_layer *L, int tc, float *ws) {
-    sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
-}
-CHW_FORWARD(sbp_conv_forward_gemm)
-CHW_FORWARD(sbp_conv_forward_sparse)
-CHW_FORWARD(sbp_conv_forward_fast)
-CHW_BACKWARD(sbp_conv_backward_gemm)
-CHW_BACKWARD(sbp_conv_backward_sparse)
-CHW_BACKWARD(sbp_conv_backward_fast)
-CHW_FORWARD(dense_forward_gemm)
-CHW_FORWARD(sbp_dense_forward_sparse)
-CHW_FORWARD(sbp_dense_forward_fast)
-CHW_BACKWARD(dense_backward_gemm)
-CHW_BACKWARD(sbp_dense_backward_sparse)
-CHW_BACKWARD(sbp_dense_backward_fast)
+
 
 /* Every backward implementation of `op` at (x, W) for gI: dW (PyTorch layout, from 0) and dx
  * per implementation [reference, gemm, sparse, fast]; the kernel-layout ones go through

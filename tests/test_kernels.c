@@ -226,28 +226,6 @@ static void dense_bwd_ref(float *dx, float *dW, const float *gI, const float *x,
                           const sbp_layer *L, int tc, float *ws) {
     sbp_dense_backward_ref(dx, dW, gI, x, W, L, tc);
 }
-static void dense_fwd_gemm(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                           float *ws) {
-    sbp_dense_forward_gemm(I, x, W, L, tc);
-}
-static void dense_bwd_gemm(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc, float *ws) {
-    sbp_dense_backward_gemm(dx, dW, gI, x, W, L, tc);
-}
-
-/* The fast kernels work channel-last; the tests call them through layout.h's wrappers. */
-CHW_FORWARD(sbp_conv_forward_gemm)
-CHW_FORWARD(sbp_conv_forward_sparse)
-CHW_FORWARD(sbp_conv_forward_fast)
-CHW_BACKWARD(sbp_conv_backward_gemm)
-CHW_BACKWARD(sbp_conv_backward_sparse)
-CHW_BACKWARD(sbp_conv_backward_fast)
-CHW_FORWARD(dense_fwd_gemm)
-CHW_FORWARD(sbp_dense_forward_sparse)
-CHW_FORWARD(sbp_dense_forward_fast)
-CHW_BACKWARD(dense_bwd_gemm)
-CHW_BACKWARD(sbp_dense_backward_sparse)
-CHW_BACKWARD(sbp_dense_backward_fast)
 
 static const family_desc conv_family = {
     "conv",
@@ -263,7 +241,7 @@ static const family_desc conv_family = {
 static const family_desc dense_family = {
     "dense",
     {{"reference", dense_fwd_ref, dense_bwd_ref, 0, DX_DENSE},
-     {"gemm", dense_fwd_gemm_chw, dense_bwd_gemm_chw, 1, DX_DENSE},
+     {"gemm", dense_forward_gemm_chw, dense_backward_gemm_chw, 1, DX_DENSE},
      {"sparse", sbp_dense_forward_sparse_chw, sbp_dense_backward_sparse_chw, 1, DX_SPARSE},
      {"fast", sbp_dense_forward_fast_chw, sbp_dense_backward_fast_chw, 1, DX_EITHER}},
     sbp_dense_to_kernel_layout,
