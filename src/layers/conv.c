@@ -420,12 +420,12 @@ void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const floa
 /* Highest input density at which the event-driven kernels beat im2col + SGEMM, measured with
  * build/bench_kernels (1 thread, OpenBLAS 0.3.21, AVX-512; 2026-11-28): the crossover rises as
  * the layer narrows, because SGEMM is inefficient on few output channels while the event
- * kernels' cost is per event. 1→20 k5, 20→50 k5, 3→64 k3: events faster at every density up
- * to 0.5; 64→64 k3 32×32: forward 0.35, backward 0.33; 128→128 k3: forward 0.30, backward 0.25;
+ * kernels' cost is per event. 1→20 k5, 20→50 k5, 3→64 k3 (fan-in 27; with the output-stationary
+ * forward, tc 4): events faster at every density up to 0.5; 64→64 k3 32×32: forward 0.35, backward 0.33; 128→128 k3: forward 0.30, backward 0.25;
  * 256→256 k3: forward 0.27, backward 0.22. */
 static double sparse_max_density(const sbp_layer *L, int backward)
 {
-    if (L->out_c < 64)
+    if (L->out_c < 64 || KDIM(L) <= 32) /* few outputs or a tiny fan-in: GEMM is inefficient */
         return 0.5;
     if (L->out_c < 128)
         return 0.3;
