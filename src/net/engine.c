@@ -171,7 +171,9 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
         for (int l = 0; l < net->n_layers; l++)
             if (is_spiking(&net->layers[l]))
                 words += (size_t)T * sbp_spike_row_words(net->layers[l].n_out);
-        e->bits = calloc(words ? words : 1, sizeof(uint64_t));
+        /* + the encoded input spikes, one byte each (the encoder's −1/0/1) */
+        const size_t enc_words = ((size_t)T * net->layers[0].n_in + 7) / 8;
+        e->bits = calloc(words + enc_words ? words + enc_words : 1, sizeof(uint64_t));
         if (!e->bits) {
             free(e->block);
             e->block = NULL;
@@ -179,6 +181,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, sbp_impl im
                             words * 8 >> 10);
         }
         e->bits_words = words;
+        e->enc = (int8_t *)(void *)(e->bits + words);
         uint64_t *b = e->bits;
         for (int l = 0; l < net->n_layers; l++)
             if (is_spiking(&net->layers[l])) {
@@ -344,9 +347,22 @@ static void input_fill(const sbp_engine *e, int t0, int n, float *x)
             sbp_transpose(x + (size_t)t * nin, chw + (size_t)t * nin, (size_t)L0->in_c, P);
 }
 
+/* Whether the current sample's input is rate-encoded here (not given as spikes). */
+static int encoded(const sbp_engine *e)
+{
+    return !e->in.spikes && !e->in.spikes8;
+}
+
 /* The input chunk of layer l, rebuilt from what was kept in the forward pass. */
 static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
 {
+    if (l == 0 && e->enc && encoded(e)) { /* kept by the forward: no second encoding */
+        const size_t nin = e->net->layers[0].n_in;
+        const int8_t *s = e->enc + (size_t)t0 * nin;
+        for (size_t i = 0; i < (size_t)n * nin; i++)
+            x[i] = (float)s[i];
+        return;
+    }
     if (l == 0) {
         input_fill(e, t0, n, x);
         return;
@@ -435,6 +451,12 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         int which = 0;
         float *x = e->act[0];
         input_fill(e, t0, n, x);
+        if (e->enc && encoded(e)) { /* exact backward reads them again */
+            const size_t nin = net->layers[0].n_in;
+            int8_t *s = e->enc + (size_t)t0 * nin;
+            for (size_t i = 0; i < (size_t)n * nin; i++)
+                s[i] = (int8_t)x[i];
+        }
         if (e->keep_in)
             memcpy(e->keep_in, x, sizeof(float) * (size_t)n * net->layers[0].n_in);
         for (int l = 0; l < net->n_layers; l++) {

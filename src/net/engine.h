@@ -69,6 +69,8 @@ typedef struct sbp_engine {
     sbp_input in;           /* the current sample's input */
     void *block;            /* the single allocation behind every float buffer above */
     uint64_t *bits;         /* all spike bit arrays (exact mode) */
+    int8_t *enc;            /* (T, n_in of layer 0) the encoded input spikes of the current
+                               sample, exact mode (inside the bits allocation) */
     size_t bits_words;
 } sbp_engine;
 
