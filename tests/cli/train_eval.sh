@@ -7,7 +7,8 @@
 #     exactly the accuracy the trainer reported (same images, same encoding seed), above chance;
 #     the per-epoch CSV log;
 #   - reproducibility: same seed and thread count → byte-identical model files;
-#   - failures: a truncated model, a missing model, an unknown data set;
+#   - failures: a truncated model, a missing model, an unknown data set, an output path under a
+#     regular file (a missing output folder is made);
 #   - the aggregate backward mode saves a model that evaluates.
 #
 # ctest runs it with SBP_CLI = the spikebp binary. Kept small (T ≤ 20, a few hundred images):
@@ -259,9 +260,14 @@ run "$SBP_CLI" train --data nosuchset --train-limit 10 --save "$WORK/n.sbp" --qu
 check "train --data nosuchset exits non-zero" test "$RC" -ne 0
 contains "$ERR" "nosuchset" "train unknown data set message"
 check "a failed train writes no model" test ! -e "$WORK/n.sbp"
-run "$SBP_CLI" train --train-limit 10 --save "$WORK/no/such/folder/m.sbp" --quiet -T 2
-expect_rc 1 "train into a missing folder"
-contains "$ERR" "$WORK/no/such/folder" "missing folder message"
+run "$SBP_CLI" train --train-limit 10 --test-limit 10 --save "$WORK/new/folder/m.sbp" --quiet -T 2
+expect_rc 0 "train into a folder that does not exist yet (made like mkdir -p)"
+check "model saved in the new folder" test -s "$WORK/new/folder/m.sbp"
+check "log written in the new folder" test -s "$WORK/new/folder/m.sbp.log.csv"
+: >"$WORK/plainfile"
+run "$SBP_CLI" train --train-limit 10 --save "$WORK/plainfile/m.sbp" --quiet -T 2
+expect_rc 1 "train into a path under a regular file"
+contains "$ERR" "$WORK/plainfile: exists and is not a folder" "not-a-folder message"
 
 # ------------------------------------------------------------------ aggregate backward
 A="$WORK/agg.sbp"

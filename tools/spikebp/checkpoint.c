@@ -107,11 +107,8 @@ static char **list(const char *dir, size_t *count)
 sbp_status checkpoint_save(sbp_net *net, const train_state *s, const char *dir, int keep,
                            sbp_error *err)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err->msg, sizeof err->msg, "%s: cannot create the checkpoint folder: %s", dir,
-                 strerror(errno));
+    if (cli_mkdirs(dir, err->msg, sizeof err->msg) != 0)
         return err->status = SBP_ERR_IO;
-    }
     sbp_status st = put_state(net, s, err);
     if (st != SBP_OK)
         return st;

@@ -53,4 +53,10 @@ void cli_progress_end(cli_progress *p);
 /* Writes s as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s);
 
+/* Creates folder dir and any missing parents (mkdir -p). 0 on success; else fills msg with
+ * the folder that could not be made and why, and returns −1. */
+int cli_mkdirs(const char *dir, char *msg, size_t size);
+/* The same for the folder part of a file path (nothing to do for a bare file name). */
+int cli_make_parent(const char *path, char *msg, size_t size);
+
 #endif

@@ -51,7 +51,8 @@ static void help(FILE *f)
             "  --val-split F         hold out the last fraction F of the training set for\n"
             "                        validation (picks best.sbp); test only at the end [0]\n"
             "output\n"
-            "  --save FILE           model file, rewritten after every epoch (required)\n"
+            "  --save FILE           model file, rewritten after every epoch (required; missing\n"
+            "                        folders are made)\n"
             "  --log FILE            per-epoch CSV log                    [FILE.log.csv]\n"
             "  --json                print one JSON object with the results at the end\n"
             "  --quiet               no progress bar\n"
@@ -332,6 +333,12 @@ int cmd_train(int argc, char **argv)
             goto fail;
         if (init_path && sbp_net_import_npz(net, init_path, &err) != SBP_OK)
             goto fail;
+    }
+    /* Folders of the outputs, made before the (long) data loading: mkdir -p. */
+    if ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
+        cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0) {
+        err.status = SBP_ERR_IO;
+        goto fail;
     }
     if (data_load(&ds, &s, &err) != SBP_OK)
         goto fail;

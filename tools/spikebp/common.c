@@ -487,3 +487,51 @@ void cli_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+int cli_mkdirs(const char *dir, char *msg, size_t size)
+{
+    char buf[4096];
+    const size_t n = strlen(dir);
+    if (n == 0)
+        return 0;
+    if (n >= sizeof buf) {
+        snprintf(msg, size, "%.200s…: folder name too long", dir);
+        return -1;
+    }
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; ; p++) { /* each prefix ending at a '/', then the whole */
+        const int end = *p == '\0';
+        if (*p != '/' && !end)
+            continue;
+        *p = '\0';
+        struct stat sb;
+        if (stat(buf, &sb) != 0) {
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                snprintf(msg, size, "%s: cannot create the folder: %s", buf, strerror(errno));
+                return -1;
+            }
+        } else if (!S_ISDIR(sb.st_mode)) {
+            snprintf(msg, size, "%s: exists and is not a folder", buf);
+            return -1;
+        }
+        if (end)
+            return 0;
+        *p = '/';
+    }
+}
+
+int cli_make_parent(const char *path, char *msg, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char dir[4096];
+    const size_t n = (size_t)(slash - path);
+    if (n >= sizeof dir) {
+        snprintf(msg, size, "%.200s…: path too long", path);
+        return -1;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return cli_mkdirs(dir, msg, size);
+}
