@@ -81,7 +81,19 @@ static inline void lif_step(float *restrict v, float *restrict cnt, float *restr
     }
 }
 
-/* The same without the trace, which only the backward needs (inference engines keep none). */
+/* The same without the trace, which only the backward needs (inference engines keep none),
+ * and without the count too, which only training and analysis read (evaluation keeps none). */
+static inline void lif_step_bare(float *restrict v, float *restrict y, const float *restrict I,
+                                 size_t P, float leak, float th)
+{
+    for (size_t p = 0; p < P; p++) {
+        float u = v[p] + I[p];
+        float s = u > th ? 1.0f : 0.0f;
+        v[p] = (1.0f - s) * leak * u;
+        y[p] = s;
+    }
+}
+
 static inline void lif_step_untraced(float *restrict v, float *restrict cnt, float *restrict y,
                                      const float *restrict I, size_t P, float leak, float th)
 {
@@ -124,9 +136,11 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
             if (st->trace)
                 lif_step(v + b0, st->count + b0, st->trace + b0, row, I + (size_t)t * n + b0,
                          nb, leak, th);
-            else
+            else if (st->count)
                 lif_step_untraced(v + b0, st->count + b0, row, I + (size_t)t * n + b0, nb, leak,
                                   th);
+            else
+                lif_step_bare(v + b0, row, I + (size_t)t * n + b0, nb, leak, th);
             if (st->bits)
                 pack_row(st->bits + (size_t)(t0 + t) * words + b0 / 64, row, nb);
             if (st->mask)

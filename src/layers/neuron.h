@@ -19,7 +19,7 @@
 /* Per-sample state of one layer's neurons; every array has n_out entries unless noted. */
 typedef struct sbp_neuron_state {
     float *v;        /* membrane (threshold units) after the last processed step */
-    float *count;    /* γ: spikes so far */
+    float *count;    /* γ: spikes so far; NULL when nobody reads it (evaluation) */
     float *trace;    /* LF: leaky spike trace; NULL when no backward will run (inference) */
     const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
     uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row

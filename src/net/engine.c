@@ -229,6 +229,14 @@ void sbp_engine_get_weights(const sbp_engine *e, float *params)
     }
 }
 
+void sbp_engine_skip_counts(sbp_engine *e)
+{
+    if (e->train)
+        return; /* the surrogate factor needs γ */
+    for (int l = 0; l < e->net->n_layers; l++)
+        e->st[l].count = NULL;
+}
+
 void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner)
 {
     e->wk = owner->wk;

@@ -107,6 +107,10 @@ void sbp_engine_record_output(sbp_engine *e, float *history);
  * channel-last (layer.h). */
 size_t sbp_engine_neuron(const sbp_engine *e, int l, size_t i);
 
+/* For engines whose spike counts nobody reads (evaluation: neither a backward nor analysis):
+ * the neurons stop keeping them. Call after sbp_engine_init, on an inference engine. */
+void sbp_engine_skip_counts(sbp_engine *e);
+
 /* Runs T steps; out (classes) gets o = M[T−1]/T (§1). */
 void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out);
 

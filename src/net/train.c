@@ -154,6 +154,8 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
     for (int i = 0; i < nt && st == SBP_OK; i++) {
         st = sbp_engine_init(&eng[i], net, opts->timesteps, opts->impl, 0, SBP_BACKWARD_EXACT, 0,
                              err);
+        if (st == SBP_OK)
+            sbp_engine_skip_counts(&eng[i]); /* only the outputs are read here */
         if (st == SBP_OK && i == 0)
             sbp_engine_set_weights(&eng[0], net->params);
         else if (st == SBP_OK)
