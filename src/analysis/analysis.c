@@ -100,18 +100,7 @@ void sbp_analysis_layer_name(const sbp_net *net, int l, char *buf, size_t size)
 
 void sbp_analysis_input(sbp_input *in, const sbp_dataset *ds, size_t i, uint64_t seed)
 {
-    memset(in, 0, sizeof *in);
-    if (ds->spikes) {
-        in->spikes8 = ds->spikes + i * (size_t)ds->timesteps * ds->c * ds->h * ds->w;
-        return;
-    }
-    in->pixels = sbp_dataset_image(ds, i);
-    in->mean = ds->mean;
-    in->std = ds->std;
-    in->gain = ds->gain;
-    in->key = sbp_rng_key_make(seed, SBP_RNG_ENCODE);
-    in->tag = SBP_ANALYSIS_EVAL_TAG;
-    in->sample = (uint32_t)i;
+    sbp_input_for(in, ds, i, sbp_rng_key_make(seed, SBP_RNG_ENCODE), SBP_ANALYSIS_EVAL_TAG);
 }
 
 void sbp_analysis_encode(float *x, const sbp_input *in, int T, int C, size_t P)

@@ -286,6 +286,22 @@ void sbp_engine_clear_masks(sbp_engine *e)
         e->st[l].mask = NULL;
 }
 
+void sbp_input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key key, uint32_t tag)
+{
+    memset(in, 0, sizeof *in);
+    if (ds->spikes) {
+        in->spikes8 = ds->spikes + i * (size_t)ds->timesteps * ds->c * ds->h * ds->w;
+        return;
+    }
+    in->pixels = sbp_dataset_image(ds, i);
+    in->mean = ds->mean;
+    in->std = ds->std;
+    in->gain = ds->gain;
+    in->key = key;
+    in->tag = tag;
+    in->sample = (uint32_t)i;
+}
+
 /* The input chunk x (n, C, H, W) for steps t0 … t0+n−1 (§1 rate encoding). */
 void sbp_input_values(float *xval, const sbp_input *in, int C, size_t P)
 {

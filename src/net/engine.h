@@ -11,6 +11,7 @@
 #define SBP_NET_ENGINE_H
 
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "layers/neuron.h"
 #include "net/net.h"
 
@@ -29,6 +30,10 @@ typedef struct sbp_input {
 /* Counter tag of the encoding in evaluation (training uses the epoch), shared by every path
  * that must see the same input spikes as sbp_eval (analysis, plots). */
 #define SBP_INPUT_EVAL_TAG 0xE7A1u
+
+/* The input of image i of ds: its pre-encoded spike trains, or its pixels to rate-encode with
+ * key under counter tag `tag` (the epoch in training, SBP_INPUT_EVAL_TAG in evaluation). */
+void sbp_input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key key, uint32_t tag);
 
 /* The rate code of §1, split so that callers can keep the value map: xval (C·P) gets
  * |x|·gain with x's sign, x = (pixel/255 − mean[c]) / std[c]; then steps t0 … t0+steps−1 of

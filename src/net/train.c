@@ -110,23 +110,6 @@ static void augment(uint8_t *out, const sbp_dataset *ds, size_t i, uint64_t seed
             }
 }
 
-static void input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key key,
-                      uint32_t tag)
-{
-    memset(in, 0, sizeof *in);
-    if (ds->spikes) {
-        in->spikes8 = ds->spikes + i * (size_t)ds->timesteps * ds->c * ds->h * ds->w;
-        return;
-    }
-    in->pixels = sbp_dataset_image(ds, i);
-    in->mean = ds->mean;
-    in->std = ds->std;
-    in->gain = ds->gain;
-    in->key = key;
-    in->tag = tag;
-    in->sample = (uint32_t)i;
-}
-
 static int thread_count(int requested)
 {
     return requested > 0 ? requested : omp_get_max_threads();
@@ -171,7 +154,7 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
         for (size_t i = first; i < last; i++) {
             int tid = omp_get_thread_num(), ok;
             sbp_input in;
-            input_for(&in, ds, i, key, SBP_INPUT_EVAL_TAG);
+            sbp_input_for(&in, ds, i, key, SBP_INPUT_EVAL_TAG);
             float *o = outs + (size_t)tid * classes;
             sbp_engine_forward(&eng[tid], &in, o);
             losses[i] = sample_loss(o, classes, sbp_dataset_label(ds, i), NULL, &ok);
@@ -359,7 +342,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             const uint32_t idx = tr->order[b];
             sbp_engine *e = &tr->eng[tid];
             sbp_input in;
-            input_for(&in, ds, idx, enc, epoch);
+            sbp_input_for(&in, ds, idx, enc, epoch);
             if (tr->aug) {
                 uint8_t *img = tr->aug + (size_t)tid * ds->c * ds->h * ds->w;
                 augment(img, ds, idx, tr->opts.seed, epoch);

@@ -53,6 +53,12 @@ void cli_progress_end(cli_progress *p);
 /* Writes s as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s);
 
+/* What a saved model is evaluated on unless told: *data (if NULL) becomes the model's recorded
+ * data set, *T (if 0) its recorded window (100 when absent or out of range). Returns 0; −1 with
+ * msg "MODEL does not record its data set; give --data" when there is nothing to use. */
+int cli_model_defaults(const sbp_net *net, const char *model, const char **data, long *T,
+                       char *msg, size_t size);
+
 /* Creates folder dir and any missing parents (mkdir -p). 0 on success; else fills msg with
  * the folder that could not be made and why, and returns −1. */
 int cli_mkdirs(const char *dir, char *msg, size_t size);

@@ -71,18 +71,10 @@ int cmd_eval(int argc, char **argv)
     int rc = CLI_FAIL;
     if (sbp_net_load(&net, model, &err) != SBP_OK)
         goto fail;
-    if (!data)
-        data = sbp_net_get_meta(net, "data");
-    if (!data) {
-        fprintf(stderr, "spikebp eval: %s does not record its data set; give --data\n", model);
+    if (cli_model_defaults(net, model, &data, &T, err.msg, sizeof err.msg) != 0) {
+        fprintf(stderr, "spikebp eval: %s\n", err.msg);
         rc = CLI_USAGE;
         goto out;
-    }
-    if (T == 0) {
-        const char *mt = sbp_net_get_meta(net, "timesteps");
-        T = mt ? atol(mt) : 100;
-        if (T < 1)
-            T = 100;
     }
     if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
         goto fail;

@@ -275,18 +275,11 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_
         snprintf(msg, size, "%s", err.msg);
         return 0;
     }
-    *data = a->data ? a->data : sbp_net_get_meta(*net, "data");
-    if (!*data) {
-        snprintf(msg, size, "%s does not record its data set; give --data", a->model);
+    *data = a->data;
+    long t = a->T;
+    if (cli_model_defaults(*net, a->model, data, &t, msg, size) != 0)
         return 0;
-    }
-    *T = (int)a->T;
-    if (*T == 0) {
-        const char *mt = sbp_net_get_meta(*net, "timesteps");
-        *T = mt ? atoi(mt) : 100;
-        if (*T < 1 || *T > 100000)
-            *T = 100;
-    }
+    *T = (int)t;
     if (cli_load_data(*data, 0, limit, ds, owner, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;

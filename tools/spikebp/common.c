@@ -535,3 +535,21 @@ int cli_make_parent(const char *path, char *msg, size_t size)
     dir[n] = '\0';
     return cli_mkdirs(dir, msg, size);
 }
+
+int cli_model_defaults(const sbp_net *net, const char *model, const char **data, long *T,
+                       char *msg, size_t size)
+{
+    if (!*data)
+        *data = sbp_net_get_meta(net, "data");
+    if (!*data) {
+        snprintf(msg, size, "%s does not record its data set; give --data", model);
+        return -1;
+    }
+    if (*T == 0) {
+        const char *mt = sbp_net_get_meta(net, "timesteps");
+        *T = mt ? atol(mt) : 100;
+        if (*T < 1 || *T > 100000)
+            *T = 100;
+    }
+    return 0;
+}
