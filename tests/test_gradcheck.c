@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "check.h"
+#define TEST_RNG_SEED 0xD1B54A32D192ED03ull
+#include "testutil.h"
 #include "layout.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
@@ -33,74 +35,6 @@
 
 #define FD_EPS 1e-2f
 #define FD_SAMPLES 30
-
-/* ---------------------------------------------------------------- helpers */
-
-static uint64_t rng_state = 0xD1B54A32D192ED03ull;
-
-static uint64_t xorshift(void) {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
-static double urand(void) {
-    return (double)(xorshift() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static float nrand(void) {
-    double u1 = urand(), u2 = urand();
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static void fill_normal(float *a, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        a[i] = nrand();
-}
-
-static void spec_init(sbp_net_spec *spec, int c, int h, int w) {
-    memset(spec, 0, sizeof *spec);
-    spec->in_c = c;
-    spec->in_h = h;
-    spec->in_w = w;
-    spec->leak = 0.99f;
-    spec->vth = 1.0f;
-    spec->vth_pool = 0.75f;
-    spec->init_gain = 2.0f;
-}
-
-/* Resolves `first` (followed by an output layer unless it is one) and returns layer 0. */
-static int resolve_first(sbp_layer *out, const sbp_net_spec *base, sbp_layer_spec first) {
-    sbp_net_spec spec = *base;
-    spec.layers[0] = first;
-    spec.n_layers = 1;
-    if (first.kind != SBP_LAYER_OUTPUT) {
-        spec.n_layers = 2;
-        spec.layers[1] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = 1};
-    }
-    sbp_layer layers[2];
-    size_t n_params = 0;
-    sbp_error err = {0};
-    if (sbp_net_resolve(layers, NULL, &n_params, &spec, &err) != SBP_OK) {
-        fprintf(stderr, "resolve: %s\n", err.msg);
-        return 0;
-    }
-    *out = layers[0];
-    return 1;
-}
 
 /* ---------------------------------------------------------------- synapse maps */
 
@@ -174,16 +108,6 @@ static void fd_compare(fd_problem *p, float *v, size_t n, float *const grads[N_I
         }
         n_fd_checks++;
     }
-}
-
-static float *scratch_alloc(size_t floats) {
-    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
 }
 
 /* The fast kernels work channel-last; they are called through layout.h's wrappers. */

@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include "check.h"
+#define TEST_RNG_SEED 0x9E3779B97F4A7C15ull
+#include "testutil.h"
 #include "layout.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
@@ -39,54 +41,13 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t xorshift(void) {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
-/* Uniform in [0, 1). */
-static double urand(void) {
-    return (double)(xorshift() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Integer in [lo, hi]. */
-static int irand(int lo, int hi) {
-    return lo + (int)(xorshift() % (uint64_t)(hi - lo + 1));
-}
-
-static float nrand(void) {
-    double u1 = urand(), u2 = urand();
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static void fill_normal(float *a, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        a[i] = nrand();
-}
-
 static void fill_nan(float *a, size_t n) {
     for (size_t i = 0; i < n; i++)
         a[i] = NAN;
 }
 
-/* Input kinds: signed spikes (~60 % nonzero: the dense path of every layer width), sparse spikes (~5 %: the
- * event-driven path), dropout-scaled spikes (~10 %, ±1/(1 − 0.25)), arbitrary floats, and an
+/* Input kinds: signed spikes (~60 % nonzero: the dense path of every layer width), sparse
+ * spikes (~5 %: the event-driven path), dropout-scaled spikes (~10 %, ±1/(1 − 0.25)), arbitrary floats, and an
  * all-zero chunk (no events at all; only in the hand-picked cases). */
 enum { X_SPIKES, X_SPARSE, X_DROPOUT, X_FLOATS, X_KINDS, X_ZERO = X_KINDS, X_ALL_KINDS };
 static const char *x_kind_name[X_ALL_KINDS] = {"signed spikes 60%", "signed spikes 5%",
@@ -147,33 +108,6 @@ static int arrays_close(const float *got, const float *want, size_t n, size_t *w
         CHECK(ok_, "%s: element %zu of %zu: %.9g vs reference %.9g (|diff| %.3g > tol %.3g)",      \
               what_, w_, (size_t)(n), (double)(got)[w_], (double)(want)[w_], e_, t_);              \
     } while (0)
-
-static void spec_init(sbp_net_spec *spec, int c, int h, int w) {
-    memset(spec, 0, sizeof *spec);
-    spec->in_c = c;
-    spec->in_h = h;
-    spec->in_w = w;
-    spec->leak = 0.99f;
-    spec->vth = 1.0f;
-    spec->vth_pool = 0.75f;
-    spec->init_gain = 2.0f;
-}
-
-/* Resolves `first` followed by a 1-feature output layer and returns layer 0; 0 if the library
- * rejects the geometry. */
-static int resolve_first(sbp_layer *out, const sbp_net_spec *base, sbp_layer_spec first) {
-    sbp_net_spec spec = *base;
-    spec.n_layers = 2;
-    spec.layers[0] = first;
-    spec.layers[1] = (sbp_layer_spec){.kind = SBP_LAYER_OUTPUT, .out = 1};
-    sbp_layer layers[2];
-    size_t n_params = 0;
-    sbp_error err = {0};
-    if (sbp_net_resolve(layers, NULL, &n_params, &spec, &err) != SBP_OK)
-        return 0;
-    *out = layers[0];
-    return 1;
-}
 
 static int conv_layer(sbp_layer *L, int ci, int h, int w, int co, int k, int s, int p) {
     sbp_net_spec spec;
@@ -248,18 +182,6 @@ static const family_desc dense_family = {
     sbp_dense_add_from_kernel_layout,
     sbp_dense_scratch,
 };
-
-/* Scratch as the engine hands it out: 64-byte aligned, exactly the size asked for (rounded up
- * to the alignment, which aligned_alloc requires), so valgrind sees any overrun. */
-static float *scratch_alloc(size_t floats) {
-    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
 
 static int fast_took_sparse, fast_took_gemm;
 
