@@ -14,23 +14,8 @@
 # "analyze_plot: N passed, M failed"; exits 1 on any failure.
 set -euo pipefail
 
-if [[ -z "${SBP_CLI:-}" ]]; then
-    echo "analyze_plot: SBP_CLI is not set — it must be the path of the spikebp binary" \
-         "(ctest sets it; by hand: SBP_CLI=build/spikebp bash $0)" >&2
-    exit 1
-fi
-if [[ ! -x "$SBP_CLI" ]]; then
-    echo "analyze_plot: SBP_CLI=$SBP_CLI is not an executable file" >&2
-    exit 1
-fi
-PY=/usr/bin/python3
-if [[ ! -x $PY ]]; then
-    echo "analyze_plot: $PY is required to read the JSON output" >&2
-    exit 1
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sbp-analyze-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+NAME=analyze_plot
+. "$(dirname "$0")/common.bash"
 
 # Under the sanitizer build (make test-sanitize), LeakSanitizer reports the caches fontconfig,
 # cairo and PLplot keep until exit as leaks; spikebp's own allocations stay checked.
@@ -38,51 +23,6 @@ printf 'leak:%s\n' libfontconfig libcairo libplplot libpango libglib libgobject 
     libpixman libharfbuzz >"$WORK/lsan.supp"
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$WORK/lsan.supp:print_suppressions=0"
 
-n_pass=0
-n_fail=0
-pass() { n_pass=$((n_pass + 1)); }
-fail() {
-    n_fail=$((n_fail + 1))
-    echo "FAIL: $*" >&2
-}
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what"; fi
-}
-# run COMMAND... — never aborts the script; sets RC, OUT (stdout) and ERR (stderr).
-run() {
-    if "$@" >"$WORK/stdout" 2>"$WORK/stderr"; then RC=0; else RC=$?; fi
-    OUT=$(cat "$WORK/stdout")
-    ERR=$(cat "$WORK/stderr")
-}
-expect_rc() {
-    if [[ $RC == "$1" ]]; then
-        pass
-    else
-        fail "$2: exit code $RC, expected $1; stderr: ${ERR:0:400}"
-    fi
-}
-contains() {
-    if [[ $1 == *"$2"* ]]; then
-        pass
-    else
-        fail "$3: output lacks '$2': ${1:0:400}"
-    fi
-}
-# jexpr EXPR — a Python expression over d, the JSON object on the last line of the last stdout.
-jexpr() {
-    printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [l for l in sys.stdin.read().splitlines() if l.strip()]
-d = json.loads(lines[-1])
-v = eval(sys.argv[1])
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$1" 2>/dev/null || echo "(no json: $1)"
-}
-# truthy EXPR — the expression is true for the last JSON object.
-truthy() {
-    [[ $(jexpr "$1") == True ]]
-}
 is_png() {
     if command -v file >/dev/null; then
         file "$1" | grep -q 'PNG image data'
@@ -261,5 +201,4 @@ else
 fi
 
 echo "analyze_plot: elapsed $((SECONDS - t_start)) s" >&2
-echo "analyze_plot: $n_pass passed, $n_fail failed"
-[[ $n_fail == 0 ]]
+finish

@@ -17,53 +17,12 @@
 # one T = 100 run on two recordings): a few seconds. Prints "datasets: N passed, M failed".
 set -euo pipefail
 
-if [[ -z "${SBP_CLI:-}" || ! -x "${SBP_CLI:-}" ]]; then
-    echo "datasets: SBP_CLI must be the path of the spikebp binary (ctest sets it; by hand:" \
-         "SBP_CLI=build/spikebp bash $0)" >&2
-    exit 1
-fi
-PY=/usr/bin/python3
-if [[ ! -x $PY ]]; then
-    echo "datasets: $PY (with NumPy) is required" >&2
-    exit 1
-fi
+NAME=datasets
+. "$(dirname "$0")/common.bash"
 SRC=${SBP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SHARED=${SBP_SHARED_DIR:-$SRC/../shared}
 CIFAR=$SHARED/data/cifar-10-subset
 NMNIST=$SHARED/data/n-mnist-sample/sample_nmnist.bin
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sbp-datasets-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-
-n_pass=0
-n_fail=0
-pass() { n_pass=$((n_pass + 1)); }
-fail() {
-    n_fail=$((n_fail + 1))
-    echo "FAIL: $*" >&2
-}
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what"; fi
-}
-run() {
-    if "$@" >"$WORK/stdout" 2>"$WORK/stderr"; then RC=0; else RC=$?; fi
-    OUT=$(cat "$WORK/stdout")
-    ERR=$(cat "$WORK/stderr")
-}
-expect_rc() {
-    if [[ $RC == "$1" ]]; then pass; else fail "$2: exit code $RC, expected $1; stderr: ${ERR:0:400}"; fi
-}
-contains() {
-    if [[ $1 == *"$2"* ]]; then pass; else fail "$3: output lacks '$2': ${1:0:400}"; fi
-}
-json() {
-    printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [l for l in sys.stdin.read().splitlines() if l.strip()]
-print(json.loads(lines[-1])[sys.argv[1]])' "$1" 2>/dev/null || echo "(no json: $1)"
-}
 
 for f in "$CIFAR/data_batch_1.bin" "$CIFAR/test_batch.bin" "$NMNIST"; do
     check "shared data file $f exists (a missing file is a failure, not a skip)" test -s "$f"
@@ -206,5 +165,4 @@ check "svhn without data fails" test "$RC" -ne 0
 contains "$ERR" "get-data" "svhn missing folder message"
 check "no model file from the failed runs" test ! -e "$WORK/x.sbp"
 
-echo "datasets: $n_pass passed, $n_fail failed"
-[[ $n_fail == 0 ]]
+finish

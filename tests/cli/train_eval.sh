@@ -15,83 +15,8 @@
 # about half a minute on two busy cores. Prints "cli: N passed, M failed"; exits 1 on any failure.
 set -euo pipefail
 
-if [[ -z "${SBP_CLI:-}" ]]; then
-    echo "cli: SBP_CLI is not set — it must be the path of the spikebp binary" \
-         "(ctest sets it; by hand: SBP_CLI=build/spikebp bash $0)" >&2
-    exit 1
-fi
-if [[ ! -x "$SBP_CLI" ]]; then
-    echo "cli: SBP_CLI=$SBP_CLI is not an executable file" >&2
-    exit 1
-fi
-PY=/usr/bin/python3
-if [[ ! -x $PY ]]; then
-    echo "cli: $PY is required to read the JSON output" >&2
-    exit 1
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sbp-cli-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-
-n_pass=0
-n_fail=0
-pass() { n_pass=$((n_pass + 1)); }
-fail() {
-    n_fail=$((n_fail + 1))
-    echo "FAIL: $*" >&2
-}
-# check DESCRIPTION COMMAND... — one check: passes if COMMAND succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what"; fi
-}
-
-# run COMMAND... — runs it, never aborting the script; sets RC, OUT (stdout) and ERR (stderr).
-run() {
-    if "$@" >"$WORK/stdout" 2>"$WORK/stderr"; then RC=0; else RC=$?; fi
-    OUT=$(cat "$WORK/stdout")
-    ERR=$(cat "$WORK/stderr")
-}
-
-# expect_rc WANT DESCRIPTION — checks the last run's exit code, showing its stderr if wrong.
-expect_rc() {
-    if [[ $RC == "$1" ]]; then
-        pass
-    else
-        fail "$2: exit code $RC, expected $1; stderr: ${ERR:0:400}"
-    fi
-}
-
-# contains HAYSTACK NEEDLE DESCRIPTION
-contains() {
-    if [[ $1 == *"$2"* ]]; then
-        pass
-    else
-        fail "$3: output lacks '$2': ${1:0:400}"
-    fi
-}
-
-# json KEY — the value of KEY in the JSON object on the last line of the last run's stdout.
-json() {
-    printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [l for l in sys.stdin.read().splitlines() if l.strip()]
-d = json.loads(lines[-1])
-v = d[sys.argv[1]]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$1" 2>/dev/null || echo "(no json: $1)"
-}
-
-# same_number A B — numeric equality of two decimal strings.
-same_number() {
-    "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) == float(sys.argv[2]) else 1)' \
-        "$1" "$2" 2>/dev/null
-}
-# greater A B — A > B numerically.
-greater() {
-    "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' \
-        "$1" "$2" 2>/dev/null
-}
+NAME=cli
+. "$(dirname "$0")/common.bash"
 
 t_start=$SECONDS
 
@@ -284,5 +209,4 @@ check "aggregate: eval accuracy $(json accuracy) != trainer's $agg_acc" \
 check "aggregate: eval timesteps $(json timesteps), expected 10" test "$(json timesteps)" = 10
 
 echo "cli: elapsed $((SECONDS - t_start)) s" >&2
-echo "cli: $n_pass passed, $n_fail failed"
-[[ $n_fail == 0 ]]
+finish
