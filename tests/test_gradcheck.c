@@ -122,76 +122,38 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
     const int tc = p->tc;
     const size_t nw = L->w_count, nI = (size_t)tc * L->n_out;
     float *Wt = falloc(nw), *dWt = falloc(nw), *I = falloc(nI);
+    /* [reference, gemm, sparse, fast]; the last three channel-last behind layout.h's wrappers,
+     * with weights and gradients in kernel layout */
+    static const fwd_fn conv_fwd[N_IMPL] = {conv_fwd_ref, sbp_conv_forward_gemm_chw,
+                                            sbp_conv_forward_sparse_chw,
+                                            sbp_conv_forward_fast_chw};
+    static const bwd_fn conv_bwd[N_IMPL] = {conv_bwd_ref, sbp_conv_backward_gemm_chw,
+                                            sbp_conv_backward_sparse_chw,
+                                            sbp_conv_backward_fast_chw};
+    static const fwd_fn dense_fwd[N_IMPL] = {dense_fwd_ref, dense_forward_gemm_chw,
+                                             sbp_dense_forward_sparse_chw,
+                                             sbp_dense_forward_fast_chw};
+    static const bwd_fn dense_bwd[N_IMPL] = {dense_bwd_ref, dense_backward_gemm_chw,
+                                             sbp_dense_backward_sparse_chw,
+                                             sbp_dense_backward_fast_chw};
     const int conv = p->op == OP_CONV;
-    if (conv)
-        sbp_conv_to_kernel_layout(Wt, p->W, L);
-    else
-        sbp_dense_to_kernel_layout(Wt, p->W, L);
+    const fwd_fn *fwd = conv ? conv_fwd : dense_fwd;
+    const bwd_fn *bwd = conv ? conv_bwd : dense_bwd;
+    void (*to_kernel)(float *, const float *, const sbp_layer *) =
+        conv ? sbp_conv_to_kernel_layout : sbp_dense_to_kernel_layout;
+    void (*add_from_kernel)(float *, const float *, const sbp_layer *) =
+        conv ? sbp_conv_add_from_kernel_layout : sbp_dense_add_from_kernel_layout;
+    to_kernel(Wt, p->W, L);
     for (int k = 0; k < N_IMPL; k++) {
         memset(dW[k], 0, nw * sizeof(float));
         memset(dWt, 0, nw * sizeof(float));
-        if (conv) {
-            switch (k) {
-            case 0:
-                sbp_conv_backward_ref(dx[k], dW[k], p->gI, p->x, p->W, L, tc);
-                break;
-            case 1:
-                sbp_conv_backward_gemm_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            case 2:
-                sbp_conv_backward_sparse_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            case 3:
-                sbp_conv_backward_fast_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            }
-            if (k)
-                sbp_conv_add_from_kernel_layout(dW[k], dWt, L);
-            switch (k) {
-            case 0:
-                sbp_conv_forward_ref(I, p->x, p->W, L, tc);
-                break;
-            case 1:
-                sbp_conv_forward_gemm_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            case 2:
-                sbp_conv_forward_sparse_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            case 3:
-                sbp_conv_forward_fast_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            }
+        if (k == 0) {
+            bwd[0](dx[0], dW[0], p->gI, p->x, p->W, L, tc, p->ws);
+            fwd[0](I, p->x, p->W, L, tc, p->ws);
         } else {
-            switch (k) {
-            case 0:
-                sbp_dense_backward_ref(dx[k], dW[k], p->gI, p->x, p->W, L, tc);
-                break;
-            case 1:
-                dense_backward_gemm_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            case 2:
-                sbp_dense_backward_sparse_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            case 3:
-                sbp_dense_backward_fast_chw(dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
-                break;
-            }
-            if (k)
-                sbp_dense_add_from_kernel_layout(dW[k], dWt, L);
-            switch (k) {
-            case 0:
-                sbp_dense_forward_ref(I, p->x, p->W, L, tc);
-                break;
-            case 1:
-                dense_forward_gemm_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            case 2:
-                sbp_dense_forward_sparse_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            case 3:
-                sbp_dense_forward_fast_chw(I, p->x, Wt, L, tc, p->ws);
-                break;
-            }
+            bwd[k](dx[k], dWt, p->gI, p->x, Wt, L, tc, p->ws);
+            add_from_kernel(dW[k], dWt, L);
+            fwd[k](I, p->x, Wt, L, tc, p->ws);
         }
         double f = 0.0, mag = 0.0, f_ref = fd_f(p);
         for (size_t i = 0; i < nI; i++) {

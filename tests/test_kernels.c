@@ -144,23 +144,6 @@ typedef struct family_desc {
     size_t (*scratch)(const sbp_layer *L, int tc);
 } family_desc;
 
-static void conv_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                         float *ws) {
-    sbp_conv_forward_ref(I, x, W, L, tc);
-}
-static void conv_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                         const sbp_layer *L, int tc, float *ws) {
-    sbp_conv_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-static void dense_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                          float *ws) {
-    sbp_dense_forward_ref(I, x, W, L, tc);
-}
-static void dense_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                          const sbp_layer *L, int tc, float *ws) {
-    sbp_dense_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-
 static const family_desc conv_family = {
     "conv",
     {{"reference", conv_fwd_ref, conv_bwd_ref, 0, DX_DENSE},
