@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "data/dataset.h"
 
 #define NM_SIDE 34
@@ -43,15 +44,11 @@
 /* Reads one recording and sets out (T, 2, 34, 34), zeroed by the caller, to its binned frames. */
 static sbp_status bin_file(const char *path, int T, int8_t *out, sbp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file", path);
-    }
-    long long size = (long long)sb.st_size;
+    FILE *f;
+    long long size;
+    sbp_status ost = sbp_open_regular(path, &f, &size, err);
+    if (ost != SBP_OK)
+        return ost;
     if (size == 0) {
         fclose(f);
         return sbp_fail(err, SBP_ERR_FORMAT, "%s: empty file: an N-MNIST recording holds events",

@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "net/net.h"
 
 #define MODEL_MAGIC "SPIKEBP\n"
@@ -256,20 +257,17 @@ static int get_u32(rbuf *r, uint32_t *v, const char *what)
 
 static sbp_status read_file(const char *path, unsigned char **data, size_t *size, sbp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((size_t)sb.st_size > MODEL_MAX_BYTES) {
+    FILE *f;
+    long long bytes;
+    sbp_status ost = sbp_open_regular(path, &f, &bytes, err);
+    if (ost != SBP_OK)
+        return ost;
+    if ((unsigned long long)bytes > MODEL_MAX_BYTES) {
         fclose(f);
         return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model", path,
-                        (long long)sb.st_size);
+                        bytes);
     }
-    size_t n = (size_t)sb.st_size;
+    size_t n = (size_t)bytes;
     unsigned char *p = malloc(n ? n : 1);
     if (!p) {
         fclose(f);
