@@ -4,6 +4,7 @@
 #include "layers/neuron.h"
 
 #include "core/cpu.h"
+#include "core/runs.h"
 #include "core/simd.h"
 
 #include <math.h>
@@ -65,43 +66,24 @@ static void pack_row(uint64_t *restrict row, const float *restrict y, size_t n)
     pack_row_plain(row, y, n);
 }
 
-/* One step of one channel: the recursion of §1 for P neurons, branch-free so that it
- * vectorises; s is written to y (and scaled by the mask after the bits are taken). */
-static inline void lif_step(float *restrict v, float *restrict cnt, float *restrict tr,
-                            float *restrict y, const float *restrict I, size_t P, float leak,
-                            float th)
+/* One step of P neurons: the recursion of §1, branch-free so that it vectorises; s is written
+ * to y (and scaled by the mask after the bits are taken). The count γ and the trace LF are
+ * kept only when someone reads them (keep_count: training and analysis; keep_trace: the
+ * backward); the flags are constants at every call, so each combination compiles to its own
+ * loop without the unused loads and stores. */
+static SBP_ALWAYS_INLINE void lif_step(float *restrict v, float *restrict cnt,
+                                       float *restrict tr, float *restrict y,
+                                       const float *restrict I, size_t P, float leak, float th,
+                                       const int keep_count, const int keep_trace)
 {
     for (size_t p = 0; p < P; p++) {
         float u = v[p] + I[p];
         float s = u > th ? 1.0f : 0.0f; /* strictly greater (§1) */
         v[p] = (1.0f - s) * leak * u;   /* reset to exactly 0, else leak */
-        cnt[p] += s;
-        tr[p] = leak * tr[p] + s;       /* LF ← λ·LF + s (§3) */
-        y[p] = s;
-    }
-}
-
-/* The same without the trace, which only the backward needs (inference engines keep none),
- * and without the count too, which only training and analysis read (evaluation keeps none). */
-static inline void lif_step_bare(float *restrict v, float *restrict y, const float *restrict I,
-                                 size_t P, float leak, float th)
-{
-    for (size_t p = 0; p < P; p++) {
-        float u = v[p] + I[p];
-        float s = u > th ? 1.0f : 0.0f;
-        v[p] = (1.0f - s) * leak * u;
-        y[p] = s;
-    }
-}
-
-static inline void lif_step_untraced(float *restrict v, float *restrict cnt, float *restrict y,
-                                     const float *restrict I, size_t P, float leak, float th)
-{
-    for (size_t p = 0; p < P; p++) {
-        float u = v[p] + I[p];
-        float s = u > th ? 1.0f : 0.0f;
-        v[p] = (1.0f - s) * leak * u;
-        cnt[p] += s;
+        if (keep_count)
+            cnt[p] += s;
+        if (keep_trace)
+            tr[p] = leak * tr[p] + s;   /* LF ← λ·LF + s (§3) */
         y[p] = s;
     }
 }
@@ -133,14 +115,13 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
         const size_t nb = n - b0 < SBP_NEURON_BLOCK ? n - b0 : SBP_NEURON_BLOCK;
         for (int t = 0; t < tc; t++) {
             float *row = y + (size_t)t * n + b0;
-            if (st->trace)
-                lif_step(v + b0, st->count + b0, st->trace + b0, row, I + (size_t)t * n + b0,
-                         nb, leak, th);
+            const float *It = I + (size_t)t * n + b0;
+            if (st->trace) /* training: the trace implies the count */
+                lif_step(v + b0, st->count + b0, st->trace + b0, row, It, nb, leak, th, 1, 1);
             else if (st->count)
-                lif_step_untraced(v + b0, st->count + b0, row, I + (size_t)t * n + b0, nb, leak,
-                                  th);
+                lif_step(v + b0, st->count + b0, NULL, row, It, nb, leak, th, 1, 0);
             else
-                lif_step_bare(v + b0, row, I + (size_t)t * n + b0, nb, leak, th);
+                lif_step(v + b0, NULL, NULL, row, It, nb, leak, th, 0, 0);
             if (st->bits)
                 pack_row(st->bits + (size_t)(t0 + t) * words + b0 / 64, row, nb);
             if (st->mask)
