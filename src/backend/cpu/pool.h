@@ -11,10 +11,8 @@
 #ifndef SBP_LAYERS_POOL_H
 #define SBP_LAYERS_POOL_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 
-void sbp_pool_forward_ref(float *I, const float *x, const sbp_layer *L, int tc);
-void sbp_pool_backward_ref(float *dx, const float *gI, const sbp_layer *L, int tc);
 void sbp_pool_forward_fast(float *I, const float *x, const sbp_layer *L, int tc);
 void sbp_pool_backward_fast(float *dx, const float *gI, const sbp_layer *L, int tc);
 

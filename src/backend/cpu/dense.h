@@ -9,13 +9,10 @@
 #ifndef SBP_LAYERS_DENSE_H
 #define SBP_LAYERS_DENSE_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 
 size_t sbp_dense_scratch(const sbp_layer *L, int tc);
 
-void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
-void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *x,
-                            const float *W, const sbp_layer *L, int tc);
 
 void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
 void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L);

@@ -19,14 +19,11 @@
 #ifndef SBP_LAYERS_CONV_H
 #define SBP_LAYERS_CONV_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 
 /* Floats of scratch the fast kernels need for a chunk of tc steps (64-byte aligned). */
 size_t sbp_conv_scratch(const sbp_layer *L, int tc);
 
-void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
-void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc);
 
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
 /* dW (PyTorch layout) += dWt (kernel layout). */
