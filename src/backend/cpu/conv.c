@@ -2,11 +2,9 @@
  * conv.c — convolution synapses for a chunk of tc steps (§1, §3 "conv: weight-gradient
  * correlation per step / transposed convolution").
  *
- * Layouts (layer.h): every chunk is time-major, one row of n neurons per step. The reference
- * versions use PyTorch's channel-first order within a row — x (tc, Cin, H, W), I and gI
- * (tc, Cout, Ho, Wo) — and direct loops that state the maths with weights in PyTorch layout
- * (Cout, Cin, k, k); they are the oracle the fast versions are tested against
- * (tests/test_kernels.c). The fast versions work channel-last — x (tc, H, W, Cin), I
+ * Layouts (backend/backend.h): every chunk is time-major, one row of n neurons per step. The
+ * reference loops (backend/reference/conv.c, channel-first, PyTorch-layout weights) are the
+ * oracle these are tested against (tests/test_kernels.c). These work channel-last — x (tc, H, W, Cin), I
  * (tc, Ho, Wo, Cout) — with weights in "kernel layout" Wt (k·k·Cin, Cout), so that the weights
  * one input event touches are contiguous rows and one GEMM (im2col rows × Wt) gives the
  * neurons' layout directly; they choose per chunk between an event-driven scatter (sparse

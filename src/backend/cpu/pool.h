@@ -3,13 +3,12 @@
  * neurons live in neuron.c. Odd edges are dropped as in PyTorch's avg_pool2d. Backward: each of
  * the 4 pooled inputs receives gI/4 (§3). No weights.
  *
- * Time-major like every kernel (layer.h): *_ref works channel-first, x (tc, C, H, W) →
- * I (tc, C, H/2, W/2); *_fast channel-last, x (tc, H, W, C) → I (tc, H/2, W/2, C), the fast
- * path's layout. The arithmetic is the same (a + b + c + d)/4 in the same order, so the two
- * agree bit for bit after the layout change.
+ * Time-major (backend/backend.h), channel-last: x (tc, H, W, C) → I (tc, H/2, W/2, C). The
+ * arithmetic is the reference's (backend/reference/pool.c, channel-first) (a + b + c + d)/4 in
+ * the same order, so the two agree bit for bit after the layout change.
  */
-#ifndef SBP_LAYERS_POOL_H
-#define SBP_LAYERS_POOL_H
+#ifndef SBP_BACKEND_CPU_POOL_H
+#define SBP_BACKEND_CPU_POOL_H
 
 #include "net/layer.h"
 
