@@ -35,4 +35,17 @@ void sbp_host_dropout_mask(float *mask, const sbp_layer *L, int l, sbp_rng_key k
 void sbp_host_reduce(float *const *g, int workers, size_t n, int threads);
 long sbp_host_sgd(float *w, float *g, size_t n, float lr, float wd, int threads);
 
+/* The operations both host backends take as they are (a designated-initializer list for their
+ * tables): buffers in ordinary memory, the neurons, encoding, vector helpers, reduction, SGD. */
+#define SBP_HOST_OPERATIONS                                                                    \
+    .alloc = sbp_host_alloc, .release = sbp_host_release, .zero = sbp_host_zero,              \
+    .copy = sbp_host_copy, .neuron_reset = sbp_neuron_reset,                                  \
+    .neuron_forward = sbp_neuron_forward, .neuron_surrogate = sbp_neuron_surrogate,           \
+    .neuron_backward = sbp_neuron_backward, .neuron_backward_aggregate = sbp_host_mul,        \
+    .spikes_unpack = sbp_host_spikes_unpack, .encode_values = sbp_host_encode_values,         \
+    .encode = sbp_host_encode, .spikes_keep8 = sbp_host_spikes_keep8,                         \
+    .spikes_load8 = sbp_host_spikes_load8, .add = sbp_host_add, .add_rows = sbp_host_add_rows, \
+    .fill_rows = sbp_host_fill_rows, .read_output = sbp_host_read_output,                     \
+    .reduce = sbp_host_reduce, .sgd = sbp_host_sgd
+
 #endif
