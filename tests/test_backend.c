@@ -255,9 +255,17 @@ static void check_tables(void)
     sbp_error err = {0};
     sbp_backend_id id;
     CHECK(sbp_backend_parse(&id, "cuda", &err) == SBP_OK && id == SBP_BACKEND_CUDA, "cuda id");
+#ifdef SBP_HAVE_CUDA
+    /* a CUDA build: accepted where a device answers (tests/test_cuda.c tests it), else refused
+     * with the runtime's reason */
+    const sbp_status cst = sbp_backend_check(SBP_BACKEND_CUDA, &err);
+    CHECK(cst == SBP_OK || (cst == SBP_ERR_UNSUPPORTED && strstr(err.msg, "CUDA")),
+          "cuda in a CUDA build: usable, or refused with a reason: %s", err.msg);
+#else
     CHECK(sbp_backend_check(SBP_BACKEND_CUDA, &err) == SBP_ERR_UNSUPPORTED &&
               strstr(err.msg, "CUDA"),
           "cuda without a CUDA build is refused with a reason: %s", err.msg);
+#endif
     CHECK(sbp_backend_parse(&id, "gpu", &err) == SBP_ERR_INVALID_ARG && strstr(err.msg, "gpu"),
           "an unknown name is refused naming it: %s", err.msg);
     CHECK(!strcmp(sbp_backend_name(SBP_BACKEND_REFERENCE), "reference"), "names");

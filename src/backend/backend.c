@@ -5,6 +5,10 @@
 
 #include "core/error.h"
 
+#ifdef SBP_HAVE_CUDA
+#include "backend/cuda/cuda.h"
+#endif
+
 static const char *const names[] = {
     [SBP_BACKEND_CPU] = "cpu",
     [SBP_BACKEND_REFERENCE] = "reference",
@@ -35,11 +39,21 @@ const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err)
         return &sbp_backend_cpu;
     case SBP_BACKEND_REFERENCE:
         return &sbp_backend_reference;
-    case SBP_BACKEND_CUDA:
+    case SBP_BACKEND_CUDA: {
+#ifdef SBP_HAVE_CUDA
+        /* The first CUDA call of the process starts the driver: it can take a while. */
+        char why[256];
+        if (sbp_cuda_usable(why, sizeof why))
+            return &sbp_backend_cuda;
+        sbp_fail(err, SBP_ERR_UNSUPPORTED, "backend cuda: no usable CUDA device: %s; use --backend cpu",
+                 why);
+#else
         sbp_fail(err, SBP_ERR_UNSUPPORTED,
-                 "backend cuda: this build of spikebp has no CUDA backend (it is not written "
-                 "yet); use --backend cpu");
+                 "backend cuda: this build of spikebp has no CUDA backend (nvcc was not found "
+                 "when it was configured); use --backend cpu");
+#endif
         return NULL;
+    }
     default:
         sbp_fail(err, SBP_ERR_INVALID_ARG, "backend id %d does not exist", (int)id);
         return NULL;

@@ -10,8 +10,9 @@
  * (backend/cpu: all steps of a chunk per call, event-driven or im2col + SGEMM synapses,
  * channel-last rows, AVX-512 where the CPU has it). Both keep their buffers in host memory and
  * share the host operations of backend/host (neurons, encoding, masks, vector helpers, SGD).
- * A `cuda` instance slots in as one more table (issue 12): SBP_BACKEND_CUDA is reserved in the
- * public enum and sbp_backend_get reports that this build has none.
+ * `cuda` (backend/cuda, built only where CMake found nvcc: SBP_HAVE_CUDA) is one more table:
+ * device buffers, channel-first rows like the reference, cuBLAS synapses (backend/cuda/cuda.h);
+ * sbp_backend_get hands it out only when a CUDA device answers.
  *
  * Buffers. Every float or bit array the engine hands to an operation comes from `alloc` of the
  * same backend (device memory for a GPU; zeroed host memory here) and is owned by the engine,
@@ -180,5 +181,8 @@ const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err);
 
 extern const sbp_backend sbp_backend_reference;
 extern const sbp_backend sbp_backend_cpu;
+#ifdef SBP_HAVE_CUDA
+extern const sbp_backend sbp_backend_cuda; /* backend/cuda: built only where nvcc was found */
+#endif
 
 #endif
