@@ -21,6 +21,12 @@
  * dense-equivalent work is done, to set against the sgemm peak that --sgemm-peak measures
  * (cblas_sgemm on square float matrices, all OpenBLAS threads, best of 10 runs).
  *
+ * Backend: --backend cpu (default), reference or cuda (the same trainer and evaluation, the
+ * backend's table underneath). With cuda the JSON line also gives gpu_mib: device memory in use
+ * after the timed batches above what the bare CUDA context held before the network was built
+ * (cudaMemGetInfo; the engines' buffers are allocated once, so this is their peak plus cuBLAS's
+ * workspace), and peak RSS stays the host's.
+ *
  * Data: the first B·(W+K) MNIST training images read straight from the raw IDX file (so the
  * data set adds only what is used to the peak memory), the real CIFAR-10 subset through
  * sbp_dataset_load_cifar10 (with the §1 crop/flip augmentation when training), or synthetic
@@ -37,6 +43,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#ifdef SBP_HAVE_CUDA
+#include <cuda_runtime.h> /* gpu_mib only */
+#endif
 
 #include "core/blas.h"
 #include "data/dataset.h"
@@ -55,6 +65,7 @@ typedef struct bench_opts {
     const char *data_dir; /* MNIST folder or CIFAR-10 folder; NULL: the defaults */
     int T, batch, warmup, iters, threads, train, json;
     sbp_backward backward;
+    sbp_backend_id backend;
     unsigned long long seed;
 } bench_opts;
 
@@ -210,6 +221,18 @@ static sbp_status load_cifar10(sbp_dataset **out, sbp_dataset **owner, size_t n,
     return sbp_dataset_slice(out, *owner, 0, n < have ? n : have, err);
 }
 
+/* Device memory in use (MiB) when the backend is cuda, else 0. */
+static double gpu_used_mib(sbp_backend_id backend)
+{
+#ifdef SBP_HAVE_CUDA
+    size_t free_b = 0, total_b = 0;
+    if (backend == SBP_BACKEND_CUDA && cudaDeviceSynchronize() == cudaSuccess &&
+        cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+        return (double)(total_b - free_b) / (1024.0 * 1024.0);
+#endif
+    return 0.0;
+}
+
 /* ------------------------------------------------------------------------------ network */
 
 static sbp_status net_spec(const char *name, sbp_net_spec *spec, sbp_error *err)
@@ -303,6 +326,7 @@ static void usage(FILE *f)
             "  --batch B             images per batch [64]\n"
             "  --backward MODE       exact or aggregate (training only) [exact]\n"
             "  --mode MODE           train (sbp_trainer_step) or infer (sbp_eval) [train]\n"
+            "  --backend NAME        cpu, reference or cuda [cpu]\n"
             "timing:\n"
             "  --warmup W            untimed batches first [2]\n"
             "  --iters K             timed batches; images/s is their median [10]\n"
@@ -328,7 +352,8 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 int main(int argc, char **argv)
 {
     bench_opts o = {.net = "lenet", .data = "mnist", .T = 100, .batch = 64, .warmup = 2,
-                    .iters = 10, .train = 1, .backward = SBP_BACKWARD_EXACT, .seed = 1};
+                    .iters = 10, .train = 1, .backward = SBP_BACKWARD_EXACT, .seed = 1,
+                    .backend = SBP_BACKEND_CPU};
     int sgemm = 0, sgemm_n = 2048;
     static const struct option longs[] = {
         {"net", required_argument, 0, 'n'},      {"data", required_argument, 0, 'd'},
@@ -338,7 +363,8 @@ int main(int argc, char **argv)
         {"iters", required_argument, 0, 'k'},    {"threads", required_argument, 0, 't'},
         {"seed", required_argument, 0, 's'},     {"json", no_argument, 0, 'j'},
         {"sgemm-peak", no_argument, 0, 'P'},     {"size", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"backend", required_argument, 0, 'E'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c, seed = 1;
     while ((c = getopt_long(argc, argv, "T:h", longs, NULL)) != -1) {
         switch (c) {
@@ -392,6 +418,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'E': {
+            sbp_error e = {0};
+            if (sbp_backend_parse(&o.backend, optarg, &e) != SBP_OK) {
+                fprintf(stderr, "sbp_bench: --backend: %s\n", e.msg);
+                return 2;
+            }
+            break;
+        }
         case 'j': o.json = 1; break;
         case 'P': sgemm = 1; break;
         case 'h': usage(stdout); return 0;
@@ -406,6 +440,9 @@ int main(int argc, char **argv)
         return sgemm_peak(sgemm_n, o.json);
 
     sbp_error err = {0};
+    if (sbp_backend_check(o.backend, &err) != SBP_OK) /* also starts the CUDA context */
+        return fail("backend", &err);
+    const double gpu_base_mib = gpu_used_mib(o.backend);
     const double base_mib = peak_rss_mib();
     sbp_net_spec spec;
     if (net_spec(o.net, &spec, &err) != SBP_OK)
@@ -457,6 +494,7 @@ int main(int argc, char **argv)
         to.backward = o.backward;
         to.threads = o.threads;
         to.seed = o.seed;
+        to.backend = o.backend;
         if (!strcmp(o.data, "cifar10") || !strcmp(o.data, "synthetic-cifar"))
             to.lr = 0.0033f; /* §4 CIFAR-10 */
         if (sbp_trainer_create(&tr, net, ds, &to, &err) != SBP_OK)
@@ -468,6 +506,7 @@ int main(int argc, char **argv)
     eo.batch = o.batch;
     eo.threads = o.threads;
     eo.seed = o.seed;
+    eo.backend = o.backend;
     for (int it = 0; it < total; it++) {
         double t0 = now_s(), loss;
         int samples;
@@ -492,6 +531,7 @@ int main(int argc, char **argv)
         }
     }
     const double peak = peak_rss_mib();
+    const double gpu_mib = gpu_used_mib(o.backend) - gpu_base_mib;
     const double med = median(ips, o.iters);
     /* exact: the two backward products at every step; aggregate: once per window (§3) */
     const double flop_factor = !o.train                               ? 1.0
@@ -508,18 +548,21 @@ int main(int argc, char **argv)
                "\"images_per_s_min\":%.4f,\"images_per_s_max\":%.4f,\"timed_s\":%.3f,"
                "\"peak_rss_mib\":%.1f,\"base_rss_mib\":%.1f,\"data_mib\":%.2f,"
                "\"dense_macs_per_step\":%.0f,\"flop_factor\":%.4g,\"gflops\":%.3f,"
-               "\"mean_loss\":%.6f}\n",
+               "\"mean_loss\":%.6f,\"backend\":\"%s\",\"gpu_mib\":%.1f}\n",
                o.net, notation, o.data, o.T, o.batch,
                o.train ? sbp_backward_name(o.backward) : "none", o.train ? "train" : "infer",
                o.warmup, o.iters, threads, sbp_net_param_count(net), med, ips[0],
                ips[o.iters - 1], timed_s, peak, base_mib, data_mib, macs, flop_factor, gflops,
-               loss_sum / o.iters);
+               loss_sum / o.iters, sbp_backend_name(o.backend), gpu_mib);
     } else {
         printf("spikebp %s %s T=%d batch=%d %s%s%s: %.2f images/s (median of %d, %.2f–%.2f), "
-               "peak RSS %.1f MiB, %.2f dense-equivalent GFLOP/s, %d threads\n",
+               "peak RSS %.1f MiB, %.2f dense-equivalent GFLOP/s, %d threads, backend %s",
                o.net, o.data, o.T, o.batch, o.train ? "train" : "infer", o.train ? " " : "",
                o.train ? sbp_backward_name(o.backward) : "", med, o.iters, ips[0],
-               ips[o.iters - 1], peak, gflops, threads);
+               ips[o.iters - 1], peak, gflops, threads, sbp_backend_name(o.backend));
+        if (o.backend == SBP_BACKEND_CUDA)
+            printf(", %.1f MiB of GPU memory", gpu_mib);
+        printf("\n");
     }
     free(ips);
     sbp_trainer_free(tr);
