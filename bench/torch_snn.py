@@ -32,6 +32,12 @@ masked_fill and bool arithmetic are slow on CPU). Spikes are kept as bool (1 byt
 step) for the exact backward, the input spikes as int8. Everything runs under
 torch.inference_mode(): the gradients are explicit, autograd is not used.
 
+Device: --device cuda (or cuda:N) runs the same engine on a GPU: the network and the data are
+built on the CPU with the same generators, then moved; the per-batch draws (order, crops,
+masks, input spikes) come from a generator on the GPU, so they differ from a CPU run's; chunks
+get a 256 MiB budget instead of 16 (GPU kernels want long chunks; not tuned); times are taken
+after torch.cuda.synchronize(), and gpu_mib is torch.cuda.max_memory_allocated().
+
 Threads: torch.set_num_threads(--threads, default 2) with OPENBLAS_NUM_THREADS=1 (set here
 before torch is imported unless the caller set it) was the fastest setting on the 2-core
 machine.
@@ -500,6 +506,8 @@ def augment(pix, gen):
 def bench(a):
     torch.set_num_threads(a.threads)
     base = peak_rss_mib()
+    dev = torch.device(a.device)
+    gpu = dev.type == "cuda"
     text, in_shape, layers = make_net(a.net, a.seed)
     cifar = in_shape[0] == 3
     train = a.mode == "train"
@@ -515,9 +523,16 @@ def bench(a):
     if tuple(pix.shape[1:]) != in_shape:
         raise SystemExit(f"torch_snn: data {tuple(pix.shape[1:])} do not fit the net {in_shape}")
     n = pix.shape[0]
-    tc = a.chunk or auto_chunk(layers, a.batch, a.T)
+    if gpu:  # built on the CPU as above, then moved; every tensor made from here on is on dev
+        for L in layers:
+            if L.weight is not None:
+                L.set_weight(L.weight.to(dev))
+        pix, labels = pix.to(dev), labels.to(dev)
+        torch.set_default_device(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+    tc = a.chunk or auto_chunk(layers, a.batch, a.T, 256 if gpu else 16)
     eng = Engine(layers, a.T, tc, a.backward, train)
-    gen = torch.Generator().manual_seed(a.seed + 1)
+    gen = torch.Generator(device=dev).manual_seed(a.seed + 1)
     lr = 0.0033 if cifar else 0.0085  # §4
     ips, loss_sum, timed = [], 0.0, 0.0
     order = torch.randperm(n, generator=gen)
@@ -539,6 +554,8 @@ def bench(a):
         loss, g = loss_and_grad(o, labels[idx])
         if train:
             sgd(layers, eng.backward(g), lr, 5e-4)
+        if gpu:
+            torch.cuda.synchronize(dev)
         dt = time.perf_counter() - t0
         if it >= a.warmup:
             ips.append(len(idx) / dt)
@@ -563,7 +580,8 @@ def bench(a):
         "peak_rss_mib": round(peak, 1), "base_rss_mib": round(base, 1),
         "dense_macs_per_step": macs, "flop_factor": round(factor, 4),
         "gflops": round(med * macs * a.T * 2 * factor * 1e-9, 3),
-        "mean_loss": round(loss_sum / a.iters, 6),
+        "mean_loss": round(loss_sum / a.iters, 6), "device": str(dev),
+        "gpu_mib": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if gpu else 0.0,
     }
     if a.json:
         print(json.dumps(res, separators=(",", ":")))
@@ -571,7 +589,8 @@ def bench(a):
         print(f"pytorch {a.net} {a.data} T={a.T} batch={a.batch} {a.mode} "
               f"{res['backward']}: {med:.2f} images/s (median of {a.iters}), "
               f"peak RSS {peak:.1f} MiB, {res['gflops']:.2f} dense-equivalent GFLOP/s, "
-              f"{res['threads']} threads, chunk {tc}")
+              f"{res['threads']} threads, chunk {tc}, device {dev}"
+              + (f", {res['gpu_mib']:.1f} MiB of GPU memory" if gpu else ""))
 
 
 # ----------------------------------------------------------------------------- self-check
@@ -678,6 +697,7 @@ def main():
     p.add_argument("--layout", choices=tuple(FORMAT), default="nhwc",
                    help="activation memory format (nhwc = channels_last, faster with oneDNN)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N [cpu]")
     p.add_argument("--json", action="store_true")
     p.add_argument("--check", action="store_true",
                    help="compare gradients with tests/golden/{small,lenetlike}.txt and exit")
