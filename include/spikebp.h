@@ -279,7 +279,8 @@ typedef enum sbp_backend_id {
     SBP_BACKEND_CPU,       /* all steps of a layer at once: event-driven or im2col + BLAS
                               synapses, OpenMP over the batch, AVX-512 where present (default) */
     SBP_BACKEND_REFERENCE, /* plain loops, one step at a time: the oracle, slow */
-    SBP_BACKEND_CUDA,      /* NVIDIA GPUs: not in this build yet (sbp_backend_check says so) */
+    SBP_BACKEND_CUDA,      /* NVIDIA GPUs (docs/cuda.md): built where nvcc was found at configure
+                              time; sbp_backend_check says whether a device answers here */
     SBP_BACKEND_COUNT
 } sbp_backend_id;
 
