@@ -20,10 +20,10 @@ cublasHandle_t sbp_cuda_blas(void)
 {
     if (blas_state == 0) {
         blas_state = cublasCreate(&blas_handle) == CUBLAS_STATUS_SUCCESS ? 1 : -1;
-        /* FP32 products as in the CPU's SGEMM: no TF32 tensor-core rounding (issue 12: TF32 only
-         * ever as an option, never the default). */
+        /* CUBLAS_DEFAULT_MATH: FP32 products as in the CPU's SGEMM, no TF32 tensor-core
+         * rounding (issue 12: TF32 only ever as an option, never the default). */
         if (blas_state == 1 && (cublasSetStream(blas_handle, SBP_STREAM) != CUBLAS_STATUS_SUCCESS ||
-                                cublasSetMathMode(blas_handle, CUBLAS_PEDANTIC_MATH) !=
+                                cublasSetMathMode(blas_handle, CUBLAS_DEFAULT_MATH) !=
                                     CUBLAS_STATUS_SUCCESS))
             blas_state = -1;
     }
@@ -169,9 +169,12 @@ extern "C" void sbp_cuda_fill_rows(float *rows, const float *g, float div, size_
 extern "C" void sbp_cuda_read_output(float *out, const float *v, size_t n, float div)
 {
     cudaMemcpyAsync(out, v, n * sizeof(float), cudaMemcpyDeviceToHost, SBP_STREAM);
-    cudaStreamSynchronize(SBP_STREAM);
+    const cudaError_t e = cudaStreamSynchronize(SBP_STREAM);
     for (size_t k = 0; k < n; k++) /* the division of host.c, on the host */
-        out[k] /= div;
+        out[k] = e == cudaSuccess ? out[k] / div : NAN;
+    /* A failed launch or fault anywhere on this stream (the operations cannot return one) turns
+     * the sample's output into NaN: the trainer and sbp_eval then stop with a non-finite loss
+     * instead of going on with garbage (docs/cuda.md, known gaps). */
 }
 
 static __global__ void reduce_kernel(float *g0, float *gt, size_t n)
