@@ -172,6 +172,18 @@ extern "C" void sbp_cuda_dense_backward(float *dx, float *dW, const float *gI, c
                     nout, &zero, dx, nin);
 }
 
+/* Element e of a stack of h×w maps: which map (t·C + c), and where in it. */
+struct map_pos {
+    size_t map;
+    int y, x;
+};
+
+static __device__ __forceinline__ map_pos map_at(size_t e, int h, int w)
+{
+    map_pos p = {e / ((size_t)w * h), (int)(e / w % h), (int)(e % w)};
+    return p;
+}
+
 /* 2×2 average pooling (stride 2), channel-first, as the reference computes it. */
 static __global__ void pool_forward_kernel(float *I, const float *x, int C, int H, int W, int Ho,
                                            int Wo, int tc)
@@ -180,9 +192,8 @@ static __global__ void pool_forward_kernel(float *I, const float *x, int C, int 
     const size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (e >= total)
         return;
-    const int ox = (int)(e % Wo), oy = (int)(e / Wo % Ho);
-    const size_t tcn = e / ((size_t)Wo * Ho); /* t·C + c */
-    const float *a = x + tcn * H * W + (size_t)(2 * oy) * W + 2 * ox;
+    const map_pos o = map_at(e, Ho, Wo);
+    const float *a = x + o.map * H * W + (size_t)(2 * o.y) * W + 2 * o.x;
     I[e] = 0.25f * (a[0] + a[1] + a[W] + a[W + 1]);
 }
 
@@ -195,10 +206,9 @@ static __global__ void pool_backward_kernel(float *dx, const float *gI, int C, i
     const size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (e >= total)
         return;
-    const int ix = (int)(e % W), iy = (int)(e / W % H);
-    const size_t tcn = e / ((size_t)W * H);
-    const int oy = iy / 2, ox = ix / 2;
-    dx[e] = oy < Ho && ox < Wo ? 0.25f * gI[tcn * Ho * Wo + (size_t)oy * Wo + ox] : 0.0f;
+    const map_pos i = map_at(e, H, W);
+    const int oy = i.y / 2, ox = i.x / 2;
+    dx[e] = oy < Ho && ox < Wo ? 0.25f * gI[i.map * Ho * Wo + (size_t)oy * Wo + ox] : 0.0f;
 }
 
 extern "C" void sbp_cuda_pool_forward(float *I, const float *x, const float *W, const sbp_layer *L,
@@ -238,43 +248,35 @@ extern "C" void sbp_cuda_grad_out(float *dW, const float *dWk, const sbp_layer *
     }
 }
 
-/* The stride-s subsample / identity shortcut: I[t, c, oy, ox] += x[t, c, s·oy, s·ox]. */
-static __global__ void shortcut_kernel(float *I, const float *x, int C, int H, int W, int Ho,
-                                       int Wo, int s, int tc)
+/* The stride-s subsample / identity shortcut, I[t, c, oy, ox] += x[t, c, s·oy, s·ox], or its
+ * adjoint (backward), dx[t, c, s·oy, s·ox] += gI[t, c, oy, ox]: one thread per output element,
+ * and each input element is sampled at most once, so the adjoint has no write conflicts. */
+static __global__ void shortcut_kernel(float *out, const float *in, int C, int H, int W, int Ho,
+                                       int Wo, int s, int tc, int backward)
 {
     const size_t total = (size_t)tc * C * Ho * Wo;
     const size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (e >= total)
         return;
-    const int ox = (int)(e % Wo), oy = (int)(e / Wo % Ho);
-    const size_t tcn = e / ((size_t)Wo * Ho);
-    I[e] += x[tcn * H * W + (size_t)(s * oy) * W + s * ox];
-}
-
-/* Its adjoint: dx[t, c, s·oy, s·ox] += gI[t, c, oy, ox] (each dx element at most once). */
-static __global__ void shortcut_backward_kernel(float *dx, const float *gI, int C, int H, int W,
-                                                int Ho, int Wo, int s, int tc)
-{
-    const size_t total = (size_t)tc * C * Ho * Wo;
-    const size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (e >= total)
-        return;
-    const int ox = (int)(e % Wo), oy = (int)(e / Wo % Ho);
-    const size_t tcn = e / ((size_t)Wo * Ho);
-    dx[tcn * H * W + (size_t)(s * oy) * W + s * ox] += gI[e];
+    const map_pos o = map_at(e, Ho, Wo);
+    const size_t src = o.map * H * W + (size_t)(s * o.y) * W + s * o.x;
+    if (backward)
+        out[src] += in[e];
+    else
+        out[e] += in[src];
 }
 
 extern "C" void sbp_cuda_shortcut_add(float *I, const float *x, const sbp_layer *sc, int tc)
 {
     const size_t total = (size_t)tc * sc->n_out;
     shortcut_kernel<<<sbp_blocks(total), SBP_BLOCK, 0, SBP_STREAM>>>(
-        I, x, sc->out_c, sc->in_h, sc->in_w, sc->out_h, sc->out_w, sc->spec.stride, tc);
+        I, x, sc->out_c, sc->in_h, sc->in_w, sc->out_h, sc->out_w, sc->spec.stride, tc, 0);
 }
 
 extern "C" void sbp_cuda_shortcut_add_backward(float *dx, const float *gI, const sbp_layer *sc,
                                                int tc)
 {
     const size_t total = (size_t)tc * sc->n_out;
-    shortcut_backward_kernel<<<sbp_blocks(total), SBP_BLOCK, 0, SBP_STREAM>>>(
-        dx, gI, sc->out_c, sc->in_h, sc->in_w, sc->out_h, sc->out_w, sc->spec.stride, tc);
+    shortcut_kernel<<<sbp_blocks(total), SBP_BLOCK, 0, SBP_STREAM>>>(
+        dx, gI, sc->out_c, sc->in_h, sc->in_w, sc->out_h, sc->out_w, sc->spec.stride, tc, 1);
 }
