@@ -49,8 +49,8 @@ const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err)
                  why);
 #else
         sbp_fail(err, SBP_ERR_UNSUPPORTED,
-                 "backend cuda: this build of spikebp has no CUDA backend (nvcc was not found "
-                 "when it was configured); use --backend cpu");
+                 "backend cuda: this build of spikebp has no CUDA backend (configured without "
+                 "nvcc, or with -DSBP_CUDA=OFF); use --backend cpu");
 #endif
         return NULL;
     }

@@ -66,7 +66,7 @@ static void help(FILE *f)
             "execution\n"
             "  --threads N           worker threads                         [all cores]\n"
             "  --backend NAME        cpu (fast path), reference (plain loops, the oracle; slow)\n"
-            "                        or cuda (not in this build)                   [cpu]\n"
+            "                        or cuda (NVIDIA GPU, builds with nvcc; untested) [cpu]\n"
             "  --reference           the same as --backend reference\n"
             "\nSpike data sets (N-MNIST, npy spike trains) set T unless -T is given.\n\n");
     cli_data_help(f);
