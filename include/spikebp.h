@@ -27,8 +27,10 @@
  *   P  = H·W positions of one channel
  *   Images:       (N, C, H, W) uint8, row-major.
  *   Spike trains: (T, C, H, W) per sample, "time-major", values −1, 0, +1 (before dropout
- *                 scaling). Membrane currents inside the engine are (C, T, P): one GEMM
- *                 computes every step of a layer at once.
+ *                 scaling). Inside the engine a layer advances a chunk of steps at a
+ *                 time: currents and spikes are time-major rows (steps, neurons), the
+ *                 neurons of a row in the backend's order (channel-first for the
+ *                 reference backend, channel-last for cpu).
  *   Weights:      conv (Cout, Cin, kh, kw); dense (out, in) with `in` flattened in (c, h, w)
  *                 order — PyTorch's layout.
  *
