@@ -159,6 +159,23 @@ sbp_status sbp_dataset_load_npy(sbp_dataset **out, const char *data_path,
 sbp_status sbp_dataset_load_npz(sbp_dataset **out, const char *path, const char *x_name,
                                 const char *y_name, sbp_error *err);
 
+/* Data sets by name, the way the CLI's --data names them. */
+typedef enum sbp_split { SBP_SPLIT_TRAIN, SBP_SPLIT_TEST } sbp_split;
+/* Opens split `split` of the data set `name`, exactly as the CLI's --data: "mnist",
+ * "fashion-mnist", "cifar10", "svhn", "nmnist[@T]" (folders of those names in the cache folder
+ * $SBP_DATA_DIR, else $XDG_CACHE_HOME/spikebp, else ~/.cache/spikebp), any folder in one of those
+ * layouts, "nmnist:FILE.bin:LABEL", "npy:X.npy,Y.npy[,TX.npy,TY.npy]", "npz:TRAIN.npz[,TEST.npz]".
+ * limit > 0 keeps the first `limit` images. The caller frees *out with sbp_dataset_free (a
+ * limited view then frees the full set it was cut from). Without test arrays (npy:X,Y,
+ * npz:TRAIN.npz, one N-MNIST recording) the test split is the training data. Each split gets
+ * its loader's encoding; the CIFAR-10 training split also gets the augmentation of §1 (crop
+ * padding 4, flip). Errors: SBP_ERR_INVALID_ARG for a name that fits no form (the message
+ * names it), SBP_ERR_IO for a missing folder or file, and the loaders' own errors. */
+sbp_status sbp_dataset_open(sbp_dataset **out, const char *name, sbp_split split, size_t limit,
+                            sbp_error *err);
+/* The text that describes the names above (for --help); static, never NULL. */
+const char *sbp_dataset_names_help(void);
+
 /* ---------------------------------------------------------------- network description */
 
 typedef enum sbp_layer_kind {

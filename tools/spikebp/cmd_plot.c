@@ -266,11 +266,11 @@ static void on_progress(void *user, size_t done, size_t total)
     cli_progress_update(user, done, NULL);
 }
 
-static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_dataset **owner,
-                      size_t limit, int *T, const char **data, char *msg, size_t size)
+static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, size_t limit,
+                      int *T, const char **data, char *msg, size_t size)
 {
     sbp_error err = {0};
-    *net = NULL, *ds = NULL, *owner = NULL;
+    *net = NULL, *ds = NULL;
     if (sbp_net_load(net, a->model, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;
@@ -280,7 +280,7 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_
     if (cli_model_defaults(*net, a->model, data, &t, msg, size) != 0)
         return 0;
     *T = (int)t;
-    if (cli_load_data(*data, 0, limit, ds, owner, &err) != SBP_OK) {
+    if (cli_load_data(*data, 0, limit, ds, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;
     }
@@ -290,14 +290,14 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_
 static int plot_raster(plot_out *o, const model_args *a, char *msg, size_t size)
 {
     sbp_net *net;
-    sbp_dataset *ds, *owner;
+    sbp_dataset *ds;
     const char *data;
     int T, ok = 0;
     uint8_t *raster = NULL;
     size_t *shown = NULL;
     float *membrane = NULL;
     sbp_probe probe = {0};
-    if (!load_model(a, &net, &ds, &owner, (size_t)a->image + 1, &T, &data, msg, size))
+    if (!load_model(a, &net, &ds, (size_t)a->image + 1, &T, &data, msg, size))
         goto done;
     const sbp_net_spec *spec = sbp_net_get_spec(net);
     if (a->layer > spec->n_layers) {
@@ -462,7 +462,6 @@ done:
     free(shown);
     free(membrane);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return ok;
 }
@@ -470,11 +469,11 @@ done:
 static int plot_confusion(plot_out *o, const model_args *a, char *msg, size_t size)
 {
     sbp_net *net;
-    sbp_dataset *ds, *owner;
+    sbp_dataset *ds;
     const char *data;
     int T, ok = 0;
     uint64_t *conf = NULL;
-    if (!load_model(a, &net, &ds, &owner, (size_t)a->images, &T, &data, msg, size))
+    if (!load_model(a, &net, &ds, (size_t)a->images, &T, &data, msg, size))
         goto done;
     const sbp_net_spec *spec = sbp_net_get_spec(net);
     const int K = spec->layers[spec->n_layers - 1].out;
@@ -517,7 +516,6 @@ static int plot_confusion(plot_out *o, const model_args *a, char *msg, size_t si
 done:
     free(conf);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return ok;
 }
