@@ -17,8 +17,10 @@ typedef struct plot_csv_table {
     char **field;    /* ((nrow + 1) × ncol): row 0 is the header; missing fields are "" */
 } plot_csv_table;
 
-void plot_csv_free(plot_csv_table *t);
+/* Reads path into the caller's *t (its text and field index are allocated: release them with
+ * plot_csv_free). 1 on success; 0 with msg naming the file and the fault. */
 int plot_csv_load(plot_csv_table *t, const char *path, char *msg, size_t size);
+void plot_csv_free(plot_csv_table *t);
 int plot_csv_col(const plot_csv_table *t, const char *name);
 const char *plot_csv_str(const plot_csv_table *t, int r, int c);
 double plot_csv_num(const plot_csv_table *t, int r, int c);
