@@ -79,14 +79,20 @@ static void pick(char *out, size_t size, const char *dir, const char *name)
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-/* `limit` > 0 keeps the first `limit` samples of `full` in a view that owns it. Takes full. */
-static sbp_status finish(sbp_dataset *full, size_t limit, sbp_dataset **out, sbp_error *err)
+/* The end of every loader below: `st` is the load's status (full, if set, is freed on
+ * failure); `limit` > 0 keeps the first `limit` samples of `full` in a view that owns it. */
+static sbp_status finish(sbp_status st, sbp_dataset *full, size_t limit, sbp_dataset **out,
+                         sbp_error *err)
 {
+    if (st != SBP_OK) {
+        sbp_dataset_free(full);
+        return st;
+    }
     if (limit == 0 || limit >= sbp_dataset_count(full)) {
         *out = full;
         return SBP_OK;
     }
-    sbp_status st = sbp_dataset_slice_owning(out, full, limit, err);
+    st = sbp_dataset_slice_owning(out, full, limit, err);
     if (st != SBP_OK)
         sbp_dataset_free(full);
     return st;
@@ -163,11 +169,7 @@ static sbp_status load_cifar(const char *dir, int train, size_t limit, sbp_datas
         snprintf(p, sizeof p, "%s/test_batch.bin", dir);
         st = sbp_dataset_load_cifar10(&full, p, err);
     }
-    if (st != SBP_OK) {
-        sbp_dataset_free(full);
-        return st;
-    }
-    return finish(full, limit, out, err);
+    return finish(st, full, limit, out, err);
 }
 
 static sbp_status load_svhn(const char *dir, int train, size_t limit, sbp_dataset **out,
@@ -177,9 +179,7 @@ static sbp_status load_svhn(const char *dir, int train, size_t limit, sbp_datase
     snprintf(p, sizeof p, "%s/%s", dir, train ? "train_32x32.mat" : "test_32x32.mat");
     sbp_dataset *full = NULL;
     sbp_status st = sbp_dataset_load_svhn(&full, p, err);
-    if (st != SBP_OK)
-        return st;
-    return finish(full, limit, out, err);
+    return finish(st, full, limit, out, err);
 }
 
 static sbp_status load_idx(const char *dir, int train, size_t limit, sbp_dataset **out,
@@ -193,9 +193,7 @@ static sbp_status load_idx(const char *dir, int train, size_t limit, sbp_dataset
     pick(lab, sizeof lab, dir, n2);
     sbp_dataset *full = NULL;
     sbp_status st = sbp_dataset_load_idx(&full, img, lab, err);
-    if (st != SBP_OK)
-        return st;
-    return finish(full, limit, out, err);
+    return finish(st, full, limit, out, err);
 }
 
 /* N-MNIST: DIR holding Train/ and Test/ (or, for a bare recording, FILE:LABEL) */
@@ -229,9 +227,7 @@ static sbp_status load_nmnist(const char *spec, int train, size_t limit, sbp_dat
     const char *path = buf;
     sbp_dataset *full = NULL;
     sbp_status st = sbp_dataset_load_nmnist(&full, &path, &label, 1, T, err);
-    if (st != SBP_OK)
-        return st;
-    return finish(full, limit, out, err);
+    return finish(st, full, limit, out, err);
 }
 
 /* Splits a comma list into at most `max` parts (in buf); returns the count, 0 on excess. */
@@ -267,9 +263,7 @@ static sbp_status load_numpy(const char *spec, int npz, int train, size_t limit,
         int k = train || n == 2 ? 0 : 2;
         st = sbp_dataset_load_npy(&full, parts[k], parts[k + 1], err);
     }
-    if (st != SBP_OK)
-        return st;
-    return finish(full, limit, out, err);
+    return finish(st, full, limit, out, err);
 }
 
 /* A folder: its files tell the kind. */
