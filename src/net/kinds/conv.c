@@ -75,7 +75,7 @@ static sbp_status infer(sbp_layer *L, const sbp_net_spec *spec, int i, sbp_error
 {
     (void)spec;
     const sbp_layer_spec *s = &L->spec;
-    sbp_status st = sbp_kind_check_out(L, i, err);
+    sbp_status st = sbp_kind_check_out(L, "conv", i, err);
     if (st != SBP_OK)
         return st;
     const int k = s->kernel, str = s->stride, p = s->pad, h = L->in_h, w = L->in_w;

@@ -36,21 +36,26 @@ static const sbp_kind_key keys[] = {
     {"name", SBP_KEY_NAME, 0, 0, 0, 0},
 };
 
-sbp_status sbp_kind_fc_infer(sbp_layer *L, const sbp_net_spec *spec, int i, sbp_error *err)
+sbp_status sbp_kind_fc_infer(sbp_layer *L, const char *name, int i, sbp_error *err)
 {
-    (void)spec;
     const sbp_layer_spec *s = &L->spec;
-    sbp_status st = sbp_kind_check_out(L, i, err);
+    sbp_status st = sbp_kind_check_out(L, name, i, err);
     if (st != SBP_OK)
         return st;
     if (s->out <= 0)
-        return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d (%s): %d features", i + 1,
-                        sbp_layer_kind_name(s->kind), s->out);
+        return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d (%s): %d features", i + 1, name,
+                        s->out);
     L->out_c = s->out;
     L->out_h = L->out_w = 1;
     L->fan_in = L->in_c * L->in_h * L->in_w; /* the input flattened in (C, H, W) order */
     L->w_count = (size_t)s->out * (size_t)L->fan_in;
     return SBP_OK;
+}
+
+static sbp_status infer(sbp_layer *L, const sbp_net_spec *spec, int i, sbp_error *err)
+{
+    (void)spec;
+    return sbp_kind_fc_infer(L, "dense", i, err);
 }
 
 int sbp_kind_fc_param_shape(const sbp_layer *L, size_t shape[4])
@@ -80,7 +85,7 @@ const sbp_kind sbp_kind_dense = {
     .notation_format = notation_format,
     .keys = keys,
     .n_keys = sizeof keys / sizeof keys[0],
-    .infer = sbp_kind_fc_infer,
+    .infer = infer,
     .param_shape = sbp_kind_fc_param_shape,
     .init = sbp_kind_init_normal,
     .fanout = sbp_kind_fc_fanout,

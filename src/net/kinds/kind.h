@@ -106,7 +106,7 @@ const sbp_kind *sbp_kind_of(sbp_layer_kind k);
 /* The kind whose name is `name`, or SBP_LAYER_KIND_COUNT. */
 sbp_layer_kind sbp_kind_find(const char *name);
 
-/* ---- shared by the rows */
+/* ---- shared by the rows (common.c) */
 
 /* Parses a positive decimal integer (≤ 1,000,000) at *p, advancing it; -1 if none. */
 long sbp_kind_parse_count(const char **p);
@@ -114,13 +114,15 @@ long sbp_kind_parse_count(const char **p);
  * (layer, part). */
 void sbp_kind_init_normal(float *w, const sbp_layer *L, float gain, sbp_rng_key key,
                           uint32_t layer, uint32_t part);
-/* The size check every kind with an `out` count makes (a layer of more than 2¹⁶ channels). */
-sbp_status sbp_kind_check_out(const sbp_layer *L, int i, sbp_error *err);
+/* The size check every kind with an `out` count makes (a layer of more than 2¹⁶ channels);
+ * `name` is the kind's, for the message. */
+sbp_status sbp_kind_check_out(const sbp_layer *L, const char *name, int i, sbp_error *err);
 /* Dense-equivalent MACs of a weighted layer: every output neuron sums fan_in inputs. */
 uint64_t sbp_kind_macs_weighted(const sbp_layer *L);
 
-/* The fully connected synapse of dense.c, which the output kind shares. */
-sbp_status sbp_kind_fc_infer(sbp_layer *L, const sbp_net_spec *spec, int i, sbp_error *err);
+/* The fully connected synapse of dense.c, which the output kind shares; `name` is the
+ * calling kind's, for messages. */
+sbp_status sbp_kind_fc_infer(sbp_layer *L, const char *name, int i, sbp_error *err);
 int sbp_kind_fc_param_shape(const sbp_layer *L, size_t shape[4]);
 uint32_t sbp_kind_fc_fanout(const sbp_layer *L, int paramfree, size_t i);
 
