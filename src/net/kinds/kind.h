@@ -5,9 +5,10 @@
  * A row holds the kind's name, its token in the paper's notation, its section and keys in a
  * description file, its shape inference and neuron model, the shape and initialisation of its
  * parameters, and what the analysis counts for it. The rows live one per file in
- * src/net/kinds/ (conv.c, pool.c, dense.c, output.c) and are collected in kinds.c; the notation
- * parser (notation.c), the description parser (netfile.c), shape inference (net.c), the model
- * and NPZ files (src/io) and the analysis (src/analysis) read them and hold no per-kind code.
+ * src/net/kinds/ (conv.c, pool.c, dense.c, output.c), share the helpers of common.c and are
+ * collected in kinds.c. The notation parser (notation.c), the description parser (netfile.c),
+ * shape inference (net.c), the model and NPZ files (src/io) and the analysis (src/analysis)
+ * read them and hold no per-kind code.
  * The compute kernels are not here: each backend keeps its own table of them, indexed by the
  * same enum. docs/layer-kinds.md walks through adding a kind.
  *
