@@ -215,6 +215,10 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
     }
     size_t n = sbp_dataset_count(view), nval = (size_t)(s->val_split * (double)n + 0.5);
     if (nval == 0) {
+        if (s->val_split > 0)
+            fprintf(stderr, "spikebp train: note: --val-split %g of %zu training images holds "
+                    "no image; there is no validation split, the test set is evaluated after "
+                    "every epoch\n", s->val_split, n);
         d->train = view;
         return SBP_OK;
     }

@@ -22,6 +22,10 @@ const char *csv_str(const csv_table *t, int r, int c);
 double csv_num(const csv_table *t, int r, int c);
 int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
                     int n, char *msg, size_t size);
+/* Every data row's cells in the n columns cols are finite numbers (or empty, if empty_ok);
+ * else 0 with a message naming the row, the column and the cell. */
+int csv_need_numbers(const csv_table *t, const char *path, const int *cols, int n,
+                     int empty_ok, char *msg, size_t size);
 
 #ifdef SBP_HAVE_PLPLOT
 #include <plplot.h>
