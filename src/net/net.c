@@ -97,8 +97,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
     if (spec->n_layers < 1 || spec->n_layers > SBP_MAX_LAYERS)
         return sbp_fail(err, SBP_ERR_SHAPE, "network: %d layers (need 1 … %d)", spec->n_layers,
                         SBP_MAX_LAYERS);
-    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f) ||
-        !(spec->vth_pool > 0.0f) || !(spec->init_gain > 0.0f))
+    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f && isfinite(spec->vth)) ||
+        !(spec->vth_pool > 0.0f && isfinite(spec->vth_pool)) ||
+        !(spec->init_gain > 0.0f && isfinite(spec->init_gain)))
         return sbp_fail(err, SBP_ERR_INVALID_ARG,
                         "network: neuron constants out of range (leak %g, vth %g, pool vth %g, "
                         "init gain %g)",

@@ -546,10 +546,9 @@ int cli_model_defaults(const sbp_net *net, const char *model, const char **data,
         return -1;
     }
     if (*T == 0) {
+        /* src/io/model.c refuses a model whose timesteps is not a whole number in range */
         const char *mt = sbp_net_get_meta(net, "timesteps");
         *T = mt ? atol(mt) : 100;
-        if (*T < 1 || *T > 100000)
-            *T = 100;
     }
     return 0;
 }
