@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/file.h"
+
 #include "core/error.h"
 #include "data/dataset.h"
 
@@ -219,7 +221,7 @@ sbp_status sbp_idx_read(const char *path, uint32_t expected_magic, uint32_t *dim
                         "idx: %s: expected magic 0x%x is not uint8 with 1 to %d dimensions", path,
                         expected_magic, SBP_IDX_MAX_DIMS);
 
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused below, not waited on */
     if (fd < 0)
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -231,6 +233,11 @@ sbp_status sbp_idx_read(const char *path, uint32_t expected_magic, uint32_t *dim
     if (S_ISDIR(sb.st_mode)) {
         close(fd);
         return sbp_fail(err, SBP_ERR_IO, "%s: is a directory, not an IDX file", path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sbp_fail(err, SBP_ERR_IO, "%s: %s, not a regular file", path,
+                        sbp_file_kind((unsigned)sb.st_mode));
     }
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {

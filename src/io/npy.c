@@ -590,15 +590,18 @@ sbp_status sbp_npy_read(sbp_npy_array *out, const char *path, sbp_error *err)
     if (!host_little_endian())
         return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY reading needs a little-endian host",
                         path);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused below, not waited on */
     if (fd < 0)
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         int e = errno;
         close(fd);
         return sbp_fail(err, SBP_ERR_IO, "%s: %s", path,
-                        S_ISDIR(sb.st_mode) ? "is a directory, not an NPY file" : strerror(e));
+                        S_ISDIR(sb.st_mode)    ? "is a directory, not an NPY file"
+                        : S_ISFIFO(sb.st_mode) ? "a FIFO, not a regular file"
+                        : !S_ISREG(sb.st_mode) ? "not a regular file"
+                                               : strerror(e));
     }
     reader r = {path, fd, NULL, S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1};
     sbp_status st = read_array(&r, out, err);
@@ -635,6 +638,8 @@ sbp_status sbp_npz_read(sbp_npy_array *out, const char *path, const char *name, 
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         return sbp_fail(err, SBP_ERR_IO, "%s: is a directory, not an .npz archive", path);
+    if (!S_ISREG(sb.st_mode)) /* a FIFO would block libzip's open */
+        return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file, not an .npz archive", path);
     int zerr = 0;
     zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!za) {

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "spikebp.h"
 
 #define NAME_LEN 32
@@ -37,7 +38,7 @@ typedef struct parser {
     char names[SBP_MAX_LAYERS][NAME_LEN];
     char from[SBP_MAX_LAYERS][NAME_LEN];
     int from_line[SBP_MAX_LAYERS];
-    int have_input, have_output;
+    int have_input, have_output, have_neuron;
 } parser;
 
 static sbp_status fail(parser *ps, const char *fmt, const char *a, const char *b)
@@ -135,6 +136,8 @@ static sbp_status begin_section(parser *ps, const char *name)
         return SBP_OK;
     }
     if (!strcmp(name, "neuron")) {
+        if (ps->have_neuron++) /* its keys would silently override the first one's */
+            return fail(ps, "a second [neuron] section%s%s", "", "");
         ps->section = 2;
         return SBP_OK;
     }
@@ -257,6 +260,11 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
     const char *p = text;
     char line[512];
     sbp_status st = SBP_OK;
+    if (!strncmp(p, "\xef\xbb\xbf", 3)) { /* invisible in an editor, so say what it is */
+        ps.line = 1;
+        return fail(&ps, "the file starts with a UTF-8 byte-order mark (bytes EF BB BF); save "
+                    "it as UTF-8 without BOM%s%s", "", "");
+    }
     while (*p && st == SBP_OK) {
         size_t n = strcspn(p, "\n");
         ps.line++;
@@ -319,9 +327,11 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
 
 sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    long long fsize;
+    sbp_status ost = sbp_open_regular(path, &f, &fsize, err); /* a FIFO would block */
+    if (ost != SBP_OK)
+        return ost;
     char *buf = malloc(1 << 20);
     if (!buf) {
         fclose(f);
