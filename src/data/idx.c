@@ -360,8 +360,8 @@ sbp_status sbp_dataset_load_idx(sbp_dataset **out, const char *images_path,
         goto fail;
     }
     if (idims[1] > INT_MAX || idims[2] > INT_MAX) {
-        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: image size %ux%u is too large", images_path,
-                      idims[1], idims[2]);
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: image size %ux%u is too large (at most %d per "
+                      "side)", images_path, idims[1], idims[2], INT_MAX);
         goto fail;
     }
     const int classes = 10; /* MNIST and Fashion-MNIST */

@@ -265,8 +265,8 @@ static sbp_status read_file(const char *path, unsigned char **data, size_t *size
         return ost;
     if ((unsigned long long)bytes > MODEL_MAX_BYTES) {
         fclose(f);
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model", path,
-                        bytes);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model (at most "
+                        "%zu)", path, bytes, MODEL_MAX_BYTES);
     }
     size_t n = (size_t)bytes;
     unsigned char *p = malloc(n ? n : 1);
@@ -380,8 +380,9 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
                                 "line", path, lineno);
         } else if (sscanf(line, "layer %15s%n", kind, &used) == 1) {
             if (spec->n_layers >= SBP_MAX_LAYERS)
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: too many layers",
-                                path, lineno);
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: more than %d layers", path, lineno,
+                                SBP_MAX_LAYERS);
             sbp_layer_spec *l = &spec->layers[spec->n_layers];
             int u2 = -1;
             l->kind = kind_from_name(kind);

@@ -152,8 +152,11 @@ static sbp_status begin_section(parser *ps, const char *name)
         return fail(ps, "[%s] before [input]%s", name, "");
     if (ps->have_output)
         return fail(ps, "[%s] after [output]: the output layer must be the last%s", name, "");
-    if (ps->spec->n_layers >= SBP_MAX_LAYERS)
-        return fail(ps, "more layers than the limit%s%s", "", "");
+    if (ps->spec->n_layers >= SBP_MAX_LAYERS) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", SBP_MAX_LAYERS);
+        return fail(ps, "more than %s layers (the limit)%s", lim, "");
+    }
     sbp_layer_spec *l = &ps->spec->layers[ps->spec->n_layers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;

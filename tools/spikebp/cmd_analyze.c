@@ -367,6 +367,12 @@ int cmd_analyze(int argc, char **argv)
     }
     if (cli_load_data(data, 0, (size_t)images, &ds, &owner, &err) != SBP_OK)
         goto fail;
+    if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
+        /* as eval: spike data fix the window; T here came from the model or from -T */
+        fprintf(stderr, "spikebp analyze: %s holds spike trains of %d steps; using T = %d\n",
+                data, sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
+        T = sbp_dataset_timesteps(ds);
+    }
     if ((size_t)threads > sbp_dataset_count(ds)) { /* idle threads would only cost memory */
         fprintf(stderr, "spikebp analyze: note: --threads %ld capped at %zu, the number of "
                 "images\n", threads, sbp_dataset_count(ds));

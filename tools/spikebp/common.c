@@ -495,7 +495,8 @@ int cli_mkdirs(const char *dir, char *msg, size_t size)
     if (n == 0)
         return 0;
     if (n >= sizeof buf) {
-        snprintf(msg, size, "%.200s…: folder name too long", dir);
+        snprintf(msg, size, "%.200s…: folder name too long (%zu bytes, at most %zu)", dir, n,
+                 sizeof buf - 1);
         return -1;
     }
     memcpy(buf, dir, n + 1);
@@ -528,7 +529,8 @@ int cli_make_parent(const char *path, char *msg, size_t size)
     char dir[4096];
     const size_t n = (size_t)(slash - path);
     if (n >= sizeof dir) {
-        snprintf(msg, size, "%.200s…: path too long", path);
+        snprintf(msg, size, "%.200s…: path too long (its folder is %zu bytes, at most %zu)",
+                 path, n, sizeof dir - 1);
         return -1;
     }
     memcpy(dir, path, n);
