@@ -87,6 +87,9 @@ refused "--save onto its own --net file" "is an input of this command" \
 touch ckfile
 refused "--checkpoint-dir a file" "exists and is not a folder" \
     "$SBP_CLI" train "${NODATA[@]}" --save new.sbp --checkpoint-dir ckfile
+refused "--checkpoint-dir under a file" "ckfile: exists and is not a folder" \
+    "$SBP_CLI" train "${NODATA[@]}" --save newdir2/new.sbp --checkpoint-dir ckfile/ck
+check "no folder made for a refused run" test ! -e newdir2
 refused "--data too long for the model's metadata" "the model metadata holds at most 1023" \
     "$SBP_CLI" train --net 28x28x1-4C5-P2-10 --data "npy:$(printf 'x%.0s' $(seq 1 1100)).npy,y.npy" \
     --save new.sbp

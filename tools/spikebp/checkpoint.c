@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outputs.h"
 
 void checkpoint_new_run_id(char id[17])
 {
@@ -171,9 +172,11 @@ static int run_of(const char *path, char id[17])
 
 sbp_status checkpoint_dir_check(const char *dir, const char *run_id, sbp_error *err)
 {
+    if (cli_check_folder("--checkpoint-dir", dir, err->msg, sizeof err->msg) != 0)
+        return err->status = SBP_ERR_INVALID_ARG;
     struct stat sb;
     if (stat(dir, &sb) != 0)
-        return SBP_OK; /* made at the first checkpoint */
+        return SBP_OK; /* made before the data are loaded */
     if (!S_ISDIR(sb.st_mode)) {
         snprintf(err->msg, sizeof err->msg, "--checkpoint-dir %s: exists and is not a folder",
                  dir);

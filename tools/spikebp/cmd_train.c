@@ -430,7 +430,8 @@ int cmd_train(int argc, char **argv)
     }
     /* Folders of the outputs, made before the (long) data loading: mkdir -p. */
     if ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
-        cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0) {
+        cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0 ||
+        (ckpt_dir && cli_mkdirs(ckpt_dir, err.msg, sizeof err.msg) != 0)) {
         err.status = SBP_ERR_IO;
         goto fail;
     }

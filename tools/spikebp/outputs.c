@@ -78,6 +78,26 @@ int cli_check_output(const char *opt, const char *path, cli_out_kind kind,
         }
         *p = '/';
     }
+    /* The nearest folder that exists must let us create files (the temporary file of an atomic
+     * write, or the missing folders). */
+    char *slash = strrchr(buf, '/');
+    for (;;) {
+        if (slash)
+            *slash = '\0';
+        const char *dir = slash ? (buf[0] ? buf : "/") : ".";
+        struct stat ds;
+        if (stat(dir, &ds) == 0) {
+            if (access(dir, W_OK | X_OK) != 0) {
+                snprintf(msg, size, "%s %s: cannot write in the folder %s: %s", opt, path, dir,
+                         strerror(errno));
+                return -1;
+            }
+            break;
+        }
+        if (!slash)
+            break;
+        slash = strrchr(buf, '/');
+    }
     struct stat sb;
     if (lstat(path, &sb) != 0) {
         if (errno == ENOENT)
@@ -148,6 +168,48 @@ size_t cli_data_inputs(const char *data, char (*store)[4096], const char **paths
     snprintf(store[0], 4096, "%s", data);
     paths[0] = store[0];
     return 1;
+}
+
+int cli_check_folder(const char *opt, const char *dir, char *msg, size_t size)
+{
+    const size_t len = strlen(dir);
+    if (len == 0) {
+        snprintf(msg, size, "%s: the path is empty", opt);
+        return -1;
+    }
+    if (len >= 4096) {
+        snprintf(msg, size, "%s: the path is %zu bytes long (at most 4095)", opt, len);
+        return -1;
+    }
+    char buf[4096];
+    memcpy(buf, dir, len + 1);
+    size_t deepest = 0; /* length of the deepest part that exists (0: none, the current folder) */
+    for (char *p = buf + 1;; p++) {
+        const int end = *p == '\0';
+        if (*p != '/' && !end)
+            continue;
+        *p = '\0';
+        struct stat sb;
+        if (stat(buf, &sb) == 0) {
+            if (!S_ISDIR(sb.st_mode)) {
+                snprintf(msg, size, "%s %s: %s: exists and is not a folder", opt, dir, buf);
+                return -1;
+            }
+            deepest = (size_t)(p - buf);
+        }
+        if (end)
+            break;
+        *p = '/';
+    }
+    memcpy(buf, dir, len + 1);
+    buf[deepest] = '\0';
+    const char *where = deepest ? buf : (dir[0] == '/' ? "/" : ".");
+    if (access(where, W_OK | X_OK) != 0) { /* checkpoints are written (and folders made) there */
+        snprintf(msg, size, "%s %s: cannot write in the folder %s: %s", opt, dir, where,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int cli_check_meta_value(const char *what, const char *value, char *msg, size_t size)

@@ -30,6 +30,10 @@ typedef enum cli_out_kind {
 int cli_check_output(const char *opt, const char *path, cli_out_kind kind,
                      const char *const *inputs, size_t n_inputs, char *msg, size_t size);
 
+/* Checks an output folder (made if missing): every part of `dir` that exists is a folder and
+ * the deepest existing one can be written in. Returns 0, or −1 with a message naming `opt`. */
+int cli_check_folder(const char *opt, const char *dir, char *msg, size_t size);
+
 /* Checks a value that will be stored as model metadata (src/net/net.c: under 1024 bytes, no
  * control characters): −1 with a message naming `what` if it could not be. */
 int cli_check_meta_value(const char *what, const char *value, char *msg, size_t size);
