@@ -349,7 +349,6 @@ int cmd_train(int argc, char **argv)
     /* log_tmp: the new log, written beside the old one and renamed over it once the first
      * model is saved: a run that fails before that leaves the old model's log untouched. */
     char log_buf[4096], used[4200] = "", save_abs[4096], log_abs[4096], log_tmp[4200] = "";
-    long log_pos = 0;
     const char *save_shown = NULL, *log_shown = NULL; /* as given, for the messages */
     if (resume) {
         int threads = o->threads;
@@ -478,11 +477,11 @@ int cmd_train(int argc, char **argv)
     } else {
         snprintf(log_tmp, sizeof log_tmp, "%s.tmp.XXXXXX", s.log_path);
         int fd = mkstemp(log_tmp);
+        if (fd >= 0)
+            fchmod(fd, 0644); /* mkstemp makes 0600; a log is an ordinary document */
         log = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (fd >= 0 && !log)
             close(fd);
-        if (fd >= 0)
-            fchmod(fd, 0644); /* mkstemp makes 0600; a log is an ordinary document */
         if (!log) {
             int e = errno;
             if (fd >= 0)
@@ -499,7 +498,6 @@ int cmd_train(int argc, char **argv)
                  strerror(errno));
         goto fail;
     }
-    log_pos = ftell(log);
 
     if (!quiet)
         fprintf(stderr,
@@ -604,8 +602,7 @@ int cmd_train(int argc, char **argv)
             }
             log_tmp[0] = '\0';
         }
-        log_pos = ftell(log);
-        s.log_offset = log_pos;
+        s.log_offset = ftell(log);
         s.epoch_loss = 0;
         s.epoch_correct = s.epoch_seen = 0;
         s.epoch_secs = 0;
@@ -672,7 +669,7 @@ early: /* an output or input refused before any work */
     goto out;
 fail:
     if (stop_signal) { /* e.g. a read interrupted while blocked on a slow input */
-        fprintf(stderr, "\nspikebp train: %s (%s); nothing saved\n",
+        fprintf(stderr, "\nspikebp train: %s (%s)\n",
                 stop_signal == SIGINT ? "interrupted" : "terminated", err.msg);
         rc = 128 + stop_signal;
     } else {
