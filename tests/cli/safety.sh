@@ -93,6 +93,15 @@ check "no folder made for a refused run" test ! -e newdir2
 refused "--data too long for the model's metadata" "the model metadata holds at most 1023" \
     "$SBP_CLI" train --net 28x28x1-4C5-P2-10 --data "npy:$(printf 'x%.0s' $(seq 1 1100)).npy,y.npy" \
     --save new.sbp
+deep=$(printf 'd/%.0s' $(seq 1 520))m.sbp
+refused "--save too long for a checkpoint's metadata" "--save (absolute) is" \
+    "$SBP_CLI" train "${NODATA[@]}" --save "$deep" --checkpoint-dir ck-deep
+check "no folder made for the too-long --save" test ! -e d
+refused "--save onto the checkpoint folder's best.sbp" "is a file of the checkpoint folder" \
+    "$SBP_CLI" train "${NODATA[@]}" --save ck-new/best.sbp --checkpoint-dir ck-new
+refused "--log onto a checkpoint name" "is a file of the checkpoint folder" \
+    "$SBP_CLI" train "${NODATA[@]}" --save new.sbp --log "$WORK/ck-new/ckpt-000000-00000001.sbp" \
+    --checkpoint-dir ck-new
 check "no stray log or model from the refused runs" \
     test -z "$(find . -maxdepth 1 \( -name 'new.sbp*' -o -name 's.sbp*' \) -print -quit)"
 # the other commands
