@@ -204,7 +204,8 @@ contains "$(cat blocked.err)" "interrupted" "SIGINT while blocked: message"
 # A --val-split run (best.sbp) with checkpoints every 2 batches: the disk fills at its k-th
 # checkpoint write, for every k; the run fails, a resume (or, with no checkpoint yet, a new
 # start) completes it; weights, best.sbp and the log rows equal the uninterrupted run's.
-VS=("${SMALL[@]}" --epochs 3 --val-split 0.25 --checkpoint-every 2 --keep 2)
+# lr 0.03, seed 1: validation accuracy peaks at epoch 2, so best.sbp is not the final model
+VS=("${SMALL[@]}" --epochs 3 --val-split 0.25 --checkpoint-every 2 --keep 2 --lr 0.03 --seed 1)
 mkdir -p full
 SBP_FAULT_DIR="$WORK/full/ck" SBP_FAULT_ENOSPC=0 SBP_FAULT_COUNT="$WORK/full/count" \
     LD_PRELOAD=$SHIM "$SBP_CLI" train "${VS[@]}" --save full/m.sbp --checkpoint-dir full/ck >/dev/null
@@ -212,6 +213,8 @@ writes=$(cat full/count)
 ref_crc=$(crc full/m.sbp)
 ref_best=$(crc full/ck/best.sbp)
 check "the reference run wrote $writes checkpoint files (expected > 8)" test "$writes" -gt 8
+check "best.sbp ($ref_best) is an earlier epoch than the final model ($ref_crc)" \
+    test "$ref_best" != "$ref_crc"
 ok_all=1
 for k in $(seq 1 "$writes"); do
     rm -rf "full/r$k"
