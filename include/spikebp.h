@@ -284,7 +284,7 @@ sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err);
 
 /* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
  * Keys: [a-z0-9_]+ (< 32 characters), values: printable without newlines (< 1024
- * characters); at most 32 entries. set copies both
+ * characters); at most 48 entries. set copies both
  * strings; get returns NULL for a missing key (the string is owned by the net). */
 sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sbp_error *err);
 const char *sbp_net_get_meta(const sbp_net *net, const char *key);

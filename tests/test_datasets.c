@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "data/dataset.h"
@@ -461,6 +462,108 @@ static int8_t nm_at(const sbp_dataset *ds, size_t i, int t, int p, int y, int x)
 {
     size_t per = (size_t)ds->timesteps * 2 * 34 * 34;
     return ds->spikes[i * per + (((size_t)t * 2 + (size_t)p) * 34 + (size_t)y) * 34 + (size_t)x];
+}
+
+/* MAT variables whose data sub-element is shorter (or longer) than their declared dimensions,
+ * or cut off by the end of the file, plain and zlib-compressed: refused before libmatio reads
+ * them (it would leave the missing pixels uninitialised). */
+static unsigned char *mat_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = malloc(1 << 16);
+    *n = f && b ? fread(b, 1, 1 << 16, f) : 0;
+    if (f)
+        fclose(f);
+    return b;
+}
+
+static void put_u32le(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The file with each top-level element zlib-compressed into an miCOMPRESSED element. */
+static size_t mat_compress(const unsigned char *b, size_t n, unsigned char *out)
+{
+    memcpy(out, b, 128);
+    size_t o = 128;
+    for (size_t at = 128; at + 8 <= n;) {
+        size_t len = get_u32le(b + at + 4), whole = 8 + len;
+        uLongf cl = compressBound((uLong)whole);
+        compress2(out + o + 8, &cl, b + at, (uLong)whole, 6);
+        put_u32le(out + o, 15); /* miCOMPRESSED */
+        put_u32le(out + o + 4, (uint32_t)cl);
+        o += 8 + cl;
+        at += whole;
+    }
+    return o;
+}
+
+static void test_svhn_short(void)
+{
+    enum { N = 3 };
+    static uint8_t X[N * 3072];
+    for (size_t i = 0; i < sizeof X; i++)
+        X[i] = (uint8_t)(i * 7);
+    double y[N] = {1, 2, 3};
+    size_t xd[4] = {32, 32, 3, N}, yd[2] = {N, 1};
+    char p[512];
+    tmp_path("svhn_short.mat", p, sizeof p);
+    write_mat(p, 4, xd, MAT_C_UINT8, MAT_T_UINT8, X, yd, MAT_C_DOUBLE, MAT_T_DOUBLE, y, 0);
+    size_t n;
+    unsigned char *b = mat_bytes(p, &n), *c = malloc(1 << 17), *z = malloc(1 << 17);
+    const size_t x_at = 128, y_at = x_at + 8 + get_u32le(b + x_at + 4);
+    CHECK(n > y_at + 40 && get_u32le(b + x_at + 8 + 24 + 12) == N && get_u32le(b + y_at + 32) == N,
+          "svhn_short: unexpected layout (X dims at %zu, y at %zu)", x_at + 32, y_at);
+    static const struct {
+        const char *what, *needle;
+        int x_images, y_count;
+        size_t cut; /* bytes cut off the end */
+    } cases[] = {
+        {"X and y declare 4 images, hold 3", "declares size 32×32×3×4", N + 1, N + 1, 0},
+        {"X declares 2 images, holds 3", "declares size 32×32×3×2", N - 1, N, 0},
+        {"y declares 4 labels, holds 3", "declares size 4×1", N, N + 1, 0},
+        {"file cut in X's data", "holds only", N, N, 3072 + 200},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int compressed = 0; compressed < 2; compressed++) {
+            memcpy(c, b, n);
+            put_u32le(c + x_at + 8 + 24 + 12, (uint32_t)cases[k].x_images);
+            put_u32le(c + y_at + 32, (uint32_t)cases[k].y_count);
+            size_t m = n - cases[k].cut;
+            if (cases[k].cut && compressed)
+                continue; /* a cut zlib stream is matio's "cannot read"; not this check */
+            const unsigned char *w = c;
+            if (compressed) {
+                m = mat_compress(c, m, z);
+                w = z;
+            }
+            write_file(p, w, m);
+            sbp_dataset *ds = NULL;
+            sbp_error err = {0};
+            sbp_status st = sbp_dataset_load_svhn(&ds, p, &err);
+            char what[128];
+            snprintf(what, sizeof what, "%s%s", cases[k].what, compressed ? " (zlib)" : "");
+            expect_fail(st, &err, SBP_ERR_FORMAT, ds, p, cases[k].needle, what);
+        }
+    /* the unmodified file, compressed by hand the same way, still loads */
+    size_t m = mat_compress(b, n, z);
+    write_file(p, z, m);
+    sbp_dataset *ds = NULL;
+    sbp_error err = {0};
+    CHECK(sbp_dataset_load_svhn(&ds, p, &err) == SBP_OK && ds && ds->n == N,
+          "svhn_short: the intact file (hand-compressed) does not load: %s", err.msg);
+    sbp_dataset_free(ds);
+    unlink(p);
+    free(b);
+    free(c);
+    free(z);
 }
 
 static void test_nmnist_sample(void)
@@ -1097,6 +1200,7 @@ int main(void)
     test_cifar_real();
     test_cifar_malformed();
     test_svhn();
+    test_svhn_short();
     test_nmnist_sample();
     test_nmnist_malformed();
     test_npy_fixtures();

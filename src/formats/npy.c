@@ -579,15 +579,18 @@ sbp_status sbp_npy_read(sbp_npy_array *out, const char *path, sbp_error *err)
     if (!out || !path)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "npy: path and output must be set");
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused below, not waited on */
     if (fd < 0)
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         int e = errno;
         close(fd);
         return sbp_fail(err, SBP_ERR_IO, "%s: %s", path,
-                        S_ISDIR(sb.st_mode) ? "is a directory, not an NPY file" : strerror(e));
+                        S_ISDIR(sb.st_mode)    ? "is a directory, not an NPY file"
+                        : S_ISFIFO(sb.st_mode) ? "a FIFO, not a regular file"
+                        : !S_ISREG(sb.st_mode) ? "not a regular file"
+                                               : strerror(e));
     }
     const sbp_npy_source src = {path, S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1, fd_read,
                                 &fd};

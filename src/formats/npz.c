@@ -68,14 +68,22 @@ sbp_status sbp_npz_read(sbp_npy_array *out, const char *path, const char *name, 
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         return sbp_fail(err, SBP_ERR_IO, "%s: is a directory, not an .npz archive", path);
+    if (!S_ISREG(sb.st_mode)) /* a FIFO would block libzip's open */
+        return sbp_fail(err, SBP_ERR_IO, "%s: not a regular file, not an .npz archive", path);
     int zerr = 0;
     zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!za) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
         sbp_status st =
-            sbp_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? SBP_ERR_IO : SBP_ERR_FORMAT,
-                     "%s: not a readable .npz (zip) archive: %s", path, zip_error_strerror(&ze));
+            zerr == ZIP_ER_EXISTS /* libzip's "File already exists": ZIP_CHECKCONS found it */
+                ? sbp_fail(err, SBP_ERR_FORMAT,
+                           "%s: the archive holds two members of the same name (a corrupt or "
+                           "hand-made .npz; numpy.savez never writes one)", path)
+                : sbp_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? SBP_ERR_IO
+                                                                           : SBP_ERR_FORMAT,
+                           "%s: not a readable .npz (zip) archive: %s", path,
+                           zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return st;
     }

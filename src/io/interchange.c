@@ -81,8 +81,8 @@ sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err)
         for (int d = 0; ok && d < a.ndim; d++)
             ok = a.shape[d] == refs[i].shape[d];
         if (!ok) {
-            char got[96] = "", want[96] = "";
-            for (int d = 0; d < a.ndim && d < 4; d++)
+            char got[200] = "", want[96] = "";
+            for (int d = 0; d < a.ndim; d++) /* every dimension: a 5-D array is not 4-D */
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%zu", d ? "×" : "",
                          a.shape[d]);
             for (int d = 0; d < refs[i].ndim; d++)

@@ -15,6 +15,9 @@
  * Reading checks magic, version, CRC, every line of the description and every tensor's name
  * and shape against the network the description builds. All integers little-endian.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,8 +193,8 @@ static sbp_status read_file(const char *path, unsigned char **data, size_t *size
         return ost;
     if ((unsigned long long)bytes > MODEL_MAX_BYTES) {
         fclose(f);
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model", path,
-                        bytes);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model (at most "
+                        "%zu)", path, bytes, MODEL_MAX_BYTES);
     }
     size_t n = (size_t)bytes;
     unsigned char *p = malloc(n ? n : 1);
@@ -230,6 +233,47 @@ static sbp_status check_weight_bytes(const sbp_net_spec *spec, size_t left, cons
     return st;
 }
 
+/* The metadata keys spikebp itself reads back, with what their values must be: a model whose
+ * `timesteps` is "abc" or 0 is refused, not used with a silently substituted value. Keys
+ * other tools add are kept as text. */
+static const struct {
+    const char *key;
+    double lo, hi;
+    int whole;
+} meta_numbers[] = {
+    {"timesteps", 1, 100000, 1},
+    {"epochs", 1, 100000, 1},
+    {"test_accuracy", 0, 1, 0},
+    {"val_accuracy", 0, 1, 0},
+};
+
+static sbp_status check_meta(const char *key, const char *value, const char *path, int lineno,
+                             sbp_error *err)
+{
+    if (!strcmp(key, "backward") && strcmp(value, "exact") && strcmp(value, "aggregate"))
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: description line %d: metadata backward = '%.40s' is not exact or "
+                        "aggregate", path, lineno, value);
+    if (!strcmp(key, "data") && !value[0])
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: metadata data is empty",
+                        path, lineno);
+    for (size_t i = 0; i < sizeof meta_numbers / sizeof meta_numbers[0]; i++) {
+        if (strcmp(key, meta_numbers[i].key))
+            continue;
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v) || v < meta_numbers[i].lo ||
+            v > meta_numbers[i].hi || (meta_numbers[i].whole && v != floor(v)))
+            return sbp_fail(err, SBP_ERR_FORMAT,
+                            "%s: description line %d: metadata %s = '%.40s' is not %s in "
+                            "[%g, %g]", path, lineno, key, value,
+                            meta_numbers[i].whole ? "a whole number" : "a number",
+                            meta_numbers[i].lo, meta_numbers[i].hi);
+    }
+    return SBP_OK;
+}
+
 /* Parses the description text into spec + meta pairs (stored into *meta_net later). */
 static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[32],
                                     char (*mv)[1024], int *n_meta, const char *path,
@@ -245,15 +289,20 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
         char kind[16], key[32];
         if (sscanf(line, "input %d %d %d%n", &spec->in_c, &spec->in_h, &spec->in_w, &used) == 3 &&
             line[used] == '\0') {
-            have_input = 1;
+            if (have_input++)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: a second input "
+                                "line", path, lineno);
         } else if (sscanf(line, "neuron leak=%g vth=%g vth_pool=%g init_gain=%g%n", &spec->leak,
                           &spec->vth, &spec->vth_pool, &spec->init_gain, &used) == 4 &&
                    line[used] == '\0') {
-            have_neuron = 1;
+            if (have_neuron++)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: a second neuron "
+                                "line", path, lineno);
         } else if (sscanf(line, "layer %15s%n", kind, &used) == 1) {
             if (spec->n_layers >= SBP_MAX_LAYERS)
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: too many layers",
-                                path, lineno);
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: more than %d layers", path, lineno,
+                                SBP_MAX_LAYERS);
             sbp_layer_spec *l = &spec->layers[spec->n_layers];
             int u2 = -1;
             l->kind = sbp_kind_find(kind);
@@ -285,9 +334,22 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
             spec->n_layers++;
         } else if (sscanf(line, "meta %31s%n", key, &used) == 1 && line[used] == ' ') {
             used++; /* exactly one space separates key and value; the value keeps the rest */
-            if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 1024)
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: bad metadata",
-                                path, lineno);
+            if (*n_meta >= SBP_NET_MAX_META)
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: more than %d metadata entries", path,
+                                lineno, SBP_NET_MAX_META);
+            if (strlen(line + used) >= 1024)
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: metadata %s is %zu bytes (at most "
+                                "1023)", path, lineno, key, strlen(line + used));
+            for (int i = 0; i < *n_meta; i++)
+                if (!strcmp(mk[i], key))
+                    return sbp_fail(err, SBP_ERR_FORMAT,
+                                    "%s: description line %d: metadata %s given twice", path,
+                                    lineno, key);
+            sbp_status mst = check_meta(key, line + used, path, lineno, err);
+            if (mst != SBP_OK)
+                return mst;
             strcpy(mk[*n_meta], key);
             strcpy(mv[*n_meta], line + used);
             (*n_meta)++;
@@ -296,6 +358,14 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
                             path, lineno, line);
         }
     }
+    if (have_neuron && !(isfinite(spec->leak) && isfinite(spec->vth) && isfinite(spec->vth_pool) &&
+                         isfinite(spec->init_gain)))
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: the neuron constants are not finite numbers",
+                        path);
+    for (int i = 0; i < spec->n_layers; i++)
+        if (!isfinite(spec->layers[i].dropout))
+            return sbp_fail(err, SBP_ERR_FORMAT, "%s: layer %d: dropout is not a finite number",
+                            path, i + 1);
     if (!have_input || !have_neuron || spec->n_layers == 0)
         return sbp_fail(err, SBP_ERR_FORMAT,
                         "%s: the network description lacks its input, neuron or layer lines", path);
@@ -463,6 +533,11 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
                     goto done;
                 }
                 memcpy(&w[j], &u, 4);
+                if (!isfinite(w[j])) { /* a trained network never holds one: corruption */
+                    st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s': element %zu is %s",
+                                  path, name, j, isnan(w[j]) ? "NaN" : "infinite");
+                    goto done;
+                }
             }
         }
     }

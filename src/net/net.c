@@ -6,6 +6,7 @@
  */
 #include "net/net.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
     if (spec->n_layers < 1 || spec->n_layers > SBP_MAX_LAYERS)
         return sbp_fail(err, SBP_ERR_SHAPE, "network: %d layers (need 1 … %d)", spec->n_layers,
                         SBP_MAX_LAYERS);
-    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f) ||
-        !(spec->vth_pool > 0.0f) || !(spec->init_gain > 0.0f))
+    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f && isfinite(spec->vth)) ||
+        !(spec->vth_pool > 0.0f && isfinite(spec->vth_pool)) ||
+        !(spec->init_gain > 0.0f && isfinite(spec->init_gain)))
         return sbp_fail(err, SBP_ERR_INVALID_ARG,
                         "network: neuron constants out of range (leak %g, vth %g, pool vth %g, "
                         "init gain %g)",
@@ -34,8 +36,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
     const long max_side = 1 << 16, max_count = 1L << 30;
     if (spec->in_c > max_side || spec->in_h > max_side || spec->in_w > max_side ||
         (long)spec->in_c * spec->in_h * spec->in_w > max_count)
-        return sbp_fail(err, SBP_ERR_SHAPE, "network: input %dx%dx%d is too large", spec->in_h,
-                        spec->in_w, spec->in_c);
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: input %dx%dx%d is too large (at most %ld per side and %ld "
+                        "values)", spec->in_h, spec->in_w, spec->in_c, max_side, max_count);
     int c = spec->in_c, h = spec->in_h, w = spec->in_w;
     size_t off = 0;
     for (int i = 0; i < spec->n_layers; i++) {
@@ -78,8 +81,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
         L->n_out = (size_t)L->out_c * L->out_h * L->out_w;
         if (L->n_out > (size_t)max_count || L->w_count > ((size_t)1 << 32))
             return sbp_fail(err, SBP_ERR_SHAPE,
-                            "network: layer %d (%s) is too large (%zu neurons, %zu weights)",
-                            i + 1, K->name, L->n_out, L->w_count);
+                            "network: layer %d (%s) is too large (%zu neurons, %zu weights; at "
+                            "most %ld and %zu)", i + 1, K->name, L->n_out,
+                            L->w_count, max_count, (size_t)1 << 32);
         L->w_offset = off;
         off += L->w_count;
         if (s->shortcut != SBP_SHORTCUT_NONE) {
@@ -194,8 +198,10 @@ sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sb
 {
     size_t kl = strlen(key), vl = strlen(value);
     if (kl == 0 || kl >= sizeof net->meta_key[0] || vl >= sizeof net->meta_val[0])
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "model metadata '%s': key or value too long",
-                        key);
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "model metadata '%.40s': key or value too long (%zu and %zu bytes; at "
+                        "most %zu and %zu)", key, kl, vl, sizeof net->meta_key[0] - 1,
+                        sizeof net->meta_val[0] - 1);
     for (size_t i = 0; i < kl; i++)
         if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
               key[i] == '_'))

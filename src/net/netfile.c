@@ -26,9 +26,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "net/kinds/kind.h"
 #include "net/shortcut.h"
 #include "net/spec.h"
+#include "spikebp.h"
 
 #define NAME_LEN 32
 
@@ -43,7 +45,7 @@ typedef struct parser {
     char names[SBP_MAX_LAYERS][NAME_LEN];
     char from[SBP_MAX_LAYERS][NAME_LEN];
     int from_line[SBP_MAX_LAYERS];
-    int have_input, have_output;
+    int have_input, have_output, have_neuron;
 } parser;
 
 static sbp_status fail(parser *ps, const char *fmt, const char *a, const char *b)
@@ -127,6 +129,8 @@ static sbp_status begin_section(parser *ps, const char *name)
         return SBP_OK;
     }
     if (!strcmp(name, "neuron")) {
+        if (ps->have_neuron++) /* its keys would silently override the first one's */
+            return fail(ps, "a second [neuron] section%s%s", "", "");
         ps->section = 2;
         return SBP_OK;
     }
@@ -144,8 +148,11 @@ static sbp_status begin_section(parser *ps, const char *name)
         return fail(ps, "[%s] before [input]%s", name, "");
     if (ps->have_output)
         return fail(ps, "[%s] after [output]: the output layer must be the last%s", name, "");
-    if (ps->spec->n_layers >= SBP_MAX_LAYERS)
-        return fail(ps, "more layers than the limit%s%s", "", "");
+    if (ps->spec->n_layers >= SBP_MAX_LAYERS) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", SBP_MAX_LAYERS);
+        return fail(ps, "more than %s layers (the limit)%s", lim, "");
+    }
     sbp_layer_spec *l = &ps->spec->layers[ps->spec->n_layers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;
@@ -249,6 +256,11 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
     const char *p = text;
     char line[512];
     sbp_status st = SBP_OK;
+    if (!strncmp(p, "\xef\xbb\xbf", 3)) { /* invisible in an editor, so say what it is */
+        ps.line = 1;
+        return fail(&ps, "the file starts with a UTF-8 byte-order mark (bytes EF BB BF); save "
+                    "it as UTF-8 without BOM%s%s", "", "");
+    }
     while (*p && st == SBP_OK) {
         size_t n = strcspn(p, "\n");
         ps.line++;
@@ -311,9 +323,11 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
 
 sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    long long fsize;
+    sbp_status ost = sbp_open_regular(path, &f, &fsize, err); /* a FIFO would block */
+    if (ost != SBP_OK)
+        return ost;
     char *buf = malloc(1 << 20);
     if (!buf) {
         fclose(f);

@@ -58,8 +58,9 @@ void cli_progress_end(cli_progress *p);
 void cli_json_string(FILE *f, const char *s);
 
 /* What a saved model is evaluated on unless told: *data (if NULL) becomes the model's recorded
- * data set, *T (if 0) its recorded window (100 when absent or out of range). Returns 0; −1 with
- * msg "MODEL does not record its data set; give --data" when there is nothing to use. */
+ * data set, *T (if 0) its recorded window (100 when absent; src/io/model.c refuses a model
+ * whose value is out of range). Returns 0; −1 with msg "MODEL does not record its data set;
+ * give --data" when there is nothing to use. */
 int cli_model_defaults(const sbp_net *net, const char *model, const char **data, long *T,
                        char *msg, size_t size);
 

@@ -87,6 +87,11 @@ int cmd_eval(int argc, char **argv)
                 sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
         T = sbp_dataset_timesteps(ds);
     }
+    if ((size_t)threads > sbp_dataset_count(ds)) { /* idle threads would only cost memory */
+        fprintf(stderr, "spikebp eval: note: --threads %ld capped at %zu, the number of "
+                "images\n", threads, sbp_dataset_count(ds));
+        threads = (long)sbp_dataset_count(ds);
+    }
     sbp_eval_opts eo;
     sbp_eval_opts_default(&eo);
     eo.timesteps = (int)T;

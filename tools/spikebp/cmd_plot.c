@@ -21,6 +21,7 @@
 
 #include "analysis/analysis.h"
 #include "cli.h"
+#include "outputs.h"
 #include "plot.h"
 
 static void help(FILE *f)
@@ -113,9 +114,14 @@ static int render(plot_out *o, const char *input, const char *base, plot_draw_fn
         char *path = o->files[o->count];
         int k = snprintf(path, sizeof o->files[0], "%s/%s.%s", dir, base, fmts[f]);
         if (k < 0 || (size_t)k >= sizeof o->files[0]) {
-            snprintf(msg, size, "output path too long");
+            snprintf(msg, size, "%s/%s.%s: output path too long (%d bytes, at most %zu)", dir,
+                     base, fmts[f], k, sizeof o->files[0] - 1);
             return 0;
         }
+        const char *in[1] = {input};
+        if (cli_check_output(o->dir ? "--out" : "figure", path, CLI_OUT_FIGURE, in, 1, msg,
+                             size) != 0)
+            return 0;
         if (!plot_fig_begin(devs[f], path, j->w, j->h, msg, size))
             return 0;
         draw(j);
@@ -146,7 +152,8 @@ static int plot_log(plot_out *o, const char *path, char *msg, size_t size)
                                        "test_accuracy"};
     int c[5], ok = 0;
     plot_job j = {0};
-    if (plot_csv_need(&t, path, cols, c, 5, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 5, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 5, 0, msg, size)) {
         j.n = t.nrow;
         j.x = malloc(sizeof(double) * (size_t)j.n * 5);
         if (j.x) {
@@ -179,7 +186,9 @@ static int plot_analysis(plot_out *o, const char *path, char *msg, size_t size)
                                        "saturated_fraction"};
     int c[6], ok = 0;
     plot_job j = {0};
-    if (plot_csv_need(&t, path, cols, c, 6, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 6, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 1, 1, msg, size) && /* "layer": empty in the total row */
+        plot_csv_need_numbers(&t, path, c + 3, 3, 1, msg, size)) { /* empty: not spiking */
         j.x = malloc(sizeof(double) * (size_t)t.nrow * 3);
         j.names = malloc(sizeof *j.names * (size_t)t.nrow);
         if (j.x && j.names) {
@@ -225,7 +234,8 @@ static int plot_steps(plot_out *o, const char *path, char *msg, size_t size)
     static const char *const cols[] = {"steps", "accuracy", "images"};
     int c[3], ok = 0;
     plot_job j = {0};
-    if (plot_csv_need(&t, path, cols, c, 3, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 3, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 3, 0, msg, size)) {
         j.n = t.nrow;
         j.x = malloc(sizeof(double) * (size_t)j.n * 2);
         if (j.x) {

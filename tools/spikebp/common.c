@@ -188,7 +188,8 @@ int cli_mkdirs(const char *dir, char *msg, size_t size)
     if (n == 0)
         return 0;
     if (n >= sizeof buf) {
-        snprintf(msg, size, "%.200s…: folder name too long", dir);
+        snprintf(msg, size, "%.200s…: folder name too long (%zu bytes, at most %zu)", dir, n,
+                 sizeof buf - 1);
         return -1;
     }
     memcpy(buf, dir, n + 1);
@@ -221,7 +222,8 @@ int cli_make_parent(const char *path, char *msg, size_t size)
     char dir[4096];
     const size_t n = (size_t)(slash - path);
     if (n >= sizeof dir) {
-        snprintf(msg, size, "%.200s…: path too long", path);
+        snprintf(msg, size, "%.200s…: path too long (its folder is %zu bytes, at most %zu)",
+                 path, n, sizeof dir - 1);
         return -1;
     }
     memcpy(dir, path, n);
@@ -239,10 +241,9 @@ int cli_model_defaults(const sbp_net *net, const char *model, const char **data,
         return -1;
     }
     if (*T == 0) {
+        /* src/io/model.c refuses a model whose timesteps is not a whole number in range */
         const char *mt = sbp_net_get_meta(net, "timesteps");
         *T = mt ? atol(mt) : 100;
-        if (*T < 1 || *T > 100000)
-            *T = 100;
     }
     return 0;
 }

@@ -26,6 +26,10 @@ const char *plot_csv_str(const plot_csv_table *t, int r, int c);
 double plot_csv_num(const plot_csv_table *t, int r, int c);
 int plot_csv_need(const plot_csv_table *t, const char *path, const char *const *names, int *cols,
                   int n, char *msg, size_t size);
+/* Every data row's cells in the n columns cols are finite numbers (or empty, if empty_ok);
+ * else 0 with a message naming the row, the column and the cell. */
+int plot_csv_need_numbers(const plot_csv_table *t, const char *path, const int *cols, int n,
+                          int empty_ok, char *msg, size_t size);
 
 #ifdef SBP_HAVE_PLPLOT
 #include <plplot.h>
