@@ -1,8 +1,8 @@
 /*
  * spikebp.h — public API of libspikebp: training deep spiking neural networks with the
  * spike-based backpropagation of Lee, Sarwar, Panda, Srinivasan & Roy (Frontiers in
- * Neuroscience 14:119, 2020). The behaviour is specified in SPEC.md (shared with the project);
- * section numbers below (§1 …) refer to it.
+ * Neuroscience 14:119, 2020). The behaviour is specified in docs/method.md; section numbers
+ * below and in the sources (§1 …, also written "SPEC §N") refer to it.
  *
  * Tutorial
  * --------
