@@ -117,8 +117,10 @@ static int thread_count(int requested)
 
 /* --------------------------------------------------------------------------- evaluation */
 
-sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                    sbp_eval_result *res, sbp_error *err)
+/* Evaluation and prediction are one pass: `outputs` (n, classes), if not NULL, receives every
+ * sample's o where the forward pass writes it, so both see the same bits. */
+static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                           sbp_eval_result *res, float *outputs, sbp_error *err)
 {
     memset(res, 0, sizeof *res);
     sbp_status st = check_data(net, ds, opts->timesteps, err);
@@ -155,7 +157,7 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
             int tid = omp_get_thread_num(), ok;
             sbp_input in;
             sbp_input_for(&in, ds, i, key, SBP_INPUT_EVAL_TAG);
-            float *o = outs + (size_t)tid * classes;
+            float *o = outputs ? outputs + i * (size_t)classes : outs + (size_t)tid * classes;
             sbp_engine_forward(&eng[tid], &in, o);
             losses[i] = sample_loss(o, classes, sbp_dataset_label(ds, i), NULL, &ok);
             hits[i] = (unsigned char)ok;
@@ -180,6 +182,22 @@ done:
     free(losses);
     free(hits);
     return st;
+}
+
+sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                    sbp_eval_result *res, sbp_error *err)
+{
+    return run_eval(net, ds, opts, res, NULL, err);
+}
+
+sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                       float *out, sbp_error *err)
+{
+    if (!net || !ds || !opts || !out)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "predict: the network, data, options and output array must be set");
+    sbp_eval_result res;
+    return run_eval(net, ds, opts, &res, out, err);
 }
 
 /* --------------------------------------------------------------------------- training */
