@@ -55,7 +55,7 @@ def declarations(header_text):
     """The header as cffi's cdef accepts it: preprocessor lines resolved the simple way the
     public header needs (include guard, the C++ extern block, integer constants, attribute
     macros), everything else passed through unchanged."""
-    out, skip_stack, ints, strings, blanks = [], [], {}, {}, []
+    out, skip_stack, ints, strings, blanks, macros = [], [], {}, {}, [], []
     for line in header_text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
@@ -68,7 +68,11 @@ def declarations(header_text):
                 skip_stack.pop()
             elif word == "define" and not any(skip_stack):
                 parts = directive.split(None, 2)
-                if len(parts) >= 2 and "(" not in parts[1]:
+                if len(parts) >= 2 and "(" in parts[1]:  # NAME(args) __attribute__((...))
+                    body = parts[2].strip() if len(parts) == 3 else ""
+                    if body == "" or body.startswith("__attribute__"):
+                        macros.append(parts[1].split("(", 1)[0])
+                elif len(parts) >= 2:
                     value = parts[2].strip() if len(parts) == 3 else ""
                     value = re.sub(r"/\*.*?\*/|//.*", "", value).strip()
                     number = _int_value(value)
@@ -82,6 +86,8 @@ def declarations(header_text):
             continue
         out.append("" if any(skip_stack) else line)
     text = "\n".join(out)
+    for name in macros:
+        text = re.sub(r"\b%s\s*\((?:[^()]|\([^()]*\))*\)" % re.escape(name), "", text)
     for name in blanks:
         text = re.sub(r"\b%s\b" % re.escape(name), "", text)
     for name, number in ints.items():  # array sizes such as SBP_MAX_LAYERS

@@ -98,6 +98,8 @@ class Dataset:
         elif x.ndim == 5:
             if x.dtype not in (np.int8, np.uint8, np.bool_):
                 raise ValueError("spike trains must be int8, uint8 or bool, got %s" % x.dtype)
+            if x.dtype == np.uint8 and x.size and x.max() > 1:
+                raise ValueError("uint8 spike trains hold 0 or 1, found %d" % x.max())
             if x.dtype != np.int8:
                 x = x.astype(np.int8)  # values 0/1 stay 0/1
             ctype, T = "int8_t", x.shape[1]

@@ -17,12 +17,14 @@ LayerStats = collections.namedtuple(
 
 
 def _spec_from(what):
-    """The network spec of `what`, read as the CLI's --net reads it: an existing file is a
-    description file, text with sections ("[") a description, text with "x" and "-" the
+    """The network spec of `what`, read as the CLI's --net reads it: an existing file (or a
+    path-like name) is a description file, text with sections ("[") a description, text with "x" and "-" the
     paper's notation ("28x28x1-20C5-P2-50C5-P2-200FC-10"), anything else a built-in name."""
     spec = ffi.new("sbp_net_spec *")
     if isinstance(what, os.PathLike) or (isinstance(what, str) and os.path.isfile(what)):
         call(lib.sbp_net_spec_load, spec, os.fsencode(os.fspath(what)))
+    elif "/" in what or what.endswith((".cfg", ".net")):
+        call(lib.sbp_net_spec_load, spec, os.fsencode(what))  # a missing file: say so
     elif "[" in what:
         call(lib.sbp_net_spec_parse_description, spec, what.encode(), b"<description>")
     elif "-" in what and "x" in what:
@@ -113,21 +115,26 @@ class Net:
         lib.sbp_net_layer_shape(self._ptr, i, c, h, w)
         return (c[0], h[0], w[0])
 
-    def _weights_shape(self, i):
+    def _shape(self, i, count, shortcut):
+        """PyTorch shape of a weight tensor of `count` floats: conv (Cout, Cin, k, k), a 1×1
+        shortcut (Cout, Cin, 1, 1), any other layer (out, in). From the kind's name and the
+        count, so that a new layer kind with weights needs no change here."""
         L = self.spec.layers[i]
-        cin, hin, win = self.input_shape if i == 0 else self.layer_shape(i - 1)
-        if L.kind == lib.SBP_LAYER_CONV:
-            return (L.out, cin, L.kernel, L.kernel)
-        if L.kind in (lib.SBP_LAYER_DENSE, lib.SBP_LAYER_OUTPUT):
-            return (L.out, cin * hin * win)
-        return None
+        kind = ffi.string(lib.sbp_layer_kind_name(L.kind)).decode()
+        k = 1 if shortcut else L.kernel if kind == "conv" else None
+        if k is None:
+            return (L.out, count // L.out)
+        return (L.out, count // (L.out * k * k), k, k)
 
-    def _shortcut_shape(self, i):
-        L = self.spec.layers[i]
-        if L.kind != lib.SBP_LAYER_CONV or L.shortcut != lib.SBP_SHORTCUT_CONV:
-            return None
-        cin = self.input_shape[0] if L.shortcut_from < 0 else self.layer_shape(L.shortcut_from)[0]
-        return (L.out, cin, 1, 1)
+    def _pointer(self, i, shortcut):
+        if not 0 <= i < len(self):
+            raise IndexError("layer %d of a %d-layer network" % (i, len(self)))
+        count = ffi.new("size_t *")
+        fn = lib.sbp_net_shortcut_weights if shortcut else lib.sbp_net_layer_weights
+        p = fn(self._ptr, i, count)
+        if p == ffi.NULL:
+            return None, None
+        return p, self._shape(i, count[0], shortcut)
 
     @property
     def layers(self):
@@ -136,7 +143,7 @@ class Net:
             L = self.spec.layers[i]
             kind = ffi.string(lib.sbp_layer_kind_name(L.kind)).decode()
             sc = ffi.string(lib.sbp_shortcut_name(L.shortcut)).decode()
-            out.append(Layer(i, kind, self.layer_shape(i), self._weights_shape(i),
+            out.append(Layer(i, kind, self.layer_shape(i), self._pointer(i, False)[1],
                              None if L.shortcut == lib.SBP_SHORTCUT_NONE else sc))
         return out
 
@@ -146,20 +153,16 @@ class Net:
         (out, in) — a writable float32 VIEW of the network's memory (copy=False: writing
         into it changes the network; training updates it in place), or a copy. None for
         layers without weights (pooling)."""
-        return self._tensor(lib.sbp_net_layer_weights, i, self._weights_shape(i), copy)
+        return self._tensor(i, False, copy)
 
     def shortcut_weights(self, i, copy=False):
         """The 1×1 shortcut convolution of layer i (Cout, Cin, 1, 1), or None."""
-        return self._tensor(lib.sbp_net_shortcut_weights, i, self._shortcut_shape(i), copy)
+        return self._tensor(i, True, copy)
 
-    def _tensor(self, fn, i, shape, copy):
-        if not 0 <= i < len(self):
-            raise IndexError("layer %d of a %d-layer network" % (i, len(self)))
-        count = ffi.new("size_t *")
-        p = fn(self._ptr, i, count)
-        if p == ffi.NULL:
+    def _tensor(self, i, shortcut, copy):
+        p, shape = self._pointer(i, shortcut)
+        if p is None:
             return None
-        assert shape is not None and int(np.prod(shape)) == count[0], (shape, count[0])
         a = view(p, shape, np.float32, self)
         return a.copy() if copy else a
 

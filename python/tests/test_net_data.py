@@ -68,6 +68,11 @@ def test_errors_become_exceptions_with_the_library_message(tmp_path, tiny_data):
     with pytest.raises(sb.SpikebpError) as e:  # spike value 2 is checked by the library
         sb.Dataset.from_arrays(np.full((2, 3, 1, 4, 4), 2, np.int8), [0, 1])
     assert e.value.status == sb.Status.ERR_INVALID_ARG and "spike value 2" in e.value.message
+    with pytest.raises(ValueError):  # uint8 255 must not become int8 −1
+        sb.Dataset.from_arrays(np.full((2, 3, 1, 4, 4), 255, np.uint8), [0, 1])
+    with pytest.raises(sb.SpikebpError) as e:  # a path names the missing file
+        sb.Net(str(tmp_path / "nets" / "none.cfg"))
+    assert e.value.status == sb.Status.ERR_IO and "none.cfg" in e.value.message
     with pytest.raises(sb.SpikebpError):
         sb.Trainer(sb.Net(TINY), sb.Dataset.from_arrays(x, y), batch=0)
     with pytest.raises(TypeError):
