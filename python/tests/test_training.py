@@ -2,6 +2,7 @@
 stops cleanly on Ctrl-C, and LeNet reaches exactly the CLI's accuracy for the same settings."""
 
 import gc
+import gzip
 import json
 import os
 import signal
@@ -92,6 +93,12 @@ def test_ctrl_c_stops_after_the_current_batch(tiny_data):
     assert len(seen) >= 2 and matches and matches[0] in (len(seen), len(seen) + 1)
 
 
+def _idx(name):
+    """An MNIST file of the cache folder, raw or gzip-compressed (as the CLI accepts)."""
+    p = os.path.join(data_dir(), "mnist", name)
+    return p if os.path.exists(p) else p + ".gz"
+
+
 def _mnist(split, limit):
     """MNIST through sbp_dataset_open (the CLI's names) when the library has it, else the
     IDX files of the same cache folder (before H1's resolver is merged)."""
@@ -100,11 +107,36 @@ def _mnist(split, limit):
     except sb.SpikebpError as e:
         if e.status != sb.Status.ERR_UNSUPPORTED:
             raise
-    d = os.path.join(data_dir(), "mnist")
     stem = "train" if split == "train" else "t10k"
-    full = sb.Dataset.load_idx(os.path.join(d, stem + "-images-idx3-ubyte"),
-                               os.path.join(d, stem + "-labels-idx1-ubyte"))
+    full = sb.Dataset.load_idx(_idx(stem + "-images-idx3-ubyte"),
+                               _idx(stem + "-labels-idx1-ubyte"))
     return full[:limit]
+
+
+def test_open_by_name_reads_the_clis_files():
+    """Dataset.open("mnist", split, limit) is the IDX files of the cache folder, cut to the
+    limit (needs sbp_dataset_open, the library's data-set resolver)."""
+    if not os.path.isdir(os.path.join(data_dir(), "mnist")):
+        pytest.skip("MNIST is not in %s (make data)" % data_dir())
+    try:
+        ds = sb.Dataset.open("mnist", "test", limit=300)
+    except sb.SpikebpError as e:
+        if e.status == sb.Status.ERR_UNSUPPORTED:
+            pytest.skip(e.message)
+        raise
+    def read(name, offset):  # the IDX header is 16 (images) or 8 (labels) bytes
+        p = _idx(name)
+        with (gzip.open if p.endswith(".gz") else open)(p, "rb") as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+    pixels = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28)
+    labels = read("t10k-labels-idx1-ubyte", 8)
+    assert len(ds) == 300 and ds.shape == (1, 28, 28) and ds.classes == 10
+    np.testing.assert_array_equal(ds.images[:, 0], pixels[:300])
+    np.testing.assert_array_equal(ds.labels, labels[:300])
+    with pytest.raises(sb.SpikebpError) as e:
+        sb.Dataset.open("no-such-set", "train")
+    assert "no-such-set" in e.value.message
+    assert "mnist" in sb.Dataset.names_help()
 
 
 def test_tutorial_lenet_reaches_the_clis_accuracy(cli, tmp_path):
