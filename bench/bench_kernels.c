@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "layers/conv.h"
+#include "backend/cpu/conv.h"
 #include "net/net.h"
 
 static double now(void)

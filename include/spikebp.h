@@ -27,8 +27,10 @@
  *   P  = H·W positions of one channel
  *   Images:       (N, C, H, W) uint8, row-major.
  *   Spike trains: (T, C, H, W) per sample, "time-major", values −1, 0, +1 (before dropout
- *                 scaling). Membrane currents inside the engine are (C, T, P): one GEMM
- *                 computes every step of a layer at once.
+ *                 scaling). Inside the engine a layer advances a chunk of steps at a
+ *                 time: currents and spikes are time-major rows (steps, neurons), the
+ *                 neurons of a row in the backend's order (channel-first for the
+ *                 reference backend, channel-last for cpu).
  *   Weights:      conv (Cout, Cin, kh, kw); dense (out, in) with `in` flattened in (c, h, w)
  *                 order — PyTorch's layout.
  *
@@ -291,11 +293,23 @@ typedef enum sbp_backward {
 
 const char *sbp_backward_name(sbp_backward b);
 
-typedef enum sbp_impl {
-    SBP_IMPL_FAST,      /* all steps of a layer at once: im2col + BLAS GEMM, OpenMP over batch */
-    SBP_IMPL_REFERENCE, /* plain loops, one step at a time: the oracle */
-    SBP_IMPL_COUNT
-} sbp_impl;
+/* Where the computation runs (chosen once per run; results are a pure function of seed, data,
+ * options, backend and thread count). */
+typedef enum sbp_backend_id {
+    SBP_BACKEND_CPU,       /* all steps of a layer at once: event-driven or im2col + BLAS
+                              synapses, OpenMP over the batch, AVX-512 where present (default) */
+    SBP_BACKEND_REFERENCE, /* plain loops, one step at a time: the oracle, slow */
+    SBP_BACKEND_CUDA,      /* NVIDIA GPUs: not in this build yet (sbp_backend_check says so) */
+    SBP_BACKEND_COUNT
+} sbp_backend_id;
+
+/* "cpu", "reference", "cuda"; "?" for an id out of range. */
+const char *sbp_backend_name(sbp_backend_id id);
+/* The id of a backend name; SBP_ERR_INVALID_ARG naming the choices for an unknown one. */
+sbp_status sbp_backend_parse(sbp_backend_id *out, const char *name, sbp_error *err);
+/* SBP_OK if the backend can run here; else SBP_ERR_UNSUPPORTED with the reason (e.g. a build
+ * without CUDA, or no GPU). Trainer and evaluation check it too. */
+sbp_status sbp_backend_check(sbp_backend_id id, sbp_error *err);
 
 typedef struct sbp_train_opts {
     int timesteps;          /* T (§4: 100) */
@@ -307,7 +321,7 @@ typedef struct sbp_train_opts {
     int lr_milestones[8];   /* epochs (0-based) at which lr is multiplied; 0 entries unused */
     int n_milestones;
     sbp_backward backward;
-    sbp_impl impl;
+    sbp_backend_id backend; /* SBP_BACKEND_CPU by default */
     uint64_t seed;          /* drives data order, encoding and dropout */
     int threads;            /* 0 = OpenMP default */
 } sbp_train_opts;
@@ -347,7 +361,7 @@ typedef struct sbp_eval_opts {
     int timesteps;
     int batch;      /* samples per parallel chunk (memory only; results do not depend on it) */
     uint64_t seed;  /* encoding seed */
-    sbp_impl impl;
+    sbp_backend_id backend;
     int threads;
     /* Optional progress: called after each chunk with images done so far. */
     void (*progress)(void *user, size_t done, size_t total);
@@ -391,7 +405,7 @@ typedef struct sbp_layer_stats {
 /* Runs the first `images` samples of ds (0 = all) with the evaluation encoding of opts->seed
  * and T = opts->timesteps and fills stats[0] (the encoded input) and stats[1 + l] for every
  * layer l: stats needs 1 + n_layers entries, caller-owned. Results do not depend on the thread
- * count. opts->impl and opts->batch are not used. */
+ * count. opts->backend and opts->batch are not used (the analysis runs its own probes). */
 sbp_status sbp_spike_stats(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
                            size_t images, sbp_layer_stats *stats, sbp_error *err);
 

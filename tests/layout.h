@@ -14,9 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "layers/conv.h"
-#include "layers/dense.h"
-#include "layers/layer.h"
+#include "backend/cpu/conv.h"
+#include "backend/cpu/dense.h"
+#include "backend/reference/reference.h"
+#include "net/layer.h"
 
 typedef void (*fwd_fn)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
                        float *ws);

@@ -485,8 +485,8 @@ static void agrees_with_eval(void)
         sbp_dataset_set_encoding(ds, mean, sd, gain, &err);
         /* Engine fed with pixels (the evaluation path) vs fed with the analysis encoder. */
         sbp_engine e1, e2;
-        sbp_engine_init(&e1, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 0, &err);
-        sbp_engine_init(&e2, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 0, &err);
+        sbp_engine_init(&e1, net, T, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 0, &err);
+        sbp_engine_init(&e2, net, T, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 0, &err);
         sbp_engine_set_weights(&e1, net->params);
         sbp_engine_set_weights(&e2, net->params);
         float *x = malloc(sizeof(float) * T * 72);
@@ -676,7 +676,7 @@ static void trace_consistency(void)
     if (raster && watch && mem &&
         /* one step per chunk, as the trace runs: the fast path picks the event-driven or the
          * GEMM kernel per chunk from its density, and the two round differently */
-        sbp_engine_init(&e, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 1, &err) == SBP_OK) {
+        sbp_engine_init(&e, net, T, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 1, &err) == SBP_OK) {
         for (size_t i = 0; i < n; i++)
             watch[i] = i;
         CHECK(sbp_analysis_trace(net, &in, T, layer, raster, watch, (int)n, mem, 0, &err) ==

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "net/engine.h"
+#include "backend/host/neuron.h"
+#include "engine/engine.h"
 
 #define MAX_T 64
 
@@ -110,7 +111,7 @@ static void build_spec(sbp_net_spec *s, const char *name)
     }
 }
 
-static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
+static void run_case(const char *name, const sbp_backend *impl, int tc, sbp_backward mode)
 {
     char path[1024], rel[128], what[160];
     snprintf(rel, sizeof rel, "tests/golden/%s.txt", name);
@@ -156,7 +157,7 @@ static void run_case(const char *name, sbp_impl impl, int tc, sbp_backward mode)
     float out[16], gout[16];
     double loss = 0;
     const char *mname = sbp_backward_name(mode);
-    const char *iname = impl == SBP_IMPL_REFERENCE ? "reference" : "fast";
+    const char *iname = impl == &sbp_backend_reference ? "reference" : "fast";
     for (int s = 0; s < N; s++) {
         for (size_t i = 0; i < (size_t)T * nin; i++)
             spikes[i] = (float)input->v[(size_t)s * T * nin + i];
@@ -258,10 +259,10 @@ int main(void)
     const char *cases[] = {"small", "lenetlike", "residual"};
     for (int c = 0; c < 3; c++)
         for (int m = 0; m < SBP_BACKWARD_COUNT; m++) {
-            run_case(cases[c], SBP_IMPL_REFERENCE, 0, (sbp_backward)m);
-            run_case(cases[c], SBP_IMPL_FAST, 0, (sbp_backward)m);  /* one chunk */
-            run_case(cases[c], SBP_IMPL_FAST, 1, (sbp_backward)m);  /* step by step */
-            run_case(cases[c], SBP_IMPL_FAST, 5, (sbp_backward)m);  /* uneven chunks */
+            run_case(cases[c], &sbp_backend_reference, 0, (sbp_backward)m);
+            run_case(cases[c], &sbp_backend_cpu, 0, (sbp_backward)m);  /* one chunk */
+            run_case(cases[c], &sbp_backend_cpu, 1, (sbp_backward)m);  /* step by step */
+            run_case(cases[c], &sbp_backend_cpu, 5, (sbp_backward)m);  /* uneven chunks */
         }
     return check_finish("golden");
 }

@@ -26,11 +26,12 @@
 #define TEST_RNG_SEED 0xD1B54A32D192ED03ull
 #include "testutil.h"
 #include "layout.h"
-#include "layers/conv.h"
-#include "layers/dense.h"
-#include "layers/layer.h"
-#include "layers/neuron.h"
-#include "layers/pool.h"
+#include "backend/cpu/conv.h"
+#include "backend/cpu/dense.h"
+#include "backend/reference/reference.h"
+#include "net/layer.h"
+#include "backend/host/neuron.h"
+#include "backend/cpu/pool.h"
 #include "net/net.h"
 
 #define FD_EPS 1e-2f

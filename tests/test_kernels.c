@@ -30,13 +30,14 @@
 #define TEST_RNG_SEED 0x9E3779B97F4A7C15ull
 #include "testutil.h"
 #include "layout.h"
-#include "layers/conv.h"
-#include "layers/dense.h"
+#include "backend/cpu/conv.h"
+#include "backend/cpu/dense.h"
+#include "backend/reference/reference.h"
 #include "core/rng.h"
-#include "layers/events.h"
-#include "layers/layer.h"
-#include "layers/neuron.h"
-#include "layers/pool.h"
+#include "backend/cpu/events.h"
+#include "net/layer.h"
+#include "backend/host/neuron.h"
+#include "backend/cpu/pool.h"
 #include "net/net.h"
 
 /* ---------------------------------------------------------------- helpers */

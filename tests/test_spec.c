@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "layers/neuron.h"
-#include "net/engine.h"
+#include "backend/host/neuron.h"
+#include "engine/engine.h"
 
 /* A layer of n neurons of the given model (geometry 1×1 per neuron). */
 static sbp_layer neuron_layer(sbp_neuron kind, size_t n)
@@ -138,7 +138,7 @@ static void output_layer(void)
         spikes[t] = 1.0f;
     for (int m = 0; m < SBP_BACKWARD_COUNT; m++) {
         sbp_engine e;
-        CHECK(sbp_engine_init(&e, net, 100, SBP_IMPL_FAST, 1, (sbp_backward)m, 0, &err) == SBP_OK,
+        CHECK(sbp_engine_init(&e, net, 100, &sbp_backend_cpu, 1, (sbp_backward)m, 0, &err) == SBP_OK,
               "%s", err.msg);
         sbp_input in = {.spikes = spikes};
         float o, g = 1.0f, dW = 0.0f;

@@ -47,7 +47,7 @@ static sbp_net *small_net(uint64_t seed)
 }
 
 /* Trains `epochs` epochs; writes per-epoch mean loss into losses (if not NULL). */
-static void train(sbp_net *net, const sbp_dataset *ds, sbp_backward mode, sbp_impl impl,
+static void train(sbp_net *net, const sbp_dataset *ds, sbp_backward mode, sbp_backend_id impl,
                   uint64_t seed, int threads, int epochs, double *losses)
 {
     sbp_train_opts o;
@@ -57,7 +57,7 @@ static void train(sbp_net *net, const sbp_dataset *ds, sbp_backward mode, sbp_im
     o.epochs = epochs;
     o.lr = 0.02f;
     o.backward = mode;
-    o.impl = impl;
+    o.backend = impl;
     o.seed = seed;
     o.threads = threads;
     sbp_trainer *tr = NULL;
@@ -140,7 +140,7 @@ int main(void)
     for (int m = 0; m < SBP_BACKWARD_COUNT; m++) {
         sbp_net *net = small_net(3);
         double before = accuracy(net, test_set), losses[6];
-        train(net, train_set, (sbp_backward)m, SBP_IMPL_FAST, 5, 2, 6, losses);
+        train(net, train_set, (sbp_backward)m, SBP_BACKEND_CPU, 5, 2, 6, losses);
         double after = accuracy(net, test_set);
         printf("%s: loss per epoch %.4f %.4f %.4f %.4f %.4f %.4f; test accuracy %.3f -> %.3f\n",
                sbp_backward_name((sbp_backward)m), losses[0], losses[1], losses[2], losses[3],
@@ -154,9 +154,9 @@ int main(void)
 
     /* Same seed, same data, same thread count → identical weights; another seed → different. */
     sbp_net *a = small_net(11), *b = small_net(11), *c = small_net(11);
-    train(a, train_set, SBP_BACKWARD_EXACT, SBP_IMPL_FAST, 21, 2, 2, NULL);
-    train(b, train_set, SBP_BACKWARD_EXACT, SBP_IMPL_FAST, 21, 2, 2, NULL);
-    train(c, train_set, SBP_BACKWARD_EXACT, SBP_IMPL_FAST, 22, 2, 2, NULL);
+    train(a, train_set, SBP_BACKWARD_EXACT, SBP_BACKEND_CPU, 21, 2, 2, NULL);
+    train(b, train_set, SBP_BACKWARD_EXACT, SBP_BACKEND_CPU, 21, 2, 2, NULL);
+    train(c, train_set, SBP_BACKWARD_EXACT, SBP_BACKEND_CPU, 22, 2, 2, NULL);
     CHECK(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0,
           "same seed and threads: weights differ");
     CHECK(memcmp(a->params, c->params, a->n_params * sizeof(float)) != 0,
@@ -164,8 +164,8 @@ int main(void)
 
     /* Fast path vs the plain-loop reference over two epochs of training. */
     sbp_net *f = small_net(11), *r = small_net(11);
-    train(f, train_set, SBP_BACKWARD_EXACT, SBP_IMPL_FAST, 21, 1, 1, NULL);
-    train(r, train_set, SBP_BACKWARD_EXACT, SBP_IMPL_REFERENCE, 21, 1, 1, NULL);
+    train(f, train_set, SBP_BACKWARD_EXACT, SBP_BACKEND_CPU, 21, 1, 1, NULL);
+    train(r, train_set, SBP_BACKWARD_EXACT, SBP_BACKEND_REFERENCE, 21, 1, 1, NULL);
     double maxd = 0, maxw = 0;
     for (size_t i = 0; i < f->n_params; i++) {
         maxd = fmax(maxd, fabs(f->params[i] - r->params[i]));

@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "train/images.h"
 
 /* --------------------------------------------------------------------------- geometry */
 
@@ -148,7 +150,7 @@ sbp_status sbp_probe_init(sbp_probe *p, const sbp_net *net, int T, sbp_error *er
     memset(p, 0, sizeof *p);
     p->net = net;
     p->T = T;
-    sbp_status st = sbp_engine_init(&p->eng, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 0, err);
+    sbp_status st = sbp_engine_init(&p->eng, net, T, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 0, err);
     if (st != SBP_OK)
         return st;
     sbp_engine_set_weights(&p->eng, net->params);
@@ -304,29 +306,27 @@ void sbp_analysis_opts_default(sbp_analysis_opts *o)
     o->seed = 1;
 }
 
-static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, int T, sbp_error *err)
+/* One analysis run: a probe and an activity sum per worker, integer per-step and confusion
+ * counts per worker (summed at the end: the result does not depend on which worker saw which
+ * image). */
+typedef struct analysis_run {
+    const sbp_dataset *ds;
+    uint64_t seed;
+    int T;
+    size_t classes;
+    sbp_probe *pr;
+    sbp_activity *acc;
+    uint64_t *cbs, *conf;
+} analysis_run;
+
+static void analyse_image(void *ctx, int w, size_t i)
 {
-    const sbp_net_spec *s = &net->spec;
-    const sbp_layer *Lo = &net->layers[net->n_layers - 1];
-    if (T < 1)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "analysis: timesteps must be at least 1 (got %d)",
-                        T);
-    if (ds->c != s->in_c || ds->h != s->in_h || ds->w != s->in_w)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "analysis: data images are %dx%dx%d but the network expects %dx%dx%d",
-                        ds->h, ds->w, ds->c, s->in_h, s->in_w, s->in_c);
-    if ((size_t)ds->classes > Lo->n_out)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "analysis: data has %d classes but the network outputs %zu", ds->classes,
-                        Lo->n_out);
-    if (ds->n == 0)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "analysis: data set is empty");
-    if (ds->timesteps > 0 && ds->timesteps != T)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "analysis: the data are spike trains of %d steps but %d time steps were "
-                        "asked for",
-                        ds->timesteps, T);
-    return SBP_OK;
+    analysis_run *r = ctx;
+    sbp_input in;
+    sbp_analysis_input(&in, r->ds, i, r->seed);
+    sbp_probe_image(&r->pr[w], &in, sbp_dataset_label(r->ds, i), &r->acc[w],
+                    r->cbs + (size_t)w * r->T, r->conf + (size_t)w * r->classes * r->classes,
+                    NULL);
 }
 
 sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
@@ -334,13 +334,13 @@ sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
                             uint64_t *correct_by_steps, uint64_t *confusion, sbp_error *err)
 {
     const int T = o->timesteps;
-    sbp_status st = check_data(net, ds, T, err);
+    sbp_status st = sbp_images_check(net, ds, T, "analysis: ", err);
     if (st != SBP_OK)
         return st;
     sbp_activity_init(act, net, T);
     const size_t n = o->images && o->images < ds->n ? o->images : ds->n;
     const size_t classes = net->layers[net->n_layers - 1].n_out;
-    const int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+    const int nt = sbp_workers(o->threads);
     sbp_probe *pr = calloc((size_t)nt, sizeof *pr);
     sbp_activity *acc = calloc((size_t)nt, sizeof *acc);
     uint64_t *cbs = calloc((size_t)nt * (size_t)T, sizeof *cbs);
@@ -356,20 +356,8 @@ sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
     }
     if (st != SBP_OK)
         goto done;
-    const size_t chunk = 256;
-    for (size_t first = 0; first < n; first += chunk) {
-        const size_t last = first + chunk < n ? first + chunk : n;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (size_t i = first; i < last; i++) {
-            const int tid = omp_get_thread_num();
-            sbp_input in;
-            sbp_analysis_input(&in, ds, i, o->seed);
-            sbp_probe_image(&pr[tid], &in, sbp_dataset_label(ds, i), &acc[tid],
-                            cbs + (size_t)tid * T, conf + (size_t)tid * classes * classes, NULL);
-        }
-        if (o->progress)
-            o->progress(o->progress_user, last, n);
-    }
+    analysis_run r = {ds, o->seed, T, classes, pr, acc, cbs, conf};
+    sbp_images_each(n, nt, 256, analyse_image, &r, o->progress, o->progress_user);
     /* Integer sums: the result does not depend on which thread saw which image. */
     for (int t = 0; t < nt; t++)
         activity_add(act, &acc[t]);
@@ -555,7 +543,7 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
             return sbp_fail(err, SBP_ERR_INVALID_ARG,
                             "trace: neuron %zu of layer %d does not exist (it has %zu)", watch[w],
                             layer + 1, n);
-    const int nt = threads > 0 ? threads : omp_get_max_threads();
+    const int nt = sbp_workers(threads);
     float *out = malloc((size_t)nt * classes * sizeof(float)); /* (threads, classes) */
     float *hist = NULL;
     sbp_engine e;
@@ -569,7 +557,7 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
             st = sbp_fail(err, SBP_ERR_NOMEM, "trace: out of memory");
             goto done;
         }
-        st = sbp_engine_init(&e, net, T, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 1, err);
+        st = sbp_engine_init(&e, net, T, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 1, err);
         if (st != SBP_OK)
             goto done;
         sbp_engine_set_weights(&e, net->params);
@@ -585,7 +573,7 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
     }
 
     if (raster) { /* one pass keeping every step's spike bits (exact-mode training state) */
-        st = sbp_engine_init(&e, net, T, SBP_IMPL_FAST, 1, SBP_BACKWARD_EXACT, 1, err);
+        st = sbp_engine_init(&e, net, T, &sbp_backend_cpu, 1, SBP_BACKWARD_EXACT, 1, err);
         if (st != SBP_OK)
             goto done;
         sbp_engine_set_weights(&e, net->params);
@@ -606,7 +594,7 @@ sbp_status sbp_analysis_trace(const sbp_net *net, const sbp_input *in, int T, in
             sbp_engine ek;
             sbp_error kerr = {0};
             float *o = out + (size_t)omp_get_thread_num() * classes;
-            sbp_status sk = sbp_engine_init(&ek, net, k, SBP_IMPL_FAST, 0, SBP_BACKWARD_EXACT, 1,
+            sbp_status sk = sbp_engine_init(&ek, net, k, &sbp_backend_cpu, 0, SBP_BACKWARD_EXACT, 1,
                                             &kerr);
             if (sk != SBP_OK) {
 #pragma omp critical(sbp_trace_error)

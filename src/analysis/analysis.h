@@ -33,7 +33,7 @@
 
 #include <stdint.h>
 
-#include "net/engine.h"
+#include "engine/engine.h"
 
 /* Encoding counter tag of evaluation: the same value as train.c's EVAL_TAG, so that analysis
  * sees exactly the spikes sbp_eval sees (test_analysis checks the agreement). */

@@ -5,7 +5,7 @@
 #ifndef SBP_NET_NET_H
 #define SBP_NET_NET_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 #include "spikebp.h"
 
 #define SBP_NET_MAX_META 32

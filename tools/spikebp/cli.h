@@ -32,6 +32,10 @@ void cli_data_help(FILE *f);
 sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset **view,
                          sbp_dataset **owner, sbp_error *err);
 
+/* --backend NAME: 0 after printing "spikebp CMD: --backend: …" for an unknown name, or for a
+ * backend this build or machine cannot run (with the reason); 1 with *out set otherwise. */
+int cli_backend(const char *cmd, const char *name, sbp_backend_id *out);
+
 /* Builds a network spec from a built-in name or the paper's notation. */
 sbp_status cli_net_spec(const char *name, sbp_net_spec *spec, sbp_error *err);
 

@@ -16,7 +16,8 @@ static void help(FILE *f)
             "  --limit N             evaluate only the first N test images [default: all]\n"
             "  --seed S              seed of the input spike encoding [default: 1]\n"
             "  --threads N           worker threads [default: all cores]\n"
-            "  --reference           use the plain-loop reference implementation (slow)\n"
+            "  --backend NAME        cpu, reference (plain loops, slow) or cuda [default: cpu]\n"
+            "  --reference           the same as --backend reference\n"
             "  --quiet               no progress bar\n"
             "  --json                print one JSON object with the results\n\n");
     cli_data_help(f);
@@ -31,7 +32,8 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL;
     long T = 0, limit = 0, seed = 1, threads = 0;
-    int json = 0, quiet = 0, reference = 0;
+    int json = 0, quiet = 0;
+    sbp_backend_id backend = SBP_BACKEND_CPU;
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"data", required_argument, 0, 'd'},
                                          {"timesteps", required_argument, 0, 'T'},
@@ -39,6 +41,7 @@ int cmd_eval(int argc, char **argv)
                                          {"seed", required_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
                                          {"reference", no_argument, 0, 'r'},
+                                         {"backend", required_argument, 0, 'x'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
@@ -52,7 +55,8 @@ int cmd_eval(int argc, char **argv)
         case 'l': if (!cli_int("eval", "--limit", optarg, 1, 1L << 40, &limit)) return CLI_USAGE; break;
         case 's': if (!cli_int("eval", "--seed", optarg, 0, 1L << 62, &seed)) return CLI_USAGE; break;
         case 't': if (!cli_int("eval", "--threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
-        case 'r': reference = 1; break;
+        case 'r': backend = SBP_BACKEND_REFERENCE; break;
+        case 'x': if (!cli_backend("eval", optarg, &backend)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'j': json = 1; break;
         case 'h': help(stdout); return CLI_OK;
@@ -88,7 +92,7 @@ int cmd_eval(int argc, char **argv)
     eo.timesteps = (int)T;
     eo.seed = (uint64_t)seed;
     eo.threads = (int)threads;
-    eo.impl = reference ? SBP_IMPL_REFERENCE : SBP_IMPL_FAST;
+    eo.backend = backend;
     cli_progress p;
     cli_progress_start(&p, "eval", sbp_dataset_count(ds), quiet);
     eo.progress = on_progress;

@@ -65,7 +65,9 @@ static void help(FILE *f)
             "                        may be given; a different --threads breaks bit-identity)\n"
             "execution\n"
             "  --threads N           worker threads                         [all cores]\n"
-            "  --reference           plain-loop reference implementation (slow; for checks)\n"
+            "  --backend NAME        cpu (fast path), reference (plain loops, the oracle; slow)\n"
+            "                        or cuda (not in this build)                   [cpu]\n"
+            "  --reference           the same as --backend reference\n"
             "\nSpike data sets (N-MNIST, npy spike trains) set T unless -T is given.\n\n");
     cli_data_help(f);
 }
@@ -142,7 +144,7 @@ static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_
     sbp_eval_opts_default(&eo);
     eo.timesteps = o->timesteps;
     eo.threads = o->threads;
-    eo.impl = o->impl;
+    eo.backend = o->backend;
     cli_progress pe;
     cli_progress_start(&pe, label, sbp_dataset_count(ds), quiet);
     eo.progress = on_eval_progress;
@@ -225,6 +227,7 @@ int cmd_train(int argc, char **argv)
         {"log", required_argument, 0, 'g'},         {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"threads", required_argument, 0, 't'},
         {"reference", no_argument, 0, 'R'},         {"help", no_argument, 0, 'h'},
+        {"backend", required_argument, 0, 'X'},
         {"recipe", required_argument, 0, 'P'},      {"init", required_argument, 0, 'I'},
         {"val-split", required_argument, 0, 'V'},   {"checkpoint-dir", required_argument, 0, 'C'},
         {"checkpoint-every", required_argument, 0, 'N'}, {"keep", required_argument, 0, 'K'},
@@ -256,7 +259,8 @@ int cmd_train(int argc, char **argv)
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 't': if (!cli_int("train", "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
-        case 'R': o->impl = SBP_IMPL_REFERENCE; break;
+        case 'R': o->backend = SBP_BACKEND_REFERENCE; break;
+        case 'X': if (!cli_backend("train", optarg, &o->backend)) return CLI_USAGE; break;
         case 'P': recipe = optarg; break;
         case 'I': init_path = optarg; break;
         case 'V': if (!cli_float("train", "--val-split", optarg, 0, 0.9, &s.val_split)) return CLI_USAGE; break;

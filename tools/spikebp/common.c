@@ -398,6 +398,16 @@ sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset 
     return load_idx(dir, train, limit, view, owner, err);
 }
 
+int cli_backend(const char *cmd, const char *name, sbp_backend_id *out)
+{
+    sbp_error err = {0};
+    if (sbp_backend_parse(out, name, &err) != SBP_OK || sbp_backend_check(*out, &err) != SBP_OK) {
+        fprintf(stderr, "spikebp %s: --backend: %s\n", cmd, err.msg);
+        return 0;
+    }
+    return 1;
+}
+
 sbp_status cli_net_spec(const char *name, sbp_net_spec *spec, sbp_error *err)
 {
     struct stat sb;

@@ -15,7 +15,7 @@
  * made a compile-time constant per case (1 … 16 vectors of 16 channels; wider layers are done
  * in blocks of 256 channels).
  */
-#include "layers/conv.h"
+#include "backend/cpu/conv.h"
 
 #include "core/cpu.h"
 #include "core/runs.h"

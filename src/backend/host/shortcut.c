@@ -1,17 +1,16 @@
 /* shortcut.c — subsample and identity shortcuts (§1 residual block; §3 "the stride-2
- * subsample scatters g_U[t] to the even positions"). Channel-first for the reference,
- * channel-last for the fast path (layer.h); the sampled positions are the same. */
-#include "layers/shortcut.h"
+ * subsample scatters g_U[t] to the even positions"). Channel-first for the reference
+ * backend, channel-last for the cpu backend (net/layer.h); the sampled positions are the same. */
+#include "backend/host/shortcut.h"
 
-/* Index of channel c at (y, x) of an h×w map with C channels in impl's layout. */
-static inline size_t at(sbp_impl impl, int C, int h, int w, int c, int y, int x)
+/* Index of channel c at (y, x) of an h×w map with C channels. */
+static inline size_t at(int channel_last, int C, int h, int w, int c, int y, int x)
 {
-    return impl == SBP_IMPL_REFERENCE ? ((size_t)c * h + y) * w + x
-                                      : ((size_t)y * w + x) * C + c;
+    return channel_last ? ((size_t)y * w + x) * C + c : ((size_t)c * h + y) * w + x;
 }
 
 void sbp_shortcut_forward_add(float *I, const float *x, const sbp_layer *sc, int tc,
-                              sbp_impl impl)
+                              int channel_last)
 {
     const int C = sc->out_c, H = sc->in_h, W = sc->in_w, Ho = sc->out_h, Wo = sc->out_w;
     const int s = sc->spec.stride;
@@ -21,12 +20,12 @@ void sbp_shortcut_forward_add(float *I, const float *x, const sbp_layer *sc, int
         for (int c = 0; c < C; c++)
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++)
-                    o[at(impl, C, Ho, Wo, c, oy, ox)] += xt[at(impl, C, H, W, c, s * oy, s * ox)];
+                    o[at(channel_last, C, Ho, Wo, c, oy, ox)] += xt[at(channel_last, C, H, W, c, s * oy, s * ox)];
     }
 }
 
 void sbp_shortcut_backward_add(float *dx, const float *gI, const sbp_layer *sc, int tc,
-                               sbp_impl impl)
+                               int channel_last)
 {
     const int C = sc->out_c, H = sc->in_h, W = sc->in_w, Ho = sc->out_h, Wo = sc->out_w;
     const int s = sc->spec.stride;
@@ -36,6 +35,6 @@ void sbp_shortcut_backward_add(float *dx, const float *gI, const sbp_layer *sc, 
         for (int c = 0; c < C; c++)
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++)
-                    xt[at(impl, C, H, W, c, s * oy, s * ox)] += g[at(impl, C, Ho, Wo, c, oy, ox)];
+                    xt[at(channel_last, C, H, W, c, s * oy, s * ox)] += g[at(channel_last, C, Ho, Wo, c, oy, ox)];
     }
 }

@@ -1,7 +1,7 @@
 /* neuron.c — LIF, IF and leaky-integrator dynamics and the exact-mode per-neuron backward
  * (§1, §3). The membrane recursion is elementwise: each step is one pass over a row of n
- * neurons (time-major chunks, layer.h), whatever the order of the neurons within it. */
-#include "layers/neuron.h"
+ * neurons (time-major chunks, backend/backend.h), whatever the order of the neurons within it. */
+#include "backend/host/neuron.h"
 
 #include "core/cpu.h"
 #include "core/runs.h"

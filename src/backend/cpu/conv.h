@@ -1,12 +1,11 @@
 /*
  * conv.h — 2-D convolution synapses (§1: k×k, stride, zero padding, no bias), all steps of a
- * chunk at once; cross-correlation as in PyTorch's conv2d. Signatures follow layer.h.
+ * chunk at once; cross-correlation as in PyTorch's conv2d: the cpu backend's kernels
+ * (backend/backend.h has the signature; the reference loops are backend/reference/conv.c).
  *
- * *_ref   plain loops, weights W in PyTorch layout (Cout, Cin, k, k): the oracle.
  * *_gemm  im2col + SGEMM; *_sparse event-driven scatter over the input's nonzeros;
  * *_fast  picks one of the two per chunk from the input's density.
- * The reference works channel-first (x (tc, Cin, H, W), I (tc, Cout, Ho, Wo)); gemm, sparse
- * and fast work channel-last (x (tc, H, W, Cin), I (tc, Ho, Wo, Cout)) and take weights Wt and
+ * They work channel-last (x (tc, H, W, Cin), I (tc, Ho, Wo, Cout)) and take weights Wt and
  * accumulate gradients dWt in kernel layout (K, Cout), row (ci·k + ky)·k + (k − 1 − kx) (the
  * taps of one kernel row mirrored, so that an input event's taps along a row are one run,
  * conv.c), converted with the two *_kernel_layout functions.
@@ -14,19 +13,16 @@
  * The input gradient dx of the sparse kernel is computed only where x ≠ 0 and is 0 elsewhere.
  * That is all a spiking layer below ever reads: its g_s[t] matters only at steps where it
  * spiked (§3 recursion), and where it spiked but dropout zeroed its output, its factor is 0.
- * The gemm and reference kernels compute dx everywhere.
+ * The gemm kernel (like the reference) computes dx everywhere.
  */
-#ifndef SBP_LAYERS_CONV_H
-#define SBP_LAYERS_CONV_H
+#ifndef SBP_BACKEND_CPU_CONV_H
+#define SBP_BACKEND_CPU_CONV_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 
 /* Floats of scratch the fast kernels need for a chunk of tc steps (64-byte aligned). */
 size_t sbp_conv_scratch(const sbp_layer *L, int tc);
 
-void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
-void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc);
 
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
 /* dW (PyTorch layout) += dWt (kernel layout). */

@@ -4,8 +4,8 @@
  * per outgoing synapse). Spike maps are mostly zeros — a few percent of neurons fire per step
  * in a trained LeNet — so walking the events does far fewer operations than a dense product.
  */
-#ifndef SBP_LAYERS_EVENTS_H
-#define SBP_LAYERS_EVENTS_H
+#ifndef SBP_BACKEND_CPU_EVENTS_H
+#define SBP_BACKEND_CPU_EVENTS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,45 +3,14 @@
  * g_x[t] = Wᵀ gI[t]). The gemm versions are one SGEMM each over all tc steps; the sparse
  * versions add one weight row Wt[i, :] per input event.
  */
-#include "layers/dense.h"
+#include "backend/cpu/dense.h"
 
 #include "core/blas.h"
 #include <string.h>
 
 #include "core/cpu.h"
 #include "core/runs.h"
-#include "layers/events.h"
-
-void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
-{
-    const size_t nin = L->n_in, nout = L->n_out;
-    for (size_t o = 0; o < nout; o++)
-        for (int t = 0; t < tc; t++) {
-            float acc = 0.0f;
-            for (size_t i = 0; i < nin; i++)
-                acc += W[o * nin + i] * x[(size_t)t * nin + i];
-            I[(size_t)t * nout + o] = acc;
-        }
-}
-
-void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *x,
-                            const float *W, const sbp_layer *L, int tc)
-{
-    const size_t nin = L->n_in, nout = L->n_out;
-    if (dx)
-        memset(dx, 0, sizeof(float) * (size_t)tc * nin);
-    for (size_t o = 0; o < nout; o++)
-        for (int t = 0; t < tc; t++) {
-            float g = gI[(size_t)t * nout + o];
-            if (g == 0.0f)
-                continue;
-            for (size_t i = 0; i < nin; i++) {
-                dW[o * nin + i] += g * x[(size_t)t * nin + i];
-                if (dx)
-                    dx[(size_t)t * nin + i] += g * W[o * nin + i];
-            }
-        }
-}
+#include "backend/cpu/events.h"
 
 size_t sbp_dense_scratch(const sbp_layer *L, int tc)
 {

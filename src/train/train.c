@@ -1,9 +1,10 @@
 /*
- * train.c — mini-batch SGD over a dataset (§2 loss, §3 update, §4 schedule) and evaluation.
+ * train.c — mini-batch SGD over a dataset (§2 loss, §3 update, §4 schedule).
  *
- * Parallelism: OpenMP over the samples of a batch, one engine and one gradient buffer per
- * thread; buffers are summed in thread order, so a run is bit-reproducible for the same seed,
- * data and thread count. BLAS calls inside the parallel region run single-threaded.
+ * Parallelism: OpenMP over the samples of a batch, one engine (a backend worker) and one
+ * gradient sum per thread; the backend reduces the sums in thread order and takes the SGD step,
+ * so a run is bit-reproducible for the same seed, data, backend and thread count. BLAS calls
+ * inside the parallel region run single-threaded.
  */
 #include <math.h>
 #include <omp.h>
@@ -12,9 +13,10 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "backend/backend.h"
 #include "data/dataset.h"
-#include "net/engine.h"
-
+#include "engine/engine.h"
+#include "train/images.h"
 
 static const char *const backward_names[] = {
     [SBP_BACKWARD_EXACT] = "exact",
@@ -40,53 +42,8 @@ void sbp_train_opts_default(sbp_train_opts *o)
     o->lr_milestones[0] = 74; /* "×0.2 from epoch 75" (§4), 0-based */
     o->n_milestones = 1;
     o->backward = SBP_BACKWARD_EXACT;
-    o->impl = SBP_IMPL_FAST;
+    o->backend = SBP_BACKEND_CPU;
     o->seed = 1;
-}
-
-void sbp_eval_opts_default(sbp_eval_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->timesteps = 100;
-    o->batch = 256;
-    o->seed = 1;
-}
-
-/* Loss Σ_k (o_k − y_k)² of one sample and, if g is not NULL, g = ∂/∂o = 2(o − y) (§2). */
-static double sample_loss(const float *o, int classes, int label, float *g, int *correct)
-{
-    double loss = 0.0;
-    int best = 0;
-    for (int k = 0; k < classes; k++) {
-        float d = o[k] - (k == label ? 1.0f : 0.0f);
-        loss += (double)d * d;
-        if (g)
-            g[k] = 2.0f * d;
-        if (o[k] > o[best])
-            best = k;
-    }
-    *correct = best == label;
-    return loss;
-}
-
-static sbp_status check_data(const sbp_net *net, const sbp_dataset *ds, int T, sbp_error *err)
-{
-    const sbp_net_spec *s = &net->spec;
-    const sbp_layer *Lo = &net->layers[net->n_layers - 1];
-    if (ds->c != s->in_c || ds->h != s->in_h || ds->w != s->in_w)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "data images are %dx%dx%d but the network expects %dx%dx%d", ds->h, ds->w,
-                        ds->c, s->in_h, s->in_w, s->in_c);
-    if ((size_t)ds->classes > Lo->n_out)
-        return sbp_fail(err, SBP_ERR_SHAPE, "data has %d classes but the network outputs %zu",
-                        ds->classes, Lo->n_out);
-    if (ds->n == 0)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "data set is empty");
-    if (ds->timesteps > 0 && ds->timesteps != T)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "the data are spike trains of %d steps but %d time steps were asked for",
-                        ds->timesteps, T);
-    return SBP_OK;
 }
 
 /* §1 augmentation: random crop of the image zero-padded by `pad` pixels, then a random
@@ -108,96 +65,6 @@ static void augment(uint8_t *out, const sbp_dataset *ds, size_t i, uint64_t seed
                     (sy >= 0 && sy < H && sx >= 0 && sx < W) ? img[((size_t)c * H + sy) * W + sx]
                                                              : 0;
             }
-}
-
-static int thread_count(int requested)
-{
-    return requested > 0 ? requested : omp_get_max_threads();
-}
-
-/* --------------------------------------------------------------------------- evaluation */
-
-/* Evaluation and prediction are one pass: `outputs` (n, classes), if not NULL, receives every
- * sample's o where the forward pass writes it, so both see the same bits. */
-static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                           sbp_eval_result *res, float *outputs, sbp_error *err)
-{
-    memset(res, 0, sizeof *res);
-    sbp_status st = check_data(net, ds, opts->timesteps, err);
-    if (st != SBP_OK)
-        return st;
-    const int nt = thread_count(opts->threads);
-    const int classes = (int)net->layers[net->n_layers - 1].n_out;
-    sbp_engine *eng = calloc((size_t)nt, sizeof *eng);
-    float *outs = calloc((size_t)nt * classes, sizeof(float));
-    double *losses = calloc(ds->n, sizeof(double));
-    unsigned char *hits = calloc(ds->n, 1);
-    if (!eng || !outs || !losses || !hits) {
-        st = sbp_fail(err, SBP_ERR_NOMEM, "evaluation: out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nt && st == SBP_OK; i++) {
-        st = sbp_engine_init(&eng[i], net, opts->timesteps, opts->impl, 0, SBP_BACKWARD_EXACT, 0,
-                             err);
-        if (st == SBP_OK)
-            sbp_engine_skip_counts(&eng[i]); /* only the outputs are read here */
-        if (st == SBP_OK && i == 0)
-            sbp_engine_set_weights(&eng[0], net->params);
-        else if (st == SBP_OK)
-            sbp_engine_share_weights(&eng[i], &eng[0]); /* one copy for all threads */
-    }
-    if (st != SBP_OK)
-        goto done;
-    sbp_rng_key key = sbp_rng_key_make(opts->seed, SBP_RNG_ENCODE);
-    const size_t chunk = opts->batch > 0 ? (size_t)opts->batch : 256;
-    for (size_t first = 0; first < ds->n; first += chunk) {
-        const size_t last = first + chunk < ds->n ? first + chunk : ds->n;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (size_t i = first; i < last; i++) {
-            int tid = omp_get_thread_num(), ok;
-            sbp_input in;
-            sbp_input_for(&in, ds, i, key, SBP_INPUT_EVAL_TAG);
-            float *o = outputs ? outputs + i * (size_t)classes : outs + (size_t)tid * classes;
-            sbp_engine_forward(&eng[tid], &in, o);
-            losses[i] = sample_loss(o, classes, sbp_dataset_label(ds, i), NULL, &ok);
-            hits[i] = (unsigned char)ok;
-        }
-        if (opts->progress)
-            opts->progress(opts->progress_user, last, ds->n);
-    }
-    for (size_t i = 0; i < ds->n; i++) {
-        res->loss += losses[i];
-        res->correct += hits[i];
-    }
-    res->images = ds->n;
-    res->accuracy = (double)res->correct / (double)ds->n;
-    if (!isfinite(res->loss))
-        st = sbp_fail(err, SBP_ERR_NUMERIC, "evaluation: the loss is not finite (%g)", res->loss);
-done:
-    if (eng)
-        for (int i = 0; i < nt; i++)
-            sbp_engine_release(&eng[i]);
-    free(eng);
-    free(outs);
-    free(losses);
-    free(hits);
-    return st;
-}
-
-sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                    sbp_eval_result *res, sbp_error *err)
-{
-    return run_eval(net, ds, opts, res, NULL, err);
-}
-
-sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                       float *out, sbp_error *err)
-{
-    if (!net || !ds || !opts || !out)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG,
-                        "predict: the network, data, options and output array must be set");
-    sbp_eval_result res;
-    return run_eval(net, ds, opts, &res, out, err);
 }
 
 /* --------------------------------------------------------------------------- training */
@@ -235,16 +102,19 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
                               const sbp_train_opts *opts, sbp_error *err)
 {
     *out = NULL;
-    sbp_status st = check_data(net, train, opts->timesteps, err);
-    if (st != SBP_OK)
-        return st;
     if (opts->batch < 1 || opts->epochs < 1 || opts->timesteps < 1 || !(opts->lr > 0.0f) ||
         !(opts->weight_decay >= 0.0f) || opts->n_milestones < 0 || opts->n_milestones > 8 ||
-        (unsigned)opts->backward >= SBP_BACKWARD_COUNT || (unsigned)opts->impl >= SBP_IMPL_COUNT)
+        (unsigned)opts->backward >= SBP_BACKWARD_COUNT || (unsigned)opts->backend >= SBP_BACKEND_COUNT)
         return sbp_fail(err, SBP_ERR_INVALID_ARG,
                         "training options out of range (batch %d, epochs %d, timesteps %d, lr "
                         "%g, weight decay %g)",
                         opts->batch, opts->epochs, opts->timesteps, opts->lr, opts->weight_decay);
+    sbp_status st = sbp_images_check(net, train, opts->timesteps, "", err);
+    if (st != SBP_OK)
+        return st;
+    const sbp_backend *be = sbp_backend_get(opts->backend, err);
+    if (!be)
+        return err ? err->status : SBP_ERR_UNSUPPORTED;
     if (train->n > UINT32_MAX)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "data set too large (%zu images)", train->n);
     sbp_trainer *tr = calloc(1, sizeof *tr);
@@ -253,7 +123,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     tr->net = net;
     tr->data = train;
     tr->opts = *opts;
-    tr->threads = thread_count(opts->threads);
+    tr->threads = sbp_workers(opts->threads);
     tr->batches = (train->n + (size_t)opts->batch - 1) / (size_t)opts->batch;
     const int classes = (int)net->layers[net->n_layers - 1].n_out;
     tr->order = malloc(train->n * sizeof *tr->order);
@@ -272,8 +142,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
                         "trainer: out of memory (per-thread state for %d threads)", threads);
     }
     for (int i = 0; i < tr->threads; i++) {
-        st = sbp_engine_init(&tr->eng[i], net, opts->timesteps, opts->impl, 1, opts->backward, 0,
-                             err);
+        st = sbp_engine_init(&tr->eng[i], net, opts->timesteps, be, 1, opts->backward, 0, err);
         if (st != SBP_OK) {
             sbp_trainer_free(tr);
             return st;
@@ -305,7 +174,7 @@ int sbp_trainer_done(const sbp_trainer *tr)
     return tr->epoch >= tr->opts.epochs;
 }
 
-/* Index of the first layer whose slice of `arr` (n_params) holds a NaN or Inf, or −1. */
+/* Index of the first layer whose slice of `arr` (n_params, host) holds a NaN or Inf, or −1. */
 static int bad_layer(const sbp_net *net, const float *arr)
 {
     for (int l = 0; l < net->n_layers; l++) {
@@ -338,7 +207,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                         tr->opts.epochs);
     sbp_net *net = tr->net;
     const sbp_dataset *ds = tr->data;
-    const size_t np = net->n_params, B = (size_t)tr->opts.batch;
+    const size_t B = (size_t)tr->opts.batch;
     const size_t first = tr->batch_index * B, last = first + B < ds->n ? first + B : ds->n;
     const int classes = (int)net->layers[net->n_layers - 1].n_out, nt = tr->threads;
     const sbp_rng_key enc = sbp_rng_key_make(tr->opts.seed, SBP_RNG_ENCODE);
@@ -369,22 +238,13 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
             sbp_engine_draw_masks(e, drop, epoch, idx);
             sbp_engine_forward(e, &in, o);
             int ok;
-            tr->loss[tid] += sample_loss(o, classes, sbp_dataset_label(ds, idx), go, &ok);
+            tr->loss[tid] += sbp_sample_loss(o, classes, sbp_dataset_label(ds, idx), go, &ok);
             tr->correct[tid] += ok;
             sbp_engine_backward(e, go);
         }
-        /* The threads' gradient sums (kernel layout) add up in thread 0's, in thread order
-         * (the same sums as converting each and adding them), then convert once. */
-#pragma omp for schedule(static)
-        for (size_t j = 0; j < np; j++) {
-            float sum = tr->eng[0].gk[j];
-            for (int t = 1; t < nt; t++) {
-                sum += tr->eng[t].gk[j];
-                tr->eng[t].gk[j] = 0.0f;
-            }
-            tr->eng[0].gk[j] = sum;
-        }
     }
+    /* The workers' gradient sums add up in worker 0's, in worker order. */
+    sbp_engine_reduce(tr->eng, nt, nt);
     for (int t = 0; t < nt; t++) {
         res->loss += tr->loss[t];
         res->correct += tr->correct[t];
@@ -394,13 +254,8 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
     res->batch_index = tr->batch_index;
     res->batches_per_epoch = tr->batches;
     res->lr = current_lr(&tr->opts, tr->epoch);
-    /* The batch gradient g is thread 0's sum, in the implementation's layout, and the step is
-     * taken on thread 0's converted weights wk, then converted back: SGD is elementwise, so
-     * this gives the same bits as in PyTorch layout, without a third parameter-sized array.
-     * Layers occupy the same ranges in both layouts, so bad_layer reads either. */
-    float *g = tr->eng[0].gk, *wk = tr->eng[0].own_wk;
     if (!isfinite(res->loss)) {
-        memset(g, 0, np * sizeof(float));
+        sbp_engine_drop_grad(&tr->eng[0]);
         int l = bad_layer(net, net->params);
         return sbp_fail(err, SBP_ERR_NUMERIC,
                         "training: the loss is %g at epoch %d, batch %zu%s%d%s; weights left as "
@@ -410,34 +265,16 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                         l >= 0 ? l + 1 : 0, l >= 0 ? " are not finite" : " n/a)");
     }
 
-    /* SGD with weight decay (§3): w ← w − lr·(g + wd·w), g summed over the threads above;
-     * checked first so that a non-finite gradient is caught before any weight changes. */
-    const float lr = (float)res->lr, wd = tr->opts.weight_decay;
-    const float *w = wk;
-    int bad = 0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
-    for (size_t j = 0; j < np; j++)
-        bad |= !isfinite(g[j]) | !isfinite(w[j] - lr * (g[j] + wd * w[j]));
-    if (bad) {
-        int l = bad_layer(net, g);
-        if (l < 0) /* the gradient is finite but lr·g overflows */
-            for (size_t j = 0; j < np && l < 0; j++)
-                if (!isfinite(w[j] - lr * (g[j] + wd * w[j])))
-                    for (int k = 0; k < net->n_layers; k++)
-                        if (j >= net->layers[k].w_offset)
-                            l = k;
-        memset(g, 0, np * sizeof(float));
+    /* SGD with weight decay (§3) by the backend, on worker 0's weights and the reduced
+     * gradient in the backend's layout (elementwise, so the same bits as in PyTorch layout),
+     * checked before any weight changes; then the weights come back in PyTorch layout. */
+    const int l = sbp_engine_sgd(&tr->eng[0], (float)res->lr, tr->opts.weight_decay, nt);
+    if (l >= 0)
         return sbp_fail(err, SBP_ERR_NUMERIC,
                         "training: the gradient or update of layer %d (%s) is NaN/Inf at epoch "
                         "%d, batch %zu; weights left as before the batch",
-                        l + 1, l >= 0 ? sbp_layer_kind_name(net->layers[l].spec.kind) : "?",
-                        tr->epoch + 1, tr->batch_index + 1);
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t j = 0; j < np; j++) {
-        wk[j] -= lr * (g[j] + wd * wk[j]);
-        g[j] = 0.0f;
-    }
+                        l + 1, sbp_layer_kind_name(net->layers[l].spec.kind), tr->epoch + 1,
+                        tr->batch_index + 1);
     sbp_engine_get_weights(&tr->eng[0], net->params);
 
     if (++tr->batch_index == tr->batches) {

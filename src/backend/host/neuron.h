@@ -9,41 +9,12 @@
  * Spiking neurons also keep γ (spike count) and LF (leaky spike trace, LF ← λ·LF + s) for the
  * approximate derivative NG = 1 + ln(λ)·LF/γ (0 if γ = 0) of §3.
  */
-#ifndef SBP_LAYERS_NEURON_H
-#define SBP_LAYERS_NEURON_H
+#ifndef SBP_BACKEND_HOST_NEURON_H
+#define SBP_BACKEND_HOST_NEURON_H
 
 #include <stdint.h>
 
-#include "layers/layer.h"
-
-/* Per-sample state of one layer's neurons; every array has n_out entries unless noted. */
-typedef struct sbp_neuron_state {
-    float *v;        /* membrane (threshold units) after the last processed step */
-    float *count;    /* γ: spikes so far; NULL when nobody reads it (evaluation) */
-    float *trace;    /* LF: leaky spike trace; NULL when no backward will run (inference) */
-    const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
-    uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
-                        per step (sbp_spike_bit); NULL when not kept */
-    float *carry;    /* g_U[t0 + tc] carried between backward chunks */
-    float *history;  /* integrator only, optional: (T, n_out) membrane after every step */
-} sbp_neuron_state;
-
-/* 64-bit words of one step's row of spike bits for n neurons. */
-static inline size_t sbp_spike_row_words(size_t n)
-{
-    return (n + 63) / 64;
-}
-
-/* Spike of neuron i at step t: bit sbp_spike_bit(n, t, i) of the bits array. */
-static inline size_t sbp_spike_bit(size_t n, int t, size_t i)
-{
-    return (size_t)t * sbp_spike_row_words(n) * 64 + i;
-}
-
-static inline int sbp_spike_get(const uint64_t *bits, size_t b)
-{
-    return (int)((bits[b >> 6] >> (b & 63)) & 1u);
-}
+#include "backend/backend.h"
 
 /* y (n) = one step's spikes from its bit row, times the dropout scale mask (n) if not NULL:
  * what the layer's forward output was at that step (exact backward). */

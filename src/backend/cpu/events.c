@@ -5,7 +5,7 @@
  * instruction and the hits packed with a register compress; the plain loop is the portable
  * fallback and the oracle (tests/test_kernels.c compares the two). Hand-written because no
  * library offers a "nonzero indices of a float array" primitive. */
-#include "layers/events.h"
+#include "backend/cpu/events.h"
 
 #include "core/cpu.h"
 

@@ -2,77 +2,24 @@
  * conv.c — convolution synapses for a chunk of tc steps (§1, §3 "conv: weight-gradient
  * correlation per step / transposed convolution").
  *
- * Layouts (layer.h): every chunk is time-major, one row of n neurons per step. The reference
- * versions use PyTorch's channel-first order within a row — x (tc, Cin, H, W), I and gI
- * (tc, Cout, Ho, Wo) — and direct loops that state the maths with weights in PyTorch layout
- * (Cout, Cin, k, k); they are the oracle the fast versions are tested against
- * (tests/test_kernels.c). The fast versions work channel-last — x (tc, H, W, Cin), I
+ * Layouts (backend/backend.h): every chunk is time-major, one row of n neurons per step. The
+ * reference loops (backend/reference/conv.c, channel-first, PyTorch-layout weights) are the
+ * oracle these are tested against (tests/test_kernels.c). These work channel-last — x (tc, H, W, Cin), I
  * (tc, Ho, Wo, Cout) — with weights in "kernel layout" Wt (k·k·Cin, Cout), so that the weights
  * one input event touches are contiguous rows and one GEMM (im2col rows × Wt) gives the
  * neurons' layout directly; they choose per chunk between an event-driven scatter (sparse
  * input) and im2col + SGEMM (dense input).
  */
-#include "layers/conv.h"
+#include "backend/cpu/conv.h"
 
 #include "core/cpu.h"
 #include "core/runs.h"
-#include "layers/events.h"
+#include "backend/cpu/events.h"
 
 #include "core/blas.h"
 #include <string.h>
 
 #define KDIM(L) ((size_t)(L)->in_c * (size_t)(L)->spec.kernel * (size_t)(L)->spec.kernel)
-
-void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
-{
-    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    for (int co = 0; co < L->out_c; co++)
-        for (int t = 0; t < tc; t++)
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    float acc = 0.0f;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                int iy = oy * s - pad + ky, ix = ox * s - pad + kx;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= Wd)
-                                    continue;
-                                acc += W[((co * Ci + ci) * k + ky) * k + kx] *
-                                       x[((size_t)(t * Ci + ci) * H + iy) * Wd + ix];
-                            }
-                    I[(((size_t)t * L->out_c + co) * Ho + oy) * Wo + ox] = acc;
-                }
-}
-
-void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc)
-{
-    const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
-    const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    if (dx)
-        memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
-    for (int co = 0; co < L->out_c; co++)
-        for (int t = 0; t < tc; t++)
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    float g = gI[(((size_t)t * L->out_c + co) * Ho + oy) * Wo + ox];
-                    if (g == 0.0f)
-                        continue;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                int iy = oy * s - pad + ky, ix = ox * s - pad + kx;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= Wd)
-                                    continue;
-                                size_t wi = ((size_t)(co * Ci + ci) * k + ky) * k + kx;
-                                size_t xi = ((size_t)(t * Ci + ci) * H + iy) * Wd + ix;
-                                dW[wi] += g * x[xi];
-                                if (dx)
-                                    dx[xi] += g * W[wi];
-                            }
-                }
-}
 
 static size_t align16(size_t n)
 {

@@ -1,21 +1,17 @@
 /*
  * dense.h — fully connected synapses (hidden LIF layers and the output integrator, §1).
- * Time-major like every kernel (layer.h): x (tc, in), I and gI (tc, out). Signatures follow
- * layer.h; the variants mirror conv.h: *_ref with W (out, in) in PyTorch layout and `in`
- * flattened channel-first (c, h, w); *_gemm, *_sparse and *_fast with Wt (in, out) in kernel
+ * The cpu backend's kernels, time-major (backend/backend.h): x (tc, in), I and gI (tc, out);
+ * the variants mirror conv.h: *_gemm, *_sparse and *_fast with Wt (in, out) in kernel
  * layout, its rows in the channel-last order (h, w, c) of the fast path's input, and the same
  * dx contract for the sparse kernel (exact where x ≠ 0, 0 elsewhere).
  */
-#ifndef SBP_LAYERS_DENSE_H
-#define SBP_LAYERS_DENSE_H
+#ifndef SBP_BACKEND_CPU_DENSE_H
+#define SBP_BACKEND_CPU_DENSE_H
 
-#include "layers/layer.h"
+#include "net/layer.h"
 
 size_t sbp_dense_scratch(const sbp_layer *L, int tc);
 
-void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc);
-void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *x,
-                            const float *W, const sbp_layer *L, int tc);
 
 void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
 void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L);

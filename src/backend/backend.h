@@ -1,0 +1,184 @@
+/*
+ * backend.h — THE seam between the engine and the hardware: one table of operations per compute
+ * backend, in the spirit of ggml-backend. The engine (src/engine) decides which layer, which
+ * chunk of steps and which buffer; everything that reads or writes those buffers is one of the
+ * operations below. A backend is chosen once per run (sbp_backend_get), never per neuron or
+ * event: the engine dispatches once per layer and chunk.
+ *
+ * Instances: `reference` (backend/reference: plain loops, one step per chunk, PyTorch's
+ * channel-first rows — the oracle every other backend is tested against) and `cpu`
+ * (backend/cpu: all steps of a chunk per call, event-driven or im2col + SGEMM synapses,
+ * channel-last rows, AVX-512 where the CPU has it). Both keep their buffers in host memory and
+ * share the host operations of backend/host (neurons, encoding, masks, vector helpers, SGD).
+ * A `cuda` instance slots in as one more table (issue 12): SBP_BACKEND_CUDA is reserved in the
+ * public enum and sbp_backend_get reports that this build has none.
+ *
+ * Buffers. Every float or bit array the engine hands to an operation comes from `alloc` of the
+ * same backend (device memory for a GPU; zeroed host memory here) and is owned by the engine,
+ * which frees it with `release`. Pointers into a buffer (offsets) are fine; the engine never
+ * dereferences them. Host memory crosses only where an operation says "host": the network's
+ * parameters (params, PyTorch layout), the sample's input (sbp_input: pixels or given spikes),
+ * the output row and its gradient, and the analysis history.
+ *
+ * Rows. A chunk of tc steps is time-major: tc rows of n neurons. Within a row, the neurons of
+ * a C×H×W map are in the backend's order (`neuron_index`: channel-first for the reference,
+ * channel-last for cpu); elementwise operations do not care. Weights live in the backend's
+ * layout (`weights_in` converts a layer's PyTorch-layout weights; `grad_out` adds a gradient
+ * back in PyTorch layout).
+ *
+ * Gradient rule (one everywhere): parameter gradients accumulate (+=), activation gradients
+ * overwrite, except the *_add operations, which are fan-in points.
+ *
+ * Synchrony. The host backends run every operation to completion before returning. A device
+ * backend may queue work asynchronously on one stream in call order; the operations marked
+ * "(host)" that return data to host memory (read_output, sgd, grad_out, weights_out) are the
+ * synchronisation points and must complete before returning.
+ */
+#ifndef SBP_BACKEND_BACKEND_H
+#define SBP_BACKEND_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "data/encode.h"
+#include "net/net.h"
+
+/* Per-sample state of one layer's neurons, in backend memory; every array has n_out entries
+ * unless noted. */
+typedef struct sbp_neuron_state {
+    float *v;        /* membrane (threshold units) after the last processed step */
+    float *count;    /* γ: spikes so far; NULL when nobody reads it (evaluation) */
+    float *trace;    /* LF: leaky spike trace; NULL when no backward will run (inference) */
+    const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
+    uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
+                        per step (sbp_spike_bit); NULL when not kept */
+    float *carry;    /* g_U[t0 + tc] carried between backward chunks */
+    float *history;  /* integrator only, optional, HOST memory: (T, n_out) membrane after
+                        every step (analysis; host backends only) */
+} sbp_neuron_state;
+
+/* 64-bit words of one step's row of spike bits for n neurons. */
+static inline size_t sbp_spike_row_words(size_t n)
+{
+    return (n + 63) / 64;
+}
+
+/* Spike of neuron i at step t: bit sbp_spike_bit(n, t, i) of the bits array. */
+static inline size_t sbp_spike_bit(size_t n, int t, size_t i)
+{
+    return (size_t)t * sbp_spike_row_words(n) * 64 + i;
+}
+
+static inline int sbp_spike_get(const uint64_t *bits, size_t b)
+{
+    return (int)((bits[b >> 6] >> (b & 63)) & 1u);
+}
+
+/* The synapse of one layer kind (net/layer.h has the geometry). x (tc, n_in) input spikes
+ * (scaled by the dropout mask below), I (tc, n_out) synaptic current, W the layer's weights in
+ * the backend's layout, ws scratch of at least scratch(L, tc) floats (64-byte aligned). */
+typedef struct sbp_synapse_ops {
+    /* I = the currents of all tc steps (overwrites). */
+    void (*forward)(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                    float *ws);
+    /* dW += Σ_t gI[t] ⊗ x[t] (kinds with weights); dx = (∂I/∂x)ᵀ gI (overwrites; NULL: skip).
+     * A backend may leave dx undefined where x = 0: nothing below reads it there (§3: g_s[t]
+     * matters only where the layer below spiked). */
+    void (*backward)(float *dx, float *dW, const float *gI, const float *x, const float *W,
+                     const sbp_layer *L, int tc, float *ws);
+    size_t (*scratch)(const sbp_layer *L, int tc);
+    /* Wk (backend layout, backend memory) = W (PyTorch layout, host). NULL: no weights. */
+    void (*weights_in)(float *Wk, const float *W, const sbp_layer *L);
+    /* dW (PyTorch layout, host) += dWk (backend layout). NULL: no weights. */
+    void (*grad_out)(float *dW, const float *dWk, const sbp_layer *L);
+} sbp_synapse_ops;
+
+typedef struct sbp_backend {
+    const char *name;
+
+    /* ---- buffers (see the header comment) */
+    void *(*alloc)(size_t bytes); /* zeroed; NULL when out of memory */
+    void (*release)(void *p);
+    void (*zero)(void *p, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes); /* both in backend memory */
+
+    /* ---- layout and chunking */
+    /* Steps per chunk for a network (never more than T); tc_override > 0 asks for that many
+     * (clamped to T), backends that run one step at a time ignore it. */
+    int (*chunk_steps)(const sbp_net *net, int T, int tc_override);
+    /* Where neuron i of layer L, counted channel-first (c, y, x), sits in the backend's rows. */
+    size_t (*neuron_index)(const sbp_layer *L, size_t i);
+    /* Whether the input chunk needs a channel-first staging row (n_in floats per step) before
+     * encode turns it into the backend's order. */
+    int (*input_staging)(const sbp_layer *L0);
+
+    /* ---- synapses: one row per layer kind; the 1×1 convolution shortcut uses the CONV row
+     * with the shortcut's own geometry (L->sc) */
+    sbp_synapse_ops synapse[SBP_LAYER_KIND_COUNT];
+    /* Parameter-free shortcuts (subsample, identity): I (tc, n_out) += x sampled; dx (tc, n_in)
+     * += the adjoint. sc is the shortcut's geometry. */
+    void (*shortcut_add)(float *I, const float *x, const sbp_layer *sc, int tc);
+    void (*shortcut_add_backward)(float *dx, const float *gI, const sbp_layer *sc, int tc);
+
+    /* ---- neurons (§1, §3); st's arrays in backend memory */
+    void (*neuron_reset)(sbp_neuron_state *st, const sbp_layer *L);
+    /* Steps t0 … t0+tc−1: I (tc, n) current; y (tc, n) spikes × mask (NULL: integrator). */
+    void (*neuron_forward)(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                           int t0, int tc);
+    /* factor (n) that turns ∂L/∂y into ∂L/∂s at the end of the window (§3). */
+    void (*neuron_surrogate)(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
+                             sbp_backward mode);
+    /* Exact backward over steps t0 … t0+tc−1, chunks from last to first: gI (tc, n) from
+     * gy (tc, n) (overwrites). */
+    void (*neuron_backward)(float *gI, const float *gy, const float *factor,
+                            sbp_neuron_state *st, const sbp_layer *L, int t0, int tc);
+    /* Aggregate backward: gI (n) = factor ⊙ gy (§3 δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor). */
+    void (*neuron_backward_aggregate)(float *gI, const float *gy, const float *factor,
+                                      size_t n);
+    /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
+    void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
+                          int steps);
+
+    /* ---- input (§1 rate code, the same Philox draws on every backend) */
+    /* xval (n_in) = |x|·gain with x's sign, channel-first, from in's pixels (host). */
+    void (*encode_values)(float *xval, const sbp_input *in, const sbp_layer *L0);
+    /* x (steps, n_in) in the backend's order = steps t0 … of the sample's input: given spikes
+     * (in->spikes / in->spikes8, host) or rate-encoded from xval; stage (steps, n_in) or NULL
+     * as input_staging says. */
+    void (*encode)(float *x, float *stage, const sbp_input *in, const float *xval,
+                   const sbp_layer *L0, int t0, int steps);
+    /* Keeps / restores a chunk of input spikes (−1, 0, 1) as one byte each. */
+    void (*spikes_keep8)(int8_t *dst, const float *x, size_t count);
+    void (*spikes_load8)(float *x, const int8_t *src, size_t count);
+    /* mask (n_out) = dropout scale of layer l for one sample (§1: one draw per sample and
+     * neuron, held for all T steps), in the backend's order. */
+    void (*dropout_mask)(float *mask, const sbp_layer *L, int l, sbp_rng_key key,
+                         uint32_t epoch, uint32_t sample);
+
+    /* ---- vector helpers over backend memory */
+    void (*add)(float *y, const float *x, size_t n);                  /* y += x */
+    void (*add_rows)(float *sum, const float *x, size_t n, int steps); /* sum += Σ_t x[t] */
+    /* rows (steps, n) = g (n, host) / div at every step (§3 δ_out = g_out/T). */
+    void (*fill_rows)(float *rows, const float *g, float div, size_t n, int steps);
+    /* out (n, host) = v (n) / div (§1 o = M[T−1]/T). */
+    void (*read_output)(float *out, const float *v, size_t n, float div);
+
+    /* ---- gradient reduction across the backend's workers, and the SGD step */
+    /* g[0] (n) += g[1] + … + g[workers−1], in worker order (the same bits as summing them in
+     * PyTorch layout); the others are zeroed. threads: host threads to use. */
+    void (*reduce)(float *const *g, int workers, size_t n, int threads);
+    /* SGD with weight decay on the backend-layout arrays (§3): w ← w − lr·(g + wd·w), then
+     * g = 0. Checks first: if any g or updated w is not finite, nothing changes and the index
+     * of the first such element is returned; else −1 (host). */
+    long (*sgd)(float *w, float *g, size_t n, float lr, float wd, int threads);
+} sbp_backend;
+
+/* The backend `id` (spikebp.h), or NULL with err saying why it is not available here (a
+ * backend this build lacks, or a device this machine lacks). */
+const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err);
+
+extern const sbp_backend sbp_backend_reference;
+extern const sbp_backend sbp_backend_cpu;
+
+#endif

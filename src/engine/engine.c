@@ -1,0 +1,492 @@
+/*
+ * engine.c — one sample through the network, forward and backward (§1–§3).
+ *
+ * Forward: for each chunk of tc steps, the input spikes of the chunk are produced, then every
+ * layer turns its input chunk into an output chunk (synapse op for all tc steps at once, then
+ * the elementwise neuron recursion). No synaptic delay: layer l+1 sees layer l's spikes of the
+ * same step (§ notation).
+ * Exact backward (§3): chunks from last to first, layers from top to bottom; each layer's input
+ * spikes are rebuilt from the bits the layer below kept (or re-encoded: the encoder is a pure
+ * function of (seed, epoch, sample, t, pixel)), so only bits are stored per step.
+ * Aggregate backward (§3): one ANN-like pass over the count maps X; nothing per step is kept.
+ */
+#include "engine/engine.h"
+
+#include <string.h>
+
+#include "core/error.h"
+
+static int has_weights(const sbp_layer *L)
+{
+    return L->w_count > 0;
+}
+
+static int is_spiking(const sbp_layer *L)
+{
+    return L->neuron != SBP_NEURON_INTEGRATOR;
+}
+
+sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_backend *be,
+                           int train, sbp_backward mode, int tc_override, sbp_error *err)
+{
+    memset(e, 0, sizeof *e);
+    if (T < 1)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "timesteps must be at least 1 (got %d)", T);
+    e->net = net;
+    e->T = T;
+    e->be = be;
+    e->train = train;
+    e->mode = mode;
+
+    size_t maxn = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        maxn = L->n_in > maxn ? L->n_in : maxn;
+        maxn = L->n_out > maxn ? L->n_out : maxn;
+    }
+    const int tc = be->chunk_steps(net, T, tc_override);
+    e->tc = tc;
+
+    /* Which outputs feed a shortcut. */
+    int source[SBP_MAX_LAYERS] = {0}, input_source = 0, any_sc = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].sc) {
+            any_sc = 1;
+            int from = net->layers[l].spec.shortcut_from;
+            if (from < 0)
+                input_source = 1;
+            else
+                source[from] = 1;
+        }
+
+    /* Size the one block. */
+    size_t total = 0, scratch = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        total += (train ? 4 : 2) * L->n_out; /* v, count, and for training trace, carry */
+        if (L->spec.dropout > 0.0f)
+            total += L->n_out;
+        if (train && is_spiking(L))
+            total += L->n_out; /* factor */
+        if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
+            total += L->n_in; /* counts */
+        size_t s = be->synapse[L->spec.kind].scratch(L, tc);
+        scratch = s > scratch ? s : scratch;
+        if (source[l])
+            total += (train ? 2 : 1) * (size_t)tc * L->n_out;
+        if (L->sc) {
+            size_t ss = be->synapse[SBP_LAYER_CONV].scratch(L->sc, tc);
+            scratch = ss > scratch ? ss : scratch;
+            if (train && mode == SBP_BACKWARD_AGGREGATE)
+                total += L->sc->n_in;
+        }
+    }
+    if (input_source)
+        total += (size_t)tc * net->layers[0].n_in;
+    if (any_sc)
+        total += (size_t)tc * maxn;
+    total += 5 * (size_t)tc * maxn + scratch + 16 + net->layers[0].n_in;
+    const sbp_layer *L0 = &net->layers[0];
+    const int permute_input = be->input_staging(L0);
+    if (permute_input)
+        total += (size_t)tc * L0->n_in;
+    total += (train ? 2 : 1) * net->n_params;
+    float *p = be->alloc(total * sizeof(float));
+    if (!p)
+        return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu MiB of working memory",
+                        total * sizeof(float) >> 20);
+    e->block = p;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        sbp_neuron_state *st = &e->st[l];
+        st->v = p, p += L->n_out;
+        st->count = p, p += L->n_out;
+        if (train) {
+            st->trace = p, p += L->n_out;
+            st->carry = p, p += L->n_out;
+        }
+        if (L->spec.dropout > 0.0f)
+            e->mask[l] = p, p += L->n_out;
+        if (train && is_spiking(L))
+            e->factor[l] = p, p += L->n_out;
+        if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
+            e->counts[l] = p, p += L->n_in;
+        if (source[l]) {
+            e->keep[l] = p, p += (size_t)tc * L->n_out;
+            if (train)
+                e->keep_grad[l] = p, p += (size_t)tc * L->n_out;
+        }
+        if (L->sc && train && mode == SBP_BACKWARD_AGGREGATE)
+            e->sc_counts[l] = p, p += L->sc->n_in;
+    }
+    if (input_source)
+        e->keep_in = p, p += (size_t)tc * net->layers[0].n_in;
+    if (any_sc)
+        e->cur_sc = p, p += (size_t)tc * maxn;
+    for (int i = 0; i < 2; i++) {
+        e->act[i] = p, p += (size_t)tc * maxn;
+        e->grad[i] = p, p += (size_t)tc * maxn;
+    }
+    e->cur = p, p += (size_t)tc * maxn;
+    if (permute_input)
+        e->perm = p, p += (size_t)tc * L0->n_in;
+    /* Kernels keep pointers and wide vectors in scratch: align it to 64 bytes. */
+    p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16;
+    e->scratch = p, p += scratch;
+    e->xval = p, p += net->layers[0].n_in;
+    e->own_wk = p, p += net->n_params;
+    e->wk = e->own_wk;
+    if (train)
+        e->gk = p;
+
+    if (train && mode == SBP_BACKWARD_EXACT) {
+        size_t words = 0;
+        for (int l = 0; l < net->n_layers; l++)
+            if (is_spiking(&net->layers[l]))
+                words += (size_t)T * sbp_spike_row_words(net->layers[l].n_out);
+        /* + the encoded input spikes, one byte each (the encoder's −1/0/1) */
+        const size_t enc_words = ((size_t)T * net->layers[0].n_in + 7) / 8;
+        e->bits = be->alloc((words + enc_words) * sizeof(uint64_t));
+        if (!e->bits) {
+            be->release(e->block);
+            e->block = NULL;
+            return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of spike bits",
+                            words * 8 >> 10);
+        }
+        e->bits_words = words;
+        e->enc = (int8_t *)(void *)(e->bits + words);
+        uint64_t *b = e->bits;
+        for (int l = 0; l < net->n_layers; l++)
+            if (is_spiking(&net->layers[l])) {
+                e->st[l].bits = b;
+                b += (size_t)T * sbp_spike_row_words(net->layers[l].n_out);
+            }
+    }
+    return SBP_OK;
+}
+
+void sbp_engine_release(sbp_engine *e)
+{
+    if (e->be) {
+        e->be->release(e->block);
+        e->be->release(e->bits);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+/* The geometries that hold weights, in layer order: every layer with weights and every 1×1
+ * convolution shortcut (whose geometry has kind CONV, net/layer.h). Returns their number. */
+static int weighted(const sbp_net *net, const sbp_layer **g)
+{
+    int n = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        if (L->w_count)
+            g[n++] = L;
+        if (L->sc && L->sc->w_count)
+            g[n++] = L->sc;
+    }
+    return n;
+}
+
+void sbp_engine_set_weights(sbp_engine *e, const float *params)
+{
+    const sbp_layer *g[2 * SBP_MAX_LAYERS];
+    const int n = weighted(e->net, g);
+    e->wk = e->own_wk;
+    for (int i = 0; i < n; i++)
+        e->be->synapse[g[i]->spec.kind].weights_in(e->own_wk + g[i]->w_offset,
+                                                   params + g[i]->w_offset, g[i]);
+}
+
+void sbp_engine_get_weights(const sbp_engine *e, float *params)
+{
+    const sbp_layer *g[2 * SBP_MAX_LAYERS];
+    const int n = weighted(e->net, g);
+    memset(params, 0, e->net->n_params * sizeof(float)); /* host; every weight has a layer */
+    for (int i = 0; i < n; i++)
+        e->be->synapse[g[i]->spec.kind].grad_out(params + g[i]->w_offset,
+                                                 e->own_wk + g[i]->w_offset, g[i]);
+}
+
+void sbp_engine_skip_counts(sbp_engine *e)
+{
+    if (e->train)
+        return; /* the surrogate factor needs γ */
+    for (int l = 0; l < e->net->n_layers; l++)
+        e->st[l].count = NULL;
+}
+
+void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner)
+{
+    e->wk = owner->wk;
+}
+
+void sbp_engine_take_grad(sbp_engine *e, float *dparams)
+{
+    const sbp_layer *g[2 * SBP_MAX_LAYERS];
+    const int n = weighted(e->net, g);
+    for (int i = 0; i < n; i++)
+        e->be->synapse[g[i]->spec.kind].grad_out(dparams + g[i]->w_offset,
+                                                 e->gk + g[i]->w_offset, g[i]);
+    e->be->zero(e->gk, e->net->n_params * sizeof(float));
+}
+
+void sbp_engine_drop_grad(sbp_engine *e)
+{
+    e->be->zero(e->gk, e->net->n_params * sizeof(float));
+}
+
+void sbp_engine_reduce(sbp_engine *eng, int n, int threads)
+{
+    float *g[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++)
+        g[i] = eng[i].gk;
+    eng[0].be->reduce(g, n, eng[0].net->n_params, threads);
+}
+
+int sbp_engine_sgd(sbp_engine *e, float lr, float wd, int threads)
+{
+    const long bad = e->be->sgd(e->own_wk, e->gk, e->net->n_params, lr, wd, threads);
+    if (bad < 0)
+        return -1;
+    /* Layers occupy the same ranges in every layout: the index names its layer. */
+    const sbp_net *net = e->net;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        if ((size_t)bad >= L->w_offset && (size_t)bad < L->w_offset + L->w_count)
+            return l;
+        if (L->sc && (size_t)bad >= L->sc->w_offset && (size_t)bad < L->sc->w_offset + L->sc->w_count)
+            return l;
+    }
+    return 0;
+}
+
+void sbp_engine_record_output(sbp_engine *e, float *history)
+{
+    e->st[e->net->n_layers - 1].history = history;
+}
+
+void sbp_engine_draw_masks(sbp_engine *e, sbp_rng_key key, uint32_t epoch, uint32_t sample)
+{
+    for (int l = 0; l < e->net->n_layers; l++) {
+        e->st[l].mask = e->mask[l];
+        if (e->mask[l])
+            e->be->dropout_mask(e->mask[l], &e->net->layers[l], l, key, epoch, sample);
+    }
+}
+
+void sbp_engine_clear_masks(sbp_engine *e)
+{
+    for (int l = 0; l < e->net->n_layers; l++)
+        e->st[l].mask = NULL;
+}
+
+size_t sbp_engine_neuron(const sbp_engine *e, int l, size_t i)
+{
+    return e->be->neuron_index(&e->net->layers[l], i);
+}
+
+/* Whether the current sample's input is rate-encoded here (not given as spikes). */
+static int encoded(const sbp_engine *e)
+{
+    return !e->in.spikes && !e->in.spikes8;
+}
+
+/* The input chunk x (n, n_in) of steps t0 …, in the backend's order. */
+static void input_fill(const sbp_engine *e, int t0, int n, float *x)
+{
+    e->be->encode(x, e->perm, &e->in, e->xval, &e->net->layers[0], t0, n);
+}
+
+/* The input chunk of layer l, rebuilt from what was kept in the forward pass. */
+static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
+{
+    if (l == 0 && e->enc && encoded(e)) { /* kept by the forward: no second encoding */
+        const size_t nin = e->net->layers[0].n_in;
+        e->be->spikes_load8(x, e->enc + (size_t)t0 * nin, (size_t)n * nin);
+        return;
+    }
+    if (l == 0) {
+        input_fill(e, t0, n, x);
+        return;
+    }
+    const sbp_neuron_state *st = &e->st[l - 1];
+    e->be->spikes_unpack(x, st->bits, st->mask, e->net->layers[l - 1].n_out, t0, n);
+}
+
+/* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
+static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
+{
+    const sbp_layer *sc = L->sc;
+    if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
+        e->be->shortcut_add(e->cur, xs, sc, n);
+        return;
+    }
+    e->be->synapse[SBP_LAYER_CONV].forward(e->cur_sc, xs, e->wk + sc->w_offset, sc, n,
+                                           e->scratch);
+    e->be->add(e->cur, e->cur_sc, (size_t)n * L->n_out);
+}
+
+/* The shortcut's share of the backward: dW of a conv shortcut, and the block input's gradient
+ * added into keep_grad of the source (nothing for the network input). gI is e->cur. */
+static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
+{
+    const sbp_layer *sc = L->sc;
+    const int from = L->spec.shortcut_from;
+    float *dst = from >= 0 ? e->keep_grad[from] : NULL;
+    if (L->spec.shortcut != SBP_SHORTCUT_CONV) {
+        if (dst)
+            e->be->shortcut_add_backward(dst, e->cur, sc, n);
+        return;
+    }
+    e->be->synapse[SBP_LAYER_CONV].backward(dst ? e->cur_sc : NULL, e->gk + sc->w_offset, e->cur,
+                                            xs, e->wk + sc->w_offset, sc, n, e->scratch);
+    if (dst)
+        e->be->add(dst, e->cur_sc, (size_t)n * sc->n_in);
+}
+
+/* The block input of layer l's shortcut for the current forward chunk. */
+static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
+{
+    return L->spec.shortcut_from < 0 ? e->keep_in : e->keep[L->spec.shortcut_from];
+}
+
+void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
+{
+    const sbp_net *net = e->net;
+    const sbp_backend *be = e->be;
+    const float *params = e->wk;
+    e->in = *in;
+    if (encoded(e))
+        be->encode_values(e->xval, in, &net->layers[0]);
+    for (int l = 0; l < net->n_layers; l++) {
+        be->neuron_reset(&e->st[l], &net->layers[l]);
+        if (e->counts[l])
+            be->zero(e->counts[l], sizeof(float) * net->layers[l].n_in);
+        if (e->sc_counts[l])
+            be->zero(e->sc_counts[l], sizeof(float) * net->layers[l].sc->n_in);
+    }
+    if (e->bits)
+        be->zero(e->bits, sizeof(uint64_t) * e->bits_words);
+
+    for (int t0 = 0; t0 < e->T; t0 += e->tc) {
+        const int n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
+        const size_t nin = net->layers[0].n_in;
+        int which = 0;
+        float *x = e->act[0];
+        input_fill(e, t0, n, x);
+        if (e->enc && encoded(e)) /* exact backward reads them again */
+            be->spikes_keep8(e->enc + (size_t)t0 * nin, x, (size_t)n * nin);
+        if (e->keep_in)
+            be->copy(e->keep_in, x, sizeof(float) * (size_t)n * nin);
+        for (int l = 0; l < net->n_layers; l++) {
+            const sbp_layer *L = &net->layers[l];
+            if (e->counts[l])
+                be->add_rows(e->counts[l], x, L->n_in, n);
+            be->synapse[L->spec.kind].forward(e->cur, x, params + L->w_offset, L, n, e->scratch);
+            if (L->sc) {
+                const float *xs = shortcut_source(e, L);
+                shortcut_forward(e, L, xs, n);
+                if (e->sc_counts[l])
+                    be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
+            }
+            float *y = e->act[1 - which];
+            be->neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+            if (e->keep[l])
+                be->copy(e->keep[l], y, sizeof(float) * (size_t)n * L->n_out);
+            x = y;
+            which = 1 - which;
+        }
+    }
+    const int last = net->n_layers - 1;
+    be->read_output(out, e->st[last].v, net->layers[last].n_out, (float)e->T);
+}
+
+/* g (n, C, P) += the gradient that shortcuts sent to layer l's output. */
+static void add_shortcut_grad(sbp_engine *e, int l, float *g, int n)
+{
+    if (e->keep_grad[l])
+        e->be->add(g, e->keep_grad[l], (size_t)n * e->net->layers[l].n_out);
+}
+
+static void backward_exact(sbp_engine *e, const float *g_out)
+{
+    const sbp_backend *be = e->be;
+    const float *params = e->wk;
+    float *dW = e->gk;
+    const sbp_net *net = e->net;
+    const int last = net->n_layers - 1;
+    const sbp_layer *Lo = &net->layers[last];
+    const int nchunks = (e->T + e->tc - 1) / e->tc;
+    for (int ci = nchunks - 1; ci >= 0; ci--) {
+        const int t0 = ci * e->tc, n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
+        /* Output layer: gI = g_out/T at every step; the leak is not differentiated (§3). */
+        be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, n);
+        int which = 0;
+        for (int l = 0; l < last; l++)
+            if (e->keep_grad[l])
+                be->zero(e->keep_grad[l], sizeof(float) * (size_t)n * net->layers[l].n_out);
+        layer_input(e, last, t0, n, e->act[0]);
+        be->synapse[Lo->spec.kind].backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset,
+                                            e->cur, e->act[0], params + Lo->w_offset, Lo, n,
+                                            e->scratch);
+        for (int l = last - 1; l >= 0; l--) {
+            const sbp_layer *L = &net->layers[l];
+            add_shortcut_grad(e, l, e->grad[which], n);
+            be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
+            if (has_weights(L))
+                layer_input(e, l, t0, n, e->act[0]);
+            be->synapse[L->spec.kind].backward(l > 0 ? e->grad[1 - which] : NULL,
+                                               dW + L->w_offset, e->cur, e->act[0],
+                                               params + L->w_offset, L, n, e->scratch);
+            if (L->sc) {
+                layer_input(e, L->spec.shortcut_from + 1, t0, n, e->act[1]);
+                shortcut_backward(e, L, e->act[1], n);
+            }
+            which = 1 - which;
+        }
+    }
+}
+
+static void backward_aggregate(sbp_engine *e, const float *g_out)
+{
+    const sbp_backend *be = e->be;
+    const float *params = e->wk;
+    float *dW = e->gk;
+    const sbp_net *net = e->net;
+    const int last = net->n_layers - 1;
+    const sbp_layer *Lo = &net->layers[last];
+    be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, 1); /* δ_out = g_out/T */
+    int which = 0;
+    for (int l = 0; l < last; l++)
+        if (e->keep_grad[l])
+            be->zero(e->keep_grad[l], sizeof(float) * net->layers[l].n_out);
+    be->synapse[Lo->spec.kind].backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur,
+                                        e->counts[last], params + Lo->w_offset, Lo, 1,
+                                        e->scratch);
+    for (int l = last - 1; l >= 0; l--) {
+        const sbp_layer *L = &net->layers[l];
+        float *g = e->grad[which];
+        add_shortcut_grad(e, l, g, 1);
+        /* δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor (§3) */
+        be->neuron_backward_aggregate(e->cur, g, e->factor[l], L->n_out);
+        be->synapse[L->spec.kind].backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset,
+                                           e->cur, e->counts[l], params + L->w_offset, L, 1,
+                                           e->scratch);
+        if (L->sc)
+            shortcut_backward(e, L, e->sc_counts[l], 1);
+        which = 1 - which;
+    }
+}
+
+void sbp_engine_backward(sbp_engine *e, const float *g_out)
+{
+    for (int l = 0; l < e->net->n_layers; l++)
+        if (e->factor[l])
+            e->be->neuron_surrogate(e->factor[l], &e->st[l], &e->net->layers[l], e->mode);
+    if (e->mode == SBP_BACKWARD_EXACT)
+        backward_exact(e, g_out);
+    else
+        backward_aggregate(e, g_out);
+}
