@@ -29,7 +29,7 @@
 
 #include "check.h"
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 #include "spikebp.h"
 
 /* ---------------------------------------------------------------- helpers */

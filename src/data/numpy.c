@@ -1,5 +1,5 @@
 /*
- * numpy.c — labelled data sets from NumPy arrays (src/io/npy.h reads them): uint8 images
+ * numpy.c — labelled data sets from NumPy arrays (src/formats/npy.h reads them): uint8 images
  * (N, C, H, W) or (N, H, W), or spike trains (N, T, C, H, W) of uint8/int8/bool, with integer
  * labels (N,); from a pair of .npy files or the arrays of one .npz archive.
  */
@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 
 
 /* Builds a data set from a data array x and a label array y (both consumed: their buffers are

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 #include "net/net.h"
 
 typedef struct tensor_ref {

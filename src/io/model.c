@@ -10,20 +10,15 @@
  *                          u32 dims[ndim], data
  *   u32 CRC-32 (zlib) of every byte before it
  *
- * Written to a temporary file in the same folder, fsynced, renamed over the target, and the
- * folder fsynced: a crash leaves either the old file or the new one, never half of one.
+ * Written atomically (core/file.h: temporary file in the same folder, fsync, rename, fsync of
+ * the folder): a crash leaves either the old file or the new one, never half of one.
  * Reading checks magic, version, CRC, every line of the description and every tensor's name
  * and shape against the network the description builds. All integers little-endian.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "core/error.h"
@@ -100,62 +95,11 @@ static void describe(wbuf *t, const sbp_net *net)
         put_text(t, "meta %s %s\n", net->meta_key[i], net->meta_val[i]);
 }
 
-/* Writes `n` bytes to `path` atomically: temp file, fsync, rename, fsync of the folder. */
-static sbp_status write_atomic(const char *path, const void *data, size_t n, sbp_error *err)
+/* The finished buffer, written in one go by the atomic-write helper (core/file.h). */
+static sbp_status put_buffer(FILE *f, void *ctx, sbp_error *err)
 {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16), *dir = malloc(pl + 1);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sbp_status st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                 strerror(errno));
-        free(tmp);
-        free(dir);
-        return st;
-    }
-    /* mkstemp creates 0600; a model is an ordinary document, readable like any other file. */
-    fchmod(fd, 0644);
-    const unsigned char *p = data;
-    size_t left = n;
-    int e = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : ENOSPC;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        free(tmp);
-        free(dir);
-        return sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
-                        "untouched)", path, strerror(e));
-    }
-    memcpy(dir, path, pl + 1);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    free(dir);
+    const wbuf *b = ctx;
+    fwrite(b->p, 1, b->n, f); /* a short write is caught by the helper (ferror) */
     return SBP_OK;
 }
 
@@ -219,7 +163,7 @@ sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
     }
     put_u32(&b, (uint32_t)crc32_z(0L, b.p, b.n));
     sbp_status st = (b.oom || t.oom) ? sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path)
-                                     : write_atomic(path, b.p, b.n, err);
+                                     : sbp_write_atomic(path, put_buffer, &b, err);
     free(b.p);
     free(t.p);
     return st;

@@ -61,6 +61,8 @@ static sbp_status put_state(sbp_net *net, const train_state *s, sbp_error *err)
         st = sbp_net_set_meta(net, "opt_save", s->save, err);
     if (st == SBP_OK)
         st = sbp_net_set_meta(net, "opt_log", s->log_path, err);
+    if (st == SBP_OK) /* a resumed run continues on the same backend (bit-identity) */
+        st = sbp_net_set_meta(net, "opt_backend", sbp_backend_name(o->backend), err);
     return st;
 }
 
@@ -188,6 +190,13 @@ static sbp_status take_state(const sbp_net *net, train_state *s, const char *pat
         for (char *t = strtok_r(tmp, ",", &save); t && s->o.n_milestones < 8;
              t = strtok_r(NULL, ",", &save))
             s->o.lr_milestones[s->o.n_milestones++] = atoi(t) - 1;
+    }
+    /* Checkpoints written before backends existed ran on the cpu backend. */
+    const char *backend = sbp_net_get_meta(net, "opt_backend");
+    if (backend && sbp_backend_parse(&s->o.backend, backend, err) != SBP_OK) {
+        snprintf(err->msg, sizeof err->msg, "%s: unknown backend '%s' in the checkpoint", path,
+                 backend);
+        return err->status = SBP_ERR_FORMAT;
     }
     const char *strs[4] = {sbp_net_get_meta(net, "opt_net"), sbp_net_get_meta(net, "data"),
                            sbp_net_get_meta(net, "opt_save"), sbp_net_get_meta(net, "opt_log")};

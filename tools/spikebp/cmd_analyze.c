@@ -339,7 +339,7 @@ int cmd_analyze(int argc, char **argv)
     }
     sbp_error err = {0};
     sbp_net *net = NULL;
-    sbp_dataset *ds = NULL, *owner = NULL;
+    sbp_dataset *ds = NULL;
     uint64_t *cbs = NULL;
     int rc = CLI_FAIL;
     if (sbp_net_load(&net, model, &err) != SBP_OK)
@@ -349,7 +349,7 @@ int cmd_analyze(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    if (cli_load_data(data, 0, (size_t)images, &ds, &owner, &err) != SBP_OK)
+    if (cli_load_data(data, 0, (size_t)images, &ds, &err) != SBP_OK)
         goto fail;
     cbs = calloc((size_t)T, sizeof *cbs);
     if (!cbs) {
@@ -392,7 +392,6 @@ fail:
 out:
     free(cbs);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return rc;
 }

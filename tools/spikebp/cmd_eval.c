@@ -71,7 +71,7 @@ int cmd_eval(int argc, char **argv)
     }
     sbp_error err = {0};
     sbp_net *net = NULL;
-    sbp_dataset *ds = NULL, *owner = NULL;
+    sbp_dataset *ds = NULL;
     int rc = CLI_FAIL;
     if (sbp_net_load(&net, model, &err) != SBP_OK)
         goto fail;
@@ -80,7 +80,7 @@ int cmd_eval(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
+    if (cli_load_data(data, 0, (size_t)limit, &ds, &err) != SBP_OK)
         goto fail;
     if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
         fprintf(stderr, "spikebp eval: %s holds spike trains of %d steps; using T = %d\n", data,
@@ -122,7 +122,6 @@ fail:
     fprintf(stderr, "spikebp eval: %s\n", err.msg);
 out:
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return rc;
 }

@@ -157,7 +157,7 @@ static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_
 /* Loads the training split (with --train-limit, minus the validation tail), the validation
  * split (NULL without one) and the test split. */
 typedef struct data_sets {
-    sbp_dataset *train, *val, *test, *train_all, *test_all, *train_view;
+    sbp_dataset *train, *val, *test, *train_view;
 } data_sets;
 
 static void data_free(data_sets *d)
@@ -165,9 +165,7 @@ static void data_free(data_sets *d)
     sbp_dataset_free(d->train);
     sbp_dataset_free(d->val);
     sbp_dataset_free(d->train_view);
-    sbp_dataset_free(d->train_all);
     sbp_dataset_free(d->test);
-    sbp_dataset_free(d->test_all);
     memset(d, 0, sizeof *d);
 }
 
@@ -175,9 +173,9 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
 {
     memset(d, 0, sizeof *d);
     sbp_dataset *view = NULL;
-    sbp_status st = cli_load_data(s->data, 1, (size_t)s->train_limit, &view, &d->train_all, err);
+    sbp_status st = cli_load_data(s->data, 1, (size_t)s->train_limit, &view, err);
     if (st == SBP_OK)
-        st = cli_load_data(s->data, 0, (size_t)s->test_limit, &d->test, &d->test_all, err);
+        st = cli_load_data(s->data, 0, (size_t)s->test_limit, &d->test, err);
     if (st != SBP_OK) {
         sbp_dataset_free(view);
         data_free(d);
@@ -194,7 +192,7 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
         data_free(d);
         return err->status = SBP_ERR_INVALID_ARG;
     }
-    d->train_view = view; /* the slices below point into it (or into its parent) */
+    d->train_view = view; /* the slices below point into it (or into the set it owns) */
     st = sbp_dataset_slice(&d->train, view, 0, n - nval, err);
     if (st == SBP_OK)
         st = sbp_dataset_slice(&d->val, view, n - nval, nval, err);

@@ -10,14 +10,14 @@
 
 
 
-void csv_free(csv_table *t)
+void plot_csv_free(plot_csv_table *t)
 {
     free(t->text);
     free(t->field);
     memset(t, 0, sizeof *t);
 }
 
-int csv_load(csv_table *t, const char *path, char *msg, size_t size)
+int plot_csv_load(plot_csv_table *t, const char *path, char *msg, size_t size)
 {
     memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "rb");
@@ -58,7 +58,7 @@ int csv_load(csv_table *t, const char *path, char *msg, size_t size)
     t->field = calloc((size_t)(lines + 1) * (size_t)t->ncol, sizeof *t->field);
     if (!t->field || lines < 1) {
         snprintf(msg, size, lines < 1 ? "%s: empty file" : "%s: out of memory", path);
-        csv_free(t);
+        plot_csv_free(t);
         return 0;
     }
     int row = 0;
@@ -92,13 +92,13 @@ int csv_load(csv_table *t, const char *path, char *msg, size_t size)
     t->nrow = row - 1;
     if (t->nrow < 1) {
         snprintf(msg, size, "%s: no data rows below the header", path);
-        csv_free(t);
+        plot_csv_free(t);
         return 0;
     }
     return 1;
 }
 
-int csv_col(const csv_table *t, const char *name)
+int plot_csv_col(const plot_csv_table *t, const char *name)
 {
     for (int c = 0; c < t->ncol; c++)
         if (!strcmp(t->field[c], name))
@@ -107,25 +107,25 @@ int csv_col(const csv_table *t, const char *name)
 }
 
 /* Row r (0-based, below the header), column c. */
-const char *csv_str(const csv_table *t, int r, int c)
+const char *plot_csv_str(const plot_csv_table *t, int r, int c)
 {
     return t->field[(size_t)(r + 1) * t->ncol + c];
 }
 
-double csv_num(const csv_table *t, int r, int c)
+double plot_csv_num(const plot_csv_table *t, int r, int c)
 {
-    const char *s = csv_str(t, r, c);
+    const char *s = plot_csv_str(t, r, c);
     char *end;
     double v = strtod(s, &end);
     return (*s && *end == '\0') ? v : NAN;
 }
 
 /* Finds the named columns or explains which is missing. */
-int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
-                    int n, char *msg, size_t size)
+int plot_csv_need(const plot_csv_table *t, const char *path, const char *const *names, int *cols,
+                  int n, char *msg, size_t size)
 {
     for (int i = 0; i < n; i++)
-        if ((cols[i] = csv_col(t, names[i])) < 0) {
+        if ((cols[i] = plot_csv_col(t, names[i])) < 0) {
             snprintf(msg, size, "%s: no column '%s' — is it the right kind of file?", path,
                      names[i]);
             return 0;
