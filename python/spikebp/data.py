@@ -18,18 +18,20 @@ class Dataset:
     (N, T, C, H, W) int8 fed as they are. len(ds) samples; ds.images / ds.spikes / ds.labels are
     read-only numpy views of the library's memory (no copy)."""
 
-    def __init__(self, pointer, keep=()):
+    def __init__(self, pointer, keep=(), name=None):
         # Not for direct use: the class methods below make data sets. `keep` holds what the
-        # C object points into (borrowed arrays, the parent of a slice).
+        # C object points into (borrowed arrays, the parent of a slice). `name`: the CLI name
+        # it was opened by, recorded in models trained on it (so `spikebp eval` finds it).
         self._ptr = ffi.gc(pointer, lib.sbp_dataset_free)
         self._keep = tuple(keep)
+        self.name = name
 
     # -------------------------------------------------------------- constructors
     @classmethod
-    def _made(cls, fn, *args, keep=()):
+    def _made(cls, fn, *args, keep=(), name=None):
         out = ffi.new("sbp_dataset **")
         call(fn, out, *args)
-        return cls(out[0], keep)
+        return cls(out[0], keep, name)
 
     @classmethod
     def open(cls, name, split="train", limit=0):
@@ -43,7 +45,8 @@ class Dataset:
         splits = {"train": lib.SBP_SPLIT_TRAIN, "test": lib.SBP_SPLIT_TEST}
         if split not in splits:
             raise ValueError("split must be 'train' or 'test', got %r" % (split,))
-        return cls._made(lib.sbp_dataset_open, name.encode(), splits[split], int(limit))
+        return cls._made(lib.sbp_dataset_open, name.encode(), splits[split], int(limit),
+                         name=name)
 
     @staticmethod
     def names_help():

@@ -103,6 +103,8 @@ def train(net, data, epochs=1, test=None, on_batch=None, on_epoch=None, **option
         o = tr.options
         net.set_meta("timesteps", o.timesteps)
         net.set_meta("backward", ffi.string(lib.sbp_backward_name(o.backward)).decode())
+        if getattr(data, "name", None):  # as the CLI records --data
+            net.set_meta("data", data.name)
         stop = False
         while not tr.done and not stop:
             loss = correct = seen = 0
@@ -125,6 +127,8 @@ def train(net, data, epochs=1, test=None, on_batch=None, on_epoch=None, **option
             results.append(r)
             if not stop:
                 net.set_meta("epochs", b.epoch + 1)
+            if t is not None:
+                net.set_meta("test_accuracy", "%.6f" % t.accuracy)
             if on_epoch is not None:
                 on_epoch(r)
     return results

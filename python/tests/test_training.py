@@ -167,6 +167,8 @@ def test_tutorial_lenet_reaches_the_clis_accuracy(cli, tmp_path):
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, cli_net.state_dict()[k])
     # and the CLI evaluates the Python-trained model to the same accuracy
+    assert net.get_meta("timesteps") == "20"
+    assert net.get_meta("data") in ("mnist", None)  # None: opened without the resolver
     net.save(tmp_path / "py.sbp")
     out = subprocess.run([cli, "eval", "--model", str(tmp_path / "py.sbp"), "--data", "mnist",
                           "--limit", "1000", "-T", "20", "--threads", "2", "--quiet", "--json"],
