@@ -96,7 +96,7 @@ class Dataset:
             if x.dtype != np.uint8:
                 raise ValueError("images must be uint8 (N, C, H, W) or (N, H, W), got %s; spike "
                                  "trains have 5 dimensions (N, T, C, H, W)" % x.dtype)
-            ctype, T = "uint8_t", 0
+            T = 0
             shape = (x.shape[0], 1) + x.shape[1:] if x.ndim == 3 else x.shape
         elif x.ndim == 5:
             if x.dtype not in (np.int8, np.uint8, np.bool_):
@@ -105,7 +105,7 @@ class Dataset:
                 raise ValueError("uint8 spike trains hold 0 or 1, found %d" % x.max())
             if x.dtype != np.int8:
                 x = x.astype(np.int8)  # values 0/1 stay 0/1
-            ctype, T = "int8_t", x.shape[1]
+            T = x.shape[1]
             shape = (x.shape[0],) + x.shape[2:]
         else:
             raise ValueError("data must be images (N, H, W), (N, C, H, W) or spike trains "

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ._errors import call
-from ._ffi import CONSTANTS, ffi, lib
+from ._ffi import ffi, lib
 from ._memory import set_fields, view
 
 Layer = collections.namedtuple("Layer", "index kind shape weights_shape shortcut")
@@ -231,5 +231,3 @@ class Net:
                            bool(s.spiking), s.neurons, s.rate, s.silent, s.saturated, s.acs,
                            s.macs_step) for s in stats]
 
-
-MAX_LAYERS = CONSTANTS.get("SBP_MAX_LAYERS", 64)

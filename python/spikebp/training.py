@@ -11,7 +11,6 @@ import time
 from ._errors import call
 from ._ffi import ffi, lib
 from ._memory import field_names, set_fields
-from .net import eval_options
 
 BatchResult = collections.namedtuple(
     "BatchResult", "loss correct samples epoch batch_index batches_per_epoch lr")

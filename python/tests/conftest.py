@@ -13,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("SBP_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "python"))
 
-import spikebp  # noqa: E402  (after the path above)
+import spikebp  # noqa: E402,F401  (after the path above; the tests import it from here)
 
 TINY = "12x12x1-8C3-P2-20FC-4"
 

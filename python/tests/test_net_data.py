@@ -1,8 +1,6 @@
 """Networks, weights and data sets through the binding: shapes against hand-computed values,
 numpy round trips through the library's files, borrowing without copies, errors."""
 
-import os
-
 import numpy as np
 import pytest
 
