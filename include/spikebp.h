@@ -257,10 +257,12 @@ sbp_status sbp_net_spec_builtin(sbp_net_spec *spec, const char *name, sbp_error 
 sbp_status sbp_net_spec_parse(sbp_net_spec *spec, const char *text, sbp_error *err);
 /* Parses a network description (the text format documented in README and src/net/netfile.c:
  * [input], [neuron], [conv], [pool], [dense], [output] sections with key = value lines;
- * residual shortcuts by layer name). Errors name `origin` (a file name) and the line. */
+ * residual shortcuts by layer name). Errors are SBP_ERR_FORMAT and name `origin` (a file
+ * name) and the line. */
 sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
                                           const char *origin, sbp_error *err);
-/* Reads and parses a description file into the caller's *spec (filled, not allocated). */
+/* Reads and parses a description file into the caller's *spec (filled, not allocated);
+ * SBP_ERR_IO if it cannot be read. */
 sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err);
 /* Writes the notation of `spec` (as parsed above) into buf; returns SBP_ERR_INVALID_ARG if it
  * does not fit. */

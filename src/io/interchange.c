@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "formats/npy.h"
+#include "net/kinds/kind.h"
 #include "net/net.h"
 
 typedef struct tensor_ref {
@@ -37,16 +38,7 @@ static size_t list_tensors(sbp_net *net, tensor_ref *refs)
             else
                 snprintf(r->name, sizeof r->name, "layer%d.%s.weight", i,
                          sbp_layer_kind_name(L->spec.kind));
-            if (L->spec.kind == SBP_LAYER_CONV) {
-                r->ndim = 4;
-                r->shape[0] = (size_t)L->out_c;
-                r->shape[1] = (size_t)L->in_c;
-                r->shape[2] = r->shape[3] = (size_t)L->spec.kernel;
-            } else {
-                r->ndim = 2;
-                r->shape[0] = L->n_out;
-                r->shape[1] = L->n_in;
-            }
+            r->ndim = sbp_kind_of(L->spec.kind)->param_shape(L, r->shape);
             r->data = net->params + L->w_offset;
             r->count = L->w_count;
         }

@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "net/kinds/kind.h"
 #include "net/net.h"
 
 #define MODEL_MAGIC "SPIKEBP\n"
@@ -118,45 +119,26 @@ sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
                  (net->layers[i].sc && net->layers[i].sc->w_count > 0);
     put_u32(&b, count);
     for (int i = 0; i < net->n_layers; i++) {
-        const sbp_layer *L = &net->layers[i];
-        if (!L->w_count)
-            continue;
-        char name[64];
-        int nl = snprintf(name, sizeof name, "layer%d.%s.weight", i, sbp_layer_kind_name(L->spec.kind));
-        put_u32(&b, (uint32_t)nl);
-        put(&b, name, (size_t)nl);
-        put_u32(&b, 0); /* f32 */
-        if (L->spec.kind == SBP_LAYER_CONV) {
-            put_u32(&b, 4);
-            put_u32(&b, (uint32_t)L->out_c);
-            put_u32(&b, (uint32_t)L->in_c);
-            put_u32(&b, (uint32_t)L->spec.kernel);
-            put_u32(&b, (uint32_t)L->spec.kernel);
-        } else {
-            put_u32(&b, 2);
-            put_u32(&b, (uint32_t)L->n_out);
-            put_u32(&b, (uint32_t)L->n_in);
-        }
-        const float *w = net->params + L->w_offset;
-        for (size_t j = 0; j < L->w_count; j++) { /* explicit little-endian */
-            uint32_t u;
-            memcpy(&u, &w[j], 4);
-            put_u32(&b, u);
-        }
-        if (L->sc && L->sc->w_count) {
-            nl = snprintf(name, sizeof name, "layer%d.conv.shortcut.weight", i);
+        for (int part = 0; part < 2; part++) { /* the layer's weights, then its shortcut's */
+            const sbp_layer *L = part ? net->layers[i].sc : &net->layers[i];
+            if (!L || !L->w_count)
+                continue;
+            char name[64];
+            int nl = part ? snprintf(name, sizeof name, "layer%d.conv.shortcut.weight", i)
+                          : snprintf(name, sizeof name, "layer%d.%s.weight", i,
+                                     sbp_layer_kind_name(L->spec.kind));
             put_u32(&b, (uint32_t)nl);
             put(&b, name, (size_t)nl);
-            put_u32(&b, 0);
-            put_u32(&b, 4);
-            put_u32(&b, (uint32_t)L->sc->out_c);
-            put_u32(&b, (uint32_t)L->sc->in_c);
-            put_u32(&b, 1);
-            put_u32(&b, 1);
-            const float *ws = net->params + L->sc->w_offset;
-            for (size_t j = 0; j < L->sc->w_count; j++) {
+            put_u32(&b, 0); /* f32 */
+            size_t shape[4]; /* the kind's PyTorch shape; a shortcut is a 1×1 conv */
+            const int ndim = sbp_kind_of(L->spec.kind)->param_shape(L, shape);
+            put_u32(&b, (uint32_t)ndim);
+            for (int d = 0; d < ndim; d++)
+                put_u32(&b, (uint32_t)shape[d]);
+            const float *w = net->params + L->w_offset;
+            for (size_t j = 0; j < L->w_count; j++) { /* explicit little-endian */
                 uint32_t u;
-                memcpy(&u, &ws[j], 4);
+                memcpy(&u, &w[j], 4);
                 put_u32(&b, u);
             }
         }
@@ -228,14 +210,6 @@ static sbp_status read_file(const char *path, unsigned char **data, size_t *size
     return SBP_OK;
 }
 
-static sbp_layer_kind kind_from_name(const char *s)
-{
-    for (int k = 0; k < SBP_LAYER_KIND_COUNT; k++)
-        if (strcmp(s, sbp_layer_kind_name((sbp_layer_kind)k)) == 0)
-            return (sbp_layer_kind)k;
-    return SBP_LAYER_KIND_COUNT;
-}
-
 /* Every weight takes 4 bytes of the file, so a description that needs more weights than the
  * `left` bytes after it can hold is refused before the arena is allocated: a 200-byte file
  * must not cost a 16 GiB calloc. Shape errors are reported as sbp_net_alloc reports them. */
@@ -282,7 +256,7 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
                                 path, lineno);
             sbp_layer_spec *l = &spec->layers[spec->n_layers];
             int u2 = -1;
-            l->kind = kind_from_name(kind);
+            l->kind = sbp_kind_find(kind);
             if (l->kind == SBP_LAYER_KIND_COUNT ||
                 sscanf(line + used, " out=%d kernel=%d stride=%d pad=%d dropout=%g%n", &l->out,
                        &l->kernel, &l->stride, &l->pad, &l->dropout, &u2) != 5)
@@ -471,11 +445,9 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
                 }
                 elems *= dims[d];
             }
-            const int conv = L->spec.kind == SBP_LAYER_CONV;
-            const uint32_t want_dims[4] = {(uint32_t)L->out_c,
-                                           conv ? (uint32_t)L->in_c : (uint32_t)L->n_in,
-                                           (uint32_t)L->spec.kernel, (uint32_t)L->spec.kernel};
-            int shape_ok = elems == L->w_count && ndim == (conv ? 4u : 2u);
+            size_t want_dims[4];
+            const int want_ndim = sbp_kind_of(L->spec.kind)->param_shape(L, want_dims);
+            int shape_ok = elems == L->w_count && ndim == (uint32_t)want_ndim;
             for (uint32_t d = 0; shape_ok && d < ndim; d++)
                 shape_ok = dims[d] == want_dims[d];
             if (!shape_ok) {
