@@ -10,9 +10,9 @@
  *
  * Per spikebp layer i (0-based, as in the .npz names):
  *   conv    conv<i> Conv2d → lif<i> LIF           residual: shortcut<i> Conv2d 1×1 (conv),
- *   pool    pool<i> AvgPool2d 2×2/2 → if<i> IF      subsample<i> Conv2d 1×1/2 groups=C with
- *   dense   [flatten<i>] → fc<i> Linear → lif<i>     weights 1 (subsample), or an edge from
- *   output  [flatten<i>] → fc<i> Linear → li<i>      the block input straight to lif<i>
+ *   pool    pool<i> AvgPool2d 2×2/2 → if<i> IF      subsample<i> Conv2d 1×1/2 with the
+ *   dense   [flatten<i>] → fc<i> Linear → lif<i>     identity matrix (subsample), or an edge
+ *   output  [flatten<i>] → fc<i> Linear → li<i>      from the block input to lif<i> (identity)
  * between "input" (Input) and "output" (Output). The graph alone describes the network (NIR
  * asks that no reader need the metadata); the metadata adds what NIR cannot say and makes the
  * import exact: λ, thresholds and the init gain as float32, dt, dropout per layer, the model's
@@ -329,19 +329,21 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
                     w_edge(w, from, scn);
                     w_edge(w, scn, name);
                 } else if (L->spec.shortcut == SBP_SHORTCUT_SUBSAMPLE) {
-                    /* out[c,i,j] = in[c,2i,2j]: a depthwise 1×1 convolution of stride 2 and
-                     * weight 1, which every NIR reader can run */
+                    /* out[c,i,j] = in[c,2i,2j]: a 1×1 convolution of stride 2 with the
+                     * identity matrix as weights, which every NIR reader can run (a depthwise
+                     * one would be smaller, but NIR's type inference ignores groups) */
                     snprintf(scn, sizeof scn, "subsample%d", i);
-                    float *ones = malloc((size_t)sc->in_c * sizeof *ones);
-                    if (!ones) {
+                    const size_t c = (size_t)sc->in_c;
+                    float *eye = calloc(c * c, sizeof *eye);
+                    if (!eye) {
                         w->st = sbp_fail(w->err, SBP_ERR_NOMEM, "%s: out of memory", w->path);
                         break;
                     }
-                    for (int c = 0; c < sc->in_c; c++)
-                        ones[c] = 1.0f;
-                    w_conv(w, scn, ones, sc->in_c, 1, 1, 2, 0, sc->in_c, sc->in_h, sc->in_w,
+                    for (size_t k = 0; k < c; k++)
+                        eye[k * c + k] = 1.0f;
+                    w_conv(w, scn, eye, sc->in_c, sc->in_c, 1, 2, 0, 1, sc->in_h, sc->in_w,
                            "subsample");
-                    free(ones);
+                    free(eye);
                     w_edge(w, from, scn);
                     w_edge(w, scn, name);
                 } else { /* identity: the block input's spikes are added as they are */
@@ -993,6 +995,16 @@ static sbp_status in_paths(reader *r, int n, in_path *p, int *np)
     return SBP_OK;
 }
 
+/* The spikebp_shortcut metadata of a node ("conv", "subsample"), or "" when it has none. */
+static void shortcut_role(const rnode *n, char *role, size_t size)
+{
+    role[0] = '\0';
+    hid_t m = open_child(n->g, "metadata", H5I_GROUP);
+    if (m >= 0 && !read_string(m, "spikebp_shortcut", role, size))
+        role[0] = '\0';
+    h5_close(m);
+}
+
 /* A shortcut path: a direct edge, or a Conv2d marked as one or of kernel 1 with groups > 1. */
 static int looks_like_shortcut(reader *r, const in_path *p)
 {
@@ -1002,10 +1014,8 @@ static int looks_like_shortcut(reader *r, const in_path *p)
     if (s->type != NT_CONV2D)
         return 0;
     char role[32];
-    hid_t m = open_child(s->g, "metadata", H5I_GROUP);
-    int marked = m >= 0 && read_string(m, "spikebp_shortcut", role, sizeof role);
-    h5_close(m);
-    if (marked)
+    shortcut_role(s, role, sizeof role);
+    if (role[0])
         return 1;
     long long g = 1;
     double *v;
@@ -1016,6 +1026,20 @@ static int looks_like_shortcut(reader *r, const in_path *p)
         g = (long long)v[0];
     free(v);
     return g > 1;
+}
+
+/* Whether a (C, C, 1, 1) weight is the identity matrix (spikebp's subsample as a 1×1 conv). */
+static int is_identity_matrix(const rnode *n, int c)
+{
+    double *v;
+    int rank;
+    hsize_t dims[4];
+    long cnt = read_numbers(n->g, "weight", &v, &rank, dims, (size_t)c * (size_t)c);
+    int ok = cnt == (long)c * c;
+    for (long j = 0; ok && j < cnt; j++)
+        ok = v[j] == (j / c == j % c ? 1.0 : 0.0);
+    free(v);
+    return ok;
 }
 
 /* Conv2d geometry: square kernel, equal strides and paddings, dilation 1, zero bias. */
@@ -1262,7 +1286,14 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                     return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                   "a %d×%d shortcut with padding %d; spikebp's are 1×1 without "
                                   "padding", k, k, pad);
-                if (groups == 1) {
+                char role[32];
+                shortcut_role(C, role, sizeof role);
+                if (groups == 1 && !strcmp(role, "subsample") && stride == 2 && cout == cin_g &&
+                    is_identity_matrix(C, cout)) {
+                    /* spikebp's own subsample (without the metadata, the same convolution is
+                     * read as a 1×1 conv shortcut, which computes the same) */
+                    l->shortcut = SBP_SHORTCUT_SUBSAMPLE;
+                } else if (groups == 1) {
                     if (stride != l->stride)
                         return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                       "shortcut stride %d differs from its layer's (%d)", stride,
