@@ -151,10 +151,13 @@ static void w_array(writer *w, hid_t g, const char *gname, const char *key, hid_
     hsize_t count = 1;
     for (int k = 0; k < rank; k++)
         count *= dims[k];
-    if (w->deflate && rank > 0 && count > 0 && dcpl >= 0) {
-        /* one chunk per dataset (at most 4 GiB, far above any spikebp tensor) */
+    if (w->deflate && rank > 0 && count * H5Tget_size(file) >= 4096 && dcpl >= 0) {
+        /* one chunk per dataset (at most 4 GiB, far above any spikebp tensor); small
+         * datasets stay contiguous, where a chunk index would cost more than it saves */
         if (H5Pset_chunk(dcpl, rank, dims) < 0 || H5Pset_deflate(dcpl, 4) < 0)
             w_fail(w, gname, key);
+    } else if (dcpl >= 0 && count * H5Tget_size(file) < 1024) {
+        H5Pset_layout(dcpl, H5D_COMPACT); /* stored in the object header itself */
     }
     hid_t d = sp < 0 || dcpl < 0 ? -1 : H5Dcreate2(g, key, file, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -510,7 +513,12 @@ sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *e
     w->path = path;
     w->err = err;
     w->st = SBP_OK;
-    w->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* HDF5 1.8's object formats (compact groups: smaller files); readable by HDF5 ≥ 1.8 */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0)
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    w->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+    h5_close(fapl);
     w->str = H5Tcopy(H5T_C_S1);
     w->deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
     w->nodes = -1;
