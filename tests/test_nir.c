@@ -282,7 +282,8 @@ static int poke_float(hid_t loc, const char *key, size_t j, float v)
 
 typedef enum edit {
     E_NONE, E_DELETE_NODE, E_TYPE_UNKNOWN, E_TYPE_WRONG, E_WEIGHT_SHAPE, E_WEIGHT_NAN,
-    E_LIF_R, E_THRESHOLD_VARIES, E_MISSING_KEY, E_NO_EDGES, E_EDGE_UNKNOWN, E_BIAS
+    E_LIF_R, E_THRESHOLD_VARIES, E_MISSING_KEY, E_NO_EDGES, E_EDGE_UNKNOWN, E_BIAS,
+    E_NO_METADATA
 } edit;
 
 static int apply(const char *file, edit e)
@@ -325,6 +326,13 @@ static int apply(const char *file, edit e)
         break;
     }
     case E_BIAS: ok = ok && poke_float(nodes, "conv0/bias", 3, 0.25f); break;
+    case E_NO_METADATA: {
+        ok = ok && H5Ldelete(f, "/node/metadata", H5P_DEFAULT) >= 0;
+        static const char *const lifs[] = {"lif0/metadata", "lif2/metadata", "lif4/metadata"};
+        for (int k = 0; k < 3; k++)
+            ok = ok && H5Ldelete(nodes, lifs[k], H5P_DEFAULT) >= 0;
+        break;
+    }
     }
     if (nodes >= 0)
         H5Gclose(nodes);
@@ -360,6 +368,24 @@ static void malformed(const char *good)
     sbp_net *net = NULL;
     CHECK(copy_file(good, path) && apply(path, E_NONE), "copy the good file");
     CHECK(sbp_net_import_nir(&net, path, &err) == SBP_OK && net, "unedited copy: %s", err.msg);
+    /* without any metadata (as another tool would write it): the graph alone gives the
+     * network, its constants from the neuron parameters (λ = 1 − dt/tau rounds back to the
+     * same float), the default dropout 0 and init gain 2, and every weight */
+    sbp_net *plain = NULL;
+    CHECK(copy_file(good, path) && apply(path, E_NO_METADATA), "strip the metadata");
+    CHECK(sbp_net_import_nir(&plain, path, &err) == SBP_OK && plain, "no metadata: %s", err.msg);
+    if (net && plain) {
+        CHECK(plain->spec.leak == net->spec.leak && plain->spec.vth == net->spec.vth &&
+                  plain->spec.vth_pool == net->spec.vth_pool,
+              "no metadata: constants %.9g %.9g %.9g, expected %.9g %.9g %.9g", plain->spec.leak,
+              plain->spec.vth, plain->spec.vth_pool, net->spec.leak, net->spec.vth,
+              net->spec.vth_pool);
+        CHECK(plain->n_meta == 0 && plain->spec.init_gain == 2.0f, "no metadata: defaults");
+        CHECK(plain->n_params == net->n_params &&
+                  memcmp(plain->params, net->params, net->n_params * sizeof(float)) == 0,
+              "no metadata: weights");
+    }
+    sbp_net_free(plain);
     sbp_net_free(net);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         net = (sbp_net *)1;

@@ -1,8 +1,8 @@
 /*
  * nir.h — the NIR (Neuromorphic Intermediate Representation) mapping of spikebp's neurons,
- * shared by the writer and the reader in nir.c and by the tests that check it. The public
- * entry points (sbp_net_export_nir, sbp_net_import_nir, sbp_nir_supported) are in spikebp.h;
- * the file layout and the mapping's limits are documented in docs/nir.md.
+ * shared by the writer (nir_write.c), the reader (nir_read.c) and the tests that check it.
+ * The public entry points (sbp_net_export_nir, sbp_net_import_nir, sbp_nir_supported) are in
+ * spikebp.h; the file layout and the mapping's limits are documented in docs/nir.md.
  *
  * spikebp steps in discrete time (one step = dt); NIR's neurons are continuous-time ODEs,
  *     LIF / LI:  tau·dv/dt = (v_leak − v) + r·I        IF:  dv/dt = r·I,
