@@ -1,5 +1,5 @@
 /*
- * test_nir.c — NIR export and import (src/io/nir.c, docs/nir.md):
+ * test_nir.c — NIR export and import (src/io/nir_write.c, nir_read.c, docs/nir.md):
  *
  *   - round trip: LeNet, VGG9, ResNet11 (1×1 conv and subsample shortcuts) and a description
  *     with identity shortcuts (from the input and from the layer before), a stride-2 conv
