@@ -12,8 +12,10 @@
  *   - malformed files, made by editing a good one with libhdf5: a missing node, an unknown
  *     node type, a node of the wrong type, a weight of the wrong shape, a non-finite weight,
  *     a LIF whose r does not match spikebp's neuron, thresholds that differ between neurons,
- *     a missing key, no edges, a file that is not HDF5 — each refused with the status and a
- *     message naming the file and the node, never a network;
+ *     a missing key, no edges, an edge to a missing node, a bias, an edge listed twice, a
+ *     feedback edge, a file that is not HDF5, a missing file — each refused with the status
+ *     and a message naming the file and the node, never a network; and a graph stripped of
+ *     all metadata, which imports from the graph alone;
  *   - a build without HDF5: sbp_nir_supported() is 0 and both calls say there is no NIR
  *     support.
  */
@@ -283,7 +285,7 @@ static int poke_float(hid_t loc, const char *key, size_t j, float v)
 typedef enum edit {
     E_NONE, E_DELETE_NODE, E_TYPE_UNKNOWN, E_TYPE_WRONG, E_WEIGHT_SHAPE, E_WEIGHT_NAN,
     E_LIF_R, E_THRESHOLD_VARIES, E_MISSING_KEY, E_NO_EDGES, E_EDGE_UNKNOWN, E_BIAS,
-    E_NO_METADATA
+    E_NO_METADATA, E_EDGE_TWICE, E_RECURRENT
 } edit;
 
 static int apply(const char *file, edit e)
@@ -315,6 +317,32 @@ static int apply(const char *file, edit e)
         H5Tset_size(t, H5T_VARIABLE);
         hid_t sp = H5Screate_simple(2, d2, NULL);
         const char *names[6] = {"input", "conv0", "conv0", "lif0", "lif0", "nowhere"};
+        hid_t d = g >= 0 ? H5Dcreate2(g, "edges", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        ok = d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0;
+        if (d >= 0)
+            H5Dclose(d);
+        H5Sclose(sp);
+        H5Tclose(t);
+        if (g >= 0)
+            H5Gclose(g);
+        break;
+    }
+    case E_EDGE_TWICE:
+    case E_RECURRENT: {
+        /* LeNet's edges, plus conv0 → lif0 again or a feedback edge lif4 → lif0 */
+        const char *names[30] = {"input", "conv0",   "conv0",    "lif0", "lif0", "pool1",
+                                 "pool1", "if1",     "if1",      "conv2", "conv2", "lif2",
+                                 "lif2",  "pool3",   "pool3",    "if3",  "if3",  "flatten4",
+                                 "flatten4", "fc4",  "fc4",      "lif4", "lif4", "fc5",
+                                 "fc5",   "li5",     "li5",      "output"};
+        names[28] = e == E_EDGE_TWICE ? "conv0" : "lif4";
+        names[29] = "lif0";
+        hsize_t de[2] = {15, 2};
+        ok = ok && H5Ldelete(f, "/node/edges", H5P_DEFAULT) >= 0;
+        hid_t g = ok ? H5Gopen2(f, "/node", H5P_DEFAULT) : -1;
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        hid_t sp = H5Screate_simple(2, de, NULL);
         hid_t d = g >= 0 ? H5Dcreate2(g, "edges", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
         ok = d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0;
         if (d >= 0)
@@ -360,6 +388,8 @@ static void malformed(const char *good)
         {E_NO_EDGES, "no edges", SBP_ERR_FORMAT, "edges", ""},
         {E_EDGE_UNKNOWN, "edge to an unknown node", SBP_ERR_FORMAT, "'nowhere'", "does not exist"},
         {E_BIAS, "conv bias", SBP_ERR_UNSUPPORTED, "node 'conv0'", "no bias"},
+        {E_EDGE_TWICE, "an edge twice", SBP_ERR_UNSUPPORTED, "conv0 → lif0", "listed twice"},
+        {E_RECURRENT, "a feedback edge", SBP_ERR_UNSUPPORTED, "node 'lif0'", "from 'lif4'"},
     };
     char path[512];
     tpath(path, sizeof path, "bad.nir");

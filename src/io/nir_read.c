@@ -402,6 +402,13 @@ static sbp_status read_edges(reader *r)
         else
             r->edge[k / 2][k % 2] = idx;
     }
+    /* NIR adds the inputs of a node, so an edge listed twice would double a current */
+    for (size_t k = 0; st == SBP_OK && k < n / 2; k++)
+        for (size_t j = 0; j < k && st == SBP_OK; j++)
+            if (r->edge[j][0] == r->edge[k][0] && r->edge[j][1] == r->edge[k][1])
+                st = r_fail(r, SBP_ERR_UNSUPPORTED, NULL,
+                            "edge %zu (%s → %s) is listed twice", k, names[2 * k],
+                            names[2 * k + 1]);
     if (st == SBP_OK)
         r->n_edges = (int)dims[0];
     free(names);
@@ -632,7 +639,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
     r->node[input].used = 1;
     int prev = input;
     for (;;) {
-        int next = -1, nmain = -1, nsc = -1;
+        int next = -1, nmain = -1, nsc = -1, blocked = -1, blocked_by = -1;
         in_path paths[4], pmain = {0}, psc = {0};
         for (int k = 0; k < r->n_nodes; k++) {
             enum node_type t = r->node[k].type;
@@ -642,11 +649,15 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             sbp_status st = in_paths(r, k, paths, &np);
             if (st != SBP_OK)
                 return st;
-            int ready = np > 0, from_prev = 0;
+            int ready = np > 0, from_prev = 0, later = -1;
             for (int j = 0; j < np; j++) {
                 ready &= r->node[paths[j].src].used;
+                if (!r->node[paths[j].src].used)
+                    later = paths[j].src;
                 from_prev += paths[j].src == prev;
             }
+            if (from_prev && !ready && blocked < 0)
+                blocked = k, blocked_by = later;
             if (!ready || !from_prev)
                 continue;
             if (next >= 0)
@@ -681,7 +692,15 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             pmain = paths[nmain];
             if (nsc >= 0)
                 psc = paths[nsc];
+            if (nsc >= 0 && psc.syn >= 0 && psc.syn == pmain.syn)
+                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+                              "fed twice through '%s'", r->node[pmain.syn].name);
         }
+        if (next < 0 && blocked >= 0)
+            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[blocked].name,
+                          "also takes input from '%s', which does not come before it (a "
+                          "recurrent connection? spikebp's networks are feed-forward)",
+                          r->node[blocked_by].name);
         if (next < 0)
             break;
         if (spec->n_layers >= SBP_MAX_LAYERS)
