@@ -16,7 +16,7 @@ Checks what NIR's reference reader (nir.read) relies on:
     from start_dim/end_dim; neuron parameters shaped like their input; Linear/Affine from the
     weight), every edge's names exist, and every node lies on a path from an Input to an Output;
   - for spikebp's neurons (when the graph's metadata gives spikebp_dt): LIF r·dt/tau = 1,
-    IF r·dt = 1, LI r·dt/tau = 1 − dt/tau, v_leak = v_reset = 0 (docs/nir.md).
+    IF and I r·dt = 1, LI r·dt/tau = 1 − dt/tau, v_leak = v_reset = 0 (docs/nir.md).
 If the reference package `nir` is importable, nir.read(FILE) is run as well.
 Prints a summary and exits 0, or prints every problem and exits 1.
 """
@@ -37,11 +37,12 @@ KEYS = {
     "IF": ({"r", "v_threshold"}, {"v_reset"}),
     "LIF": ({"tau", "r", "v_leak", "v_threshold"}, {"v_reset"}),
     "LI": ({"tau", "r", "v_leak"}, set()),
+    "I": ({"r"}, set()),
     "Linear": ({"weight"}, set()),
     "Affine": ({"weight", "bias"}, set()),
     "Flatten": ({"start_dim", "end_dim"}, {"input_type"}),
 }
-NEURONS = {"IF", "LIF", "LI"}
+NEURONS = {"IF", "LIF", "LI", "I"}
 
 problems = []
 
@@ -231,7 +232,7 @@ def check_neurons(g, nodes, types):
             continue
         n = nodes[v]
         r = one(n, "r")
-        if t == "IF":
+        if t in ("IF", "I"):
             gain = r * dt
             want = 1.0
         else:

@@ -3,10 +3,11 @@
  *
  *   - round trip: LeNet, VGG9, ResNet11 (1×1 conv and subsample shortcuts) and a description
  *     with identity shortcuts (from the input and from the layer before), a stride-2 conv
- *     without padding, two dense layers and non-default neuron constants: export, import, and
+ *     without padding, two dense layers and non-default neuron constants, and a network without
+ *     leak (λ = 1, written as NIR's IF and I nodes): export, import, and
  *     the network comes back with the same layers, constants, dropout and metadata, and every
  *     weight bit for bit;
- *   - the file read independently with libhdf5 (not through nir.c): the neuron parameters are
+ *   - the file read independently with libhdf5 (not through nir_read.c): the neuron parameters are
  *     nir.h's mapping of the constants (tau = dt/(1−λ), r = tau/dt for LIF, λ·tau/dt for LI,
  *     1/dt for IF), and a weight dataset holds the network's weights;
  *   - malformed files, made by editing a good one with libhdf5: a missing node, an unknown
@@ -207,6 +208,10 @@ static const char custom[] = "[input]\nshape = 13x13x2\n"
                              "[dense]\nunits = 9\n[dense]\nunits = 7\ndropout = 0.3\n"
                              "[output]\nclasses = 3\n";
 
+static const char no_leak[] = "[input]\nshape = 8x8x1\n[neuron]\nleak = 1\n"
+                              "[conv]\nfilters = 2\nkernel = 3\n[pool]\n[dense]\nunits = 5\n"
+                              "[output]\nclasses = 3\n";
+
 /* ---------------------------------------------------------------- malformed files */
 
 static int copy_file(const char *from, const char *to)
@@ -300,7 +305,7 @@ static int apply(const char *file, edit e)
     case E_NONE: break;
     case E_DELETE_NODE: ok = ok && H5Ldelete(nodes, "lif2", H5P_DEFAULT) >= 0; break;
     case E_TYPE_UNKNOWN: ok = ok && set_string(nodes, "pool1/type", "SumPool2d"); break;
-    case E_TYPE_WRONG: ok = ok && set_string(nodes, "lif0/type", "IF"); break;
+    case E_TYPE_WRONG: ok = ok && set_string(nodes, "lif0/type", "LI"); break;
     case E_WEIGHT_SHAPE: ok = ok && set_floats(nodes, "conv2/weight", 4, d4, 0.5f); break;
     case E_WEIGHT_NAN: ok = ok && poke_float(nodes, "fc4/weight", 7, NAN); break;
     case E_LIF_R: ok = ok && set_floats(nodes, "lif4/r", 1, &d1, 5.0f); break;
@@ -378,10 +383,10 @@ static void malformed(const char *good)
     } cases[] = {
         {E_DELETE_NODE, "missing node", SBP_ERR_FORMAT, "'lif2'", "does not exist"},
         {E_TYPE_UNKNOWN, "unknown node type", SBP_ERR_UNSUPPORTED, "node 'pool1'", "SumPool2d"},
-        {E_TYPE_WRONG, "wrong node type", SBP_ERR_UNSUPPORTED, "node 'lif0'", "IF fed by a Conv2d"},
+        {E_TYPE_WRONG, "wrong node type", SBP_ERR_UNSUPPORTED, "node 'pool1'", "'lif0' (LI)"},
         {E_WEIGHT_SHAPE, "weight shape", SBP_ERR_SHAPE, "node 'conv2'", "50×21×5×5"},
         {E_WEIGHT_NAN, "non-finite weight", SBP_ERR_NUMERIC, "node 'fc4'", "element 7"},
-        {E_LIF_R, "LIF r", SBP_ERR_UNSUPPORTED, "node 'lif4'", "r = 5"},
+        {E_LIF_R, "LIF r", SBP_ERR_UNSUPPORTED, "node 'lif4'", "r = 5 "},
         {E_THRESHOLD_VARIES, "per-neuron threshold", SBP_ERR_UNSUPPORTED, "node 'lif0'",
          "differs between neurons"},
         {E_MISSING_KEY, "missing key", SBP_ERR_FORMAT, "node 'pool3'", "'stride' is missing"},
@@ -486,6 +491,24 @@ int main(void)
     CHECK(sbp_net_spec_parse_description(&spec, custom, "custom", &err) == SBP_OK, "custom: %s",
           err.msg);
     round_trip("custom", &spec, 0);
+    /* λ = 1: no leak, so NIR's IF (hidden) and I (output) instead of an infinite tau */
+    CHECK(sbp_net_spec_parse_description(&spec, no_leak, "no_leak", &err) == SBP_OK,
+          "no_leak: %s", err.msg);
+    round_trip("no_leak", &spec, 0);
+    {
+        char p[512];
+        size_t n;
+        tpath(p, sizeof p, "no_leak.nir");
+        double r0 = h5_first(p, "/node/nodes/if0/r", &n), r3 = h5_first(p, "/node/nodes/i3/r", &n);
+        CHECK(fabs(r0 * SBP_NIR_DT - 1) < 1e-6 && fabs(r3 * SBP_NIR_DT - 1) < 1e-6,
+              "no_leak: IF/I r = %g, %g, expected 1/dt", r0, r3);
+        hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+        CHECK(f >= 0 && H5Lexists(f, "/node/nodes/if0", H5P_DEFAULT) > 0 &&
+                  H5Lexists(f, "/node/nodes/if0/tau", H5P_DEFAULT) == 0,
+              "no_leak: layer 0 is not an IF node without tau");
+        if (f >= 0)
+            H5Fclose(f);
+    }
 
     char good[512];
     tpath(good, sizeof good, "lenet.nir");
@@ -500,7 +523,7 @@ int main(void)
 
     /* the scratch folder holds only what the test wrote: no temporaries left behind */
     static const char *const files[] = {"lenet.nir", "resnet11.nir", "vgg9.nir", "custom.nir",
-                                        "keep.nir"};
+                                        "no_leak.nir", "keep.nir"};
     for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
         char p[512];
         unlink(tpath(p, sizeof p, files[k]));

@@ -11,7 +11,8 @@
  *     LIF (U[t] = λ·V[t−1] + I[t]):      tau = dt/(1−λ), r = tau/dt, v_leak = 0, v_reset = 0
  *     IF  (Up[t] = Vp[t−1] + I[t]):      r = 1/dt, v_reset = 0
  *     LI  (M[t] = λ·(M[t−1] + I[t])):    tau = dt/(1−λ), r = λ·tau/dt, v_leak = 0
- * and the reader inverts them (λ = 1 − dt/tau).
+ * and the reader inverts them (λ = 1 − dt/tau). Without leak (λ = 1, tau infinite) the hidden
+ * neurons are NIR's IF and the output NIR's I (dv/dt = r·I), both with r = 1/dt.
  */
 #ifndef SBP_IO_NIR_H
 #define SBP_IO_NIR_H

@@ -40,12 +40,12 @@ sbp_status sbp_net_import_nir(sbp_net **out, const char *path, sbp_error *err)
 #include "io/nir_h5.h"
 
 enum node_type {
-    NT_INPUT, NT_OUTPUT, NT_CONV2D, NT_AVGPOOL2D, NT_IF, NT_LIF, NT_LI, NT_LINEAR, NT_AFFINE,
-    NT_FLATTEN, NT_OTHER
+    NT_INPUT, NT_OUTPUT, NT_CONV2D, NT_AVGPOOL2D, NT_IF, NT_LIF, NT_LI, NT_I, NT_LINEAR,
+    NT_AFFINE, NT_FLATTEN, NT_OTHER
 };
 
 static const char *const node_type_names[] = {"Input", "Output", "Conv2d", "AvgPool2d", "IF",
-                                              "LIF", "LI", "Linear", "Affine", "Flatten"};
+                                              "LIF", "LI", "I", "Linear", "Affine", "Flatten"};
 
 #define NIR_MAX_NODES (6 * SBP_MAX_LAYERS + 8)
 #define NIR_MAX_EDGES (2 * NIR_MAX_NODES)
@@ -336,7 +336,7 @@ static sbp_status read_nodes(reader *r)
         if (n->type == NT_OTHER)
             return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                           "node type '%s' is not supported (spikebp reads Input, Output, Conv2d, "
-                          "AvgPool2d, IF, LIF, LI, Linear, Affine, Flatten)", n->type_name);
+                          "AvgPool2d, IF, LIF, LI, I, Linear, Affine, Flatten)", n->type_name);
     }
     return SBP_OK;
 }
@@ -643,7 +643,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
         in_path paths[4], pmain = {0}, psc = {0};
         for (int k = 0; k < r->n_nodes; k++) {
             enum node_type t = r->node[k].type;
-            if (r->node[k].used || (t != NT_LIF && t != NT_IF && t != NT_LI))
+            if (r->node[k].used || (t != NT_LIF && t != NT_IF && t != NT_LI && t != NT_I))
                 continue;
             int np;
             sbp_status st = in_paths(r, k, paths, &np);
@@ -713,7 +713,8 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
         l->shortcut = SBP_SHORTCUT_NONE;
         layer_nodes *ln = &r->ln[i];
         ln->neuron = next, ln->syn = pmain.syn, ln->flat = pmain.flat, ln->sc_syn = -1;
-        if (N->type == NT_LIF && S->type == NT_CONV2D) {
+        /* IF and I are the hidden and output neurons of a network without leak (λ = 1) */
+        if ((N->type == NT_LIF || N->type == NT_IF) && S->type == NT_CONV2D) {
             int k, stride, pad, groups, cout, cin_g;
             sbp_status st = read_conv_geometry(r, S, &k, &stride, &pad, &groups, &cout, &cin_g);
             if (st != SBP_OK)
@@ -739,8 +740,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                               "%lld); spikebp pools 2×2 with stride 2 and no padding",
                               ks[0], ks[1], st2[0], st2[1], p2[0], p2[1]);
             l->kind = SBP_LAYER_POOL;
-        } else if ((N->type == NT_LIF || N->type == NT_LI) &&
-                   (S->type == NT_LINEAR || S->type == NT_AFFINE)) {
+        } else if (N->type != NT_AVGPOOL2D && (S->type == NT_LINEAR || S->type == NT_AFFINE)) {
             hid_t d = open_child(S->g, "weight", H5I_DATASET), sp = d >= 0 ? H5Dget_space(d) : -1;
             hsize_t dims[4];
             int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 &&
@@ -751,12 +751,12 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             if (!ok)
                 return r_fail(r, SBP_ERR_SHAPE, S->name, "%s 'weight' is missing or not a 2-d "
                               "array", S->type_name);
-            l->kind = N->type == NT_LI ? SBP_LAYER_OUTPUT : SBP_LAYER_DENSE;
+            l->kind = N->type == NT_LI || N->type == NT_I ? SBP_LAYER_OUTPUT : SBP_LAYER_DENSE;
             l->out = (int)dims[0];
         } else {
             return r_fail(r, SBP_ERR_UNSUPPORTED, N->name,
-                          "a %s fed by a %s ('%s') is not a spikebp layer (Conv2d → LIF, "
-                          "AvgPool2d → IF, Linear → LIF, Linear → LI)",
+                          "a %s fed by a %s ('%s') is not a spikebp layer (Conv2d → LIF or IF, "
+                          "AvgPool2d → IF, Linear → LIF or IF, Linear → LI or I)",
                           N->type_name, S->type_name, S->name);
         }
         if (pmain.flat >= 0 && l->kind != SBP_LAYER_DENSE && l->kind != SBP_LAYER_OUTPUT)
@@ -863,61 +863,62 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
     for (int i = 0; i < spec->n_layers; i++) {
         const rnode *n = &r->node[r->ln[i].neuron];
         const size_t cnt = shape->layers[i].n_out;
-        double tau = 0, rr, vl = 0, th = 0, vr = 0, lam = 1;
+        const int pool = spec->layers[i].kind == SBP_LAYER_POOL;
+        const int has_tau = n->type == NT_LIF || n->type == NT_LI;
+        const int fires = n->type == NT_LIF || n->type == NT_IF;
+        double tau = 0, rr, vl = 0, th = 0, vr = 0, lam = 1, want, got;
         sbp_status st = SBP_OK;
-        if (n->type != NT_IF)
+        if (has_tau)
             st = read_param(r, n, "tau", cnt, &tau, 0, 0);
         if (st == SBP_OK)
             st = read_param(r, n, "r", cnt, &rr, 0, 0);
-        if (st == SBP_OK && n->type != NT_IF)
+        if (st == SBP_OK && has_tau)
             st = read_param(r, n, "v_leak", cnt, &vl, 0, 0);
-        if (st == SBP_OK && n->type != NT_LI)
+        if (st == SBP_OK && fires)
             st = read_param(r, n, "v_threshold", cnt, &th, 0, 0);
-        if (st == SBP_OK && n->type != NT_LI)
+        if (st == SBP_OK && fires)
             st = read_param(r, n, "v_reset", cnt, &vr, 1, 0.0);
         if (st != SBP_OK)
             return st;
-        if (n->type != NT_IF) {
-            if (!(tau > 0) || !(tau >= dt))
+        if (has_tau) {
+            if (!(tau > 0) || !(tau > dt))
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                              "%s tau = %g; with dt = %g spikebp needs tau ≥ dt (0 ≤ leak < 1)",
+                              "%s tau = %g; with dt = %g spikebp needs tau > dt (0 < leak < 1)",
                               n->type_name, tau, dt);
             lam = 1.0 - dt / tau;
             if (vl != 0)
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "%s v_leak = %g; spikebp's neurons rest at 0", n->type_name, vl);
             /* r·dt/tau is the gain of the input in one Euler step: 1 for LIF, λ for LI */
-            double want = n->type == NT_LI ? lam : 1.0, got = rr * dt / tau;
-            if (fabs(got - want) > 1e-5 * fabs(want))
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                              "%s r = %g with tau = %g, dt = %g scales the input by %g per step; "
-                              "spikebp's %s scales it by %g (r = %g)", n->type_name, rr, tau, dt,
-                              got, n->type == NT_LI ? "output integrator" : "LIF neuron", want,
-                              want * tau / dt);
+            want = n->type == NT_LI ? lam : 1.0, got = rr * dt / tau;
+        } else { /* IF, I: dv/dt = r·I, gain r·dt; spikebp's gain is 1 (pool) or λ = 1 */
+            want = 1.0, got = rr * dt;
+        }
+        if (!(fabs(got - want) <= 1e-5 * fabs(want)))
+            return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                          "%s r = %g (tau = %g, dt = %g) scales the input by %g per step; "
+                          "spikebp's neuron scales it by %g", n->type_name, rr, tau, dt, got,
+                          want);
+        if (!pool) { /* one leak for every LIF layer and the output (λ = 1 for IF and I) */
             if (!isnan(leak) && fabs(lam - leak) > 1e-6)
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "leak %.9g per step differs from '%s' (%.9g); spikebp has one "
                               "leak per network", lam, leak_from, leak);
             if (isnan(leak))
                 leak = lam, leak_from = n->name;
-        } else {
-            if (fabs(rr * dt - 1.0) > 1e-5)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                              "IF r = %g with dt = %g scales the input by %g per step; "
-                              "spikebp's pooling neurons by 1 (r = 1/dt)", rr, dt, rr * dt);
         }
-        if (n->type != NT_LI) {
+        if (fires) {
             if (vr != 0)
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "%s v_reset = %g; spikebp resets to 0", n->type_name, vr);
             if (!(th > 0) || th > 3.4e38)
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name, "%s v_threshold = %g; spikebp "
                               "needs a positive threshold", n->type_name, th);
-            double *which = n->type == NT_IF ? &vth_pool : &vth;
+            double *which = pool ? &vth_pool : &vth;
             if (!isnan(*which) && (float)th != (float)*which)
                 return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                              "v_threshold %g differs from the other %s nodes' (%g); spikebp has "
-                              "one per network", th, n->type_name, *which);
+                              "v_threshold %g differs from another %s layer's (%g); spikebp has "
+                              "one per network", th, pool ? "pooling" : "spiking", *which);
             *which = th;
         }
     }

@@ -219,6 +219,49 @@ static void w_flatten(writer *w, const char *name, const sbp_layer *prev_shape)
     h5_close(g);
 }
 
+/* Node name of layer i's neurons: lif<i> (if<i> without leak), if<i> for pooling, li<i> (i<i>
+ * without leak) for the output. */
+static void neuron_name(const sbp_net *net, int i, char *buf, size_t size)
+{
+    const sbp_layer_kind k = net->layers[i].spec.kind;
+    const int no_leak = net->spec.leak == 1.0f;
+    snprintf(buf, size, "%s%d",
+             k == SBP_LAYER_POOL     ? "if"
+             : k == SBP_LAYER_OUTPUT ? (no_leak ? "i" : "li")
+                                     : (no_leak ? "if" : "lif"),
+             i);
+}
+
+/* The neurons of a conv, dense or output layer (nir.h's mapping). With λ = 1 there is no leak
+ * and tau would be infinite: the neurons are then NIR's IF (hidden) and I (output), r = 1/dt. */
+static void w_neurons(writer *w, const sbp_net *net, const sbp_layer *L, const char *name,
+                      int nrank, const hsize_t *nshape)
+{
+    const sbp_net_spec *s = &net->spec;
+    const double dt = SBP_NIR_DT;
+    const int out = L->spec.kind == SBP_LAYER_OUTPUT;
+    hid_t g;
+    if (s->leak == 1.0f) {
+        g = w_node(w, name, out ? "I" : "IF");
+        w_fill(w, g, name, "r", nrank, nshape, (float)(1.0 / dt));
+    } else {
+        const float tau = (float)(dt / (1.0 - (double)s->leak));
+        g = w_node(w, name, out ? "LI" : "LIF");
+        w_fill(w, g, name, "tau", nrank, nshape, tau);
+        w_fill(w, g, name, "r", nrank, nshape,
+               (float)((out ? (double)s->leak : 1.0) * (double)tau / dt));
+        w_fill(w, g, name, "v_leak", nrank, nshape, 0.0f);
+    }
+    if (!out) {
+        w_fill(w, g, name, "v_threshold", nrank, nshape, s->vth);
+        w_fill(w, g, name, "v_reset", nrank, nshape, 0.0f);
+        hid_t m = w_meta(w, g, name);
+        w_f32(w, m, name, "spikebp_dropout", 0, NULL, &L->spec.dropout);
+        h5_close(m);
+    }
+    h5_close(g);
+}
+
 static void write_graph(writer *w, const sbp_net *net, hid_t graph)
 {
     const sbp_net_spec *s = &net->spec;
@@ -236,17 +279,16 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
     sbp_layer input_shape;
     memset(&input_shape, 0, sizeof input_shape);
     input_shape.out_c = s->in_c, input_shape.out_h = s->in_h, input_shape.out_w = s->in_w;
-    const float lif_tau = (float)(dt / (1.0 - (double)s->leak));
     for (int i = 0; i < net->n_layers && w->st == SBP_OK; i++) {
         const sbp_layer *L = &net->layers[i];
         const sbp_layer *P = i ? &net->layers[i - 1] : &input_shape;
         const int prev_spatial = i == 0 || P->spec.kind == SBP_LAYER_CONV ||
                                  P->spec.kind == SBP_LAYER_POOL;
-        snprintf(src, sizeof src, "%s", i == 0 ? "input" : "");
-        if (i > 0) {
-            const sbp_layer_kind pk = P->spec.kind;
-            snprintf(src, sizeof src, "%s%d", pk == SBP_LAYER_POOL ? "if" : "lif", i - 1);
-        }
+        if (i == 0)
+            snprintf(src, sizeof src, "input");
+        else
+            neuron_name(net, i - 1, src, sizeof src);
+        neuron_name(net, i, name, sizeof name);
         const float *wts = net->params + L->w_offset;
         hsize_t nshape[3];
         int nrank;
@@ -261,7 +303,6 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
         switch (L->spec.kind) {
         case SBP_LAYER_CONV: {
             snprintf(syn, sizeof syn, "conv%d", i);
-            snprintf(name, sizeof name, "lif%d", i);
             w_conv(w, syn, wts, L->out_c, L->in_c, L->spec.kernel, L->spec.stride, L->spec.pad, 1,
                    L->in_h, L->in_w, NULL);
             if (L->sc) {
@@ -270,10 +311,7 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
                 if (L->spec.shortcut_from < 0)
                     snprintf(from, sizeof from, "input");
                 else
-                    snprintf(from, sizeof from, "%s%d",
-                             net->layers[L->spec.shortcut_from].spec.kind == SBP_LAYER_POOL ? "if"
-                                                                                            : "lif",
-                             L->spec.shortcut_from);
+                    neuron_name(net, L->spec.shortcut_from, from, sizeof from);
                 if (L->spec.shortcut == SBP_SHORTCUT_CONV) {
                     snprintf(scn, sizeof scn, "shortcut%d", i);
                     w_conv(w, scn, net->params + sc->w_offset, sc->out_c, sc->in_c, 1,
@@ -302,23 +340,13 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
                     w_edge(w, from, name);
                 }
             }
-            hid_t g = w_node(w, name, "LIF");
-            w_fill(w, g, name, "tau", nrank, nshape, lif_tau);
-            w_fill(w, g, name, "r", nrank, nshape, (float)((double)lif_tau / dt));
-            w_fill(w, g, name, "v_leak", nrank, nshape, 0.0f);
-            w_fill(w, g, name, "v_threshold", nrank, nshape, s->vth);
-            w_fill(w, g, name, "v_reset", nrank, nshape, 0.0f);
-            hid_t m = w_meta(w, g, name);
-            w_f32(w, m, name, "spikebp_dropout", 0, NULL, &L->spec.dropout);
-            h5_close(m);
-            h5_close(g);
+            w_neurons(w, net, L, name, nrank, nshape);
             w_edge(w, src, syn);
             w_edge(w, syn, name);
             break;
         }
         case SBP_LAYER_POOL: {
             snprintf(syn, sizeof syn, "pool%d", i);
-            snprintf(name, sizeof name, "if%d", i);
             hid_t g = w_node(w, syn, "AvgPool2d");
             long long two2[2] = {2, 2}, zero2[2] = {0, 0};
             hsize_t two = 2;
@@ -339,7 +367,6 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
         case SBP_LAYER_OUTPUT: {
             const int out = L->spec.kind == SBP_LAYER_OUTPUT;
             snprintf(syn, sizeof syn, "fc%d", i);
-            snprintf(name, sizeof name, "%s%d", out ? "li" : "lif", i);
             if (prev_spatial) {
                 char fl[32];
                 snprintf(fl, sizeof fl, "flatten%d", i);
@@ -353,19 +380,7 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
             hsize_t wd[2] = {(hsize_t)L->n_out, (hsize_t)L->n_in};
             w_f32(w, g, syn, "weight", 2, wd, wts);
             h5_close(g);
-            g = w_node(w, name, out ? "LI" : "LIF");
-            w_fill(w, g, name, "tau", nrank, nshape, lif_tau);
-            w_fill(w, g, name, "r", nrank, nshape,
-                   (float)((out ? (double)s->leak : 1.0) * (double)lif_tau / dt));
-            w_fill(w, g, name, "v_leak", nrank, nshape, 0.0f);
-            if (!out) {
-                w_fill(w, g, name, "v_threshold", nrank, nshape, s->vth);
-                w_fill(w, g, name, "v_reset", nrank, nshape, 0.0f);
-                hid_t m = w_meta(w, g, name);
-                w_f32(w, m, name, "spikebp_dropout", 0, NULL, &L->spec.dropout);
-                h5_close(m);
-            }
-            h5_close(g);
+            w_neurons(w, net, L, name, nrank, nshape);
             w_edge(w, syn, name);
             if (out) {
                 hid_t o = w_node(w, "output", "Output");
