@@ -507,15 +507,13 @@ static int looks_like_shortcut(reader *r, const in_path *p)
     shortcut_role(s, role, sizeof role);
     if (role[0])
         return 1;
-    long long g = 1;
     double *v = NULL;
     int rank;
     hsize_t dims[4];
     long cnt = read_numbers(s->g, "groups", &v, &rank, dims, 1);
-    if (cnt == 1)
-        g = (long long)v[0];
+    int grouped = cnt == 1 && v[0] > 1.0; /* compared as a double: it may be NaN or huge */
     free(v);
-    return g > 1;
+    return grouped;
 }
 
 /* Whether a (C, C, 1, 1) weight is the identity matrix (spikebp's subsample as a 1×1 conv). */
