@@ -522,6 +522,8 @@ static int is_identity_matrix(const rnode *n, int c)
     double *v = NULL;
     int rank;
     hsize_t dims[4];
+    if (c < 1 || c > 4096) /* a claim of more channels is not read (it would be ≥ 128 MiB) */
+        return 0;
     long cnt = read_numbers(n->g, "weight", &v, &rank, dims, (size_t)c * (size_t)c);
     int ok = cnt == (long)c * c;
     for (long j = 0; ok && j < cnt; j++)
