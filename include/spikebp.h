@@ -300,6 +300,19 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err);
 sbp_status sbp_net_export_npz(const sbp_net *net, const char *path, sbp_error *err);
 sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err);
 
+/* NIR, the Neuromorphic Intermediate Representation (an HDF5 graph that snnTorch, Norse,
+ * Sinabs, Lava and neuromorphic hardware read; docs/nir.md): the network as Input, Conv2d,
+ * AvgPool2d + IF, Flatten, Linear, LIF, LI and Output nodes with residual edges, spikebp's
+ * discrete-time neuron constants mapped to NIR's time constants (dt in the metadata), and
+ * what NIR cannot express (exact constants, dropout, the model's metadata) as metadata.
+ * Export writes atomically (temporary file, fsync, rename). Import rebuilds the network
+ * from the graph — weights bit-identical, constants exact for files spikebp wrote — and
+ * refuses what spikebp cannot run, naming the file and the node. Both need a build with
+ * HDF5: sbp_nir_supported() is 0 otherwise and they return SBP_ERR_UNSUPPORTED. */
+int sbp_nir_supported(void);
+sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *err);
+sbp_status sbp_net_import_nir(sbp_net **out, const char *path, sbp_error *err);
+
 /* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
  * Keys: [a-z0-9_]+ (< 32 characters), values: printable without newlines (< 1024
  * characters); at most 48 entries. set copies both
