@@ -23,8 +23,6 @@
 #include "io/nir.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "net/net.h"
 
 #ifndef SBP_HAVE_HDF5
@@ -433,45 +432,21 @@ static void write_graph(writer *w, const sbp_net *net, hid_t graph)
     h5_close(m);
 }
 
-/* fsync of a file by name (HDF5 flushes to the kernel; this makes it durable). */
-static int fsync_path(const char *p)
-{
-    int fd = open(p, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
+typedef struct nir_job {
+    const sbp_net *net;
+    const char *path; /* the target, for messages */
+} nir_job;
 
-sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *err)
+/* The whole graph into the (empty, temporary) file tmp; the atomic-write helper (core/file.h)
+ * fsyncs it and renames it over the target, so a failure or a crash leaves the previous file
+ * (if any), never half a graph. */
+static sbp_status write_nir(const char *tmp, void *ctx, sbp_error *err)
 {
-    if (net->n_layers < 1 || net->layers[net->n_layers - 1].spec.kind != SBP_LAYER_OUTPUT)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: the network does not end in an output layer",
-                        path);
+    const nir_job *job = ctx;
+    const char *path = job->path;
     writer *w = calloc(1, sizeof *w);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16), *dir = malloc(pl + 1);
-    if (!w || !tmp || !dir) {
-        free(w);
-        free(tmp);
-        free(dir);
+    if (!w)
         return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    /* Written to a temporary file in the same folder and renamed over the target: a failure
-     * or a crash leaves the previous file (if any), never half a graph. */
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sbp_status st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                 strerror(errno));
-        free(w);
-        free(tmp);
-        free(dir);
-        return st;
-    }
-    fchmod(fd, 0644);
-    close(fd);
     h5_quiet q;
     h5_quiet_begin(&q);
     w->path = path;
@@ -500,7 +475,7 @@ sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *e
             (w->nodes = H5Gcreate2(graph, "nodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
             w_fail(w, "node/nodes", NULL);
         if (w->st == SBP_OK)
-            write_graph(w, net, graph);
+            write_graph(w, job->net, graph);
     }
     h5_close(w->nodes);
     h5_close(graph);
@@ -508,22 +483,18 @@ sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *e
     if (w->file >= 0 && H5Fclose(w->file) < 0 && w->st == SBP_OK)
         w->st = sbp_fail(err, SBP_ERR_IO, "%s: HDF5 could not finish the file", path);
     h5_quiet_end(&q);
-    sbp_status st = w->st;
-    if (st == SBP_OK && fsync_path(tmp) != 0)
-        st = sbp_fail(err, SBP_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (st == SBP_OK && rename(tmp, path) != 0)
-        st = sbp_fail(err, SBP_ERR_IO, "%s: cannot rename the written file into place: %s", path,
-                      strerror(errno));
-    if (st != SBP_OK) {
-        unlink(tmp);
-    } else {
-        memcpy(dir, path, pl + 1);
-        fsync_path(dirname(dir));
-    }
+    const sbp_status st = w->st;
     free(w);
-    free(tmp);
-    free(dir);
     return st;
+}
+
+sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *err)
+{
+    if (net->n_layers < 1 || net->layers[net->n_layers - 1].spec.kind != SBP_LAYER_OUTPUT)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: the network does not end in an output layer",
+                        path);
+    nir_job job = {net, path};
+    return sbp_write_atomic_path(path, write_nir, &job, err);
 }
 
 #endif /* SBP_HAVE_HDF5 */
