@@ -1,7 +1,8 @@
 /*
  * eval.c — evaluation of a network on a data set (§1 prediction argmax o, o = M[T−1]/T; §2
- * loss): one engine per worker, images in parallel, per-image results summed in image order,
- * so the result does not depend on the worker count.
+ * loss) and prediction (every image's o, sbp_predict): one engine per worker, images in
+ * parallel, per-image results summed in image order, so the result does not depend on the
+ * worker count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct eval_run {
     const sbp_dataset *ds;
     sbp_engine *eng;      /* (workers) */
     float *outs;          /* (workers, classes) */
+    float *outputs;       /* (n, classes) every image's o (sbp_predict), or NULL */
     int classes;
     sbp_rng_key key;
     double *losses;       /* (n) */
@@ -37,14 +39,16 @@ static void eval_image(void *ctx, int w, size_t i)
     sbp_input in;
     int ok;
     sbp_input_for(&in, r->ds, i, r->key, SBP_INPUT_EVAL_TAG);
-    float *o = r->outs + (size_t)w * r->classes;
+    float *o = r->outputs ? r->outputs + i * (size_t)r->classes : r->outs + (size_t)w * r->classes;
     sbp_engine_forward(&r->eng[w], &in, o);
     r->losses[i] = sbp_sample_loss(o, r->classes, sbp_dataset_label(r->ds, i), NULL, &ok);
     r->hits[i] = (unsigned char)ok;
 }
 
-sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                    sbp_eval_result *res, sbp_error *err)
+/* Evaluation and prediction are one pass: `outputs` (n, classes), if not NULL, receives every
+ * sample's o where the forward pass writes it, so both see the same bits. */
+static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                           sbp_eval_result *res, float *outputs, sbp_error *err)
 {
     memset(res, 0, sizeof *res);
     sbp_status st = sbp_images_check(net, ds, opts->timesteps, "", err);
@@ -54,7 +58,8 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
     if (!be)
         return err ? err->status : SBP_ERR_UNSUPPORTED;
     const int nt = sbp_workers(opts->threads);
-    eval_run r = {.ds = ds, .classes = (int)net->layers[net->n_layers - 1].n_out};
+    eval_run r = {.ds = ds, .classes = (int)net->layers[net->n_layers - 1].n_out,
+                  .outputs = outputs};
     r.eng = calloc((size_t)nt, sizeof *r.eng);
     r.outs = calloc((size_t)nt * r.classes, sizeof(float));
     r.losses = calloc(ds->n, sizeof(double));
@@ -94,4 +99,20 @@ done:
     free(r.losses);
     free(r.hits);
     return st;
+}
+
+sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                    sbp_eval_result *res, sbp_error *err)
+{
+    return run_eval(net, ds, opts, res, NULL, err);
+}
+
+sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                       float *out, sbp_error *err)
+{
+    if (!net || !ds || !opts || !out)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "predict: the network, data, options and output array must be set");
+    sbp_eval_result res;
+    return run_eval(net, ds, opts, &res, out, err);
 }

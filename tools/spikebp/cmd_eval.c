@@ -9,7 +9,8 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: spikebp eval --model FILE [--data NAME] [options]\n\n"
-            "  --model FILE          a model saved by 'spikebp train' (required)\n"
+            "  --model FILE          a model saved by 'spikebp train' (required), or a NIR\n"
+            "                        graph written by 'spikebp export --nir' (by content)\n"
             "  --data NAME           a data set (list below)\n"
             "                        [default: the data the model was trained on]\n"
             "  -T, --timesteps N     time steps per image [default: the model's training T]\n"
@@ -71,21 +72,26 @@ int cmd_eval(int argc, char **argv)
     }
     sbp_error err = {0};
     sbp_net *net = NULL;
-    sbp_dataset *ds = NULL, *owner = NULL;
+    sbp_dataset *ds = NULL;
     int rc = CLI_FAIL;
-    if (sbp_net_load(&net, model, &err) != SBP_OK)
+    if (cli_load_model(&net, model, &err) != SBP_OK)
         goto fail;
     if (cli_model_defaults(net, model, &data, &T, err.msg, sizeof err.msg) != 0) {
         fprintf(stderr, "spikebp eval: %s\n", err.msg);
         rc = CLI_USAGE;
         goto out;
     }
-    if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
+    if (cli_load_data(data, 0, (size_t)limit, &ds, &err) != SBP_OK)
         goto fail;
     if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
         fprintf(stderr, "spikebp eval: %s holds spike trains of %d steps; using T = %d\n", data,
                 sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
         T = sbp_dataset_timesteps(ds);
+    }
+    if ((size_t)threads > sbp_dataset_count(ds)) { /* idle threads would only cost memory */
+        fprintf(stderr, "spikebp eval: note: --threads %ld capped at %zu, the number of "
+                "images\n", threads, sbp_dataset_count(ds));
+        threads = (long)sbp_dataset_count(ds);
     }
     sbp_eval_opts eo;
     sbp_eval_opts_default(&eo);
@@ -122,7 +128,6 @@ fail:
     fprintf(stderr, "spikebp eval: %s\n", err.msg);
 out:
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return rc;
 }

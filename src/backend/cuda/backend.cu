@@ -10,28 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The thread's cuBLAS handle (see common.cuh): thread-local because the table's operations
- * take no context and a handle must not be used by two threads at once. Never destroyed: it
- * lives as long as the thread (cuBLAS frees it with the context at exit). */
-static thread_local cublasHandle_t blas_handle;
-static thread_local int blas_state; /* 0 untried, 1 ready, −1 failed */
-
-cublasHandle_t sbp_cuda_blas(void)
-{
-    if (blas_state == 0) {
-        blas_state = cublasCreate(&blas_handle) == CUBLAS_STATUS_SUCCESS ? 1 : -1;
-        /* CUBLAS_DEFAULT_MATH: FP32 products as in the CPU's SGEMM, no TF32 tensor-core
-         * rounding (issue 12: TF32 only ever as an option, never the default). */
-        if (blas_state == 1 && (cublasSetStream(blas_handle, SBP_STREAM) != CUBLAS_STATUS_SUCCESS ||
-                                cublasSetMathMode(blas_handle, CUBLAS_DEFAULT_MATH) !=
-                                    CUBLAS_STATUS_SUCCESS))
-            blas_state = -1;
-    }
-    return blas_state == 1 ? blas_handle : NULL;
-}
-
 extern "C" int sbp_cuda_usable(char *why, size_t cap)
 {
+    if (!sbp_cuda_blas_load(why, cap))
+        return 0;
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {

@@ -22,8 +22,16 @@ static inline unsigned sbp_blocks(size_t n)
     return (unsigned)((n + SBP_BLOCK - 1) / SBP_BLOCK);
 }
 
+/* cuBLAS (blas.cu): loaded on first use; 0 with why if the library cannot be loaded. */
+int sbp_cuda_blas_load(char *why, size_t cap);
 /* The calling thread's cuBLAS handle on SBP_STREAM, created on first use; NULL if cuBLAS
  * cannot start (sbp_backend_get has checked that it can on the thread that asked). */
 cublasHandle_t sbp_cuda_blas(void);
+/* cublasSgemm / cublasSgemmStridedBatched on the thread's handle (column-major, as cuBLAS). */
+void sbp_sgemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void sbp_sgemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                       float alpha, const float *A, int lda, long long sa, const float *B, int ldb,
+                       long long sb, float beta, float *C, int ldc, long long sc, int batch);
 
 #endif

@@ -119,11 +119,10 @@ extern "C" void sbp_cuda_conv_forward(float *I, const float *x, const float *W, 
     const size_t K = conv_k(L), P = sbp_layer_positions(L), N = (size_t)tc * P;
     float *col = ws;
     im2col_kernel<<<sbp_blocks(K * N), SBP_BLOCK, 0, SBP_STREAM>>>(col, x, g);
-    const float one = 1.0f, zero = 0.0f;
     /* per step t, column-major: I[t]ᵀ (P, Cout) = col[:, t]ᵀ (P, K) · Wᵀ (K, Cout) */
-    cublasSgemmStridedBatched(sbp_cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)P, L->out_c, (int)K,
-                              &one, col, (int)N, (long long)P, W, (int)K, 0, &zero, I, (int)P,
-                              (long long)L->out_c * (long long)P, tc);
+    sbp_sgemm_strided(CUBLAS_OP_N, CUBLAS_OP_N, (int)P, L->out_c, (int)K, 1.0f, col, (int)N,
+                      (long long)P, W, (int)K, 0, 0.0f, I, (int)P,
+                      (long long)L->out_c * (long long)P, tc);
 }
 
 extern "C" void sbp_cuda_conv_backward(float *dx, float *dW, const float *gI, const float *x,
@@ -132,19 +131,18 @@ extern "C" void sbp_cuda_conv_backward(float *dx, float *dW, const float *gI, co
     const conv_geom g = geom(L, tc);
     const size_t K = conv_k(L), P = sbp_layer_positions(L), N = (size_t)tc * P;
     float *col = ws, *gT = ws + K * N;
-    const float one = 1.0f, zero = 0.0f;
     transpose_grad_kernel<<<sbp_blocks((size_t)L->out_c * N), SBP_BLOCK, 0, SBP_STREAM>>>(
         gT, gI, L->out_c, P, tc);
     if (dW) {
         im2col_kernel<<<sbp_blocks(K * N), SBP_BLOCK, 0, SBP_STREAM>>>(col, x, g);
         /* column-major: dWᵀ (K, Cout) += colᵀᵀ… = col (as (N, K))ᵀ · gT (as (N, Cout)) */
-        cublasSgemm(sbp_cuda_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)K, L->out_c, (int)N, &one, col,
-                    (int)N, gT, (int)N, &one, dW, (int)K);
+        sbp_sgemm(CUBLAS_OP_T, CUBLAS_OP_N, (int)K, L->out_c, (int)N, 1.0f, col, (int)N, gT,
+                  (int)N, 1.0f, dW, (int)K);
     }
     if (dx) {
         /* column-major: dcolᵀ (N, K) = gT (as (N, Cout)) · W (as (K, Cout))ᵀ; col is free now */
-        cublasSgemm(sbp_cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)K, L->out_c, &one, gT,
-                    (int)N, W, (int)K, &zero, col, (int)N);
+        sbp_sgemm(CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)K, L->out_c, 1.0f, gT, (int)N, W,
+                  (int)K, 0.0f, col, (int)N);
         col2im_kernel<<<sbp_blocks((size_t)tc * L->n_in), SBP_BLOCK, 0, SBP_STREAM>>>(dx, col, g);
     }
 }
@@ -152,24 +150,20 @@ extern "C" void sbp_cuda_conv_backward(float *dx, float *dW, const float *gI, co
 extern "C" void sbp_cuda_dense_forward(float *I, const float *x, const float *W,
                                        const sbp_layer *L, int tc, float *ws)
 {
-    const float one = 1.0f, zero = 0.0f;
     /* column-major: Iᵀ (nout, tc) = W (as (nin, nout))ᵀ · xᵀ (nin, tc) */
-    cublasSgemm(sbp_cuda_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)L->n_out, tc, (int)L->n_in, &one,
-                W, (int)L->n_in, x, (int)L->n_in, &zero, I, (int)L->n_out);
+    sbp_sgemm(CUBLAS_OP_T, CUBLAS_OP_N, (int)L->n_out, tc, (int)L->n_in, 1.0f, W, (int)L->n_in, x,
+              (int)L->n_in, 0.0f, I, (int)L->n_out);
 }
 
 extern "C" void sbp_cuda_dense_backward(float *dx, float *dW, const float *gI, const float *x,
                                         const float *W, const sbp_layer *L, int tc, float *ws)
 {
-    const float one = 1.0f, zero = 0.0f;
     const int nin = (int)L->n_in, nout = (int)L->n_out;
     /* column-major: dWᵀ (nin, nout) += xᵀ (nin, tc) · gI (as (nout, tc))ᵀ */
-    cublasSgemm(sbp_cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_T, nin, nout, tc, &one, x, nin, gI, nout,
-                &one, dW, nin);
+    sbp_sgemm(CUBLAS_OP_N, CUBLAS_OP_T, nin, nout, tc, 1.0f, x, nin, gI, nout, 1.0f, dW, nin);
     /* column-major: dxᵀ (nin, tc) = W (as (nin, nout)) · gIᵀ (nout, tc) */
     if (dx)
-        cublasSgemm(sbp_cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_N, nin, tc, nout, &one, W, nin, gI,
-                    nout, &zero, dx, nin);
+        sbp_sgemm(CUBLAS_OP_N, CUBLAS_OP_N, nin, tc, nout, 1.0f, W, nin, gI, nout, 0.0f, dx, nin);
 }
 
 /* Element e of a stack of h×w maps: which map (t·C + c), and where in it. */
