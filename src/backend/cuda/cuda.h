@@ -15,8 +15,8 @@
  * with --default-stream per-thread), so the engines of several OpenMP workers run on separate
  * streams. The points where the host waits: read_output, grad_out, weights_in (so that other
  * workers' streams see the new weights), reduce (cudaDeviceSynchronize first: it sums every
- * worker's gradient) and sgd (returns a host value). cuBLAS runs on one handle per host
- * thread (thread-local, created on first use: the table has no context argument to hold it).
+ * worker's gradient) and sgd (returns a host value). cuBLAS is loaded at run time and runs on
+ * one handle per host thread (blas.cu: the table has no context argument to hold them).
  *
  * Not supported: nothing; st->history (analysis) is copied to the host step by step, which is
  * slow but exact (analysis is meant for the cpu backend).
