@@ -145,6 +145,7 @@ static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_
     eo.timesteps = o->timesteps;
     eo.threads = o->threads;
     eo.backend = o->backend;
+    eo.comm = o->comm;
     cli_progress pe;
     cli_progress_start(&pe, label, sbp_dataset_count(ds), quiet);
     eo.progress = on_eval_progress;
@@ -300,6 +301,13 @@ int cmd_train(int argc, char **argv)
         }
     }
 
+    /* Under mpirun: one rank of a data-parallel run (docs/mpi.md). Rank 0 alone writes the
+     * model, the log and the checkpoints; a failing rank ends the job (cli_ranks_fail). */
+    sbp_comm *comm = NULL;
+    if (cli_ranks_start("train", &comm, &quiet) != CLI_OK)
+        return CLI_FAIL;
+    const int lead = cli_ranks_lead(comm);
+
     /* From here on SIGINT/SIGTERM stop the run between batches (saving the state when there
      * is a checkpoint folder) instead of killing it mid-write. */
     struct sigaction sa;
@@ -315,6 +323,7 @@ int cmd_train(int argc, char **argv)
     FILE *log = NULL;
     int rc = CLI_FAIL;
     char log_buf[4096], used[4200];
+    int stop = 0; /* the signal every rank has agreed to stop on (the largest seen by any) */
     if (resume) {
         int threads = o->threads;
         if (checkpoint_load_latest(&net, &s, resume, used, sizeof used, &err) != SBP_OK)
@@ -338,9 +347,10 @@ int cmd_train(int argc, char **argv)
         if (init_path && sbp_net_import_npz(net, init_path, &err) != SBP_OK)
             goto fail;
     }
+    o->comm = comm; /* after a resume too: a checkpoint holds no communicator */
     /* Folders of the outputs, made before the (long) data loading: mkdir -p. */
-    if ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
-        cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0) {
+    if (lead && ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
+                 cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0)) {
         err.status = SBP_ERR_IO;
         goto fail;
     }
@@ -360,14 +370,14 @@ int cmd_train(int argc, char **argv)
         if (sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
             goto fail;
         /* Drop log rows written after the checkpoint: they will be written again. */
-        if (truncate(s.log_path, s.log_offset) != 0) {
+        if (lead && truncate(s.log_path, s.log_offset) != 0) {
             snprintf(err.msg, sizeof err.msg, "%s: cannot truncate the log to %ld bytes: %s",
                      s.log_path, s.log_offset, strerror(errno));
             goto fail;
         }
-        log = fopen(s.log_path, "a");
+        log = fopen(lead ? s.log_path : "/dev/null", "a");
     } else {
-        log = fopen(s.log_path, "w");
+        log = fopen(lead ? s.log_path : "/dev/null", "w");
         if (log) {
             fprintf(log, "epoch,lr,train_loss,train_accuracy,%s_loss,%s_accuracy,seconds,"
                          "images_per_second\n",
@@ -390,10 +400,13 @@ int cmd_train(int argc, char **argv)
                 sbp_dataset_count(ds.val ? ds.val : ds.test), ds.val ? "validation" : "test",
                 o->timesteps, o->batch, o->lr, sbp_backward_name(o->backward),
                 sbp_net_param_count(net), (unsigned long long)o->seed);
-    if (stop_signal) { /* a signal during setup: nothing has been trained, nothing to save */
+    stop = stop_signal;
+    if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+        goto fail;
+    if (stop) { /* a signal during setup: nothing has been trained, nothing to save */
         fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
-                stop_signal == SIGINT ? "interrupted" : "terminated");
-        rc = 128 + stop_signal;
+                stop == SIGINT ? "interrupted" : "terminated");
+        rc = 128 + stop;
         goto out;
     }
 
@@ -414,6 +427,9 @@ int cmd_train(int argc, char **argv)
         do {
             if (sbp_trainer_step(tr, &br, &err) != SBP_OK)
                 goto fail;
+            stop = stop_signal; /* every rank stops after the same batch */
+            if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+                goto fail;
             s.epoch_loss += br.loss;
             s.epoch_correct += br.correct;
             s.epoch_seen += br.samples;
@@ -425,25 +441,32 @@ int cmd_train(int argc, char **argv)
                      100.0 * (double)s.epoch_correct / (double)s.epoch_seen);
             cli_progress_update(&p, (size_t)s.epoch_seen, extra);
             int last = br.batch_index + 1 == br.batches_per_epoch;
-            if (ckpt_dir && !last && (stop_signal || batches_done % (size_t)ckpt_every == 0)) {
+            if (ckpt_dir && !last && (stop || batches_done % (size_t)ckpt_every == 0)) {
                 sbp_trainer_position(tr, &s.epoch, &s.batch);
                 s.epoch_secs = cli_now() - t_epoch;
-                if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+                if (lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
                     goto fail;
             }
-            if (stop_signal && !last) {
+            if (stop && !last) {
                 cli_progress_end(&p);
                 fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
-                        stop_signal == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
+                        stop == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
                         br.batch_index + 1,
                         ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
-                rc = 128 + stop_signal;
+                rc = 128 + stop;
                 goto out;
             }
         } while (br.batch_index + 1 < br.batches_per_epoch);
         cli_progress_end(&p);
         double train_secs = cli_now() - t_epoch;
         s.total_secs += train_secs;
+        uint32_t crc;
+        if (sbp_comm_size(comm) > 1) { /* the data-parallel invariant, checked every epoch */
+            if (sbp_comm_check_weights(comm, net, &crc, &err) != SBP_OK)
+                goto fail;
+            printf("epoch %d/%d  weights CRC-32 %08lx identical on all %d ranks\n", epoch + 1,
+                   o->epochs, (unsigned long)crc, sbp_comm_size(comm));
+        }
 
         if (evaluate(net, eval_set, o, ds.val ? "  val" : "  test", quiet, &er, &err) != SBP_OK)
             goto fail;
@@ -452,7 +475,7 @@ int cmd_train(int argc, char **argv)
         snprintf(tbuf, sizeof tbuf, "%d", epoch + 1);
         if (sbp_net_set_meta(net, ds.val ? "val_accuracy" : "test_accuracy", acc, &err) != SBP_OK ||
             sbp_net_set_meta(net, "epochs", tbuf, &err) != SBP_OK ||
-            sbp_net_save(net, s.save, &err) != SBP_OK)
+            (lead && sbp_net_save(net, s.save, &err) != SBP_OK))
             goto fail;
         last_train_acc = (double)s.epoch_correct / (double)s.epoch_seen;
         last_loss = s.epoch_loss / (double)s.epoch_seen;
@@ -461,7 +484,7 @@ int cmd_train(int argc, char **argv)
                "%.1f img/s  lr %g\n",
                epoch + 1, o->epochs, last_loss, 100.0 * last_train_acc, ds.val ? "val" : "test",
                100.0 * er.accuracy, er.correct, er.images, train_secs, ips, lr);
-        { /* spike-rate summary on 64 images, with warnings for silent/saturated layers */
+        if (lead) { /* spike-rate summary on 64 images, with warnings for silent/saturated layers */
             double rates[SBP_MAX_LAYERS];
             char summary[2048];
             if (sbp_analysis_spike_rates(net, eval_set, o->timesteps, 64, 1, rates, &err) != SBP_OK)
@@ -486,20 +509,23 @@ int cmd_train(int argc, char **argv)
             if (ckpt_dir) {
                 char best[4200];
                 snprintf(best, sizeof best, "%s/best.sbp", ckpt_dir);
-                if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK ||
-                    sbp_net_save(net, best, &err) != SBP_OK)
+                if (lead && (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK ||
+                             sbp_net_save(net, best, &err) != SBP_OK))
                     goto fail;
             }
         }
         if (ckpt_dir) {
             sbp_trainer_position(tr, &s.epoch, &s.batch);
-            if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+            if (lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
                 goto fail;
         }
-        if (stop_signal && !sbp_trainer_done(tr)) {
+        stop = stop_signal; /* a signal during the evaluation: the same answer on every rank */
+        if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+            goto fail;
+        if (stop && !sbp_trainer_done(tr)) {
             fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
                     ckpt_dir ? "state saved — continue with --resume" : "model saved");
-            rc = 128 + stop_signal;
+            rc = 128 + stop;
             goto out;
         }
     }
@@ -511,7 +537,7 @@ int cmd_train(int argc, char **argv)
         char acc[32];
         snprintf(acc, sizeof acc, "%.6f", er.accuracy);
         if (sbp_net_set_meta(net, "test_accuracy", acc, &err) != SBP_OK ||
-            sbp_net_save(net, s.save, &err) != SBP_OK)
+            (lead && sbp_net_save(net, s.save, &err) != SBP_OK))
             goto fail;
     }
     if (fclose(log) != 0) {
@@ -542,12 +568,14 @@ int cmd_train(int argc, char **argv)
     rc = CLI_OK;
     goto out;
 fail:
-    fprintf(stderr, "\nspikebp train: %s\n", err.msg);
+    fputc('\n', stderr);
+    cli_ranks_fail(comm, "train", err.msg);
 out:
     if (log)
         fclose(log);
     sbp_trainer_free(tr);
     data_free(&ds);
     sbp_net_free(net);
+    sbp_comm_close(comm);
     return rc;
 }
