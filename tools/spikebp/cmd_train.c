@@ -404,7 +404,8 @@ int cmd_train(int argc, char **argv)
     if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
         goto fail;
     if (stop) { /* a signal during setup: nothing has been trained, nothing to save */
-        fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
+        if (lead)
+            fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
                 stop == SIGINT ? "interrupted" : "terminated");
         rc = 128 + stop;
         goto out;
@@ -449,7 +450,8 @@ int cmd_train(int argc, char **argv)
             }
             if (stop && !last) {
                 cli_progress_end(&p);
-                fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
+                if (lead)
+                    fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
                         stop == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
                         br.batch_index + 1,
                         ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
@@ -523,7 +525,8 @@ int cmd_train(int argc, char **argv)
         if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
             goto fail;
         if (stop && !sbp_trainer_done(tr)) {
-            fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
+            if (lead)
+                fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
                     ckpt_dir ? "state saved — continue with --resume" : "model saved");
             rc = 128 + stop;
             goto out;
