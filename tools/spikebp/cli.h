@@ -73,6 +73,8 @@ int cli_make_parent(const char *path, char *msg, size_t size);
  * (*comm; NULL for a plain process) and makes every rank but 0 quiet (*quiet = 1, stdout to
  * /dev/null). CLI_FAIL after printing why, e.g. R ranks of a build without MPI. */
 int cli_ranks_start(const char *cmd, sbp_comm **comm, int *quiet);
+/* The rank count an MPI launcher announced in the environment; 0 when none started us. */
+long cli_ranks_launched(void);
 /* Whether this process writes the outputs (models, logs, checkpoints): rank 0, or alone. */
 int cli_ranks_lead(const sbp_comm *comm);
 /* Prints "spikebp CMD (rank r of R): msg" on stderr and, with more than one rank, ends the

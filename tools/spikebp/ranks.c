@@ -9,10 +9,10 @@
 
 #include "cli.h"
 
-/* Rank count an MPI launcher announced in the environment (0: none did). Open MPI sets
- * OMPI_COMM_WORLD_SIZE, MPICH/Hydra and Intel MPI PMI_SIZE, Slurm's srun SLURM_NTASKS with
- * PMI_RANK or PMIX_RANK. */
-static long launched_ranks(void)
+/* Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, MPICH/Hydra and Intel MPI PMI_SIZE, PMIx
+ * launchers (e.g. srun --mpi=pmix) PMIX_SIZE or at least PMIX_RANK; a rank without a size
+ * counts as one. */
+long cli_ranks_launched(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -28,7 +28,7 @@ static long launched_ranks(void)
 int cli_ranks_start(const char *cmd, sbp_comm **comm, int *quiet)
 {
     *comm = NULL;
-    const long ranks = launched_ranks();
+    const long ranks = cli_ranks_launched();
     if (ranks == 0)
         return CLI_OK; /* a plain process: no MPI at all */
     sbp_error err = {0};
