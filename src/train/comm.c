@@ -41,10 +41,11 @@ sbp_status sbp_comm_max(const sbp_comm *c, int *v, sbp_error *err)
 
 void sbp_comm_share(size_t n, int rank, int size, size_t *first, size_t *last)
 {
-    const size_t chunk = (n + (size_t)size - 1) / (size_t)size;
-    const size_t a = chunk * (size_t)rank, b = a + chunk;
-    *first = a < n ? a : n;
-    *last = b < n ? b : n;
+    /* n = q·size + t: the first t ranks take q + 1 items, the others q (libgomp's and libomp's
+     * split of a static schedule without a chunk size). */
+    const size_t q = n / (size_t)size, t = n % (size_t)size, r = (size_t)rank;
+    *first = r < t ? r * (q + 1) : r * q + t;
+    *last = *first + (r < t ? q + 1 : q);
 }
 
 uint64_t sbp_comm_hash(uint64_t h, const void *p, size_t n)

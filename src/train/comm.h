@@ -48,9 +48,9 @@ struct sbp_comm {
 /* The communicator to use for `c`: c itself, or the single-process instance for NULL. */
 const sbp_comm *sbp_comm_or_single(const sbp_comm *c);
 
-/* Rank r's contiguous share [*first, *last) of n items, in the same split as OpenMP's static
- * schedule over R threads (ceil(n / R) each, the last ones short or empty), so R ranks of one
- * thread see the items that R threads of one rank would. */
+/* Rank r's contiguous share [*first, *last) of n items: the split OpenMP's static schedule
+ * makes over `size` threads (the first n mod size get one item more), so R ranks of one thread
+ * run the samples that R threads of one process would — the same partial sums. */
 void sbp_comm_share(size_t n, int rank, int size, size_t *first, size_t *last);
 
 /* One thing the ranks must agree on: a name for the message and a 64-bit fingerprint. */

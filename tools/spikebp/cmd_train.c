@@ -406,7 +406,7 @@ int cmd_train(int argc, char **argv)
     if (stop) { /* a signal during setup: nothing has been trained, nothing to save */
         if (lead)
             fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
-                stop == SIGINT ? "interrupted" : "terminated");
+                    stop == SIGINT ? "interrupted" : "terminated");
         rc = 128 + stop;
         goto out;
     }
@@ -452,9 +452,9 @@ int cmd_train(int argc, char **argv)
                 cli_progress_end(&p);
                 if (lead)
                     fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
-                        stop == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
-                        br.batch_index + 1,
-                        ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
+                            stop == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
+                            br.batch_index + 1,
+                            ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
                 rc = 128 + stop;
                 goto out;
             }
@@ -527,7 +527,7 @@ int cmd_train(int argc, char **argv)
         if (stop && !sbp_trainer_done(tr)) {
             if (lead)
                 fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
-                    ckpt_dir ? "state saved — continue with --resume" : "model saved");
+                        ckpt_dir ? "state saved — continue with --resume" : "model saved");
             rc = 128 + stop;
             goto out;
         }
