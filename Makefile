@@ -2,12 +2,15 @@
 #   make run    install missing Debian packages, build, fetch MNIST, train the paper's LeNet SNN
 #               for one epoch and evaluate it
 #   make test   install missing packages, build, fetch test data, run the whole test suite
+#   make install [PREFIX=/usr/local] [DESTDIR=]   libraries, header, pkg-config and CMake
+#               package files, the tool and its man page
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 RUN_DIR ?= runs/lenet-mnist
 DATA_DIR ?= $(shell scripts/data-dir)
+PREFIX ?= /usr/local
 
-.PHONY: all deps build data run test bench test-sanitize clean
+.PHONY: all deps build data run test bench test-sanitize install clean
 
 all: build
 
@@ -37,6 +40,10 @@ test-sanitize: deps data
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# DESTDIR (staged installs, packaging) is read by cmake --install from the environment.
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 bench: build data
 	@bench/run

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """torch_snn.py — an independent PyTorch implementation of spike-based backpropagation
-(Lee et al. 2020), written from SPEC.md §1–§3 only, to compare spikebp's speed and memory with.
+(Lee et al. 2020), written from docs/method.md §1–§3 only, to compare spikebp's speed and memory with.
 
     torch_snn.py --net lenet --data mnist -T 100 --batch 64 --backward exact --mode train \
                  --warmup 1 --iters 3 --json
@@ -60,8 +60,9 @@ CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # §1
 CIFAR_STD = (0.557, 0.549, 0.5534)
 VGG9 = "32x32x3-64C3-64C3-P2-128C3-128C3-P2-256C3-256C3-256C3-P2-1024FC-10"
 LENET = "28x28x1-20C5-P2-50C5-P2-200FC-10"
-CIFAR_DIR = "/work/shared/data/cifar-10-subset"
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the repository's CIFAR-10 slice unless --data-dir says otherwise (bench/run passes it)
+CIFAR_DIR = os.path.join(os.path.dirname(HERE), "tests", "data", "cifar-10-slice")
 
 
 def peak_rss_mib():
@@ -665,7 +666,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--net", default="lenet", help="lenet, vgg9 or the paper's notation")
     p.add_argument("--data", default="mnist",
-                   help="mnist, synthetic-mnist, cifar10 (real subset), synthetic-cifar")
+                   help="mnist, synthetic-mnist, cifar10 (real images), synthetic-cifar")
     p.add_argument("--data-dir", default=None)
     p.add_argument("-T", "--timesteps", dest="T", type=int, default=100)
     p.add_argument("--batch", type=int, default=64)

@@ -8,6 +8,7 @@
  */
 #include "fuzz_common.h"
 
+#include <math.h>
 #include <zlib.h>
 
 #include "net/net.h"
@@ -37,6 +38,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
+    /* issue 10: a model that loads holds no NaN/Inf weight, and the metadata spikebp reads
+     * back is in range (src/io/model.c refuses anything else) */
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->params[i])) {
+            fprintf(stderr, "fuzz_model: weight %zu of a loaded model is not finite\n", i);
+            abort();
+        }
+    static const struct {
+        const char *key;
+        double lo, hi;
+    } ranges[] = {{"timesteps", 1, 100000}, {"epochs", 1, 100000}, {"test_accuracy", 0, 1},
+                  {"val_accuracy", 0, 1}};
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        const char *v = sbp_net_get_meta(net, ranges[k].key);
+        char *end;
+        double x = v ? strtod(v, &end) : 0;
+        if (v && (end == v || *end || !(x >= ranges[k].lo && x <= ranges[k].hi))) {
+            fprintf(stderr, "fuzz_model: a loaded model has %s = '%s'\n", ranges[k].key, v);
+            abort();
+        }
+    }
+    const char *bw = sbp_net_get_meta(net, "backward");
+    if (bw && strcmp(bw, "exact") && strcmp(bw, "aggregate"))
+        abort();
     /* round trip: save, load, compare */
     snprintf(path2, sizeof path2, "%s/model2.sbp", fuzz_dir());
     st = sbp_net_save(net, path2, &err);

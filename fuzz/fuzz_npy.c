@@ -1,5 +1,5 @@
 /*
- * fuzz_npy.c — NumPy .npy files (src/io/npy.c: sbp_npy_read, sbp_dataset_load_npy). The input
+ * fuzz_npy.c — NumPy .npy files (src/formats/npy.c: sbp_npy_read, sbp_dataset_load_npy). The input
  * is split (fuzz_split) into a data file and a label file; each is read alone, then the pair
  * is loaded as a data set. An array that reads must hold exactly count · size bytes, each
  * readable through sbp_npy_get_int for the integer types.
@@ -7,7 +7,7 @@
 #include "fuzz_common.h"
 
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 
 static void npy_check_array(const char *path)
 {

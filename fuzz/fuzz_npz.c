@@ -1,5 +1,5 @@
 /*
- * fuzz_npz.c — NumPy .npz archives (src/io/npy.c through libzip: sbp_npz_read,
+ * fuzz_npz.c — NumPy .npz archives (src/formats/npz.c through libzip: sbp_npz_read,
  * sbp_dataset_load_npz) and the weight import that reads them (src/io/interchange.c,
  * sbp_net_import_npz, on a small network with a conv shortcut). The input is one archive.
  * libzip itself is not instrumented for coverage.
@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 #include "net/net.h"
 
 /* 4×4×1 → conv 2 (name a) → conv 3 with a 1×1 conv shortcut from a → output 2: tensors

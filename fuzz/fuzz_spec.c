@@ -1,5 +1,5 @@
 /*
- * fuzz_spec.c — the paper's network notation (src/net/spec.c, sbp_net_spec_parse), e.g.
+ * fuzz_spec.c — the paper's network notation (src/net/notation.c, sbp_net_spec_parse), e.g.
  * "28x28x1-20C5-P2-50C5-P2-200FC-10". The input is the text (cut at its first NUL). What
  * parses must format back to notation that parses to the same spec, and goes through shape
  * inference (sbp_net_resolve, which allocates nothing) without faults.

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/npy.h"
+#include "formats/npy.h"
 #include "net/net.h"
 #include "spikebp.h"
 

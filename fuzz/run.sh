@@ -7,7 +7,7 @@
 #   FUZZ_ARGS='-jobs=2' fuzz/run.sh 60   extra libFuzzer options
 #
 # Seeds: fuzz/corpus/NAME and fuzz/regressions/NAME (read only). New inputs the fuzzer finds
-# go to fuzz/build/work/NAME (kept between runs, not committed); crashes, leaks, timeouts and
+# go to fuzz/build/learned/NAME (kept between runs, not committed); crashes, leaks, timeouts and
 # out-of-memory inputs to fuzz/artifacts/NAME/ (crash-*, leak-*, timeout-*, oom-*). Leaks
 # inside third-party libraries listed in fuzz/lsan.supp are not reported. To keep a
 # finding: minimise it (fuzz/build/fuzz_NAME -minimize_crash=1 -runs=10000 FILE), copy it into
@@ -30,7 +30,7 @@ for name in "${targets[@]}"; do
     status=1
     continue
   fi
-  work=fuzz/build/work/$name art=fuzz/artifacts/$name
+  work=fuzz/build/learned/$name art=fuzz/artifacts/$name
   mkdir -p "$work" "$art"
   seeds=(fuzz/corpus/$name)
   [ -d fuzz/regressions/$name ] && seeds+=(fuzz/regressions/$name)

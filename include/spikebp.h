@@ -1,8 +1,8 @@
 /*
  * spikebp.h — public API of libspikebp: training deep spiking neural networks with the
  * spike-based backpropagation of Lee, Sarwar, Panda, Srinivasan & Roy (Frontiers in
- * Neuroscience 14:119, 2020). The behaviour is specified in SPEC.md (shared with the project);
- * section numbers below (§1 …) refer to it.
+ * Neuroscience 14:119, 2020). The behaviour is specified in docs/method.md; section numbers
+ * below and in the sources (§1 …, also written "SPEC §N") refer to it.
  *
  * Tutorial
  * --------
@@ -27,8 +27,10 @@
  *   P  = H·W positions of one channel
  *   Images:       (N, C, H, W) uint8, row-major.
  *   Spike trains: (T, C, H, W) per sample, "time-major", values −1, 0, +1 (before dropout
- *                 scaling). Membrane currents inside the engine are (C, T, P): one GEMM
- *                 computes every step of a layer at once.
+ *                 scaling). Inside the engine a layer advances a chunk of steps at a
+ *                 time: currents and spikes are time-major rows (steps, neurons), the
+ *                 neurons of a row in the backend's order (channel-first for the
+ *                 reference backend, channel-last for cpu).
  *   Weights:      conv (Cout, Cin, kh, kw); dense (out, in) with `in` flattened in (c, h, w)
  *                 order — PyTorch's layout.
  *
@@ -37,8 +39,11 @@
  *   - Every function that can fail returns an sbp_status and, if `err` is not NULL, writes a
  *     message with context into it. The library never exits, never prints (except through the
  *     progress callback the caller installs) and never relies on assert() for validation.
- *   - Functions named *_create / *_load allocate an object the caller owns and frees with the
- *     matching *_free (free(NULL) is a no-op). On failure *out is left NULL.
+ *   - Functions named *_create, *_open and *_load that take `sbp_X **out` (and
+ *     sbp_dataset_slice) allocate an object the caller owns and frees with the matching *_free
+ *     (free(NULL) is a no-op). On failure *out is left NULL. The one *_load that does not
+ *     allocate is sbp_net_spec_load: like sbp_net_spec_builtin and _parse it fills a caller's
+ *     sbp_net_spec, a plain value with no memory of its own, so there is nothing to free.
  *   - No global mutable state: all state lives in the objects below; randomness comes from a
  *     counter-based generator (Philox4x32, Random123) keyed by the user's seed, so a run is
  *     reproducible for the same seed, data and thread count.
@@ -71,7 +76,9 @@ typedef enum sbp_status {
     SBP_ERR_SHAPE,       /* tensor shapes do not fit together */
     SBP_ERR_NUMERIC,     /* NaN or Inf appeared */
     SBP_ERR_UNSUPPORTED, /* valid request this build cannot serve */
-    SBP_ERR_INTERRUPTED, /* the caller asked to stop (signal) */
+    SBP_ERR_INTERRUPTED, /* reserved: no library function returns it today. A run is stopped
+                          * by its caller between sbp_trainer_step calls (the CLI does so on
+                          * SIGINT/SIGTERM, saving its state, and reports it itself). */
     SBP_STATUS_COUNT
 } sbp_status;
 
@@ -159,6 +166,23 @@ sbp_status sbp_dataset_load_npy(sbp_dataset **out, const char *data_path,
 sbp_status sbp_dataset_load_npz(sbp_dataset **out, const char *path, const char *x_name,
                                 const char *y_name, sbp_error *err);
 
+/* Data sets by name, the way the CLI's --data names them. */
+typedef enum sbp_split { SBP_SPLIT_TRAIN, SBP_SPLIT_TEST } sbp_split;
+/* Opens split `split` of the data set `name`, exactly as the CLI's --data: "mnist",
+ * "fashion-mnist", "cifar10", "svhn", "nmnist[@T]" (folders of those names in the cache folder
+ * $SBP_DATA_DIR, else $XDG_CACHE_HOME/spikebp, else ~/.cache/spikebp), any folder in one of those
+ * layouts, "nmnist:FILE.bin:LABEL", "npy:X.npy,Y.npy[,TX.npy,TY.npy]", "npz:TRAIN.npz[,TEST.npz]".
+ * limit > 0 keeps the first `limit` images. The caller frees *out with sbp_dataset_free (a
+ * limited view then frees the full set it was cut from). Without test arrays (npy:X,Y,
+ * npz:TRAIN.npz, one N-MNIST recording) the test split is the training data. Each split gets
+ * its loader's encoding; the CIFAR-10 training split also gets the augmentation of §1 (crop
+ * padding 4, flip). Errors: SBP_ERR_INVALID_ARG for a name that fits no form (the message
+ * names it), SBP_ERR_IO for a missing folder or file, and the loaders' own errors. */
+sbp_status sbp_dataset_open(sbp_dataset **out, const char *name, sbp_split split, size_t limit,
+                            sbp_error *err);
+/* The text that describes the names above (for --help); static, never NULL. */
+const char *sbp_dataset_names_help(void);
+
 /* ---------------------------------------------------------------- network description */
 
 typedef enum sbp_layer_kind {
@@ -215,10 +239,12 @@ sbp_status sbp_net_spec_builtin(sbp_net_spec *spec, const char *name, sbp_error 
 sbp_status sbp_net_spec_parse(sbp_net_spec *spec, const char *text, sbp_error *err);
 /* Parses a network description (the text format documented in README and src/net/netfile.c:
  * [input], [neuron], [conv], [pool], [dense], [output] sections with key = value lines;
- * residual shortcuts by layer name). Errors name `origin` (a file name) and the line. */
+ * residual shortcuts by layer name). Errors are SBP_ERR_FORMAT and name `origin` (a file
+ * name) and the line. */
 sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
                                           const char *origin, sbp_error *err);
-/* Reads and parses a description file. */
+/* Reads and parses a description file into the caller's *spec (filled, not allocated);
+ * SBP_ERR_IO if it cannot be read. */
 sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err);
 /* Writes the notation of `spec` (as parsed above) into buf; returns SBP_ERR_INVALID_ARG if it
  * does not fit. */
@@ -258,7 +284,7 @@ sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err);
 
 /* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
  * Keys: [a-z0-9_]+ (< 32 characters), values: printable without newlines (< 1024
- * characters); at most 32 entries. set copies both
+ * characters); at most 48 entries. set copies both
  * strings; get returns NULL for a missing key (the string is owned by the net). */
 sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sbp_error *err);
 const char *sbp_net_get_meta(const sbp_net *net, const char *key);

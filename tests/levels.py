@@ -66,8 +66,9 @@ def include_errors(src, files):
     return errors
 
 
-def objects(build):
-    """Map source path (relative) -> object file, for the library and the CLI."""
+def objects(src, build):
+    """Map source path (relative) -> object file, for the library and the CLI (objects left
+    behind by sources that no longer exist are ignored)."""
     out = {}
     for d in ("CMakeFiles/spikebp.dir", "CMakeFiles/spikebp_cli.dir"):
         base = os.path.join(build, d)
@@ -75,7 +76,8 @@ def objects(build):
             for f in files:
                 if f.endswith(".c.o"):
                     rel = os.path.relpath(os.path.join(root, f), base)[: -len(".o")]
-                    out[rel] = os.path.join(root, f)
+                    if os.path.exists(os.path.join(src, rel)):
+                        out[rel] = os.path.join(root, f)
     return out
 
 
@@ -94,8 +96,8 @@ def symbols(obj):
     return defined, undefined
 
 
-def call_errors(build):
-    objs = objects(build)
+def call_errors(src, build):
+    objs = objects(src, build)
     if not objs:
         return [f"no object files under {build}: build first"]
     defs, uses = {}, {}
@@ -159,7 +161,7 @@ def main():
     unknown = [f for f in files if level_of(f) is None]
     errors = [f"{f}: not in any level (add its folder to tests/levels.py)" for f in unknown]
     errors += include_errors(src, files)
-    errors += call_errors(build)
+    errors += call_errors(src, build)
     for e in errors:
         print("levels: " + e)
     print(f"levels: {len(files)} files checked, {len(errors)} violations")

@@ -5,16 +5,17 @@
  * message naming the file.
  *
  * Every expected number comes from outside the loaders under test:
- *   - CIFAR-10 subset (../shared/data/cifar-10-subset): labels, label counts and pixels computed
- *     by /usr/bin/python3 + NumPy from the raw bytes (np.fromfile(...).reshape(-1, 3073)); the
+ *   - CIFAR-10 slice (tests/data/cifar-10-slice: the first 200 training and 100 test records of
+ *     the official files): labels, label counts and pixels computed by /usr/bin/python3 + NumPy
+ *     from the raw bytes (tests/data/expected_values.py prints every number asserted here); the
  *     first labels are also the official ones (test: cat ship ship airplane frog …).
- *   - N-MNIST sample (../shared/data/n-mnist-sample): event fields decoded and binned by a short
- *     NumPy script, quoted at test_nmnist_sample;
+ *   - N-MNIST sample (tests/data/n-mnist): event fields decoded and binned by the same NumPy
+ *     script, also quoted at test_nmnist_sample;
  *   - SVHN: .mat files written here with libmatio from a formula, in MATLAB's column-major
  *     order, so that the expected (n, c, h, w) placement is the formula itself;
  *   - NumPy: fixtures written by NumPy (tests/data/make_npy_fixtures.py) — the writer must
  *     reproduce np.save byte for byte — and, for the .npz writer, NumPy reading our file back.
- * Missing shared data is a failure, not a skip.
+ * A missing data file is a failure, not a skip.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -26,10 +27,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 #include "spikebp.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -39,19 +41,6 @@ static char tmpdir[256];
 static const char *tmp_path(const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static const char *shared_path(const char *rel, char *buf, size_t size)
-{
-    const char *s = getenv("SBP_SHARED_DIR");
-    if (s && *s) {
-        snprintf(buf, size, "%s/%s", s, rel);
-    } else {
-        char src[1024];
-        check_source_path("..", src, sizeof src);
-        snprintf(buf, size, "%s/shared/%s", src, rel);
-    }
     return buf;
 }
 
@@ -121,14 +110,14 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 static void test_cifar_real(void)
 {
     char p1[1024], p2[1024];
-    shared_path("data/cifar-10-subset/data_batch_1.bin", p1, sizeof p1);
-    shared_path("data/cifar-10-subset/test_batch.bin", p2, sizeof p2);
+    fixture("cifar-10-slice/data_batch_1.bin", p1, sizeof p1);
+    fixture("cifar-10-slice/test_batch.bin", p2, sizeof p2);
     sbp_error err = {0};
     sbp_dataset *tr = NULL, *te = NULL, *both = NULL;
     sbp_status st = sbp_dataset_load_cifar10(&tr, p1, &err);
-    CHECK(st == SBP_OK, "cifar train subset: %s", err.msg);
+    CHECK(st == SBP_OK, "cifar train slice: %s", err.msg);
     st = sbp_dataset_load_cifar10(&te, p2, &err);
-    CHECK(st == SBP_OK, "cifar test subset: %s", err.msg);
+    CHECK(st == SBP_OK, "cifar test slice: %s", err.msg);
     if (!tr || !te) {
         sbp_dataset_free(tr);
         sbp_dataset_free(te);
@@ -136,7 +125,7 @@ static void test_cifar_real(void)
     }
     int c, h, w;
     sbp_dataset_shape(tr, &c, &h, &w);
-    CHECK(sbp_dataset_count(tr) == 4000 && sbp_dataset_count(te) == 1000, "counts %zu %zu",
+    CHECK(sbp_dataset_count(tr) == 200 && sbp_dataset_count(te) == 100, "counts %zu %zu",
           sbp_dataset_count(tr), sbp_dataset_count(te));
     CHECK(c == 3 && h == 32 && w == 32 && sbp_dataset_classes(tr) == 10, "shape %dx%dx%d", c, h, w);
     CHECK(sbp_dataset_timesteps(tr) == 0 && tr->crop_pad == 0 && tr->flip == 0,
@@ -144,16 +133,16 @@ static void test_cifar_real(void)
     /* NumPy on the raw bytes: first labels and label counts */
     static const int tr_first[10] = {6, 9, 9, 4, 1, 1, 2, 7, 8, 3};
     static const int te_first[10] = {3, 8, 8, 0, 6, 6, 1, 6, 3, 1};
-    static const int tr_counts[10] = {396, 366, 420, 384, 422, 393, 414, 385, 407, 413};
-    static const int te_counts[10] = {103, 89, 100, 103, 90, 86, 112, 102, 106, 109};
+    static const int tr_counts[10] = {14, 28, 22, 21, 19, 19, 18, 21, 15, 23};
+    static const int te_counts[10] = {10, 6, 8, 10, 7, 8, 16, 11, 13, 11};
     for (int i = 0; i < 10; i++) {
         CHECK(sbp_dataset_label(tr, (size_t)i) == tr_first[i], "train label %d", i);
         CHECK(sbp_dataset_label(te, (size_t)i) == te_first[i], "test label %d", i);
     }
     int ctr[10] = {0}, cte[10] = {0};
-    for (size_t i = 0; i < 4000; i++)
+    for (size_t i = 0; i < 200; i++)
         ctr[sbp_dataset_label(tr, i)]++;
-    for (size_t i = 0; i < 1000; i++)
+    for (size_t i = 0; i < 100; i++)
         cte[sbp_dataset_label(te, i)]++;
     for (int k = 0; k < 10; k++)
         CHECK(ctr[k] == tr_counts[k] && cte[k] == te_counts[k], "class %d: %d/%d, %d/%d", k, ctr[k],
@@ -164,30 +153,30 @@ static void test_cifar_real(void)
     } px[] = {{0, 0, 0, 0, 59, 158},
               {0, 1, 5, 7, 77, 115},
               {0, 2, 31, 31, 72, 110},
-              {-1, 0, 16, 3, 8, 135},
-              {-1, 2, 0, 31, 88, 205}};
+              {-1, 0, 16, 3, 97, 127},
+              {-1, 2, 0, 31, 195, 251}};
     for (size_t k = 0; k < sizeof px / sizeof px[0]; k++) {
-        size_t itr = px[k].i < 0 ? 3999 : (size_t)px[k].i,
-               ite = px[k].i < 0 ? 999 : (size_t)px[k].i;
+        size_t itr = px[k].i < 0 ? 199 : (size_t)px[k].i,
+               ite = px[k].i < 0 ? 99 : (size_t)px[k].i;
         size_t off = ((size_t)px[k].c * 32 + (size_t)px[k].y) * 32 + (size_t)px[k].x;
         CHECK(sbp_dataset_image(tr, itr)[off] == px[k].tr, "train pixel %zu", k);
         CHECK(sbp_dataset_image(te, ite)[off] == px[k].te, "test pixel %zu", k);
     }
-    static const long tr_last_sum[3] = {72496, 108272, 55207},
-                      te_last_sum[3] = {157673, 149312, 154098};
+    static const long tr_last_sum[3] = {134648, 142856, 156384},
+                      te_last_sum[3] = {182095, 159746, 145813};
     for (int ch = 0; ch < 3; ch++) {
         long s1 = 0, s2 = 0;
         for (int i = 0; i < 1024; i++) {
-            s1 += sbp_dataset_image(tr, 3999)[ch * 1024 + i];
-            s2 += sbp_dataset_image(te, 999)[ch * 1024 + i];
+            s1 += sbp_dataset_image(tr, 199)[ch * 1024 + i];
+            s2 += sbp_dataset_image(te, 99)[ch * 1024 + i];
         }
         CHECK(s1 == tr_last_sum[ch] && s2 == te_last_sum[ch], "channel sums of the last images");
     }
     long long total = 0;
-    for (size_t i = 0; i < 4000; i++)
+    for (size_t i = 0; i < 200; i++)
         for (int k = 0; k < 3072; k++)
             total += sbp_dataset_image(tr, i)[k];
-    CHECK(total == 1481085868LL, "sum of all train pixels %lld", total);
+    CHECK(total == 72865278LL, "sum of all train pixels %lld", total);
     /* §1 encoding */
     CHECK(fabsf(tr->mean[0] - 0.4914f) < 1e-7f && fabsf(tr->mean[1] - 0.4822f) < 1e-7f &&
               fabsf(tr->mean[2] - 0.4465f) < 1e-7f,
@@ -199,11 +188,11 @@ static void test_cifar_real(void)
     /* several files into one set, in order */
     const char *paths[2] = {p1, p2};
     st = sbp_dataset_load_cifar10_files(&both, paths, 2, &err);
-    CHECK(st == SBP_OK && both && sbp_dataset_count(both) == 5000, "two files: %s", err.msg);
+    CHECK(st == SBP_OK && both && sbp_dataset_count(both) == 300, "two files: %s", err.msg);
     if (both) {
-        CHECK(sbp_dataset_label(both, 3999) == 4 && sbp_dataset_label(both, 4000) == 3,
+        CHECK(sbp_dataset_label(both, 199) == 0 && sbp_dataset_label(both, 200) == 3,
               "labels across the file boundary");
-        CHECK(sbp_dataset_image(both, 4000)[0] == 158 && sbp_dataset_image(both, 0)[0] == 59,
+        CHECK(sbp_dataset_image(both, 200)[0] == 158 && sbp_dataset_image(both, 0)[0] == 59,
               "pixels across the file boundary");
     }
     /* augmentation switch (training split only, set by the caller) */
@@ -463,10 +452,112 @@ static int8_t nm_at(const sbp_dataset *ds, size_t i, int t, int p, int y, int x)
     return ds->spikes[i * per + (((size_t)t * 2 + (size_t)p) * 34 + (size_t)y) * 34 + (size_t)x];
 }
 
+/* MAT variables whose data sub-element is shorter (or longer) than their declared dimensions,
+ * or cut off by the end of the file, plain and zlib-compressed: refused before libmatio reads
+ * them (it would leave the missing pixels uninitialised). */
+static unsigned char *mat_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = malloc(1 << 16);
+    *n = f && b ? fread(b, 1, 1 << 16, f) : 0;
+    if (f)
+        fclose(f);
+    return b;
+}
+
+static void put_u32le(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The file with each top-level element zlib-compressed into an miCOMPRESSED element. */
+static size_t mat_compress(const unsigned char *b, size_t n, unsigned char *out)
+{
+    memcpy(out, b, 128);
+    size_t o = 128;
+    for (size_t at = 128; at + 8 <= n;) {
+        size_t len = get_u32le(b + at + 4), whole = 8 + len;
+        uLongf cl = compressBound((uLong)whole);
+        compress2(out + o + 8, &cl, b + at, (uLong)whole, 6);
+        put_u32le(out + o, 15); /* miCOMPRESSED */
+        put_u32le(out + o + 4, (uint32_t)cl);
+        o += 8 + cl;
+        at += whole;
+    }
+    return o;
+}
+
+static void test_svhn_short(void)
+{
+    enum { N = 3 };
+    static uint8_t X[N * 3072];
+    for (size_t i = 0; i < sizeof X; i++)
+        X[i] = (uint8_t)(i * 7);
+    double y[N] = {1, 2, 3};
+    size_t xd[4] = {32, 32, 3, N}, yd[2] = {N, 1};
+    char p[512];
+    tmp_path("svhn_short.mat", p, sizeof p);
+    write_mat(p, 4, xd, MAT_C_UINT8, MAT_T_UINT8, X, yd, MAT_C_DOUBLE, MAT_T_DOUBLE, y, 0);
+    size_t n;
+    unsigned char *b = mat_bytes(p, &n), *c = malloc(1 << 17), *z = malloc(1 << 17);
+    const size_t x_at = 128, y_at = x_at + 8 + get_u32le(b + x_at + 4);
+    CHECK(n > y_at + 40 && get_u32le(b + x_at + 8 + 24 + 12) == N && get_u32le(b + y_at + 32) == N,
+          "svhn_short: unexpected layout (X dims at %zu, y at %zu)", x_at + 32, y_at);
+    static const struct {
+        const char *what, *needle;
+        int x_images, y_count;
+        size_t cut; /* bytes cut off the end */
+    } cases[] = {
+        {"X and y declare 4 images, hold 3", "declares size 32×32×3×4", N + 1, N + 1, 0},
+        {"X declares 2 images, holds 3", "declares size 32×32×3×2", N - 1, N, 0},
+        {"y declares 4 labels, holds 3", "declares size 4×1", N, N + 1, 0},
+        {"file cut in X's data", "holds only", N, N, 3072 + 200},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int compressed = 0; compressed < 2; compressed++) {
+            memcpy(c, b, n);
+            put_u32le(c + x_at + 8 + 24 + 12, (uint32_t)cases[k].x_images);
+            put_u32le(c + y_at + 32, (uint32_t)cases[k].y_count);
+            size_t m = n - cases[k].cut;
+            if (cases[k].cut && compressed)
+                continue; /* a cut zlib stream is matio's "cannot read"; not this check */
+            const unsigned char *w = c;
+            if (compressed) {
+                m = mat_compress(c, m, z);
+                w = z;
+            }
+            write_file(p, w, m);
+            sbp_dataset *ds = NULL;
+            sbp_error err = {0};
+            sbp_status st = sbp_dataset_load_svhn(&ds, p, &err);
+            char what[128];
+            snprintf(what, sizeof what, "%s%s", cases[k].what, compressed ? " (zlib)" : "");
+            expect_fail(st, &err, SBP_ERR_FORMAT, ds, p, cases[k].needle, what);
+        }
+    /* the unmodified file, compressed by hand the same way, still loads */
+    size_t m = mat_compress(b, n, z);
+    write_file(p, z, m);
+    sbp_dataset *ds = NULL;
+    sbp_error err = {0};
+    CHECK(sbp_dataset_load_svhn(&ds, p, &err) == SBP_OK && ds && ds->n == N,
+          "svhn_short: the intact file (hand-compressed) does not load: %s", err.msg);
+    sbp_dataset_free(ds);
+    unlink(p);
+    free(b);
+    free(c);
+    free(z);
+}
+
 static void test_nmnist_sample(void)
 {
     char p[1024];
-    shared_path("data/n-mnist-sample/sample_nmnist.bin", p, sizeof p);
+    fixture("n-mnist/sample_nmnist.bin", p, sizeof p);
     struct stat sb;
     CHECK(stat(p, &sb) == 0 && sb.st_size == 4325 * 5, "%s: 4,325 events of 5 bytes", p);
     sbp_error err = {0};
@@ -485,7 +576,7 @@ static void test_nmnist_sample(void)
               sbp_dataset_classes(ds) == 10,
           "n-mnist sample: layout");
     /*
-     * Expected values from NumPy (run once, pasted here):
+     * Expected values from NumPy (tests/data/expected_values.py prints them):
      *   b = np.fromfile(path, np.uint8).reshape(-1, 5).astype(np.int64)
      *   x, y, p = b[:, 0], b[:, 1], b[:, 2] >> 7
      *   ts = ((b[:, 2] & 0x7f) << 16) | (b[:, 3] << 8) | b[:, 4]      # 654 … 311175 µs
@@ -574,7 +665,7 @@ static void test_nmnist_malformed(void)
     /* truncated copy of the sample */
     size_t n = 0;
     uint8_t *b =
-        read_all(shared_path("data/n-mnist-sample/sample_nmnist.bin", src, sizeof src), &n);
+        read_all(fixture("n-mnist/sample_nmnist.bin", src, sizeof src), &n);
     CHECK(b != NULL && n == 21625, "sample readable");
     if (b) {
         tmp_path("trunc.bin", p, sizeof p);
@@ -1097,6 +1188,7 @@ int main(void)
     test_cifar_real();
     test_cifar_malformed();
     test_svhn();
+    test_svhn_short();
     test_nmnist_sample();
     test_nmnist_malformed();
     test_npy_fixtures();

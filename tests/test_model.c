@@ -14,6 +14,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -259,7 +260,7 @@ static void test_round_trip(void)
     sbp_net_free(back);
     unlink(path);
 
-    /* the longest allowed meta value (1023 bytes) and 32 entries survive */
+    /* the longest allowed meta value (1023 bytes) and SBP_NET_MAX_META (48) entries survive */
     char longv[1024];
     memset(longv, 'v', 1023);
     longv[1023] = '\0';
@@ -267,13 +268,13 @@ static void test_round_trip(void)
     CHECK(sbp_net_set_meta(net, "long", longv, &err) == SBP_OK, "1023-byte value: %s", err.msg);
     char key[32];
     int n_extra = 0;
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 60; i++) {
         snprintf(key, sizeof key, "extra_%d", i);
         if (sbp_net_set_meta(net, key, "1", &err) != SBP_OK)
             break;
         n_extra++;
     }
-    CHECK(n_extra == 32 - 5, "net held %d extra entries after 5, expected %d", n_extra, 32 - 5);
+    CHECK(n_extra == 48 - 5, "net held %d extra entries after 5, expected %d", n_extra, 48 - 5);
     CHECK(sbp_net_set_meta(net, "long", longv, &err) == SBP_OK,
           "overwriting a key when full must work: %s", err.msg);
     tpath(path, sizeof path, "full-meta.sbp");
@@ -285,7 +286,7 @@ static void test_round_trip(void)
         const char *v = sbp_net_get_meta(back, "long");
         CHECK(v && strcmp(v, longv) == 0, "1023-byte meta value did not survive");
         snprintf(key, sizeof key, "extra_%d", n_extra - 1);
-        CHECK(sbp_net_get_meta(back, key) != NULL, "32nd meta entry lost");
+        CHECK(sbp_net_get_meta(back, key) != NULL, "48th meta entry lost");
         compare_nets("round trip, full meta", net, back);
     }
     sbp_net_free(back);
@@ -965,6 +966,131 @@ static void test_notation(void)
     }
 }
 
+/* ---------------------------------------------------------------- garbage (issue 10) */
+
+/* Saves net to path, then expects its load to fail with a message containing `needle`. */
+static void expect_garbage(const char *what, sbp_net *net, const char *path, const char *needle)
+{
+    sbp_error err = {0};
+    CHECK(sbp_net_save(net, path, &err) == SBP_OK, "%s: save: %s", what, err.msg);
+    sbp_net *back = NULL;
+    sbp_status st = sbp_net_load(&back, path, &err);
+    CHECK(st == SBP_ERR_FORMAT && back == NULL, "%s: loaded (status %d), expected a format error",
+          what, st);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, needle), "%s: message lacks '%s': %s", what,
+          needle, err.msg);
+    sbp_net_free(back);
+    unlink(path);
+}
+
+/* A model whose tensors hold NaN/Inf, whose metadata spikebp reads back is out of range or not
+ * a number, or whose description repeats a line or holds non-finite constants, is refused —
+ * never used as if it were fine, never "corrected". */
+static void test_garbage(void)
+{
+    char path[512];
+    tpath(path, sizeof path, "garbage.sbp");
+    sbp_error err = {0};
+    /* non-finite weights: first, middle and last element of a tensor, in each tensor */
+    static const float bad_values[] = {NAN, INFINITY, -INFINITY};
+    static const char *const bad_names[] = {"NaN", "infinite", "infinite"};
+    for (int layer = 0; layer < 5; layer++) {
+        for (int k = 0; k < 3; k++) {
+            sbp_net *net = make_small_net(21);
+            if (!net)
+                return;
+            size_t count;
+            float *w = sbp_net_layer_weights(net, layer, &count);
+            if (!w) { /* the pooling layer */
+                sbp_net_free(net);
+                break;
+            }
+            size_t at = k == 0 ? 0 : k == 1 ? count / 2 : count - 1;
+            w[at] = bad_values[k];
+            char what[64];
+            snprintf(what, sizeof what, "layer %d element %zu = %s", layer, at, bad_names[k]);
+            expect_garbage(what, net, path, bad_names[k]);
+            sbp_net_free(net);
+        }
+    }
+    /* metadata spikebp reads: each out of range, not a number, or not whole */
+    static const char *const meta[][2] = {
+        {"timesteps", "abc"},  {"timesteps", "0"},    {"timesteps", "100001"},
+        {"timesteps", "1.5"},  {"timesteps", "nan"},  {"timesteps", "20x"},
+        {"timesteps", ""},     {"epochs", "-1"},      {"epochs", "inf"},
+        {"test_accuracy", "1.5"}, {"test_accuracy", "nan"}, {"val_accuracy", "-0.1"},
+        {"backward", "sideways"}, {"data", ""},
+    };
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+        sbp_net *net = make_small_net(22);
+        if (!net)
+            return;
+        CHECK(sbp_net_set_meta(net, meta[i][0], meta[i][1], &err) == SBP_OK, "set %s: %s",
+              meta[i][0], err.msg);
+        char what[96];
+        snprintf(what, sizeof what, "metadata %s = '%s'", meta[i][0], meta[i][1]);
+        expect_garbage(what, net, path, meta[i][0]);
+        sbp_net_free(net);
+    }
+    /* the same keys in range load (the boundaries included) */
+    static const char *const good[][2] = {
+        {"timesteps", "1"}, {"timesteps", "100000"}, {"epochs", "1"}, {"test_accuracy", "0"},
+        {"test_accuracy", "1"}, {"val_accuracy", "0.5"}, {"backward", "aggregate"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        sbp_net *net = make_small_net(23), *back = NULL;
+        if (!net)
+            return;
+        CHECK(sbp_net_set_meta(net, good[i][0], good[i][1], &err) == SBP_OK &&
+                  sbp_net_save(net, path, &err) == SBP_OK &&
+                  sbp_net_load(&back, path, &err) == SBP_OK,
+              "metadata %s = '%s' refused: %s", good[i][0], good[i][1], err.msg);
+        sbp_net_free(back);
+        sbp_net_free(net);
+        unlink(path);
+    }
+    /* descriptions: repeated lines and keys, non-finite constants (valid CRC each time) */
+    sbp_net *net = make_small_net(24);
+    if (!net)
+        return;
+    CHECK(sbp_net_save(net, path, &err) == SBP_OK, "save: %s", err.msg);
+    sbp_net_free(net);
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    if (!b)
+        return;
+    static const struct {
+        const char *from, *to, *needle;
+    } edits[] = {
+        {"meta data mnist\n", "meta data mnist\nmeta data cifar10\n", "given twice"},
+        {"meta timesteps 20\n", "meta timesteps 20\nmeta timesteps 30\n", "given twice"},
+        {"neuron ", "neuron leak=1 vth=1 vth_pool=0.75 init_gain=2\nneuron ", "second neuron"},
+        {"input ", "input 1 12 12\ninput ", "second input"},
+        {"vth=1 ", "vth=inf ", "not finite"},
+        {"vth=1 ", "vth=nan ", "not finite"},
+        {"init_gain=", "init_gain=-", "out of range"},
+        {"dropout=0.25", "dropout=nan", "not a finite"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        size_t on;
+        unsigned char *o = edit_description(b, n, edits[i].from, edits[i].to, &on);
+        CHECK(o != NULL, "description lacks '%s'", edits[i].from);
+        if (!o)
+            continue;
+        write_bytes(path, o, on);
+        free(o);
+        sbp_net *back = NULL;
+        sbp_status st = sbp_net_load(&back, path, &err);
+        CHECK(st == SBP_ERR_FORMAT && !back, "description edit '%s' → '%s' loaded", edits[i].from,
+              edits[i].to);
+        CHECK(strstr(err.msg, edits[i].needle) != NULL, "edit '%s': message lacks '%s': %s",
+              edits[i].to, edits[i].needle, err.msg);
+        sbp_net_free(back);
+    }
+    free(b);
+    unlink(path);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "%s/sbp-test-model-XXXXXX",
@@ -983,6 +1109,8 @@ int main(void)
     test_meta_validation();
     printf("notation\n");
     test_notation();
+    printf("garbage\n");
+    test_garbage();
     /* every test removes its files: anything left is a leak of the tests or of the library */
     DIR *d = opendir(g_dir);
     struct dirent *e;

@@ -1,5 +1,5 @@
 /*
- * test_spec.c — the numbers of SPEC.md §7, each checked through the library's own code path
+ * test_spec.c — the numbers of docs/method.md §7, each checked through the library's own code path
  * (the neuron kernels and the engine), never through a re-implementation in the test.
  */
 #include <math.h>

@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "net/kinds/kind.h"
 #include "train/images.h"
 
 /* --------------------------------------------------------------------------- geometry */
@@ -29,12 +30,13 @@ static int is_spiking(const sbp_layer *L)
     return L->neuron != SBP_NEURON_INTEGRATOR;
 }
 
+/* Per-kind counts come from the kind's row (net/kinds/kind.h); a shortcut is a conv row. */
 uint64_t sbp_analysis_layer_macs(const sbp_net *net, int l)
 {
     const sbp_layer *L = &net->layers[l];
-    uint64_t m = L->w_count ? (uint64_t)L->n_out * (uint64_t)L->fan_in : 0;
+    uint64_t m = sbp_kind_of(L->spec.kind)->macs(L);
     if (L->sc && L->sc->w_count)
-        m += (uint64_t)L->sc->n_out * (uint64_t)L->sc->fan_in;
+        m += sbp_kind_of(L->sc->spec.kind)->macs(L->sc);
     return m;
 }
 
@@ -46,56 +48,15 @@ uint64_t sbp_analysis_dense_macs(const sbp_net *net)
     return m;
 }
 
-/* Kernel taps ky ∈ [0, k) through which input row `pos` reaches a valid output row:
- * output o = (pos + pad − ky)/stride must be an integer in [0, out). */
-static uint32_t axis_fanout(int pos, int k, int stride, int pad, int out)
-{
-    uint32_t n = 0;
-    for (int ky = 0; ky < k; ky++) {
-        int q = pos + pad - ky;
-        if (q >= 0 && q % stride == 0 && q / stride < out)
-            n++;
-    }
-    return n;
-}
-
 uint32_t sbp_analysis_fanout(const sbp_layer *L, int paramfree, size_t i)
 {
-    const size_t P = (size_t)L->in_h * L->in_w;
-    const int y = (int)(i % P) / L->in_w, x = (int)(i % P) % L->in_w;
-    switch (L->spec.kind) {
-    case SBP_LAYER_CONV: {
-        const int k = L->spec.kernel, s = L->spec.stride, p = L->spec.pad;
-        uint32_t taps = axis_fanout(y, k, s, p, L->out_h) * axis_fanout(x, k, s, p, L->out_w);
-        return paramfree ? taps : (uint32_t)L->out_c * taps;
-    }
-    case SBP_LAYER_POOL: /* one accumulate into the 2×2 window the input falls in, if any */
-        return y < 2 * L->out_h && x < 2 * L->out_w ? 1u : 0u;
-    default: /* dense, output */
-        return (uint32_t)L->n_out;
-    }
+    return sbp_kind_of(L->spec.kind)->fanout(L, paramfree, i);
 }
 
 void sbp_analysis_layer_name(const sbp_net *net, int l, char *buf, size_t size)
 {
-    const sbp_layer *L = &net->layers[l];
-    const sbp_layer_spec *s = &L->spec;
-    switch (s->kind) {
-    case SBP_LAYER_CONV:
-        if (s->stride != 1)
-            snprintf(buf, size, "%dC%d/%d", s->out, s->kernel, s->stride);
-        else
-            snprintf(buf, size, "%dC%d", s->out, s->kernel);
-        break;
-    case SBP_LAYER_POOL:
-        snprintf(buf, size, "P2");
-        break;
-    case SBP_LAYER_DENSE:
-        snprintf(buf, size, "%dFC", s->out);
-        break;
-    default:
-        snprintf(buf, size, "%d out", s->out);
-    }
+    const sbp_layer_spec *s = &net->layers[l].spec;
+    sbp_kind_of(s->kind)->label(s, buf, size);
 }
 
 /* --------------------------------------------------------------------------- encoding */
@@ -429,7 +390,7 @@ void sbp_analysis_figures_of(const sbp_net *net, const sbp_activity *act, double
         g->macs_step = (double)sbp_analysis_layer_macs(net, l);
         g->density = ratio(g->acs, g->macs_step * T);
         f->acs += g->acs;
-        if (L->spec.kind == SBP_LAYER_POOL)
+        if (!L->w_count) /* a layer without weights (pooling) only accumulates */
             f->acs_pool += g->acs;
         else if (L->sc && !L->sc->w_count)
             f->acs_pool += ratio((double)c->acs_sc, im);

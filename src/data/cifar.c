@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "data/dataset.h"
 
 #define CIFAR_SIDE 32
@@ -88,11 +89,11 @@ sbp_status sbp_dataset_load_cifar10_files(sbp_dataset **out, const char *const *
     }
     size_t at = 0; /* images stored so far */
     for (size_t i = 0; i < n_paths && st == SBP_OK; i++) {
-        FILE *f = fopen(paths[i], "rb");
-        if (!f) {
-            st = sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", paths[i], strerror(errno));
+        FILE *f;
+        long long fsize;
+        st = sbp_open_regular(paths[i], &f, &fsize, err); /* not a FIFO: it would block */
+        if (st != SBP_OK)
             break;
-        }
         size_t rec = 0; /* record index within this file */
         for (;;) {
             size_t got = fread(buf, 1, (size_t)CIFAR_CHUNK * CIFAR_RECORD, f);

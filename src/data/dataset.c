@@ -3,7 +3,8 @@
  * parameters of §1 (x = (pixel/255 − mean[c]) / std[c], spike probability |x|·gain) and slices.
  *
  * A slice is a view: its pixels and labels point into the parent's arrays and are never freed
- * by it, so --train-limit and validation splits cost no copy. This file deliberately does not
+ * by it, so --train-limit and validation splits cost no copy. A view may own its parent (the
+ * limited sets sbp_dataset_open returns): freeing it then frees the parent too. This file deliberately does not
  * read files (idx.c does) and does not encode spikes (the encoder does, per step).
  */
 #include "data/dataset.h"
@@ -78,7 +79,9 @@ void sbp_dataset_free(sbp_dataset *ds)
         free(ds->spikes);
         free(ds->labels);
     }
+    sbp_dataset *owned = ds->owned;
     free(ds);
+    sbp_dataset_free(owned);
 }
 
 size_t sbp_dataset_count(const sbp_dataset *ds)
@@ -180,8 +183,18 @@ sbp_status sbp_dataset_slice(sbp_dataset **out, const sbp_dataset *ds, size_t fi
     s->spikes = ds->spikes ? ds->spikes + first * per * (size_t)ds->timesteps : NULL;
     s->labels = ds->labels + first;
     s->parent = ds;
+    s->owned = NULL; /* a slice of an owning view owns nothing: the view keeps its parent */
     *out = s;
     return SBP_OK;
+}
+
+sbp_status sbp_dataset_slice_owning(sbp_dataset **out, sbp_dataset *full, size_t count,
+                                    sbp_error *err)
+{
+    sbp_status st = sbp_dataset_slice(out, full, 0, count, err);
+    if (st == SBP_OK)
+        (*out)->owned = full;
+    return st;
 }
 
 int sbp_dataset_timesteps(const sbp_dataset *ds)

@@ -20,6 +20,7 @@ struct sbp_dataset {
     float std[SBP_DATASET_MAX_CH];  /* per-channel std of pixel/255 */
     float gain;            /* spike probability = |x|·gain (§1) */
     const sbp_dataset *parent; /* non-NULL for a slice: memory belongs to the parent */
+    sbp_dataset *owned;    /* the parent, when this slice owns it (freed with the slice) */
     /* Pre-encoded spike data (event cameras, .npy spike trains): when timesteps > 0 every
      * sample is a spike train (timesteps, c, h, w) of int8 values −1/0/+1 (or small counts)
      * that is fed as is, and `pixels` is NULL. The window T must then equal `timesteps`. */
@@ -35,5 +36,11 @@ struct sbp_dataset {
  * the identity encoding (mean 0, std 1, gain 1). Caller frees with sbp_dataset_free. */
 sbp_status sbp_dataset_alloc(sbp_dataset **out, size_t n, int c, int h, int w, int classes,
                              sbp_error *err);
+
+/* A view of the first `count` images of `full` that owns it: freeing the view frees `full`
+ * (what sbp_dataset_open returns for a limit). On success the view has taken `full`; on
+ * failure the caller still owns it. */
+sbp_status sbp_dataset_slice_owning(sbp_dataset **out, sbp_dataset *full, size_t count,
+                                    sbp_error *err);
 
 #endif

@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/file.h"
+
 #include "core/error.h"
 #include "data/dataset.h"
 
@@ -219,7 +221,7 @@ sbp_status sbp_idx_read(const char *path, uint32_t expected_magic, uint32_t *dim
                         "idx: %s: expected magic 0x%x is not uint8 with 1 to %d dimensions", path,
                         expected_magic, SBP_IDX_MAX_DIMS);
 
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused below, not waited on */
     if (fd < 0)
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -231,6 +233,11 @@ sbp_status sbp_idx_read(const char *path, uint32_t expected_magic, uint32_t *dim
     if (S_ISDIR(sb.st_mode)) {
         close(fd);
         return sbp_fail(err, SBP_ERR_IO, "%s: is a directory, not an IDX file", path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sbp_fail(err, SBP_ERR_IO, "%s: %s, not a regular file", path,
+                        sbp_file_kind((unsigned)sb.st_mode));
     }
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
@@ -353,8 +360,8 @@ sbp_status sbp_dataset_load_idx(sbp_dataset **out, const char *images_path,
         goto fail;
     }
     if (idims[1] > INT_MAX || idims[2] > INT_MAX) {
-        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: image size %ux%u is too large", images_path,
-                      idims[1], idims[2]);
+        st = sbp_fail(err, SBP_ERR_FORMAT, "%s: image size %ux%u is too large (at most %d per "
+                      "side)", images_path, idims[1], idims[2], INT_MAX);
         goto fail;
     }
     const int classes = 10; /* MNIST and Fashion-MNIST */

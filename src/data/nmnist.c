@@ -57,9 +57,11 @@ static sbp_status bin_file(const char *path, int T, int8_t *out, sbp_error *err)
     if (size % NM_EVENT != 0 || size > NM_MAX_BYTES) {
         fclose(f);
         return sbp_fail(err, SBP_ERR_FORMAT,
-                        "%s: %lld bytes is %s (N-MNIST events are 5 bytes each)", path, size,
+                        "%s: %lld bytes is %s (N-MNIST events are 5 bytes each; a recording "
+                        "has at most %lld bytes)", path, size,
                         size > NM_MAX_BYTES ? "far too large for a recording"
-                                            : "not a whole number of events — truncated?");
+                                            : "not a whole number of events — truncated?",
+                        NM_MAX_BYTES);
     }
     size_t n_ev = (size_t)size / NM_EVENT;
     uint8_t *ev = malloc((size_t)size);

@@ -1,5 +1,5 @@
 /*
- * numpy.c — labelled data sets from NumPy arrays (src/io/npy.h reads them): uint8 images
+ * numpy.c — labelled data sets from NumPy arrays (src/formats/npy.h reads them): uint8 images
  * (N, C, H, W) or (N, H, W), or spike trains (N, T, C, H, W) of uint8/int8/bool, with integer
  * labels (N,); from a pair of .npy files or the arrays of one .npz archive.
  */
@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "formats/npy.h"
 
 
 /* Builds a data set from a data array x and a label array y (both consumed: their buffers are
@@ -108,7 +108,9 @@ static sbp_status dataset_from_arrays(sbp_dataset **out, sbp_npy_array *x, sbp_n
     }
     if (c < 1 || h < 1 || w < 1 || T < 0 || (spikes && T < 1) || x->shape[x->ndim - 1] > INT_MAX ||
         x->shape[x->ndim - 2] > INT_MAX) {
-        st = sbp_fail(err, SBP_ERR_SHAPE, "%s: a sample dimension is 0 or too large", xwhat);
+        st = sbp_fail(err, SBP_ERR_SHAPE,
+                      "%s: a sample dimension is 0 or too large (each must be 1 … %d)", xwhat,
+                      INT_MAX);
         goto fail;
     }
     if (spikes) { /* values −1 … 1; uint8 and bool hold 0/1 */

@@ -171,14 +171,78 @@ static sbp_status check_var_head(const unsigned char *b, size_t n, int swap, con
     return SBP_OK;
 }
 
+/* Bytes per element of a MAT v5 numeric data type; 0 for the others. */
+static unsigned mat5_type_size(uint32_t t)
+{
+    switch (t) {
+    case MAT_T_INT8: case MAT_T_UINT8: return 1;
+    case MAT_T_INT16: case MAT_T_UINT16: return 2;
+    case MAT_T_INT32: case MAT_T_UINT32: case MAT_T_SINGLE: return 4;
+    case MAT_T_DOUBLE: case MAT_T_INT64: case MAT_T_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+/* Declared against actual size of one numeric variable: b holds the first n bytes of its
+ * matrix element (after the element's tag), `body` the bytes the element really has. libmatio
+ * allocates the product of the dimensions and fills only what the data sub-element holds, so a
+ * short one would leave uninitialised pixels (valgrind). The data sub-element must hold exactly
+ * the declared elements, and fit in the variable. Checked as far as b reaches. */
+static sbp_status check_var_data(const unsigned char *b, size_t n, unsigned long long body,
+                                 long long file_size, int swap, const char *path, long long at,
+                                 sbp_error *err)
+{
+    if (n < 24 || (mat5_u32(b + 16, swap) & 0xffffu) != MAT_T_INT32)
+        return SBP_OK;
+    const uint32_t dbytes = mat5_u32(b + 20, swap); /* ≤ 256, checked by check_var_head */
+    const size_t name_at = 24 + (dbytes + 7u) / 8u * 8u;
+    if (n < name_at + 8)
+        return SBP_OK;
+    unsigned long long elems = 1;
+    char dims[128] = "";
+    for (uint32_t k = 0; k < dbytes / 4; k++) {
+        uint32_t d = mat5_u32(b + 24 + 4 * k, swap);
+        elems = elems > 0 && d > (1ull << 62) / elems ? (1ull << 62) : elems * d;
+        size_t l = strlen(dims);
+        snprintf(dims + l, sizeof dims - l, "%s%u", k ? "×" : "", (unsigned)d);
+    }
+    const uint32_t ntag = mat5_u32(b + name_at, swap);
+    const size_t data_at = (ntag >> 16) ? name_at + 8 /* small element: name in the tag */
+                                        : name_at + 8 + (mat5_u32(b + name_at + 4, swap) + 7u) / 8u * 8u;
+    if (n < data_at + 8)
+        return SBP_OK;
+    const uint32_t dtag = mat5_u32(b + data_at, swap);
+    const int small = (dtag >> 16) != 0;
+    const uint32_t type = small ? dtag & 0xffffu : dtag;
+    const unsigned long long have = small ? dtag >> 16 : mat5_u32(b + data_at + 4, swap);
+    const unsigned size = mat5_type_size(type);
+    if (!size)
+        return SBP_OK; /* char and other kinds: matio reads them, SVHN's checks refuse them */
+    const unsigned long long want = elems * size;
+    if ((double)want > 1032.0 * (double)file_size)
+        return SBP_OK; /* more than any file of this size holds: the loader says so, by name */
+    if (have != want)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the variable at byte %lld declares size %s (%llu bytes of data) "
+                        "but its data holds %llu bytes",
+                        path, at, dims, want, have);
+    if (!small && data_at + 8 + have > body)
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: the variable at byte %lld declares %llu bytes of data but the file "
+                        "holds only %llu (truncated?)",
+                        path, at, have, body > data_at + 8 ? body - data_at - 8 : 0);
+    return SBP_OK;
+}
+
 /* Walks the top-level data elements after the 128-byte header as matio does (8-byte tag: type
  * in the low byte, byte count; miMATRIX padded to 8 bytes, miCOMPRESSED not) and checks the
  * head of each variable, inflating the first bytes of a compressed one. */
 static sbp_status check_v5_variables(FILE *f, long long size, int swap, const char *path,
                                      sbp_error *err)
 {
-    enum { HEAD = 8 + 24 + MAT5_MAX_DIM_BYTES + 8 }; /* inner tag + flags + dims + name tag */
-    unsigned char tag[8], buf[HEAD], zin[4096];
+    /* inner tag + flags + dims + name + data tag */
+    enum { HEAD = 8 + 24 + MAT5_MAX_DIM_BYTES + 8 + MAT5_MAX_NAME_BYTES + 8 };
+    unsigned char tag[8], buf[HEAD], zin[4096], zout[16384];
     sbp_status st = SBP_OK;
     for (long long at = 128; st == SBP_OK && at + 8 <= size;) {
         if (fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(tag, 1, 8, f) != 8)
@@ -188,6 +252,10 @@ static sbp_status check_v5_variables(FILE *f, long long size, int swap, const ch
         if (type == MAT_T_MATRIX) {
             size_t n = fread(buf + 8, 1, len < HEAD - 8 ? len : HEAD - 8, f);
             st = check_var_head(buf + 8, n, swap, path, at, err);
+            const long long body = size - (at + 8) < (long long)len ? size - (at + 8) : len;
+            if (st == SBP_OK)
+                st = check_var_data(buf + 8, n, (unsigned long long)body, size, swap, path, at,
+                                    err);
             if (len % 8)
                 next += 8 - len % 8;
         } else if (type == MAT_T_COMPRESSED) {
@@ -212,9 +280,33 @@ static sbp_status check_v5_variables(FILE *f, long long size, int swap, const ch
                     zr = Z_OK;
             }
             const size_t n = HEAD - z.avail_out;
+            /* the rest of the stream, counted (not kept): the variable's actual size */
+            unsigned long long total = n;
+            while (left > 0 || z.avail_in > 0) {
+                if (zr != Z_OK)
+                    break;
+                if (z.avail_in == 0) {
+                    size_t k = fread(zin, 1, left < (long long)sizeof zin ? (size_t)left
+                                                                          : sizeof zin, f);
+                    if (k == 0)
+                        break;
+                    left -= (long long)k;
+                    z.next_in = zin;
+                    z.avail_in = (uInt)k;
+                }
+                z.next_out = zout;
+                z.avail_out = sizeof zout;
+                zr = inflate(&z, Z_NO_FLUSH);
+                if (zr == Z_BUF_ERROR)
+                    zr = Z_OK;
+                total += sizeof zout - z.avail_out;
+            }
             inflateEnd(&z);
-            if (n >= 8 && mat5_u32(buf, swap) == MAT_T_MATRIX)
+            if (n >= 8 && mat5_u32(buf, swap) == MAT_T_MATRIX) {
                 st = check_var_head(buf + 8, n - 8, swap, path, at, err);
+                if (st == SBP_OK)
+                    st = check_var_data(buf + 8, n - 8, total - 8, size, swap, path, at, err);
+            }
         }
         at = next;
     }

@@ -75,7 +75,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         if (source[l])
             total += (train ? 2 : 1) * (size_t)tc * L->n_out;
         if (L->sc) {
-            size_t ss = be->synapse[SBP_LAYER_CONV].scratch(L->sc, tc);
+            size_t ss = be->synapse[L->sc->spec.kind].scratch(L->sc, tc);
             scratch = ss > scratch ? ss : scratch;
             if (train && mode == SBP_BACKWARD_AGGREGATE)
                 total += L->sc->n_in;
@@ -329,7 +329,7 @@ static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs,
         e->be->shortcut_add(e->cur, xs, sc, n);
         return;
     }
-    e->be->synapse[SBP_LAYER_CONV].forward(e->cur_sc, xs, e->wk + sc->w_offset, sc, n,
+    e->be->synapse[sc->spec.kind].forward(e->cur_sc, xs, e->wk + sc->w_offset, sc, n,
                                            e->scratch);
     e->be->add(e->cur, e->cur_sc, (size_t)n * L->n_out);
 }
@@ -346,7 +346,7 @@ static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs
             e->be->shortcut_add_backward(dst, e->cur, sc, n);
         return;
     }
-    e->be->synapse[SBP_LAYER_CONV].backward(dst ? e->cur_sc : NULL, e->gk + sc->w_offset, e->cur,
+    e->be->synapse[sc->spec.kind].backward(dst ? e->cur_sc : NULL, e->gk + sc->w_offset, e->cur,
                                             xs, e->wk + sc->w_offset, sc, n, e->scratch);
     if (dst)
         e->be->add(dst, e->cur_sc, (size_t)n * sc->n_in);

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "io/npy.h"
+#include "formats/npy.h"
+#include "net/kinds/kind.h"
 #include "net/net.h"
 
 typedef struct tensor_ref {
@@ -37,16 +38,7 @@ static size_t list_tensors(sbp_net *net, tensor_ref *refs)
             else
                 snprintf(r->name, sizeof r->name, "layer%d.%s.weight", i,
                          sbp_layer_kind_name(L->spec.kind));
-            if (L->spec.kind == SBP_LAYER_CONV) {
-                r->ndim = 4;
-                r->shape[0] = (size_t)L->out_c;
-                r->shape[1] = (size_t)L->in_c;
-                r->shape[2] = r->shape[3] = (size_t)L->spec.kernel;
-            } else {
-                r->ndim = 2;
-                r->shape[0] = L->n_out;
-                r->shape[1] = L->n_in;
-            }
+            r->ndim = sbp_kind_of(L->spec.kind)->param_shape(L, r->shape);
             r->data = net->params + L->w_offset;
             r->count = L->w_count;
         }
@@ -89,8 +81,8 @@ sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err)
         for (int d = 0; ok && d < a.ndim; d++)
             ok = a.shape[d] == refs[i].shape[d];
         if (!ok) {
-            char got[96] = "", want[96] = "";
-            for (int d = 0; d < a.ndim && d < 4; d++)
+            char got[200] = "", want[96] = "";
+            for (int d = 0; d < a.ndim; d++) /* every dimension: a 5-D array is not 4-D */
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%zu", d ? "×" : "",
                          a.shape[d]);
             for (int d = 0; d < refs[i].ndim; d++)

@@ -10,24 +10,23 @@
  *                          u32 dims[ndim], data
  *   u32 CRC-32 (zlib) of every byte before it
  *
- * Written to a temporary file in the same folder, fsynced, renamed over the target, and the
- * folder fsynced: a crash leaves either the old file or the new one, never half of one.
+ * Written atomically (core/file.h: temporary file in the same folder, fsync, rename, fsync of
+ * the folder): a crash leaves either the old file or the new one, never half of one.
  * Reading checks magic, version, CRC, every line of the description and every tensor's name
  * and shape against the network the description builds. All integers little-endian.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "core/error.h"
 #include "core/file.h"
+#include "net/kinds/kind.h"
 #include "net/net.h"
 
 #define MODEL_MAGIC "SPIKEBP\n"
@@ -100,62 +99,11 @@ static void describe(wbuf *t, const sbp_net *net)
         put_text(t, "meta %s %s\n", net->meta_key[i], net->meta_val[i]);
 }
 
-/* Writes `n` bytes to `path` atomically: temp file, fsync, rename, fsync of the folder. */
-static sbp_status write_atomic(const char *path, const void *data, size_t n, sbp_error *err)
+/* The finished buffer, written in one go by the atomic-write helper (core/file.h). */
+static sbp_status put_buffer(FILE *f, void *ctx, sbp_error *err)
 {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16), *dir = malloc(pl + 1);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sbp_status st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                 strerror(errno));
-        free(tmp);
-        free(dir);
-        return st;
-    }
-    /* mkstemp creates 0600; a model is an ordinary document, readable like any other file. */
-    fchmod(fd, 0644);
-    const unsigned char *p = data;
-    size_t left = n;
-    int e = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : ENOSPC;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        free(tmp);
-        free(dir);
-        return sbp_fail(err, SBP_ERR_IO, "%s: write failed: %s (the previous file, if any, is "
-                        "untouched)", path, strerror(e));
-    }
-    memcpy(dir, path, pl + 1);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    free(dir);
+    const wbuf *b = ctx;
+    fwrite(b->p, 1, b->n, f); /* a short write is caught by the helper (ferror) */
     return SBP_OK;
 }
 
@@ -174,52 +122,33 @@ sbp_status sbp_net_save(const sbp_net *net, const char *path, sbp_error *err)
                  (net->layers[i].sc && net->layers[i].sc->w_count > 0);
     put_u32(&b, count);
     for (int i = 0; i < net->n_layers; i++) {
-        const sbp_layer *L = &net->layers[i];
-        if (!L->w_count)
-            continue;
-        char name[64];
-        int nl = snprintf(name, sizeof name, "layer%d.%s.weight", i, sbp_layer_kind_name(L->spec.kind));
-        put_u32(&b, (uint32_t)nl);
-        put(&b, name, (size_t)nl);
-        put_u32(&b, 0); /* f32 */
-        if (L->spec.kind == SBP_LAYER_CONV) {
-            put_u32(&b, 4);
-            put_u32(&b, (uint32_t)L->out_c);
-            put_u32(&b, (uint32_t)L->in_c);
-            put_u32(&b, (uint32_t)L->spec.kernel);
-            put_u32(&b, (uint32_t)L->spec.kernel);
-        } else {
-            put_u32(&b, 2);
-            put_u32(&b, (uint32_t)L->n_out);
-            put_u32(&b, (uint32_t)L->n_in);
-        }
-        const float *w = net->params + L->w_offset;
-        for (size_t j = 0; j < L->w_count; j++) { /* explicit little-endian */
-            uint32_t u;
-            memcpy(&u, &w[j], 4);
-            put_u32(&b, u);
-        }
-        if (L->sc && L->sc->w_count) {
-            nl = snprintf(name, sizeof name, "layer%d.conv.shortcut.weight", i);
+        for (int part = 0; part < 2; part++) { /* the layer's weights, then its shortcut's */
+            const sbp_layer *L = part ? net->layers[i].sc : &net->layers[i];
+            if (!L || !L->w_count)
+                continue;
+            char name[64];
+            int nl = part ? snprintf(name, sizeof name, "layer%d.conv.shortcut.weight", i)
+                          : snprintf(name, sizeof name, "layer%d.%s.weight", i,
+                                     sbp_layer_kind_name(L->spec.kind));
             put_u32(&b, (uint32_t)nl);
             put(&b, name, (size_t)nl);
-            put_u32(&b, 0);
-            put_u32(&b, 4);
-            put_u32(&b, (uint32_t)L->sc->out_c);
-            put_u32(&b, (uint32_t)L->sc->in_c);
-            put_u32(&b, 1);
-            put_u32(&b, 1);
-            const float *ws = net->params + L->sc->w_offset;
-            for (size_t j = 0; j < L->sc->w_count; j++) {
+            put_u32(&b, 0); /* f32 */
+            size_t shape[4]; /* the kind's PyTorch shape; a shortcut is a 1×1 conv */
+            const int ndim = sbp_kind_of(L->spec.kind)->param_shape(L, shape);
+            put_u32(&b, (uint32_t)ndim);
+            for (int d = 0; d < ndim; d++)
+                put_u32(&b, (uint32_t)shape[d]);
+            const float *w = net->params + L->w_offset;
+            for (size_t j = 0; j < L->w_count; j++) { /* explicit little-endian */
                 uint32_t u;
-                memcpy(&u, &ws[j], 4);
+                memcpy(&u, &w[j], 4);
                 put_u32(&b, u);
             }
         }
     }
     put_u32(&b, (uint32_t)crc32_z(0L, b.p, b.n));
     sbp_status st = (b.oom || t.oom) ? sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path)
-                                     : write_atomic(path, b.p, b.n, err);
+                                     : sbp_write_atomic(path, put_buffer, &b, err);
     free(b.p);
     free(t.p);
     return st;
@@ -264,8 +193,8 @@ static sbp_status read_file(const char *path, unsigned char **data, size_t *size
         return ost;
     if ((unsigned long long)bytes > MODEL_MAX_BYTES) {
         fclose(f);
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model", path,
-                        bytes);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: %lld bytes is too large for a model (at most "
+                        "%zu)", path, bytes, MODEL_MAX_BYTES);
     }
     size_t n = (size_t)bytes;
     unsigned char *p = malloc(n ? n : 1);
@@ -282,14 +211,6 @@ static sbp_status read_file(const char *path, unsigned char **data, size_t *size
     *data = p;
     *size = n;
     return SBP_OK;
-}
-
-static sbp_layer_kind kind_from_name(const char *s)
-{
-    for (int k = 0; k < SBP_LAYER_KIND_COUNT; k++)
-        if (strcmp(s, sbp_layer_kind_name((sbp_layer_kind)k)) == 0)
-            return (sbp_layer_kind)k;
-    return SBP_LAYER_KIND_COUNT;
 }
 
 /* Every weight takes 4 bytes of the file, so a description that needs more weights than the
@@ -312,6 +233,47 @@ static sbp_status check_weight_bytes(const sbp_net_spec *spec, size_t left, cons
     return st;
 }
 
+/* The metadata keys spikebp itself reads back, with what their values must be: a model whose
+ * `timesteps` is "abc" or 0 is refused, not used with a silently substituted value. Keys
+ * other tools add are kept as text. */
+static const struct {
+    const char *key;
+    double lo, hi;
+    int whole;
+} meta_numbers[] = {
+    {"timesteps", 1, 100000, 1},
+    {"epochs", 1, 100000, 1},
+    {"test_accuracy", 0, 1, 0},
+    {"val_accuracy", 0, 1, 0},
+};
+
+static sbp_status check_meta(const char *key, const char *value, const char *path, int lineno,
+                             sbp_error *err)
+{
+    if (!strcmp(key, "backward") && strcmp(value, "exact") && strcmp(value, "aggregate"))
+        return sbp_fail(err, SBP_ERR_FORMAT,
+                        "%s: description line %d: metadata backward = '%.40s' is not exact or "
+                        "aggregate", path, lineno, value);
+    if (!strcmp(key, "data") && !value[0])
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: metadata data is empty",
+                        path, lineno);
+    for (size_t i = 0; i < sizeof meta_numbers / sizeof meta_numbers[0]; i++) {
+        if (strcmp(key, meta_numbers[i].key))
+            continue;
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v) || v < meta_numbers[i].lo ||
+            v > meta_numbers[i].hi || (meta_numbers[i].whole && v != floor(v)))
+            return sbp_fail(err, SBP_ERR_FORMAT,
+                            "%s: description line %d: metadata %s = '%.40s' is not %s in "
+                            "[%g, %g]", path, lineno, key, value,
+                            meta_numbers[i].whole ? "a whole number" : "a number",
+                            meta_numbers[i].lo, meta_numbers[i].hi);
+    }
+    return SBP_OK;
+}
+
 /* Parses the description text into spec + meta pairs (stored into *meta_net later). */
 static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[32],
                                     char (*mv)[1024], int *n_meta, const char *path,
@@ -327,18 +289,23 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
         char kind[16], key[32];
         if (sscanf(line, "input %d %d %d%n", &spec->in_c, &spec->in_h, &spec->in_w, &used) == 3 &&
             line[used] == '\0') {
-            have_input = 1;
+            if (have_input++)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: a second input "
+                                "line", path, lineno);
         } else if (sscanf(line, "neuron leak=%g vth=%g vth_pool=%g init_gain=%g%n", &spec->leak,
                           &spec->vth, &spec->vth_pool, &spec->init_gain, &used) == 4 &&
                    line[used] == '\0') {
-            have_neuron = 1;
+            if (have_neuron++)
+                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: a second neuron "
+                                "line", path, lineno);
         } else if (sscanf(line, "layer %15s%n", kind, &used) == 1) {
             if (spec->n_layers >= SBP_MAX_LAYERS)
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: too many layers",
-                                path, lineno);
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: more than %d layers", path, lineno,
+                                SBP_MAX_LAYERS);
             sbp_layer_spec *l = &spec->layers[spec->n_layers];
             int u2 = -1;
-            l->kind = kind_from_name(kind);
+            l->kind = sbp_kind_find(kind);
             if (l->kind == SBP_LAYER_KIND_COUNT ||
                 sscanf(line + used, " out=%d kernel=%d stride=%d pad=%d dropout=%g%n", &l->out,
                        &l->kernel, &l->stride, &l->pad, &l->dropout, &u2) != 5)
@@ -367,9 +334,22 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
             spec->n_layers++;
         } else if (sscanf(line, "meta %31s%n", key, &used) == 1 && line[used] == ' ') {
             used++; /* exactly one space separates key and value; the value keeps the rest */
-            if (*n_meta >= SBP_NET_MAX_META || strlen(line + used) >= 1024)
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: description line %d: bad metadata",
-                                path, lineno);
+            if (*n_meta >= SBP_NET_MAX_META)
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: more than %d metadata entries", path,
+                                lineno, SBP_NET_MAX_META);
+            if (strlen(line + used) >= 1024)
+                return sbp_fail(err, SBP_ERR_FORMAT,
+                                "%s: description line %d: metadata %s is %zu bytes (at most "
+                                "1023)", path, lineno, key, strlen(line + used));
+            for (int i = 0; i < *n_meta; i++)
+                if (!strcmp(mk[i], key))
+                    return sbp_fail(err, SBP_ERR_FORMAT,
+                                    "%s: description line %d: metadata %s given twice", path,
+                                    lineno, key);
+            sbp_status mst = check_meta(key, line + used, path, lineno, err);
+            if (mst != SBP_OK)
+                return mst;
             strcpy(mk[*n_meta], key);
             strcpy(mv[*n_meta], line + used);
             (*n_meta)++;
@@ -378,6 +358,14 @@ static sbp_status parse_description(char *text, sbp_net_spec *spec, char (*mk)[3
                             path, lineno, line);
         }
     }
+    if (have_neuron && !(isfinite(spec->leak) && isfinite(spec->vth) && isfinite(spec->vth_pool) &&
+                         isfinite(spec->init_gain)))
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: the neuron constants are not finite numbers",
+                        path);
+    for (int i = 0; i < spec->n_layers; i++)
+        if (!isfinite(spec->layers[i].dropout))
+            return sbp_fail(err, SBP_ERR_FORMAT, "%s: layer %d: dropout is not a finite number",
+                            path, i + 1);
     if (!have_input || !have_neuron || spec->n_layers == 0)
         return sbp_fail(err, SBP_ERR_FORMAT,
                         "%s: the network description lacks its input, neuron or layer lines", path);
@@ -527,11 +515,9 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
                 }
                 elems *= dims[d];
             }
-            const int conv = L->spec.kind == SBP_LAYER_CONV;
-            const uint32_t want_dims[4] = {(uint32_t)L->out_c,
-                                           conv ? (uint32_t)L->in_c : (uint32_t)L->n_in,
-                                           (uint32_t)L->spec.kernel, (uint32_t)L->spec.kernel};
-            int shape_ok = elems == L->w_count && ndim == (conv ? 4u : 2u);
+            size_t want_dims[4];
+            const int want_ndim = sbp_kind_of(L->spec.kind)->param_shape(L, want_dims);
+            int shape_ok = elems == L->w_count && ndim == (uint32_t)want_ndim;
             for (uint32_t d = 0; shape_ok && d < ndim; d++)
                 shape_ok = dims[d] == want_dims[d];
             if (!shape_ok) {
@@ -547,6 +533,11 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err)
                     goto done;
                 }
                 memcpy(&w[j], &u, 4);
+                if (!isfinite(w[j])) { /* a trained network never holds one: corruption */
+                    st = sbp_fail(err, SBP_ERR_FORMAT, "%s: tensor '%s': element %zu is %s",
+                                  path, name, j, isnan(w[j]) ? "NaN" : "infinite");
+                    goto done;
+                }
             }
         }
     }

@@ -1,7 +1,9 @@
 /*
- * layer.h — the geometry of one resolved layer: a synapse op (conv, dense or 2×2 average pool)
- * feeding a neuron model (LIF, IF or a non-spiking leaky integrator), §1. What computes it is a
- * backend's business (backend/backend.h: the operations, their signatures and row layouts).
+ * layer.h — the geometry of one resolved layer (shapes, weight offsets, neuron model and
+ * constants), as shape inference (net.c, kinds/) fills it in: a synapse op (conv, dense or 2×2
+ * average pool) feeding a neuron model (LIF, IF or a non-spiking leaky integrator), §1. What
+ * computes it is a backend's business (backend/backend.h: the operations, their signatures and
+ * row layouts).
  */
 #ifndef SBP_NET_LAYER_H
 #define SBP_NET_LAYER_H

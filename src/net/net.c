@@ -1,6 +1,8 @@
 /*
  * net.c — turning a description into a network: shape inference with errors that name the
- * layer, the flat parameter arena, and §4's initialisation.
+ * layer, the flat parameter arena, and §4's initialisation. What differs between layer kinds
+ * (output shape, neuron model, weight count, how weights are drawn) is the kind's row
+ * (kinds/kind.h); what is checked here holds for every kind.
  */
 #include "net/net.h"
 
@@ -10,83 +12,8 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-
-/* Resolves layer i's shortcut into sc (geometry of a 1×1 conv from the block input);
- * weights are placed at *off. */
-static sbp_status resolve_shortcut(sbp_layer *sc, sbp_layer *L, const sbp_layer *layers, int i,
-                                   const sbp_net_spec *spec, size_t *off, sbp_error *err)
-{
-    const sbp_layer_spec *s = &spec->layers[i];
-    if ((unsigned)s->shortcut >= SBP_SHORTCUT_COUNT)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: unknown shortcut kind %d",
-                        i + 1, (int)s->shortcut);
-    if (s->kind != SBP_LAYER_CONV)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "network: layer %d (%s): only convolution layers take a shortcut", i + 1,
-                        sbp_layer_kind_name(s->kind));
-    if (s->shortcut_from < -1 || s->shortcut_from >= i)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "network: layer %d: shortcut from layer %d — it must come from the input "
-                        "(0) or an earlier layer",
-                        i + 1, s->shortcut_from + 1);
-    int c, h, w;
-    if (s->shortcut_from < 0) {
-        c = spec->in_c, h = spec->in_h, w = spec->in_w;
-    } else {
-        const sbp_layer *F = &layers[s->shortcut_from];
-        if (F->neuron == SBP_NEURON_INTEGRATOR)
-            return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d: shortcut from the output",
-                            i + 1);
-        c = F->out_c, h = F->out_h, w = F->out_w;
-    }
-    memset(sc, 0, sizeof *sc);
-    sc->spec.kind = SBP_LAYER_CONV;
-    sc->spec.out = L->out_c;
-    sc->spec.kernel = 1;
-    sc->spec.stride = s->shortcut == SBP_SHORTCUT_SUBSAMPLE ? 2
-                    : s->shortcut == SBP_SHORTCUT_IDENTITY  ? 1
-                                                            : s->stride;
-    sc->in_c = c, sc->in_h = h, sc->in_w = w;
-    sc->out_c = L->out_c;
-    sc->out_h = (h - 1) / sc->spec.stride + 1;
-    sc->out_w = (w - 1) / sc->spec.stride + 1;
-    sc->n_in = (size_t)c * h * w;
-    sc->n_out = L->n_out;
-    sc->fan_in = c;
-    sc->neuron = SBP_NEURON_LIF;
-    if (sc->out_h != L->out_h || sc->out_w != L->out_w)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "network: layer %d: the %s shortcut maps %dx%d to %dx%d but the layer "
-                        "outputs %dx%d",
-                        i + 1, sbp_shortcut_name(s->shortcut), h, w, sc->out_h, sc->out_w,
-                        L->out_h, L->out_w);
-    if (s->shortcut != SBP_SHORTCUT_CONV && c != L->out_c)
-        return sbp_fail(err, SBP_ERR_SHAPE,
-                        "network: layer %d: a %s shortcut needs equal channels (%d in, %d out); "
-                        "use a conv shortcut",
-                        i + 1, sbp_shortcut_name(s->shortcut), c, L->out_c);
-    if (s->shortcut == SBP_SHORTCUT_CONV) {
-        sc->w_count = (size_t)L->out_c * (size_t)c;
-        sc->w_offset = *off;
-        *off += sc->w_count;
-    }
-    L->sc = sc;
-    return SBP_OK;
-}
-
-static const char *const shortcut_names[] = {
-    [SBP_SHORTCUT_NONE] = "none",
-    [SBP_SHORTCUT_CONV] = "conv",
-    [SBP_SHORTCUT_SUBSAMPLE] = "subsample",
-    [SBP_SHORTCUT_IDENTITY] = "identity",
-};
-_Static_assert(sizeof shortcut_names / sizeof shortcut_names[0] == SBP_SHORTCUT_COUNT,
-               "one name per shortcut kind");
-
-const char *sbp_shortcut_name(sbp_shortcut s)
-{
-    return (unsigned)s < SBP_SHORTCUT_COUNT ? shortcut_names[s] : "?";
-}
+#include "net/kinds/kind.h"
+#include "net/shortcut.h"
 
 sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_params,
                            const sbp_net_spec *spec, sbp_error *err)
@@ -97,8 +24,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
     if (spec->n_layers < 1 || spec->n_layers > SBP_MAX_LAYERS)
         return sbp_fail(err, SBP_ERR_SHAPE, "network: %d layers (need 1 … %d)", spec->n_layers,
                         SBP_MAX_LAYERS);
-    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f) ||
-        !(spec->vth_pool > 0.0f) || !(spec->init_gain > 0.0f))
+    if (!(spec->leak > 0.0f && spec->leak <= 1.0f) || !(spec->vth > 0.0f && isfinite(spec->vth)) ||
+        !(spec->vth_pool > 0.0f && isfinite(spec->vth_pool)) ||
+        !(spec->init_gain > 0.0f && isfinite(spec->init_gain)))
         return sbp_fail(err, SBP_ERR_INVALID_ARG,
                         "network: neuron constants out of range (leak %g, vth %g, pool vth %g, "
                         "init gain %g)",
@@ -108,8 +36,9 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
     const long max_side = 1 << 16, max_count = 1L << 30;
     if (spec->in_c > max_side || spec->in_h > max_side || spec->in_w > max_side ||
         (long)spec->in_c * spec->in_h * spec->in_w > max_count)
-        return sbp_fail(err, SBP_ERR_SHAPE, "network: input %dx%dx%d is too large", spec->in_h,
-                        spec->in_w, spec->in_c);
+        return sbp_fail(err, SBP_ERR_SHAPE,
+                        "network: input %dx%dx%d is too large (at most %ld per side and %ld "
+                        "values)", spec->in_h, spec->in_w, spec->in_c, max_side, max_count);
     int c = spec->in_c, h = spec->in_h, w = spec->in_w;
     size_t off = 0;
     for (int i = 0; i < spec->n_layers; i++) {
@@ -123,81 +52,38 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
         L->leak = spec->leak;
         L->threshold = spec->vth;
         L->neuron = SBP_NEURON_LIF;
-        if ((s->kind == SBP_LAYER_OUTPUT) != (i == spec->n_layers - 1))
+        const sbp_kind *K = sbp_kind_of(s->kind);
+        if (!K)
+            return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: unknown kind %d", i + 1,
+                            (int)s->kind);
+        const int final = (K->flags & SBP_KIND_FINAL) != 0;
+        if (final != (i == spec->n_layers - 1))
             return sbp_fail(err, SBP_ERR_SHAPE,
                             "network: layer %d (%s): the output layer must be the last and only "
                             "the last",
-                            i + 1, sbp_layer_kind_name(s->kind));
+                            i + 1, K->name);
         if (!(s->dropout >= 0.0f && s->dropout < 1.0f))
             return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: dropout %g not in [0, 1)",
                             i + 1, s->dropout);
-        if (s->dropout > 0.0f && s->kind != SBP_LAYER_CONV && s->kind != SBP_LAYER_DENSE)
+        if (s->dropout > 0.0f && !(K->flags & SBP_KIND_DROPOUT))
             return sbp_fail(err, SBP_ERR_INVALID_ARG,
                             "network: layer %d (%s): dropout applies only to hidden LIF layers",
-                            i + 1, sbp_layer_kind_name(s->kind));
-        if ((s->kind != SBP_LAYER_POOL && s->out > max_side) || s->kernel > 64 ||
-            s->stride > max_side || s->pad > 64)
+                            i + 1, K->name);
+        if (s->kernel > 64 || s->stride > max_side || s->pad > 64) /* `out`: the row checks */
             return sbp_fail(err, SBP_ERR_SHAPE,
                             "network: layer %d (%s): size out of range (out %d, kernel %d, "
                             "stride %d, padding %d)",
-                            i + 1, sbp_layer_kind_name(s->kind), s->out, s->kernel, s->stride,
-                            s->pad);
-        switch (s->kind) {
-        case SBP_LAYER_CONV: {
-            int k = s->kernel, st = s->stride, p = s->pad;
-            if (s->out <= 0 || k <= 0 || st <= 0 || p < 0 || p >= k)
-                return sbp_fail(err, SBP_ERR_SHAPE,
-                                "network: layer %d (conv): filters %d, kernel %d, stride %d, "
-                                "padding %d are not valid",
-                                i + 1, s->out, k, st, p);
-            if (h + 2 * p < k || w + 2 * p < k)
-                return sbp_fail(err, SBP_ERR_SHAPE,
-                                "network: layer %d (conv): %dx%d kernel larger than the padded "
-                                "%dx%d input",
-                                i + 1, k, k, h + 2 * p, w + 2 * p);
-            L->out_c = s->out;
-            L->out_h = (h + 2 * p - k) / st + 1;
-            L->out_w = (w + 2 * p - k) / st + 1;
-            L->fan_in = k * k * c;
-            L->w_count = (size_t)s->out * (size_t)L->fan_in;
-            break;
-        }
-        case SBP_LAYER_POOL:
-            if (h < 2 || w < 2)
-                return sbp_fail(err, SBP_ERR_SHAPE,
-                                "network: layer %d (pool): input %dx%d is smaller than 2x2",
-                                i + 1, h, w);
-            L->out_c = c;
-            L->out_h = h / 2;
-            L->out_w = w / 2;
-            L->neuron = SBP_NEURON_IF;
-            L->leak = 1.0f;
-            L->threshold = spec->vth_pool;
-            break;
-        case SBP_LAYER_DENSE:
-        case SBP_LAYER_OUTPUT:
-            if (s->out <= 0)
-                return sbp_fail(err, SBP_ERR_SHAPE, "network: layer %d (%s): %d features", i + 1,
-                                sbp_layer_kind_name(s->kind), s->out);
-            L->out_c = s->out;
-            L->out_h = L->out_w = 1;
-            L->fan_in = c * h * w;
-            L->w_count = (size_t)s->out * (size_t)L->fan_in;
-            if (s->kind == SBP_LAYER_OUTPUT) {
-                L->neuron = SBP_NEURON_INTEGRATOR;
-                L->threshold = INFINITY;
-            }
-            break;
-        default:
-            return sbp_fail(err, SBP_ERR_INVALID_ARG, "network: layer %d: unknown kind %d", i + 1,
-                            (int)s->kind);
-        }
+                            i + 1, K->name, s->out, s->kernel, s->stride, s->pad);
+        sbp_status st = K->infer(L, spec, i, err);
+        if (st != SBP_OK)
+            return st;
         L->n_in = (size_t)c * h * w;
         L->n_out = (size_t)L->out_c * L->out_h * L->out_w;
         if (L->n_out > (size_t)max_count || L->w_count > ((size_t)1 << 32))
             return sbp_fail(err, SBP_ERR_SHAPE,
-                            "network: layer %d (%s) is too large (%zu neurons, %zu weights)",
-                            i + 1, sbp_layer_kind_name(s->kind), L->n_out, L->w_count);
+                            "network: layer %d (%s) is too large (%zu neurons, %zu weights; at "
+                            "most %ld and %zu)", i + 1, K->name, L->n_out,
+                            L->w_count, max_count, (size_t)1 << 32);
         L->w_offset = off;
         off += L->w_count;
         if (s->shortcut != SBP_SHORTCUT_NONE) {
@@ -205,7 +91,7 @@ sbp_status sbp_net_resolve(sbp_layer *layers, sbp_layer *shortcuts, size_t *n_pa
                 return sbp_fail(err, SBP_ERR_INVALID_ARG,
                                 "network: layer %d has a shortcut but no room was given for it",
                                 i + 1);
-            sbp_status st = resolve_shortcut(&shortcuts[i], L, layers, i, spec, &off, err);
+            st = sbp_shortcut_resolve(&shortcuts[i], L, layers, i, spec, &off, err);
             if (st != SBP_OK)
                 return st;
         }
@@ -243,20 +129,15 @@ sbp_status sbp_net_alloc(sbp_net **out, const sbp_net_spec *spec, sbp_error *err
 void sbp_net_init_weights(sbp_net *net, uint64_t seed)
 {
     sbp_rng_key key = sbp_rng_key_make(seed, SBP_RNG_INIT);
+    const float gain = net->spec.init_gain;
     for (int i = 0; i < net->n_layers; i++) {
         const sbp_layer *L = &net->layers[i];
-        if (!L->w_count && !L->sc)
-            continue;
-        double sd = sqrt((double)net->spec.init_gain / (double)L->fan_in);
-        float *w = net->params + L->w_offset;
-        for (size_t j = 0; j < L->w_count; j++)
-            w[j] = (float)(sd * sbp_rng_normal(key, (uint32_t)i, 0, j));
-        if (L->sc && L->sc->w_count) { /* §4: shortcuts drawn the same way, fan_in = C_in */
-            double ssd = sqrt((double)net->spec.init_gain / (double)L->sc->fan_in);
-            float *ws = net->params + L->sc->w_offset;
-            for (size_t j = 0; j < L->sc->w_count; j++)
-                ws[j] = (float)(ssd * sbp_rng_normal(key, (uint32_t)i, 1, j));
-        }
+        if (L->w_count)
+            sbp_kind_of(L->spec.kind)->init(net->params + L->w_offset, L, gain, key,
+                                            (uint32_t)i, 0);
+        if (L->sc && L->sc->w_count) /* §4: shortcuts drawn the same way, fan_in = C_in */
+            sbp_kind_of(L->sc->spec.kind)->init(net->params + L->sc->w_offset, L->sc, gain, key,
+                                                (uint32_t)i, 1);
     }
 }
 
@@ -317,8 +198,10 @@ sbp_status sbp_net_set_meta(sbp_net *net, const char *key, const char *value, sb
 {
     size_t kl = strlen(key), vl = strlen(value);
     if (kl == 0 || kl >= sizeof net->meta_key[0] || vl >= sizeof net->meta_val[0])
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "model metadata '%s': key or value too long",
-                        key);
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "model metadata '%.40s': key or value too long (%zu and %zu bytes; at "
+                        "most %zu and %zu)", key, kl, vl, sizeof net->meta_key[0] - 1,
+                        sizeof net->meta_val[0] - 1);
     for (size_t i = 0; i < kl; i++)
         if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
               key[i] == '_'))

@@ -8,7 +8,7 @@
 #include "net/layer.h"
 #include "spikebp.h"
 
-#define SBP_NET_MAX_META 32
+#define SBP_NET_MAX_META 48
 
 struct sbp_net {
     sbp_net_spec spec;

@@ -12,8 +12,12 @@
  *
  * Every section starts a layer in file order (except [input] and [neuron]). Unknown sections,
  * unknown or repeated keys, missing required keys, malformed values and references to unknown
- * names are errors that name the file and line. Written by hand rather than with inih because
- * layers repeat section names and every error needs its line number.
+ * names are errors (SBP_ERR_FORMAT) that name the file and line. Written by hand rather than
+ * with inih because layers repeat section names and every error needs its line number.
+ *
+ * A layer section is a kind's row (kinds/kind.h): its name, keys, ranges, required keys and
+ * defaults. This file knows [input] and [neuron], and the three key types that relate layers
+ * to each other (name, from, shortcut); the table above is a summary of the rows.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +26,10 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
+#include "net/kinds/kind.h"
+#include "net/shortcut.h"
+#include "net/spec.h"
 #include "spikebp.h"
 
 #define NAME_LEN 32
@@ -37,14 +45,14 @@ typedef struct parser {
     char names[SBP_MAX_LAYERS][NAME_LEN];
     char from[SBP_MAX_LAYERS][NAME_LEN];
     int from_line[SBP_MAX_LAYERS];
-    int have_input, have_output;
+    int have_input, have_output, have_neuron;
 } parser;
 
 static sbp_status fail(parser *ps, const char *fmt, const char *a, const char *b)
 {
     char msg[256];
     snprintf(msg, sizeof msg, fmt, a, b);
-    return sbp_fail(ps->err, SBP_ERR_INVALID_ARG, "%s:%d: %s", ps->origin, ps->line, msg);
+    return sbp_fail(ps->err, SBP_ERR_FORMAT, "%s:%d: %s", ps->origin, ps->line, msg);
 }
 
 static char *trim(char *s)
@@ -79,43 +87,29 @@ static int parse_float(const char *v, double lo, double hi, float *out)
     return 1;
 }
 
-/* Keys of layer sections, with the kinds they apply to (bit per kind). */
-static const struct {
-    const char *key;
-    unsigned kinds;
-} layer_keys[] = {
-    {"filters", 1u << SBP_LAYER_CONV},
-    {"kernel", 1u << SBP_LAYER_CONV},
-    {"stride", 1u << SBP_LAYER_CONV},
-    {"pad", 1u << SBP_LAYER_CONV},
-    {"dropout", 1u << SBP_LAYER_CONV | 1u << SBP_LAYER_DENSE},
-    {"shortcut", 1u << SBP_LAYER_CONV},
-    {"from", 1u << SBP_LAYER_CONV},
-    {"name", 1u << SBP_LAYER_CONV | 1u << SBP_LAYER_POOL | 1u << SBP_LAYER_DENSE},
-    {"units", 1u << SBP_LAYER_DENSE},
-    {"classes", 1u << SBP_LAYER_OUTPUT},
-};
-enum { KEY_PAD = 3 };
-
-/* Checks the layer just finished (required keys, defaults that depend on other keys). */
+/* Checks the layer just finished: its row's required keys and the defaults that depend on
+ * other keys; a shortcut needs its source. */
 static sbp_status finish_layer(parser *ps)
 {
     if (ps->section != 3)
         return SBP_OK;
     sbp_layer_spec *l = &ps->spec->layers[ps->spec->n_layers - 1];
+    const sbp_kind *K = sbp_kind_of(l->kind);
     const int saved = ps->line;
     ps->line = ps->section_line;
+    char missing[128] = "";
+    for (int k = 0; k < K->n_keys; k++)
+        if (K->keys[k].required && !(ps->seen & (1u << k))) {
+            size_t n = strlen(missing);
+            snprintf(missing + n, sizeof missing - n, "%s%s", n ? " and " : "", K->keys[k].key);
+        }
     sbp_status st = SBP_OK;
-    if (l->kind == SBP_LAYER_CONV && (l->out == 0 || l->kernel == 0))
-        st = fail(ps, "[conv] needs %s%s", l->out ? "" : "filters ", l->kernel ? "" : "kernel");
-    else if (l->kind == SBP_LAYER_DENSE && l->out == 0)
-        st = fail(ps, "[dense] needs units%s%s", "", "");
-    else if (l->kind == SBP_LAYER_OUTPUT && l->out == 0)
-        st = fail(ps, "[output] needs classes%s%s", "", "");
+    if (missing[0])
+        st = fail(ps, "[%s] needs %s", K->name, missing);
     else if (l->shortcut != SBP_SHORTCUT_NONE && !ps->from[ps->spec->n_layers - 1][0])
         st = fail(ps, "a shortcut needs 'from = NAME' (or 'from = input')%s%s", "", "");
-    if (l->kind == SBP_LAYER_CONV && !(ps->seen & (1u << KEY_PAD)))
-        l->pad = (l->kernel - 1) / 2;
+    if (K->section_complete)
+        K->section_complete(l, ps->seen);
     ps->line = saved;
     return st;
 }
@@ -135,27 +129,36 @@ static sbp_status begin_section(parser *ps, const char *name)
         return SBP_OK;
     }
     if (!strcmp(name, "neuron")) {
+        if (ps->have_neuron++) /* its keys would silently override the first one's */
+            return fail(ps, "a second [neuron] section%s%s", "", "");
         ps->section = 2;
         return SBP_OK;
     }
-    sbp_layer_kind kind = SBP_LAYER_KIND_COUNT;
-    for (int k = 0; k < SBP_LAYER_KIND_COUNT; k++)
-        if (!strcmp(name, sbp_layer_kind_name((sbp_layer_kind)k)))
-            kind = (sbp_layer_kind)k;
-    if (kind == SBP_LAYER_KIND_COUNT)
-        return fail(ps, "unknown section [%s] (input, neuron, conv, pool, dense, output)%s", name,
-                    "");
+    sbp_layer_kind kind = sbp_kind_find(name);
+    if (kind == SBP_LAYER_KIND_COUNT) {
+        char list[128] = "input, neuron";
+        for (int k = 0; k < SBP_LAYER_KIND_COUNT; k++) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, ", %s", sbp_layer_kind_name((sbp_layer_kind)k));
+        }
+        return fail(ps, "unknown section [%s] (%s)", name, list);
+    }
+    const sbp_kind *K = sbp_kind_of(kind);
     if (!ps->have_input)
         return fail(ps, "[%s] before [input]%s", name, "");
     if (ps->have_output)
         return fail(ps, "[%s] after [output]: the output layer must be the last%s", name, "");
-    if (ps->spec->n_layers >= SBP_MAX_LAYERS)
-        return fail(ps, "more layers than the limit%s%s", "", "");
+    if (ps->spec->n_layers >= SBP_MAX_LAYERS) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", SBP_MAX_LAYERS);
+        return fail(ps, "more than %s layers (the limit)%s", lim, "");
+    }
     sbp_layer_spec *l = &ps->spec->layers[ps->spec->n_layers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;
-    l->stride = kind == SBP_LAYER_CONV ? 1 : 0;
-    ps->have_output = kind == SBP_LAYER_OUTPUT;
+    if (K->section_defaults)
+        K->section_defaults(l);
+    ps->have_output = (K->flags & SBP_KIND_FINAL) != 0;
     ps->section = 3;
     return SBP_OK;
 }
@@ -195,40 +198,38 @@ static sbp_status set_key(parser *ps, const char *key, const char *v)
     }
     const int li = spec->n_layers - 1;
     sbp_layer_spec *l = &spec->layers[li];
-    unsigned idx = 0;
-    while (idx < sizeof layer_keys / sizeof layer_keys[0] && strcmp(key, layer_keys[idx].key))
+    const sbp_kind *K = sbp_kind_of(l->kind);
+    int idx = 0;
+    while (idx < K->n_keys && strcmp(key, K->keys[idx].key))
         idx++;
-    if (idx == sizeof layer_keys / sizeof layer_keys[0] || !(layer_keys[idx].kinds & (1u << l->kind)))
-        return fail(ps, "key '%s' does not belong in [%s]", key, sbp_layer_kind_name(l->kind));
+    if (idx == K->n_keys)
+        return fail(ps, "key '%s' does not belong in [%s]", key, K->name);
     if (ps->seen & (1u << idx))
         return fail(ps, "'%s' given twice%s", key, "");
     ps->seen |= 1u << idx;
+    const sbp_kind_key *kk = &K->keys[idx];
     int ok = 1;
-    if (!strcmp(key, "filters") || !strcmp(key, "units") || !strcmp(key, "classes"))
-        ok = parse_int(v, 1, 1 << 16, &l->out);
-    else if (!strcmp(key, "kernel"))
-        ok = parse_int(v, 1, 64, &l->kernel);
-    else if (!strcmp(key, "stride"))
-        ok = parse_int(v, 1, 64, &l->stride);
-    else if (!strcmp(key, "pad"))
-        ok = parse_int(v, 0, 64, &l->pad);
-    else if (!strcmp(key, "dropout"))
-        ok = parse_float(v, 0.0, 0.999, &l->dropout);
-    else if (!strcmp(key, "shortcut")) {
-        ok = 0;
-        for (int k = 0; k < SBP_SHORTCUT_COUNT; k++)
-            if (!strcmp(v, sbp_shortcut_name((sbp_shortcut)k)))
-                l->shortcut = (sbp_shortcut)k, ok = 1;
-        if (!ok)
+    switch (kk->type) {
+    case SBP_KEY_INT:
+        ok = parse_int(v, (long)kk->lo, (long)kk->hi, (int *)((char *)l + kk->field));
+        break;
+    case SBP_KEY_FLOAT:
+        ok = parse_float(v, kk->lo, kk->hi, (float *)((char *)l + kk->field));
+        break;
+    case SBP_KEY_SHORTCUT:
+        l->shortcut = sbp_shortcut_find(v);
+        if (l->shortcut == SBP_SHORTCUT_COUNT)
             return fail(ps, "shortcut '%s' is not none, conv, subsample or identity%s", v, "");
-    } else if (!strcmp(key, "from") || !strcmp(key, "name")) {
+        break;
+    case SBP_KEY_NAME:
+    case SBP_KEY_FROM: {
         size_t n = strlen(v);
         ok = n > 0 && n < NAME_LEN;
         for (size_t i = 0; ok && i < n; i++)
             ok = isalnum((unsigned char)v[i]) || v[i] == '_' || v[i] == '-';
         if (!ok)
             return fail(ps, "%s '%s': use 1–31 letters, digits, '_' or '-'", key, v);
-        if (!strcmp(key, "name")) {
+        if (kk->type == SBP_KEY_NAME) {
             if (!strcmp(v, "input"))
                 return fail(ps, "'input' is reserved for the network input%s%s", "", "");
             for (int i = 0; i < li; i++)
@@ -239,6 +240,8 @@ static sbp_status set_key(parser *ps, const char *key, const char *v)
             strcpy(ps->from[li], v);
             ps->from_line[li] = ps->line;
         }
+        break;
+    }
     }
     if (!ok)
         return fail(ps, "%s = '%s' is not a valid value", key, v);
@@ -248,15 +251,16 @@ static sbp_status set_key(parser *ps, const char *key, const char *v)
 sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
                                           const char *origin, sbp_error *err)
 {
-    memset(spec, 0, sizeof *spec);
-    spec->leak = 0.99f;
-    spec->vth = 1.0f;
-    spec->vth_pool = 0.75f;
-    spec->init_gain = 2.0f;
+    sbp_net_spec_defaults(spec);
     parser ps = {.spec = spec, .origin = origin ? origin : "network description", .err = err};
     const char *p = text;
     char line[512];
     sbp_status st = SBP_OK;
+    if (!strncmp(p, "\xef\xbb\xbf", 3)) { /* invisible in an editor, so say what it is */
+        ps.line = 1;
+        return fail(&ps, "the file starts with a UTF-8 byte-order mark (bytes EF BB BF); save "
+                    "it as UTF-8 without BOM%s%s", "", "");
+    }
     while (*p && st == SBP_OK) {
         size_t n = strcspn(p, "\n");
         ps.line++;
@@ -294,9 +298,9 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
         return st;
     ps.line = 0;
     if (!ps.have_input)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: no [input] section", ps.origin);
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: no [input] section", ps.origin);
     if (!ps.have_output)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: no [output] section (it must be last)",
+        return sbp_fail(err, SBP_ERR_FORMAT, "%s: no [output] section (it must be last)",
                         ps.origin);
     for (int i = 0; i < spec->n_layers; i++) {
         if (!ps.from[i][0])
@@ -319,9 +323,11 @@ sbp_status sbp_net_spec_parse_description(sbp_net_spec *spec, const char *text,
 
 sbp_status sbp_net_spec_load(sbp_net_spec *spec, const char *path, sbp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    long long fsize;
+    sbp_status ost = sbp_open_regular(path, &f, &fsize, err); /* a FIFO would block */
+    if (ost != SBP_OK)
+        return ost;
     char *buf = malloc(1 << 20);
     if (!buf) {
         fclose(f);

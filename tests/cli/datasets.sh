@@ -3,9 +3,9 @@
 # must train a tiny network for a few batches and evaluate (exit 0), and `eval` of the saved
 # model must reproduce the test accuracy the trainer reported (same images, same encoding):
 #
-#   - CIFAR-10: the real 5,000-image subset (../shared/data/cifar-10-subset) as a folder, as
+#   - CIFAR-10: the real 300-image slice in tests/data/cifar-10-slice as a folder, as
 #     cifar10:DIR, and by name through $SBP_DATA_DIR;
-#   - N-MNIST: the real sample recording as nmnist:FILE:LABEL@T, and a Train/Test folder of
+#   - N-MNIST: the real sample recording (tests/data/n-mnist) as nmnist:FILE:LABEL@T, and a Train/Test folder of
 #     copies of it (nmnist:DIR@T and folder auto-detection with the default T = 100);
 #   - SVHN: a folder of train_32x32.mat / test_32x32.mat written at test time (MAT5 by hand);
 #   - NumPy: spike trains (N, T, C, H, W) int8 and images as .npy, and an .npz archive, all
@@ -20,12 +20,11 @@ set -euo pipefail
 NAME=datasets
 . "$(dirname "$0")/common.bash"
 SRC=${SBP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SHARED=${SBP_SHARED_DIR:-$SRC/../shared}
-CIFAR=$SHARED/data/cifar-10-subset
-NMNIST=$SHARED/data/n-mnist-sample/sample_nmnist.bin
+CIFAR=$SRC/tests/data/cifar-10-slice
+NMNIST=$SRC/tests/data/n-mnist/sample_nmnist.bin
 
 for f in "$CIFAR/data_batch_1.bin" "$CIFAR/test_batch.bin" "$NMNIST"; do
-    check "shared data file $f exists (a missing file is a failure, not a skip)" test -s "$f"
+    check "data file $f exists (a missing file is a failure, not a skip)" test -s "$f"
 done
 
 # train_eval NAME DATA NET T [extra train options] — trains $LIMIT (64) images in batches of 16

@@ -24,13 +24,13 @@ int cmd_export(int argc, char **argv);
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 
-/* Loads the train or test split of a data set named as cli_data_help() describes (built-in
- * names from the cache folder $SBP_DATA_DIR, else ~/.cache/spikebp; folders; kind:PATH forms).
- * `limit` > 0 keeps the first `limit` images (*owner then holds the full set to free). For
- * spike data sets sbp_dataset_timesteps() gives the T the commands must use. */
+/* The --data syntax (sbp_dataset_names_help), for the commands' --help. */
 void cli_data_help(FILE *f);
-sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset **view,
-                         sbp_dataset **owner, sbp_error *err);
+/* sbp_dataset_open for split train (1) or test (0), plus the note on stderr when the test split
+ * is the training data. For spike data sets sbp_dataset_timesteps() gives the T the commands
+ * must use. The caller frees *ds with sbp_dataset_free. */
+sbp_status cli_load_data(const char *name, int train, size_t limit, sbp_dataset **ds,
+                         sbp_error *err);
 
 /* --backend NAME: 0 after printing "spikebp CMD: --backend: …" for an unknown name, or for a
  * backend this build or machine cannot run (with the reason); 1 with *out set otherwise. */
@@ -58,8 +58,9 @@ void cli_progress_end(cli_progress *p);
 void cli_json_string(FILE *f, const char *s);
 
 /* What a saved model is evaluated on unless told: *data (if NULL) becomes the model's recorded
- * data set, *T (if 0) its recorded window (100 when absent or out of range). Returns 0; −1 with
- * msg "MODEL does not record its data set; give --data" when there is nothing to use. */
+ * data set, *T (if 0) its recorded window (100 when absent; src/io/model.c refuses a model
+ * whose value is out of range). Returns 0; −1 with msg "MODEL does not record its data set;
+ * give --data" when there is nothing to use. */
 int cli_model_defaults(const sbp_net *net, const char *model, const char **data, long *T,
                        char *msg, size_t size);
 

@@ -6,6 +6,7 @@
  * object) on stdout; two CSV files next to the model for `spikebp plot`.
  * Definitions and counting rules: src/analysis/analysis.h.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "analysis/analysis.h"
 #include "cli.h"
+#include "outputs.h"
 
 static void help(FILE *f)
 {
@@ -344,9 +346,23 @@ int cmd_analyze(int argc, char **argv)
     }
     sbp_error err = {0};
     sbp_net *net = NULL;
-    sbp_dataset *ds = NULL, *owner = NULL;
+    sbp_dataset *ds = NULL;
     uint64_t *cbs = NULL;
     int rc = CLI_FAIL;
+    { /* the outputs, before any work (outputs.h) */
+        char store[CLI_MAX_DATA_INPUTS][4096];
+        const char *in[1 + CLI_MAX_DATA_INPUTS] = {model};
+        size_t n_in = 1 + (data ? cli_data_inputs(data, store, in + 1) : 0);
+        if (cli_check_output("--csv", csv, CLI_OUT_CSV, in, n_in, err.msg, sizeof err.msg) != 0 ||
+            cli_check_output("--steps-csv", steps_csv, CLI_OUT_CSV, in, n_in, err.msg,
+                             sizeof err.msg) != 0)
+            goto fail;
+        if (!strcmp(csv, steps_csv) || cli_same_file(csv, steps_csv)) {
+            snprintf(err.msg, sizeof err.msg, "--csv and --steps-csv name the same file (%s)",
+                     csv);
+            goto fail;
+        }
+    }
     if (sbp_net_load(&net, model, &err) != SBP_OK)
         goto fail;
     if (cli_model_defaults(net, model, &data, &T, err.msg, sizeof err.msg) != 0) {
@@ -354,8 +370,19 @@ int cmd_analyze(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    if (cli_load_data(data, 0, (size_t)images, &ds, &owner, &err) != SBP_OK)
+    if (cli_load_data(data, 0, (size_t)images, &ds, &err) != SBP_OK)
         goto fail;
+    if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
+        /* as eval: spike data fix the window; T here came from the model or from -T */
+        fprintf(stderr, "spikebp analyze: %s holds spike trains of %d steps; using T = %d\n",
+                data, sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
+        T = sbp_dataset_timesteps(ds);
+    }
+    if ((size_t)threads > sbp_dataset_count(ds)) { /* idle threads would only cost memory */
+        fprintf(stderr, "spikebp analyze: note: --threads %ld capped at %zu, the number of "
+                "images\n", threads, sbp_dataset_count(ds));
+        threads = (long)sbp_dataset_count(ds);
+    }
     cbs = calloc((size_t)T, sizeof *cbs);
     if (!cbs) {
         snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -377,11 +404,13 @@ int cmd_analyze(int argc, char **argv)
     sbp_analysis_figures fg;
     sbp_analysis_figures_of(net, &act, mac_pj, ac_pj, &fg);
     if (!write_layer_csv(csv, &fg)) {
-        snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file", csv);
+        snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file: %s", csv,
+                 strerror(errno));
         goto fail;
     }
     if (!write_steps_csv(steps_csv, cbs, (int)T, fg.images)) {
-        snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file", steps_csv);
+        snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file: %s", steps_csv,
+                 strerror(errno));
         goto fail;
     }
     if (json) {
@@ -397,7 +426,6 @@ fail:
 out:
     free(cbs);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return rc;
 }

@@ -74,7 +74,7 @@ int cmd_eval(int argc, char **argv)
         return CLI_FAIL;
     sbp_error err = {0};
     sbp_net *net = NULL;
-    sbp_dataset *ds = NULL, *owner = NULL;
+    sbp_dataset *ds = NULL;
     int rc = CLI_FAIL;
     if (sbp_net_load(&net, model, &err) != SBP_OK)
         goto fail;
@@ -83,12 +83,17 @@ int cmd_eval(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    if (cli_load_data(data, 0, (size_t)limit, &ds, &owner, &err) != SBP_OK)
+    if (cli_load_data(data, 0, (size_t)limit, &ds, &err) != SBP_OK)
         goto fail;
     if (sbp_dataset_timesteps(ds) > 0 && T != sbp_dataset_timesteps(ds)) {
         fprintf(stderr, "spikebp eval: %s holds spike trains of %d steps; using T = %d\n", data,
                 sbp_dataset_timesteps(ds), sbp_dataset_timesteps(ds));
         T = sbp_dataset_timesteps(ds);
+    }
+    if ((size_t)threads > sbp_dataset_count(ds)) { /* idle threads would only cost memory */
+        fprintf(stderr, "spikebp eval: note: --threads %ld capped at %zu, the number of "
+                "images\n", threads, sbp_dataset_count(ds));
+        threads = (long)sbp_dataset_count(ds);
     }
     sbp_eval_opts eo;
     sbp_eval_opts_default(&eo);
@@ -126,7 +131,6 @@ fail:
     cli_ranks_fail(comm, "eval", err.msg);
 out:
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     sbp_comm_close(comm);
     return rc;

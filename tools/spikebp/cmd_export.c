@@ -3,6 +3,7 @@
 #include <getopt.h>
 
 #include "cli.h"
+#include "outputs.h"
 
 static void help(FILE *f)
 {
@@ -39,6 +40,11 @@ int cmd_export(int argc, char **argv)
     }
     sbp_error err = {0};
     sbp_net *net = NULL;
+    const char *in[1] = {model};
+    if (cli_check_output("--npz", npz, CLI_OUT_NPZ, in, 1, err.msg, sizeof err.msg) != 0) {
+        fprintf(stderr, "spikebp export: %s\n", err.msg);
+        return CLI_FAIL;
+    }
     if (sbp_net_load(&net, model, &err) != SBP_OK || sbp_net_export_npz(net, npz, &err) != SBP_OK) {
         fprintf(stderr, "spikebp export: %s\n", err.msg);
         sbp_net_free(net);

@@ -6,6 +6,36 @@
 #include <zlib.h>
 
 #include "cli.h"
+#include "net/layer.h"
+#include "net/net.h"
+
+/* Output shape and parameter count of every layer of a spec, resolved without allocating or
+ * initialising a single weight: describing a network with 3000-filter convolutions must not
+ * cost gigabytes (issue 10). */
+typedef struct layer_row {
+    int c, h, w;
+    size_t params; /* the layer's weights and its shortcut's */
+} layer_row;
+
+static sbp_status describe(const sbp_net_spec *spec, layer_row *rows, size_t *total,
+                           sbp_error *err)
+{
+    sbp_layer *layers = calloc(2 * SBP_MAX_LAYERS, sizeof *layers);
+    if (!layers) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return err->status = SBP_ERR_NOMEM;
+    }
+    sbp_status st = sbp_net_resolve(layers, layers + SBP_MAX_LAYERS, total, spec, err);
+    for (int i = 0; st == SBP_OK && i < spec->n_layers; i++) {
+        const sbp_layer *L = &layers[i];
+        rows[i].c = L->out_c;
+        rows[i].h = L->out_h;
+        rows[i].w = L->out_w;
+        rows[i].params = L->w_count + (L->sc ? L->sc->w_count : 0);
+    }
+    free(layers);
+    return st;
+}
 
 static void help(FILE *f)
 {
@@ -40,21 +70,26 @@ int cmd_info(int argc, char **argv)
         return CLI_USAGE;
     }
     sbp_error err = {0};
-    sbp_net *net = NULL;
+    sbp_net *net = NULL; /* only for a model: its weights' fingerprint */
+    sbp_net_spec net_spec;
+    const sbp_net_spec *spec = &net_spec;
+    layer_row rows[SBP_MAX_LAYERS];
+    size_t total = 0;
     sbp_status st;
     if (model) {
         st = sbp_net_load(&net, model, &err);
-    } else {
-        sbp_net_spec spec;
-        st = cli_net_spec(net_name, &spec, &err);
         if (st == SBP_OK)
-            st = sbp_net_create(&net, &spec, 1, &err);
+            spec = sbp_net_get_spec(net);
+    } else {
+        st = cli_net_spec(net_name, &net_spec, &err);
     }
+    if (st == SBP_OK)
+        st = describe(spec, rows, &total, &err);
     if (st != SBP_OK) {
         fprintf(stderr, "spikebp info: %s\n", err.msg);
+        sbp_net_free(net);
         return CLI_FAIL;
     }
-    const sbp_net_spec *spec = sbp_net_get_spec(net);
     char notation[1024];
     sbp_error ferr = {0};
     if (sbp_net_spec_format(spec, notation, sizeof notation, &ferr) != SBP_OK)
@@ -72,10 +107,8 @@ int cmd_info(int argc, char **argv)
     }
     for (int i = 0; i < spec->n_layers; i++) {
         const sbp_layer_spec *l = &spec->layers[i];
-        int oc, oh, ow;
-        size_t np;
-        sbp_net_layer_shape(net, i, &oc, &oh, &ow);
-        sbp_net_layer_weights(net, i, &np);
+        const int oc = rows[i].c, oh = rows[i].h, ow = rows[i].w;
+        const size_t np = rows[i].params;
         char syn[96], neu[64];
         switch (l->kind) {
         case SBP_LAYER_CONV:
@@ -98,9 +131,6 @@ int cmd_info(int argc, char **argv)
             size_t n = strlen(neu);
             snprintf(neu + n, sizeof neu - n, ", dropout %.2g", l->dropout);
         }
-        size_t nsc = 0;
-        sbp_net_shortcut_weights(net, i, &nsc);
-        np += nsc;
         if (l->shortcut != SBP_SHORTCUT_NONE) {
             size_t n = strlen(syn);
             char from[16];
@@ -121,10 +151,9 @@ int cmd_info(int argc, char **argv)
                    syn, oc, oh, ow, np, neu);
         }
     }
-    size_t total = sbp_net_param_count(net);
     /* A fingerprint of the weights (CRC-32 of their bytes, layer by layer), to compare runs. */
     uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; i < spec->n_layers; i++) {
+    for (int i = 0; net && i < spec->n_layers; i++) {
         size_t n;
         const float *w = sbp_net_layer_weights(net, i, &n);
         if (w)

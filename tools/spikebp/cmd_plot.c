@@ -21,6 +21,7 @@
 
 #include "analysis/analysis.h"
 #include "cli.h"
+#include "outputs.h"
 #include "plot.h"
 
 static void help(FILE *f)
@@ -91,7 +92,7 @@ typedef struct plot_out {
 } plot_out;
 
 /* Writes job j in every requested format as DIR/BASE.EXT. */
-static int render(plot_out *o, const char *input, const char *base, draw_fn draw,
+static int render(plot_out *o, const char *input, const char *base, plot_draw_fn draw,
                   const plot_job *j, char *msg, size_t size)
 {
     char dir[4096];
@@ -113,13 +114,18 @@ static int render(plot_out *o, const char *input, const char *base, draw_fn draw
         char *path = o->files[o->count];
         int k = snprintf(path, sizeof o->files[0], "%s/%s.%s", dir, base, fmts[f]);
         if (k < 0 || (size_t)k >= sizeof o->files[0]) {
-            snprintf(msg, size, "output path too long");
+            snprintf(msg, size, "%s/%s.%s: output path too long (%d bytes, at most %zu)", dir,
+                     base, fmts[f], k, sizeof o->files[0] - 1);
             return 0;
         }
-        if (!fig_begin(devs[f], path, j->w, j->h, msg, size))
+        const char *in[1] = {input};
+        if (cli_check_output(o->dir ? "--out" : "figure", path, CLI_OUT_FIGURE, in, 1, msg,
+                             size) != 0)
+            return 0;
+        if (!plot_fig_begin(devs[f], path, j->w, j->h, msg, size))
             return 0;
         draw(j);
-        fig_end();
+        plot_fig_end();
         o->count++;
         if (!o->json)
             printf("wrote %s\n", path);
@@ -139,14 +145,15 @@ static void base_of(char *buf, size_t size, const char *path)
 
 static int plot_log(plot_out *o, const char *path, char *msg, size_t size)
 {
-    csv_table t;
-    if (!csv_load(&t, path, msg, size))
+    plot_csv_table t;
+    if (!plot_csv_load(&t, path, msg, size))
         return 0;
     static const char *const cols[] = {"epoch", "train_loss", "test_loss", "train_accuracy",
                                        "test_accuracy"};
     int c[5], ok = 0;
     plot_job j = {0};
-    if (csv_need(&t, path, cols, c, 5, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 5, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 5, 0, msg, size)) {
         j.n = t.nrow;
         j.x = malloc(sizeof(double) * (size_t)j.n * 5);
         if (j.x) {
@@ -154,48 +161,50 @@ static int plot_log(plot_out *o, const char *path, char *msg, size_t size)
             double *cols5[5] = {j.x, j.a, j.b, j.c, j.d};
             for (int r = 0; r < j.n; r++)
                 for (int k = 0; k < 5; k++)
-                    cols5[k][r] = csv_num(&t, r, c[k]);
+                    cols5[k][r] = plot_csv_num(&t, r, c[k]);
             j.w = 1300, j.h = 560;
             snprintf(j.title, sizeof j.title, "training log %s (%d epoch%s)", path, j.n,
                      j.n == 1 ? "" : "s");
             char base[1024];
             base_of(base, sizeof base, path);
-            ok = render(o, path, base, draw_log, &j, msg, size);
+            ok = render(o, path, base, plot_draw_log, &j, msg, size);
         } else {
             snprintf(msg, size, "out of memory");
         }
     }
     free(j.x);
-    csv_free(&t);
+    plot_csv_free(&t);
     return ok;
 }
 
 static int plot_analysis(plot_out *o, const char *path, char *msg, size_t size)
 {
-    csv_table t;
-    if (!csv_load(&t, path, msg, size))
+    plot_csv_table t;
+    if (!plot_csv_load(&t, path, msg, size))
         return 0;
     static const char *const cols[] = {"layer", "name", "kind", "spike_rate", "silent_fraction",
                                        "saturated_fraction"};
     int c[6], ok = 0;
     plot_job j = {0};
-    if (csv_need(&t, path, cols, c, 6, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 6, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 1, 1, msg, size) && /* "layer": empty in the total row */
+        plot_csv_need_numbers(&t, path, c + 3, 3, 1, msg, size)) { /* empty: not spiking */
         j.x = malloc(sizeof(double) * (size_t)t.nrow * 3);
         j.names = malloc(sizeof *j.names * (size_t)t.nrow);
         if (j.x && j.names) {
             j.a = j.x, j.b = j.a + t.nrow, j.c = j.b + t.nrow;
             for (int r = 0; r < t.nrow; r++) {
-                if (!strcmp(csv_str(&t, r, c[2]), "total") ||
-                    isnan(csv_num(&t, r, c[3]))) /* totals; the non-spiking output */
+                if (!strcmp(plot_csv_str(&t, r, c[2]), "total") ||
+                    isnan(plot_csv_num(&t, r, c[3]))) /* totals; the non-spiking output */
                     continue;
-                const char *layer = csv_str(&t, r, c[0]), *name = csv_str(&t, r, c[1]);
+                const char *layer = plot_csv_str(&t, r, c[0]), *name = plot_csv_str(&t, r, c[1]);
                 if (!strcmp(layer, "0"))
                     snprintf(j.names[j.n], sizeof j.names[0], "%s", name);
                 else
                     snprintf(j.names[j.n], sizeof j.names[0], "%s: %s", layer, name);
-                j.a[j.n] = csv_num(&t, r, c[3]);
-                j.b[j.n] = csv_num(&t, r, c[4]);
-                j.c[j.n] = csv_num(&t, r, c[5]);
+                j.a[j.n] = plot_csv_num(&t, r, c[3]);
+                j.b[j.n] = plot_csv_num(&t, r, c[4]);
+                j.c[j.n] = plot_csv_num(&t, r, c[5]);
                 j.n++;
             }
             if (j.n == 0) {
@@ -205,7 +214,7 @@ static int plot_analysis(plot_out *o, const char *path, char *msg, size_t size)
                 snprintf(j.title, sizeof j.title, "spike activity per layer: %s", path);
                 char base[1024];
                 base_of(base, sizeof base, path);
-                ok = render(o, path, base, draw_analysis, &j, msg, size);
+                ok = render(o, path, base, plot_draw_analysis, &j, msg, size);
             }
         } else {
             snprintf(msg, size, "out of memory");
@@ -213,26 +222,27 @@ static int plot_analysis(plot_out *o, const char *path, char *msg, size_t size)
     }
     free(j.x);
     free(j.names);
-    csv_free(&t);
+    plot_csv_free(&t);
     return ok;
 }
 
 static int plot_steps(plot_out *o, const char *path, char *msg, size_t size)
 {
-    csv_table t;
-    if (!csv_load(&t, path, msg, size))
+    plot_csv_table t;
+    if (!plot_csv_load(&t, path, msg, size))
         return 0;
     static const char *const cols[] = {"steps", "accuracy", "images"};
     int c[3], ok = 0;
     plot_job j = {0};
-    if (csv_need(&t, path, cols, c, 3, msg, size)) {
+    if (plot_csv_need(&t, path, cols, c, 3, msg, size) &&
+        plot_csv_need_numbers(&t, path, c, 3, 0, msg, size)) {
         j.n = t.nrow;
         j.x = malloc(sizeof(double) * (size_t)j.n * 2);
         if (j.x) {
             j.a = j.x + j.n;
             for (int r = 0; r < j.n; r++) {
-                j.x[r] = csv_num(&t, r, c[0]);
-                j.a[r] = csv_num(&t, r, c[1]);
+                j.x[r] = plot_csv_num(&t, r, c[0]);
+                j.a[r] = plot_csv_num(&t, r, c[1]);
                 if (isnan(j.x[r]) || isnan(j.a[r])) {
                     snprintf(msg, size, "%s: row %d is not numeric", path, r + 2);
                     goto done;
@@ -240,17 +250,17 @@ static int plot_steps(plot_out *o, const char *path, char *msg, size_t size)
             }
             j.w = 1100, j.h = 620;
             snprintf(j.title, sizeof j.title, "%s (%s test images)", path,
-                     csv_str(&t, 0, c[2]));
+                     plot_csv_str(&t, 0, c[2]));
             char base[1024];
             base_of(base, sizeof base, path);
-            ok = render(o, path, base, draw_steps, &j, msg, size);
+            ok = render(o, path, base, plot_draw_steps, &j, msg, size);
         } else {
             snprintf(msg, size, "out of memory");
         }
     }
 done:
     free(j.x);
-    csv_free(&t);
+    plot_csv_free(&t);
     return ok;
 }
 
@@ -266,11 +276,11 @@ static void on_progress(void *user, size_t done, size_t total)
     cli_progress_update(user, done, NULL);
 }
 
-static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_dataset **owner,
-                      size_t limit, int *T, const char **data, char *msg, size_t size)
+static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, size_t limit,
+                      int *T, const char **data, char *msg, size_t size)
 {
     sbp_error err = {0};
-    *net = NULL, *ds = NULL, *owner = NULL;
+    *net = NULL, *ds = NULL;
     if (sbp_net_load(net, a->model, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;
@@ -280,7 +290,7 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_
     if (cli_model_defaults(*net, a->model, data, &t, msg, size) != 0)
         return 0;
     *T = (int)t;
-    if (cli_load_data(*data, 0, limit, ds, owner, &err) != SBP_OK) {
+    if (cli_load_data(*data, 0, limit, ds, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;
     }
@@ -290,14 +300,14 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, sbp_
 static int plot_raster(plot_out *o, const model_args *a, char *msg, size_t size)
 {
     sbp_net *net;
-    sbp_dataset *ds, *owner;
+    sbp_dataset *ds;
     const char *data;
     int T, ok = 0;
     uint8_t *raster = NULL;
     size_t *shown = NULL;
     float *membrane = NULL;
     sbp_probe probe = {0};
-    if (!load_model(a, &net, &ds, &owner, (size_t)a->image + 1, &T, &data, msg, size))
+    if (!load_model(a, &net, &ds, (size_t)a->image + 1, &T, &data, msg, size))
         goto done;
     const sbp_net_spec *spec = sbp_net_get_spec(net);
     if (a->layer > spec->n_layers) {
@@ -455,14 +465,13 @@ static int plot_raster(plot_out *o, const model_args *a, char *msg, size_t size)
     const char *slash = strrchr(a->model, '/');
     snprintf(base, sizeof base, "%s.raster-l%ld-i%ld", slash ? slash + 1 : a->model, a->layer,
              a->image);
-    ok = render(o, a->model, base, draw_raster, &j, msg, size);
+    ok = render(o, a->model, base, plot_draw_raster, &j, msg, size);
 done:
     sbp_probe_free(&probe);
     free(raster);
     free(shown);
     free(membrane);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return ok;
 }
@@ -470,11 +479,11 @@ done:
 static int plot_confusion(plot_out *o, const model_args *a, char *msg, size_t size)
 {
     sbp_net *net;
-    sbp_dataset *ds, *owner;
+    sbp_dataset *ds;
     const char *data;
     int T, ok = 0;
     uint64_t *conf = NULL;
-    if (!load_model(a, &net, &ds, &owner, (size_t)a->images, &T, &data, msg, size))
+    if (!load_model(a, &net, &ds, (size_t)a->images, &T, &data, msg, size))
         goto done;
     const sbp_net_spec *spec = sbp_net_get_spec(net);
     const int K = spec->layers[spec->n_layers - 1].out;
@@ -513,11 +522,10 @@ static int plot_confusion(plot_out *o, const model_args *a, char *msg, size_t si
              (unsigned long long)act.images, 100.0 * (double)correct / (double)act.images);
     char base[1024];
     snprintf(base, sizeof base, "%s.confusion", slash ? slash + 1 : a->model);
-    ok = render(o, a->model, base, draw_confusion, &j, msg, size);
+    ok = render(o, a->model, base, plot_draw_confusion, &j, msg, size);
 done:
     free(conf);
     sbp_dataset_free(ds);
-    sbp_dataset_free(owner);
     sbp_net_free(net);
     return ok;
 }

@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analysis/analysis.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "outputs.h"
 
 /* The one piece of process state: set by the signal handler, read between batches. The
  * library never sees it; this is the tool's main loop. */
@@ -74,17 +76,11 @@ static void help(FILE *f)
 
 static int parse_milestones(const char *s, sbp_train_opts *o)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    o->n_milestones = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long v;
-        if (o->n_milestones == 8 || !cli_int("train", "--lr-milestones", tok, 1, 1000000, &v))
-            return 0;
-        o->lr_milestones[o->n_milestones++] = (int)v - 1; /* 1-based on the command line */
-    }
-    return 1;
+    char msg[300];
+    if (train_parse_milestones(s, o, msg, sizeof msg) == 0)
+        return 1;
+    fprintf(stderr, "spikebp train: --lr-milestones %s\n", msg);
+    return 0;
 }
 
 /* §4's training recipes (the authors' code), by built-in network. vgg7 and resnet9 are not in
@@ -158,7 +154,7 @@ static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_
 /* Loads the training split (with --train-limit, minus the validation tail), the validation
  * split (NULL without one) and the test split. */
 typedef struct data_sets {
-    sbp_dataset *train, *val, *test, *train_all, *test_all, *train_view;
+    sbp_dataset *train, *val, *test, *train_view;
 } data_sets;
 
 static void data_free(data_sets *d)
@@ -166,19 +162,53 @@ static void data_free(data_sets *d)
     sbp_dataset_free(d->train);
     sbp_dataset_free(d->val);
     sbp_dataset_free(d->train_view);
-    sbp_dataset_free(d->train_all);
     sbp_dataset_free(d->test);
-    sbp_dataset_free(d->test_all);
     memset(d, 0, sizeof *d);
+}
+
+/* "images" or "spike trains of T steps", for messages. */
+static void describe_steps(char *buf, size_t size, const sbp_dataset *ds)
+{
+    if (sbp_dataset_timesteps(ds) > 0)
+        snprintf(buf, size, "spike trains of %d steps", sbp_dataset_timesteps(ds));
+    else
+        snprintf(buf, size, "images");
+}
+
+/* 1 (with a message) if output `path` would be a file of the checkpoint folder: best.sbp or a
+ * ckpt-*.sbp there, which checkpoints replace and prune. */
+static int in_checkpoint_dir(const char *opt, const char *path, const char *dir, char *msg,
+                             size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (strcmp(name, "best.sbp") && strncmp(name, "ckpt-", 5))
+        return 0;
+    char parent[4096], pabs[4096], dabs[4096], m2[64];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (!parent[0])
+        snprintf(parent, sizeof parent, "/");
+    int same = cli_same_file(parent, dir);
+    if (!same && cli_absolute_path(parent, pabs, sizeof pabs, m2, sizeof m2) == 0 &&
+        cli_absolute_path(dir, dabs, sizeof dabs, m2, sizeof m2) == 0) {
+        size_t n = strlen(dabs);
+        while (n > 1 && dabs[n - 1] == '/')
+            dabs[--n] = '\0';
+        same = !strcmp(pabs, dabs);
+    }
+    if (same)
+        snprintf(msg, size, "%s %s: is a file of the checkpoint folder %s, which checkpoints "
+                 "replace and prune; give another name", opt, path, dir);
+    return same;
 }
 
 static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
 {
     memset(d, 0, sizeof *d);
     sbp_dataset *view = NULL;
-    sbp_status st = cli_load_data(s->data, 1, (size_t)s->train_limit, &view, &d->train_all, err);
+    sbp_status st = cli_load_data(s->data, 1, (size_t)s->train_limit, &view, err);
     if (st == SBP_OK)
-        st = cli_load_data(s->data, 0, (size_t)s->test_limit, &d->test, &d->test_all, err);
+        st = cli_load_data(s->data, 0, (size_t)s->test_limit, &d->test, err);
     if (st != SBP_OK) {
         sbp_dataset_free(view);
         data_free(d);
@@ -186,6 +216,10 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
     }
     size_t n = sbp_dataset_count(view), nval = (size_t)(s->val_split * (double)n + 0.5);
     if (nval == 0) {
+        if (s->val_split > 0)
+            fprintf(stderr, "spikebp train: note: --val-split %g of %zu training images holds "
+                    "no image; there is no validation split, the test set is evaluated after "
+                    "every epoch\n", s->val_split, n);
         d->train = view;
         return SBP_OK;
     }
@@ -195,7 +229,7 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
         data_free(d);
         return err->status = SBP_ERR_INVALID_ARG;
     }
-    d->train_view = view; /* the slices below point into it (or into its parent) */
+    d->train_view = view; /* the slices below point into it (or into the set it owns) */
     st = sbp_dataset_slice(&d->train, view, 0, n - nval, err);
     if (st == SBP_OK)
         st = sbp_dataset_slice(&d->val, view, n - nval, nval, err);
@@ -322,7 +356,10 @@ int cmd_train(int argc, char **argv)
     sbp_trainer *tr = NULL;
     FILE *log = NULL;
     int rc = CLI_FAIL;
-    char log_buf[4096], used[4200];
+    /* log_tmp: the new log, written beside the old one and renamed over it once the first
+     * model is saved: a run that fails before that leaves the old model's log untouched. */
+    char log_buf[4096], used[4200] = "", save_abs[4096], log_abs[4096], log_tmp[4200] = "";
+    const char *save_shown = NULL, *log_shown = NULL; /* as given, for the messages */
     int stop = 0; /* the signal every rank has agreed to stop on (the largest seen by any) */
     if (resume) {
         int threads = o->threads;
@@ -330,16 +367,70 @@ int cmd_train(int argc, char **argv)
             goto fail;
         if (given & GIVEN('t'))
             s.o.threads = threads;
+        if (!s.run_id[0]) /* a checkpoint of a build that recorded no run id */
+            checkpoint_new_run_id(s.run_id);
         if (!ckpt_dir)
             ckpt_dir = resume;
-        if (!quiet)
-            fprintf(stderr, "spikebp train: resuming from %s (epoch %d, batch %zu)\n", used,
-                    s.epoch + 1, s.batch + 1);
+        else if (checkpoint_dir_check(ckpt_dir, s.run_id, &err) != SBP_OK)
+            goto early;
+        snprintf(save_abs, sizeof save_abs, "%s", s.save);
+        snprintf(log_abs, sizeof log_abs, "%s", s.log_path);
     } else {
         if (!s.log_path) {
             snprintf(log_buf, sizeof log_buf, "%s.log.csv", s.save);
             s.log_path = log_buf;
         }
+        if (ckpt_dir && checkpoint_dir_check(ckpt_dir, NULL, &err) != SBP_OK)
+            goto early;
+        /* Checked now, not when they are first stored after an epoch of training. */
+        if (cli_check_meta_value("--data", s.data, err.msg, sizeof err.msg) != 0 ||
+            (ckpt_dir && cli_check_meta_value("--net", s.net_name, err.msg, sizeof err.msg) != 0))
+            goto early;
+        checkpoint_new_run_id(s.run_id);
+        s.log_offset = -1;
+    }
+    /* Every output checked before anything is created, loaded or trained. */
+    if (!resume) { /* stored absolute: a resume from another folder writes to the same files */
+        if (cli_absolute_path(s.save, save_abs, sizeof save_abs, err.msg, sizeof err.msg) != 0 ||
+            cli_absolute_path(s.log_path, log_abs, sizeof log_abs, err.msg, sizeof err.msg) != 0)
+            goto early;
+        if (ckpt_dir && (cli_check_meta_value("--save (absolute)", save_abs, err.msg,
+                                              sizeof err.msg) != 0 ||
+                         cli_check_meta_value("--log (absolute)", log_abs, err.msg,
+                                              sizeof err.msg) != 0))
+            goto early;
+    }
+    if (!strcmp(save_abs, log_abs) || cli_same_file(s.save, s.log_path)) {
+        snprintf(err.msg, sizeof err.msg, "--save and --log name the same file (%s)", s.save);
+        goto early;
+    }
+    { /* the outputs against the rule of outputs.h, the inputs among them */
+        struct stat nsb;
+        const char *net_file = stat(s.net_name, &nsb) == 0 ? s.net_name : NULL;
+        char data_store[CLI_MAX_DATA_INPUTS][4096];
+        const char *in[3 + CLI_MAX_DATA_INPUTS] = {net_file, init_path, used[0] ? used : NULL};
+        size_t n_in = 3 + cli_data_inputs(s.data, data_store, in + 3);
+        if (cli_check_output("--save", s.save, CLI_OUT_MODEL, in, n_in, err.msg,
+                             sizeof err.msg) != 0 ||
+            cli_check_output("--log", s.log_path, CLI_OUT_LOG, in, n_in, err.msg,
+                             sizeof err.msg) != 0 ||
+            (ckpt_dir && (in_checkpoint_dir("--save", s.save, ckpt_dir, err.msg,
+                                            sizeof err.msg) ||
+                          in_checkpoint_dir("--log", s.log_path, ckpt_dir, err.msg,
+                                            sizeof err.msg))))
+            goto early;
+    }
+    save_shown = s.save;
+    log_shown = s.log_path;
+    if (!resume) {
+        s.save = save_abs;
+        s.log_path = log_abs;
+    }
+    if (resume) {
+        if (!quiet)
+            fprintf(stderr, "spikebp train: resuming from %s (epoch %d, batch %zu)\n", used,
+                    s.epoch + 1, s.batch + 1);
+    } else {
         sbp_net_spec spec;
         if (cli_net_spec(s.net_name, &spec, &err) != SBP_OK ||
             sbp_net_create(&net, &spec, o->seed, &err) != SBP_OK)
@@ -350,14 +441,33 @@ int cmd_train(int argc, char **argv)
     o->comm = comm; /* after a resume too: a checkpoint holds no communicator */
     /* Folders of the outputs, made before the (long) data loading: mkdir -p. */
     if (lead && ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
-                 cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0)) {
+                 cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0 ||
+                 (ckpt_dir && cli_mkdirs(ckpt_dir, err.msg, sizeof err.msg) != 0))) {
         err.status = SBP_ERR_IO;
         goto fail;
     }
     if (data_load(&ds, &s, &err) != SBP_OK)
         goto fail;
+    if (sbp_dataset_timesteps(ds.train) != sbp_dataset_timesteps(ds.test)) {
+        char a[64], b[64];
+        describe_steps(a, sizeof a, ds.train);
+        describe_steps(b, sizeof b, ds.test);
+        snprintf(err.msg, sizeof err.msg,
+                 "--data %s: the training set is %s but the test set is %s; both splits must "
+                 "be images, or spike trains of the same length", s.data, a, b);
+        goto early;
+    }
     if (!resume && !(given & GIVEN('T')) && sbp_dataset_timesteps(ds.train) > 0)
         o->timesteps = sbp_dataset_timesteps(ds.train);
+    { /* more threads than samples per batch only cost memory (an engine each) */
+        size_t work = sbp_dataset_count(ds.train) < (size_t)o->batch ? sbp_dataset_count(ds.train)
+                                                                     : (size_t)o->batch;
+        if (o->threads > 0 && (size_t)o->threads > work) {
+            fprintf(stderr, "spikebp train: note: --threads %d capped at %zu, the samples of "
+                    "one batch\n", o->threads, work);
+            o->threads = (int)work;
+        }
+    }
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%d", o->timesteps);
     if (sbp_net_set_meta(net, "timesteps", tbuf, &err) != SBP_OK ||
@@ -366,9 +476,9 @@ int cmd_train(int argc, char **argv)
         goto fail;
     if (sbp_trainer_create(&tr, net, ds.train, o, &err) != SBP_OK)
         goto fail;
-    if (resume) {
-        if (sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
-            goto fail;
+    if (resume && sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
+        goto fail;
+    if (s.log_offset >= 0) {
         /* Drop log rows written after the checkpoint: they will be written again. */
         if (lead && truncate(s.log_path, s.log_offset) != 0) {
             snprintf(err.msg, sizeof err.msg, "%s: cannot truncate the log to %ld bytes: %s",
@@ -377,20 +487,33 @@ int cmd_train(int argc, char **argv)
         }
         log = fopen(lead ? s.log_path : "/dev/null", "a");
     } else {
-        log = fopen(lead ? s.log_path : "/dev/null", "w");
-        if (log) {
-            fprintf(log, "epoch,lr,train_loss,train_accuracy,%s_loss,%s_accuracy,seconds,"
-                         "images_per_second\n",
-                    ds.val ? "val" : "test", ds.val ? "val" : "test");
-            fflush(log);
+        if (!lead) { /* only rank 0 writes the log */
+            log = fopen("/dev/null", "w");
+        } else {
+            snprintf(log_tmp, sizeof log_tmp, "%s.tmp.XXXXXX", s.log_path);
+            int fd = mkstemp(log_tmp);
+            if (fd >= 0)
+                fchmod(fd, 0644); /* mkstemp makes 0600; a log is an ordinary document */
+            log = fd >= 0 ? fdopen(fd, "w") : NULL;
+            if (fd >= 0 && !log)
+                close(fd);
+            if (!log) {
+                int e = errno;
+                if (fd >= 0)
+                    unlink(log_tmp);
+                log_tmp[0] = '\0';
+                errno = e;
+            }
         }
+        if (log)
+            fprintf(log, CLI_LOG_HEADER_PREFIX "%s_loss,%s_accuracy,seconds,images_per_second\n",
+                    ds.val ? "val" : "test", ds.val ? "val" : "test");
     }
     if (!log) {
         snprintf(err.msg, sizeof err.msg, "%s: cannot open the log file: %s", s.log_path,
                  strerror(errno));
         goto fail;
     }
-    s.log_offset = ftell(log);
 
     if (!quiet)
         fprintf(stderr,
@@ -502,25 +625,31 @@ int cmd_train(int argc, char **argv)
             snprintf(err.msg, sizeof err.msg, "%s: write failed: %s", s.log_path, strerror(errno));
             goto fail;
         }
+        if (log_tmp[0]) { /* the first model of this run is saved: its log replaces the old */
+            if (fsync(fileno(log)) != 0 || rename(log_tmp, s.log_path) != 0) {
+                snprintf(err.msg, sizeof err.msg, "%s: cannot put the new log in place: %s",
+                         s.log_path, strerror(errno));
+                goto fail;
+            }
+            log_tmp[0] = '\0';
+        }
         s.log_offset = ftell(log);
         s.epoch_loss = 0;
         s.epoch_correct = s.epoch_seen = 0;
         s.epoch_secs = 0;
+        if (ckpt_dir)
+            sbp_trainer_position(tr, &s.epoch, &s.batch);
+        /* best.sbp before the checkpoint that records best_val: a failure between the two
+         * resumes from the previous checkpoint, which replays this epoch and writes the same
+         * best.sbp again. best.sbp is not resumable state; every ckpt-*.sbp holds the position
+         * of its own weights. */
         if (ds.val && er.accuracy > s.best_val) {
             s.best_val = er.accuracy;
-            if (ckpt_dir) {
-                char best[4200];
-                snprintf(best, sizeof best, "%s/best.sbp", ckpt_dir);
-                if (lead && (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK ||
-                             sbp_net_save(net, best, &err) != SBP_OK))
-                    goto fail;
-            }
-        }
-        if (ckpt_dir) {
-            sbp_trainer_position(tr, &s.epoch, &s.batch);
-            if (lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+            if (ckpt_dir && lead && checkpoint_save_best(net, &s, ckpt_dir, &err) != SBP_OK)
                 goto fail;
         }
+        if (ckpt_dir && lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+            goto fail;
         stop = stop_signal; /* a signal during the evaluation: the same answer on every rank */
         if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
             goto fail;
@@ -551,9 +680,9 @@ int cmd_train(int argc, char **argv)
     log = NULL;
     if (json) {
         printf("{\"command\":\"train\",\"model\":");
-        cli_json_string(stdout, s.save);
+        cli_json_string(stdout, save_shown);
         printf(",\"log\":");
-        cli_json_string(stdout, s.log_path);
+        cli_json_string(stdout, log_shown);
         printf(",\"data\":");
         cli_json_string(stdout, s.data);
         printf(",\"epochs\":%d,\"timesteps\":%d,\"batch\":%d,\"backward\":\"%s\","
@@ -570,12 +699,24 @@ int cmd_train(int argc, char **argv)
     }
     rc = CLI_OK;
     goto out;
+early: /* an output or input refused before any work */
+    cli_ranks_fail(comm, "train", err.msg); /* every rank ends: the others would wait for it */
+    goto out;
 fail:
-    fputc('\n', stderr);
-    cli_ranks_fail(comm, "train", err.msg);
+    if (stop_signal) { /* e.g. a read interrupted while blocked on a slow input */
+        fprintf(stderr, "\nspikebp train: %s (%s)\n",
+                stop_signal == SIGINT ? "interrupted" : "terminated", err.msg);
+        rc = 128 + stop_signal;
+        sbp_comm_abort(comm, rc); /* the other ranks may be waiting for this one */
+    } else {
+        fputc('\n', stderr);
+        cli_ranks_fail(comm, "train", err.msg);
+    }
 out:
     if (log)
         fclose(log);
+    if (log_tmp[0]) /* never put in place: the previous log stays as it was */
+        unlink(log_tmp);
     sbp_trainer_free(tr);
     data_free(&ds);
     sbp_net_free(net);

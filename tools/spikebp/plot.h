@@ -1,7 +1,9 @@
 /*
  * plot.h — what the parts of `spikebp plot` share: a minimal CSV reader for the files training
  * and analysis write (plot_csv.c), and the PLplot figure primitives (plot_figure.c) the kinds
- * of figure in cmd_plot.c are drawn with.
+ * of figure in cmd_plot.c are drawn with. Every name here starts with plot_ / PLOT_. The
+ * module keeps no mutable state of its own (a figure's data travel in a plot_job); PLplot
+ * itself keeps its current stream globally, so figures are drawn one at a time.
  */
 #ifndef SBP_TOOLS_PLOT_H
 #define SBP_TOOLS_PLOT_H
@@ -9,51 +11,58 @@
 #include <stddef.h>
 
 /* A small CSV table: header names and rows of fields (no quoting: our files have none). */
-typedef struct csv_table {
+typedef struct plot_csv_table {
     char *text;      /* the file, fields NUL-terminated in place */
     int ncol, nrow;
     char **field;    /* ((nrow + 1) × ncol): row 0 is the header; missing fields are "" */
-} csv_table;
+} plot_csv_table;
 
-void csv_free(csv_table *t);
-int csv_load(csv_table *t, const char *path, char *msg, size_t size);
-int csv_col(const csv_table *t, const char *name);
-const char *csv_str(const csv_table *t, int r, int c);
-double csv_num(const csv_table *t, int r, int c);
-int csv_need(const csv_table *t, const char *path, const char *const *names, int *cols,
-                    int n, char *msg, size_t size);
+/* Reads path into the caller's *t (its text and field index are allocated: release them with
+ * plot_csv_free). 1 on success; 0 with msg naming the file and the fault. */
+int plot_csv_load(plot_csv_table *t, const char *path, char *msg, size_t size);
+void plot_csv_free(plot_csv_table *t);
+int plot_csv_col(const plot_csv_table *t, const char *name);
+const char *plot_csv_str(const plot_csv_table *t, int r, int c);
+double plot_csv_num(const plot_csv_table *t, int r, int c);
+int plot_csv_need(const plot_csv_table *t, const char *path, const char *const *names, int *cols,
+                  int n, char *msg, size_t size);
+/* Every data row's cells in the n columns cols are finite numbers (or empty, if empty_ok);
+ * else 0 with a message naming the row, the column and the cell. */
+int plot_csv_need_numbers(const plot_csv_table *t, const char *path, const int *cols, int n,
+                          int empty_ok, char *msg, size_t size);
 
 #ifdef SBP_HAVE_PLPLOT
 #include <plplot.h>
 
-enum { C_BG, C_FG, C_GRID, C_BLUE, C_ORANGE, C_GREEN, C_RED, C_PURPLE, C_BROWN, C_PINK,
-       C_GRAY, C_OLIVE, C_CYAN, C_DARK, C_LIGHT, C_COUNT };
+enum { PLOT_BG, PLOT_FG, PLOT_GRID, PLOT_BLUE, PLOT_ORANGE, PLOT_GREEN, PLOT_RED, PLOT_PURPLE,
+       PLOT_BROWN, PLOT_PINK, PLOT_GRAY, PLOT_OLIVE, PLOT_CYAN, PLOT_DARK, PLOT_LIGHT,
+       PLOT_COLOURS };
 /* Text scales: tick numbers and notes, axis labels, panel titles, values on bars. */
-#define S_TEXT 0.85
-#define S_LABEL 0.95
-#define S_TITLE 1.05
-#define S_SMALL 0.75
+#define PLOT_SCALE_TEXT 0.85
+#define PLOT_SCALE_LABEL 0.95
+#define PLOT_SCALE_TITLE 1.05
+#define PLOT_SCALE_SMALL 0.75
 
 /* Colours of successive series (classes, traces). */
 extern const int plot_series[10];
 
-int fig_begin(const char *dev, const char *path, int w, int h, char *msg, size_t size);
-void fig_end(void);
-const char *esc(const char *s, char *buf, size_t size);
-void frame(double x0, double x1, double y0, double y1, double wx0, double wx1,
-                  double wy0, double wy1, double xtick, double ytick, const char *xbox,
-                  const char *ybox, const char *xlabel, const char *ylabel, const char *title);
-void rect(double x0, double x1, double y0, double y1, int colour);
-void legend(int n, const char *const *text, const int *colours, const int *styles,
-                   int symbols, PLINT position, double text_scale);
-void series_line(int n, const double *x, const double *y, int colour, double width,
-                        int style, int dots);
-double int_tick(double span);
+int plot_fig_begin(const char *dev, const char *path, int w, int h, char *msg, size_t size);
+void plot_fig_end(void);
+const char *plot_esc(const char *s, char *buf, size_t size);
+void plot_frame(double x0, double x1, double y0, double y1, double wx0, double wx1,
+                double wy0, double wy1, double xtick, double ytick, const char *xbox,
+                const char *ybox, const char *xlabel, const char *ylabel, const char *title);
+void plot_rect(double x0, double x1, double y0, double y1, int colour);
+void plot_legend(int n, const char *const *text, const int *colours, const int *styles,
+                 int symbols, PLINT position, double text_scale);
+void plot_series_line(int n, const double *x, const double *y, int colour, double width,
+                      int style, int dots);
+double plot_int_tick(double span);
 
 /* ---- the kinds of figure (plot_draw.c): each draws one page from a filled-in plot_job */
 #include <stdint.h>
 typedef struct plot_job plot_job;
-typedef void (*draw_fn)(const plot_job *j);
+typedef void (*plot_draw_fn)(const plot_job *j);
 
 /* What one figure needs, whatever the format. */
 struct plot_job {
@@ -78,11 +87,11 @@ struct plot_job {
     char subtitle[256];  /* the main panel's title (raster, confusion) */
 };
 
-void draw_log(const plot_job *j);
-void draw_analysis(const plot_job *j);
-void draw_steps(const plot_job *j);
-void draw_raster(const plot_job *j);
-void draw_confusion(const plot_job *j);
+void plot_draw_log(const plot_job *j);
+void plot_draw_analysis(const plot_job *j);
+void plot_draw_steps(const plot_job *j);
+void plot_draw_raster(const plot_job *j);
+void plot_draw_confusion(const plot_job *j);
 #endif /* SBP_HAVE_PLPLOT */
 
 #endif

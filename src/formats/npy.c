@@ -1,34 +1,32 @@
 /*
- * npy.c — NumPy .npy/.npz reading and writing (format: numpy.lib.format, see npy.h), and the
- * data sets built from them (sbp_dataset_load_npy / _npz: images or pre-encoded spike trains).
+ * npy.c — the NumPy .npy format (numpy.lib.format, see npy.h): the dtype table, the header
+ * parser, the array reader over any byte source, the header numpy.save writes, and .npy files.
+ * npz.c puts the same reader and header over zip members.
  *
- * Reading is one routine over two byte sources — a file descriptor or a zip member (libzip,
- * which inflates deflated members and checks their CRC) — so .npy files and .npz members get
- * the same strict checks. A file is hostile input: the header is parsed as the small Python
- * literal it must be (no eval), every size is checked for overflow, a regular file's size is
- * compared with the header before anything is allocated, and a zip member's buffer grows only
- * as data actually arrives (a 200-byte archive claiming 60 GiB costs nothing).
+ * A file is hostile input: the header is parsed as the small Python literal it must be (no
+ * eval), every size is checked for overflow, a source's size (when known, as for a regular
+ * file) is compared with the header before anything is allocated, and otherwise the buffer
+ * grows only as data actually arrives (a 200-byte archive claiming 60 GiB costs nothing).
  *
  * Writing reproduces numpy.save byte for byte (numpy ≥ 1.17 header: sorted keys, 21 spare
  * spaces minus the digits of the first dimension, padding to 64 bytes), so a file written here
  * is indistinguishable from one NumPy wrote. Not done: memory mapping, appending, and the
- * dtypes npy.h lists as unsupported.
+ * dtypes npy.h lists as unsupported. This file knows nothing of data sets (src/data/numpy.c
+ * builds those from the arrays).
  */
-#include "io/npy.h"
+#include "formats/npy.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zip.h>
 
 #include "core/error.h"
-#include "data/dataset.h"
+#include "core/file.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -36,7 +34,6 @@
 #define NPY_GROW_START ((size_t)4 << 20)
 #define NPY_ALIGN 64
 #define NPY_GROWTH_DIGITS 21          /* numpy's GROWTH_AXIS_MAX_DIGITS */
-#define NPZ_MTIME ((time_t)946684800) /* 2000-01-01: fixed, so equal arrays give equal files */
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -312,44 +309,11 @@ static sbp_status parse_header(const char *what, const char *text, size_t n, npy
 
 /* ---------------------------------------------------------------- reading */
 
-typedef struct reader {
-    const char *what; /* name for messages: "file.npy" or "file.npz: member x.npy" */
-    int fd;           /* ≥ 0 for a file */
-    zip_file_t *zf;   /* else a zip member */
-    int64_t size;     /* total bytes of the source if known (regular file), else −1 */
-} reader;
-
-/* Reads up to `want` bytes; *got < want only at the end of the data. */
-static sbp_status src_read(reader *r, void *buf, size_t want, size_t *got, sbp_error *err)
+/* Reads up to `want` bytes of the source; *got < want only at the end of the data. */
+static sbp_status src_read(const sbp_npy_source *r, void *buf, size_t want, size_t *got,
+                           sbp_error *err)
 {
-    size_t done = 0;
-    while (done < want) {
-        if (r->zf) {
-            zip_int64_t k = zip_fread(r->zf, (uint8_t *)buf + done, want - done);
-            if (k < 0) {
-                *got = done;
-                return sbp_fail(err, SBP_ERR_FORMAT, "%s: cannot read the member: %s", r->what,
-                                zip_file_strerror(r->zf));
-            }
-            if (k == 0)
-                break;
-            done += (size_t)k;
-        } else {
-            size_t chunk = want - done > ((size_t)1 << 30) ? (size_t)1 << 30 : want - done;
-            ssize_t k = read(r->fd, (uint8_t *)buf + done, chunk);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                *got = done;
-                return sbp_fail(err, SBP_ERR_IO, "%s: read failed: %s", r->what, strerror(errno));
-            }
-            if (k == 0)
-                break;
-            done += (size_t)k;
-        }
-    }
-    *got = done;
-    return SBP_OK;
+    return r->read(r->ctx, r->what, buf, want, got, err);
 }
 
 static const char *foreign_hint(const uint8_t *b, size_t n)
@@ -369,8 +333,12 @@ static const char *foreign_hint(const uint8_t *b, size_t n)
     return "";
 }
 
-static sbp_status read_array(reader *r, sbp_npy_array *out, sbp_error *err)
+sbp_status sbp_npy_read_source(sbp_npy_array *out, const sbp_npy_source *r, sbp_error *err)
 {
+    memset(out, 0, sizeof *out);
+    if (!host_little_endian())
+        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY reading needs a little-endian host",
+                        r->what);
     uint8_t pre[12];
     size_t got = 0;
     sbp_status st = src_read(r, pre, 10, &got, err);
@@ -500,7 +468,8 @@ static sbp_status read_array(reader *r, sbp_npy_array *out, sbp_error *err)
                             (unsigned long long)nbytes, done);
         }
     }
-    /* nothing may follow (this read also lets libzip reach the end and check the CRC) */
+    /* nothing may follow (this read also lets a zip member's reader reach its end and check
+     * the CRC) */
     uint8_t extra[64];
     st = src_read(r, extra, sizeof extra, &got, err);
     if (st == SBP_OK && got > 0)
@@ -582,109 +551,66 @@ int64_t sbp_npy_get_int(const sbp_npy_array *a, size_t i)
     }
 }
 
+/* A file descriptor as a byte source. */
+static sbp_status fd_read(void *ctx, const char *what, void *buf, size_t want, size_t *got,
+                          sbp_error *err)
+{
+    const int fd = *(const int *)ctx;
+    size_t done = 0;
+    while (done < want) {
+        size_t chunk = want - done > ((size_t)1 << 30) ? (size_t)1 << 30 : want - done;
+        ssize_t k = read(fd, (uint8_t *)buf + done, chunk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            *got = done;
+            return sbp_fail(err, SBP_ERR_IO, "%s: read failed: %s", what, strerror(errno));
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    *got = done;
+    return SBP_OK;
+}
+
 sbp_status sbp_npy_read(sbp_npy_array *out, const char *path, sbp_error *err)
 {
     if (!out || !path)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "npy: path and output must be set");
     memset(out, 0, sizeof *out);
-    if (!host_little_endian())
-        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY reading needs a little-endian host",
-                        path);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused below, not waited on */
     if (fd < 0)
         return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         int e = errno;
         close(fd);
         return sbp_fail(err, SBP_ERR_IO, "%s: %s", path,
-                        S_ISDIR(sb.st_mode) ? "is a directory, not an NPY file" : strerror(e));
+                        S_ISDIR(sb.st_mode)    ? "is a directory, not an NPY file"
+                        : S_ISFIFO(sb.st_mode) ? "a FIFO, not a regular file"
+                        : !S_ISREG(sb.st_mode) ? "not a regular file"
+                                               : strerror(e));
     }
-    reader r = {path, fd, NULL, S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1};
-    sbp_status st = read_array(&r, out, err);
+    const sbp_npy_source src = {path, S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1, fd_read,
+                                &fd};
+    sbp_status st = sbp_npy_read_source(out, &src, err);
     close(fd);
-    return st;
-}
-
-/* The member names of an archive, comma-separated, for a "no such member" message. */
-static void list_members(zip_t *za, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    zip_int64_t n = zip_get_num_entries(za, 0);
-    for (zip_int64_t i = 0; i < n; i++) {
-        const char *nm = zip_get_name(za, (zip_uint64_t)i, 0);
-        size_t l = strlen(buf);
-        if (!nm || l + 8 >= size)
-            break;
-        snprintf(buf + l, size - l, "%s%s", i ? ", " : "", nm);
-    }
-    if (!buf[0])
-        snprintf(buf, size, "none");
-}
-
-sbp_status sbp_npz_read(sbp_npy_array *out, const char *path, const char *name, sbp_error *err)
-{
-    if (!out || !path || !name || !*name)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "npz: path, member name and output must be set");
-    memset(out, 0, sizeof *out);
-    if (!host_little_endian())
-        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY reading needs a little-endian host",
-                        path);
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return sbp_fail(err, SBP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return sbp_fail(err, SBP_ERR_IO, "%s: is a directory, not an .npz archive", path);
-    int zerr = 0;
-    zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-    if (!za) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        sbp_status st =
-            sbp_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? SBP_ERR_IO : SBP_ERR_FORMAT,
-                     "%s: not a readable .npz (zip) archive: %s", path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        return st;
-    }
-    char member[300];
-    snprintf(member, sizeof member, "%s.npy", name);
-    zip_int64_t idx = zip_name_locate(za, member, 0);
-    if (idx < 0) {
-        snprintf(member, sizeof member, "%s", name);
-        idx = zip_name_locate(za, member, 0);
-    }
-    if (idx < 0) {
-        char names[256];
-        list_members(za, names, sizeof names);
-        zip_discard(za);
-        return sbp_fail(err, SBP_ERR_FORMAT, "%s: no array '%s' in the archive (members: %s)", path,
-                        name, names);
-    }
-    zip_file_t *zf = zip_fopen_index(za, (zip_uint64_t)idx, 0);
-    if (!zf) {
-        sbp_status st = sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: cannot open member %s: %s", path,
-                                 member, zip_strerror(za));
-        zip_discard(za);
-        return st;
-    }
-    char what[1200];
-    snprintf(what, sizeof what, "%s: member %s", path, member);
-    reader r = {what, -1, zf, -1};
-    sbp_status st = read_array(&r, out, err);
-    zip_fclose(zf);
-    zip_discard(za);
     return st;
 }
 
 /* ---------------------------------------------------------------- writing */
 
-/* Builds the header numpy.save writes for (dtype, shape) into *hdr (malloc'd). */
-static sbp_status make_header(const char *path, const char *dtype, int ndim, const size_t *shape,
-                              sbp_npy_dtype *t, uint8_t **hdr, size_t *hdr_len, size_t *nbytes,
-                              sbp_error *err)
+sbp_status sbp_npy_header(const char *path, const char *dtype, int ndim, const size_t *shape,
+                          uint8_t **hdr, size_t *hdr_len, size_t *nbytes, sbp_error *err)
 {
+    if (!host_little_endian())
+        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY writing needs a little-endian host",
+                        path);
     if (!dtype)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: dtype is NULL", path);
+    sbp_npy_dtype dt;
+    sbp_npy_dtype *t = &dt;
     sbp_status st = parse_descr(path, dtype, t, err);
     if (st != SBP_OK)
         return st;
@@ -735,36 +661,21 @@ static sbp_status make_header(const char *path, const char *dtype, int ndim, con
     return SBP_OK;
 }
 
-static sbp_status write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = ENOSPC;
-            return SBP_ERR_IO;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return SBP_OK;
-}
+/* What sbp_npy_write hands the atomic-write helper: numpy.save's header, then the data. */
+typedef struct npy_content {
+    const uint8_t *hdr;
+    size_t hdr_len;
+    const void *data;
+    size_t nbytes;
+} npy_content;
 
-/* fsyncs the folder holding `path` so that a rename into it is durable. */
-static void sync_dir(const char *path)
+static sbp_status put_npy(FILE *f, void *ctx, sbp_error *err)
 {
-    char *dir = strdup(path);
-    if (!dir)
-        return;
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
+    const npy_content *c = ctx;
+    /* a short write is caught by the helper (ferror) */
+    if (fwrite(c->hdr, 1, c->hdr_len, f) == c->hdr_len && c->nbytes)
+        fwrite(c->data, 1, c->nbytes, f);
+    return SBP_OK;
 }
 
 sbp_status sbp_npy_write(const char *path, const char *dtype, int ndim, const size_t *shape,
@@ -772,189 +683,17 @@ sbp_status sbp_npy_write(const char *path, const char *dtype, int ndim, const si
 {
     if (!path)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "npy write: path is NULL");
-    if (!host_little_endian())
-        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY writing needs a little-endian host",
-                        path);
-    sbp_npy_dtype t;
     uint8_t *hdr = NULL;
     size_t hlen = 0, nbytes = 0;
-    sbp_status st = make_header(path, dtype, ndim, shape, &t, &hdr, &hlen, &nbytes, err);
+    sbp_status st = sbp_npy_header(path, dtype, ndim, shape, &hdr, &hlen, &nbytes, err);
     if (st != SBP_OK)
         return st;
     if (nbytes && !data) {
         free(hdr);
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: data is NULL", path);
     }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) {
-        free(hdr);
-        return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                      strerror(errno));
-        free(hdr);
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; an array file is an ordinary document */
-    int e = 0;
-    if (write_all(fd, hdr, hlen) != SBP_OK || write_all(fd, data, nbytes) != SBP_OK)
-        e = errno;
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
+    npy_content c = {hdr, hlen, data, nbytes};
+    st = sbp_write_atomic(path, put_npy, &c, err);
     free(hdr);
-    if (e) {
-        unlink(tmp);
-        free(tmp);
-        return sbp_fail(err, SBP_ERR_IO,
-                        "%s: write failed: %s (the previous file, if any, is "
-                        "untouched)",
-                        path, strerror(e));
-    }
-    free(tmp);
-    sync_dir(path);
-    return SBP_OK;
-}
-
-static int valid_member_name(const char *s)
-{
-    if (!s || !*s || strlen(s) > 200)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '.' || *s == '-'))
-            return 0;
-    return 1;
-}
-
-sbp_status sbp_npz_write(const char *path, const sbp_npz_member *m, size_t n, sbp_error *err)
-{
-    if (!path)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "npz write: path is NULL");
-    if (!m || n == 0)
-        return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: an .npz archive needs at least one array",
-                        path);
-    if (!host_little_endian())
-        return sbp_fail(err, SBP_ERR_UNSUPPORTED, "%s: NPY writing needs a little-endian host",
-                        path);
-    for (size_t i = 0; i < n; i++) {
-        if (!valid_member_name(m[i].name))
-            return sbp_fail(err, SBP_ERR_INVALID_ARG,
-                            "%s: array name '%s' is not [A-Za-z0-9_.-]+ (at most 200 characters)",
-                            path, m[i].name ? m[i].name : "(null)");
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(m[i].name, m[j].name))
-                return sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: array name '%s' appears twice", path,
-                                m[i].name);
-    }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp)
-        return sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sbp_status st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                 strerror(errno));
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644); /* libzip keeps the mode of the file it replaces */
-    close(fd);
-
-    sbp_status st = SBP_OK;
-    int zerr = 0;
-    zip_t *za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-    if (!za) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        st = sbp_fail(err, SBP_ERR_IO, "%s: cannot create the archive: %s", path,
-                      zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        goto out;
-    }
-    for (size_t i = 0; i < n && st == SBP_OK; i++) {
-        sbp_npy_dtype t;
-        uint8_t *hdr = NULL;
-        size_t hlen = 0, nbytes = 0;
-        char what[1200];
-        snprintf(what, sizeof what, "%s: array %s", path, m[i].name);
-        st = make_header(what, m[i].dtype, m[i].ndim, m[i].shape, &t, &hdr, &hlen, &nbytes, err);
-        if (st != SBP_OK)
-            break;
-        if (nbytes && !m[i].data) {
-            free(hdr);
-            st = sbp_fail(err, SBP_ERR_INVALID_ARG, "%s: data is NULL", what);
-            break;
-        }
-        uint8_t *buf = realloc(hdr, hlen + nbytes);
-        if (!buf) {
-            free(hdr);
-            st = sbp_fail(err, SBP_ERR_NOMEM, "%s: out of memory for %zu bytes", what, nbytes);
-            break;
-        }
-        if (nbytes)
-            memcpy(buf + hlen, m[i].data, nbytes);
-        zip_source_t *src = zip_source_buffer(za, buf, hlen + nbytes, 1); /* takes buf */
-        if (!src) {
-            free(buf);
-            st = sbp_fail(err, SBP_ERR_NOMEM, "%s: %s", what, zip_strerror(za));
-            break;
-        }
-        char member[220];
-        snprintf(member, sizeof member, "%s.npy", m[i].name);
-        zip_int64_t idx = zip_file_add(za, member, src, 0);
-        if (idx < 0) {
-            zip_source_free(src);
-            st = sbp_fail(err, SBP_ERR_IO, "%s: %s", what, zip_strerror(za));
-            break;
-        }
-        if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0 ||
-            zip_file_set_mtime(za, (zip_uint64_t)idx, NPZ_MTIME, 0) != 0)
-            st = sbp_fail(err, SBP_ERR_IO, "%s: %s", what, zip_strerror(za));
-    }
-    if (st != SBP_OK) {
-        zip_discard(za);
-        goto out;
-    }
-    if (zip_close(za) != 0) {
-        st = sbp_fail(err, SBP_ERR_IO,
-                      "%s: write failed: %s (the previous file, if any, is "
-                      "untouched)",
-                      path, zip_strerror(za));
-        zip_discard(za);
-        goto out;
-    }
-    /* libzip wrote the archive beside tmp and renamed it over tmp: make it durable, then move
-     * it into place */
-    fd = open(tmp, O_RDONLY);
-    int e = fd < 0 ? errno : 0;
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (fd >= 0)
-        close(fd);
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        st = sbp_fail(err, SBP_ERR_IO,
-                      "%s: write failed: %s (the previous file, if any, is "
-                      "untouched)",
-                      path, strerror(e));
-        goto out;
-    }
-    sync_dir(path);
-    free(tmp);
-    return SBP_OK;
-out:
-    unlink(tmp);
-    free(tmp);
     return st;
 }

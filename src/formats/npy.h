@@ -1,6 +1,7 @@
 /*
- * npy.h — NumPy's array files: .npy (one array) and .npz (a zip archive of .npy members, as
- * written by numpy.savez / savez_compressed), reading and writing.
+ * npy.h — NumPy's array files: .npy (one array, npy.c) and .npz (a zip archive of .npy members,
+ * as written by numpy.savez / savez_compressed, npz.c), reading and writing. A pure codec: it
+ * knows arrays, not data sets or networks (src/data/numpy.c and src/io/interchange.c use it).
  *
  * Format (numpy.lib.format, versions 1.0, 2.0 and 3.0): the magic "\x93NUMPY", a major and a
  * minor version byte, the header length (uint16 little-endian in 1.0, uint32 in 2.0/3.0), a
@@ -14,12 +15,12 @@
  * header must hold exactly the three keys, the data must fill the file (or zip member) exactly.
  *
  * Writing: files are written as numpy.save writes them (version 1.0 while the header fits,
- * header padded to a multiple of 64 bytes), to a temporary file that is fsynced and renamed,
- * so a crash leaves the old file or the new one, never half of one. .npz members are stored
+ * header padded to a multiple of 64 bytes), atomically through core/file.h (temporary file,
+ * fsync, rename), so a crash leaves the old file or the new one, never half of one. .npz members are stored
  * uncompressed (numpy.savez does the same) and named NAME.npy.
  */
-#ifndef SBP_IO_NPY_H
-#define SBP_IO_NPY_H
+#ifndef SBP_FORMATS_NPY_H
+#define SBP_FORMATS_NPY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -97,5 +98,28 @@ typedef struct sbp_npz_member {
 
 /* Writes the members as one .npz archive atomically (np.load(path)[name] gives each back). */
 sbp_status sbp_npz_write(const char *path, const sbp_npz_member *members, size_t n, sbp_error *err);
+
+/* ---------------------------------------------------------------- the parts npz.c shares
+ * (npy.c defines them; other callers use the functions above) */
+
+/* A stream of bytes holding one array: a file descriptor, a zip member. */
+typedef struct sbp_npy_source {
+    const char *what; /* name for messages: "file.npy" or "file.npz: member x.npy" */
+    int64_t size;     /* total bytes if known in advance (a regular file), else −1 */
+    /* Reads up to `want` bytes into buf; *got < want only at the end of the data. */
+    sbp_status (*read)(void *ctx, const char *what, void *buf, size_t want, size_t *got,
+                       sbp_error *err);
+    void *ctx;
+} sbp_npy_source;
+
+/* Reads one array from the source with every check of sbp_npy_read (the whole source must be
+ * exactly one array). *out is zeroed on failure. */
+sbp_status sbp_npy_read_source(sbp_npy_array *out, const sbp_npy_source *src, sbp_error *err);
+
+/* The header numpy.save writes for (dtype, shape): *hdr (malloc'd, caller frees) of *hdr_len
+ * bytes, and *nbytes, the size of the data that must follow. `what` names the target in
+ * messages. */
+sbp_status sbp_npy_header(const char *what, const char *dtype, int ndim, const size_t *shape,
+                          uint8_t **hdr, size_t *hdr_len, size_t *nbytes, sbp_error *err);
 
 #endif
