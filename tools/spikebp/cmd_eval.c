@@ -18,6 +18,7 @@ static void help(FILE *f)
             "  --threads N           worker threads [default: all cores]\n"
             "  --backend NAME        cpu, reference (plain loops, slow) or cuda [default: cpu]\n"
             "  --reference           the same as --backend reference\n"
+            "  (under mpirun -np R: the images split over R processes; docs/mpi.md)\n"
             "  --quiet               no progress bar\n"
             "  --json                print one JSON object with the results\n\n");
     cli_data_help(f);

@@ -70,6 +70,8 @@ static void help(FILE *f)
             "  --backend NAME        cpu (fast path), reference (plain loops, the oracle; slow)\n"
             "                        or cuda (not in this build)                   [cpu]\n"
             "  --reference           the same as --backend reference\n"
+            "  (under mpirun -np R: data-parallel over R processes, --batch the global batch;\n"
+            "   --threads per process; docs/mpi.md)\n"
             "\nSpike data sets (N-MNIST, npy spike trains) set T unless -T is given.\n\n");
     cli_data_help(f);
 }
@@ -463,8 +465,9 @@ int cmd_train(int argc, char **argv)
         size_t work = sbp_dataset_count(ds.train) < (size_t)o->batch ? sbp_dataset_count(ds.train)
                                                                      : (size_t)o->batch;
         if (o->threads > 0 && (size_t)o->threads > work) {
-            fprintf(stderr, "spikebp train: note: --threads %d capped at %zu, the samples of "
-                    "one batch\n", o->threads, work);
+            if (lead)
+                fprintf(stderr, "spikebp train: note: --threads %d capped at %zu, the samples of "
+                        "one batch\n", o->threads, work);
             o->threads = (int)work;
         }
     }
