@@ -477,6 +477,17 @@ int cmd_train(int argc, char **argv)
         sbp_net_set_meta(net, "data", s.data, &err) != SBP_OK ||
         sbp_net_set_meta(net, "backward", sbp_backward_name(o->backward), &err) != SBP_OK)
         goto fail;
+    { /* ranks of the run (recorded only for R > 1): results are bit-identical per R */
+        const char *was = sbp_net_get_meta(net, "ranks");
+        const int before = was ? atoi(was) : 1, now = sbp_comm_size(comm);
+        if (resume && before != now && lead)
+            fprintf(stderr, "spikebp train: note: the run had %d rank%s and continues on %d: "
+                    "correct, but not bit-identical to the uninterrupted run\n", before,
+                    before == 1 ? "" : "s", now);
+        snprintf(tbuf, sizeof tbuf, "%d", now);
+        if ((now > 1 || was) && sbp_net_set_meta(net, "ranks", tbuf, &err) != SBP_OK)
+            goto fail;
+    }
     if (sbp_trainer_create(&tr, net, ds.train, o, &err) != SBP_OK)
         goto fail;
     if (resume && sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
