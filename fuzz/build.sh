@@ -31,6 +31,11 @@ rm -f "$OUT/.probe"
 
 PKG_CFLAGS=$(pkg-config --cflags openblas matio libzip)
 PKG_LIBS=$(pkg-config --libs openblas matio libzip)
+# HDF5 (optional, as in CMakeLists.txt): with it fuzz_nir reaches the NIR reader in src/io/nir.c
+if pkg-config --exists hdf5; then
+  PKG_CFLAGS="$PKG_CFLAGS -DSBP_HAVE_HDF5 $(pkg-config --cflags hdf5)"
+  PKG_LIBS="$PKG_LIBS $(pkg-config --libs hdf5)"
+fi
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -g -O1 -fopenmp -D_XOPEN_SOURCE=700 -Wall -Wno-unused-parameter -Iinclude -Isrc $PKG_CFLAGS"
 LIBS="-fopenmp $PKG_LIBS -lz -lm"

@@ -1,12 +1,14 @@
 /*
  * make_corpus.c — writes the seeds that need the library or libmatio: model files saved by
- * sbp_net_save (fuzz/corpus/model), SVHN-style MAT files (fuzz/corpus/svhn) and an .npz
- * archive holding both a data set and the weights of fuzz_npz's network
- * (fuzz/corpus/npz). The other seeds come from fuzz/make_corpus.py. Deterministic.
+ * sbp_net_save (fuzz/corpus/model), the same networks as NIR graphs (fuzz/corpus/nir, when
+ * built with HDF5), SVHN-style MAT files (fuzz/corpus/svhn) and an .npz archive holding both
+ * a data set and the weights of fuzz_npz's network (fuzz/corpus/npz). The other seeds come
+ * from fuzz/make_corpus.py. Deterministic.
  *
- *   gcc -std=c11 -O1 -D_XOPEN_SOURCE=700 -Iinclude -Isrc $(pkg-config --cflags openblas matio \
- *       libzip) fuzz/make_corpus.c $(find src -name '*.c') -fopenmp $(pkg-config --libs \
- *       openblas matio libzip) -lz -lm -o /tmp/make_corpus && /tmp/make_corpus fuzz/corpus
+ *   gcc -std=c11 -O1 -D_XOPEN_SOURCE=700 -DSBP_HAVE_HDF5 -Iinclude -Isrc $(pkg-config --cflags \
+ *       openblas matio libzip hdf5) fuzz/make_corpus.c $(find src -name '*.c') -fopenmp \
+ *       $(pkg-config --libs openblas matio libzip hdf5) -lz -lm -o /tmp/make_corpus && \
+ *       /tmp/make_corpus fuzz/corpus
  */
 #include <matio.h>
 #include <stdio.h>
@@ -51,6 +53,11 @@ static void model(const char *name, const char *text, int notation, int n_meta)
     path_of(p, sizeof p, "model", name);
     if (sbp_net_save(net, p, &err) != SBP_OK)
         die(name, &err);
+#ifdef SBP_HAVE_HDF5
+    path_of(p, sizeof p, "nir", name);
+    if (sbp_net_export_nir(net, p, &err) != SBP_OK)
+        die(name, &err);
+#endif
     sbp_net_free(net);
 }
 

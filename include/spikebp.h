@@ -166,6 +166,24 @@ sbp_status sbp_dataset_load_npy(sbp_dataset **out, const char *data_path,
 sbp_status sbp_dataset_load_npz(sbp_dataset **out, const char *path, const char *x_name,
                                 const char *y_name, sbp_error *err);
 
+/* Data sets from memory (language bindings, generated data). `data` holds n samples: images
+ * (n, c, h, w) of uint8 when timesteps = 0 (encoded like .npy images: mean 0, std 1, gain 1/2
+ * unless the caller sets another encoding), or spike trains (n, timesteps, c, h, w) of int8 in
+ * −1 … 1 when timesteps > 0. labels (n) of uint8 in 0 … classes−1; classes = 0 takes
+ * max(label) + 1 (at least 2). Ownership: SBP_MEMORY_COPY copies both arrays (the caller may
+ * free them on return); SBP_MEMORY_BORROW keeps pointers to them — the caller keeps both
+ * arrays alive and unchanged until sbp_dataset_free, which does not free them. Values are
+ * checked once, here. Caller frees the data set with sbp_dataset_free. */
+typedef enum sbp_memory { SBP_MEMORY_COPY, SBP_MEMORY_BORROW } sbp_memory;
+sbp_status sbp_dataset_from_memory(sbp_dataset **out, const void *data, const uint8_t *labels,
+                                   size_t n, int timesteps, int c, int h, int w, int classes,
+                                   sbp_memory mode, sbp_error *err);
+/* The n labels, owned by the data set (contiguous, also for a slice). */
+const uint8_t *sbp_dataset_labels(const sbp_dataset *ds);
+/* Spike trains of sample i, (T, C, H, W) int8, owned by the data set; NULL for an image set
+ * or an index out of range. Consecutive samples are contiguous. */
+const int8_t *sbp_dataset_spikes(const sbp_dataset *ds, size_t i);
+
 /* Data sets by name, the way the CLI's --data names them. */
 typedef enum sbp_split { SBP_SPLIT_TRAIN, SBP_SPLIT_TEST } sbp_split;
 /* Opens split `split` of the data set `name`, exactly as the CLI's --data: "mnist",
@@ -281,6 +299,19 @@ sbp_status sbp_net_load(sbp_net **out, const char *path, sbp_error *err);
  * arrays the network does not have. */
 sbp_status sbp_net_export_npz(const sbp_net *net, const char *path, sbp_error *err);
 sbp_status sbp_net_import_npz(sbp_net *net, const char *path, sbp_error *err);
+
+/* NIR, the Neuromorphic Intermediate Representation (an HDF5 graph that snnTorch, Norse,
+ * Sinabs, Lava and neuromorphic hardware read; docs/nir.md): the network as Input, Conv2d,
+ * AvgPool2d + IF, Flatten, Linear, LIF, LI and Output nodes with residual edges, spikebp's
+ * discrete-time neuron constants mapped to NIR's time constants (dt in the metadata), and
+ * what NIR cannot express (exact constants, dropout, the model's metadata) as metadata.
+ * Export writes atomically (temporary file, fsync, rename). Import rebuilds the network
+ * from the graph — weights bit-identical, constants exact for files spikebp wrote — and
+ * refuses what spikebp cannot run, naming the file and the node. Both need a build with
+ * HDF5: sbp_nir_supported() is 0 otherwise and they return SBP_ERR_UNSUPPORTED. */
+int sbp_nir_supported(void);
+sbp_status sbp_net_export_nir(const sbp_net *net, const char *path, sbp_error *err);
+sbp_status sbp_net_import_nir(sbp_net **out, const char *path, sbp_error *err);
 
 /* Free-form metadata saved with the model (e.g. "timesteps" → "100", "data" → "mnist").
  * Keys: [a-z0-9_]+ (< 32 characters), values: printable without newlines (< 1024
@@ -421,6 +452,35 @@ typedef struct sbp_eval_result {
 
 sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
                     sbp_eval_result *res, sbp_error *err);
+
+/* The network's outputs o = M[T−1]/T (§1) of every sample of ds, as sbp_eval computes them
+ * (same encoding, same bits): out (count(ds), classes), caller-owned, row-major, where
+ * classes = the output layer's size. */
+sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                       float *out, sbp_error *err);
+
+/* ---------------------------------------------------------------- spike statistics (§8) */
+
+/* What one group of neurons does over the inference window, per image, averaged over the
+ * images measured (the figures of `spikebp analyze`, src/analysis/analysis.h). */
+typedef struct sbp_layer_stats {
+    char name[32];       /* the paper's notation ("20C5", "P2", "200FC", "10 out") or "input" */
+    const char *kind;    /* sbp_layer_kind_name(), or "input" (static string) */
+    int spiking;         /* 0 for the non-spiking output layer (rate etc. are NAN there) */
+    uint64_t neurons;    /* neurons of the layer (input: positions C·H·W) */
+    double rate;         /* spikes per neuron per step */
+    double silent;       /* fraction of neurons with no spike in the window */
+    double saturated;    /* fraction of neurons spiking at ≥ 90 % of the steps */
+    double acs;          /* synaptic accumulates per image (incl. its residual shortcut) */
+    double macs_step;    /* dense multiply-accumulates of one ANN pass per image */
+} sbp_layer_stats;
+
+/* Runs the first `images` samples of ds (0 = all) with the evaluation encoding of opts->seed
+ * and T = opts->timesteps and fills stats[0] (the encoded input) and stats[1 + l] for every
+ * layer l: stats needs 1 + n_layers entries, caller-owned. Results do not depend on the thread
+ * count. opts->backend and opts->batch are not used (the analysis runs its own probes). */
+sbp_status sbp_spike_stats(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                           size_t images, sbp_layer_stats *stats, sbp_error *err);
 
 #ifdef __cplusplus
 }

@@ -70,7 +70,7 @@ def objects(src, build):
     """Map source path (relative) -> object file, for the library and the CLI (objects left
     behind by sources that no longer exist are ignored)."""
     out = {}
-    for d in ("CMakeFiles/spikebp.dir", "CMakeFiles/spikebp_cli.dir"):
+    for d in ("CMakeFiles/spikebp_objects.dir", "CMakeFiles/spikebp.dir", "CMakeFiles/spikebp_cli.dir"):
         base = os.path.join(build, d)
         for root, _, files in os.walk(base):
             for f in files:

@@ -228,6 +228,31 @@ static void tiny_datasets(void)
           "sbp_eval correct %zu, analysis after T steps %llu", er.correct,
           (unsigned long long)cbs[T_TINY - 1]);
 
+    /* The public sbp_spike_stats reports these very counts (per image): the tiny net's
+     * hand-derived activity above, through the figures. */
+    {
+        sbp_layer_stats st[1 + SBP_MAX_LAYERS];
+        sbp_analysis_figures f;
+        sbp_analysis_figures_of(net, &act, 4.6, 0.9, &f);
+        CHECK(sbp_spike_stats(net, ds, &eo, 0, st, &err) == SBP_OK, "stats: %s", err.msg);
+        CHECK(!strcmp(st[0].name, "input") && st[0].neurons == f.input.neurons &&
+                  st[0].rate == f.input.rate && st[0].silent == f.input.silent,
+              "stats: input %s %g vs %g", st[0].name, st[0].rate, f.input.rate);
+        for (int l = 0; l < net->n_layers; l++)
+            CHECK(!strcmp(st[1 + l].name, f.layer[l].name) &&
+                      st[1 + l].neurons == f.layer[l].neurons &&
+                      st[1 + l].spiking == f.layer[l].spiking &&
+                      (st[1 + l].rate == f.layer[l].rate ||
+                       (isnan(st[1 + l].rate) && isnan(f.layer[l].rate))) &&
+                      st[1 + l].acs == f.layer[l].acs &&
+                      st[1 + l].macs_step == f.layer[l].macs_step,
+                  "stats: layer %d (%s) rate %g vs %g", l, st[1 + l].name, st[1 + l].rate,
+                  f.layer[l].rate);
+        eo.timesteps = 0;
+        CHECK(sbp_spike_stats(net, ds, &eo, 0, st, &err) == SBP_ERR_INVALID_ARG, "T = 0");
+        eo.timesteps = T_TINY;
+    }
+
     /* --images 1: only image A. */
     o.images = 1;
     CHECK(sbp_analysis_run(net, ds, &o, &act, NULL, NULL, &err) == SBP_OK, "run: %s", err.msg);

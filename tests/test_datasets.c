@@ -1177,6 +1177,69 @@ static void test_npy_write(void)
     sbp_npy_array_free(&arr);
 }
 
+/* sbp_dataset_from_memory: a copy is independent of the caller's arrays; a borrowed set reads
+ * them in place and its free leaves them alone (they live on this stack frame: freeing them
+ * would abort, under the sanitizers and in glibc alike); bad values fail with a message. */
+static void test_from_memory(void)
+{
+    sbp_error err = {0};
+    uint8_t px[3 * 2 * 2], lab[3] = {0, 4, 1};
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(10 * i);
+    sbp_dataset *cp = NULL, *bw = NULL, *sl = NULL;
+    CHECK(sbp_dataset_from_memory(&cp, px, lab, 3, 0, 1, 2, 2, 0, SBP_MEMORY_COPY, &err) == SBP_OK,
+          "copy: %s", err.msg);
+    CHECK(sbp_dataset_from_memory(&bw, px, lab, 3, 0, 1, 2, 2, 0, SBP_MEMORY_BORROW, &err) ==
+              SBP_OK,
+          "borrow: %s", err.msg);
+    if (cp && bw) {
+        CHECK(sbp_dataset_classes(cp) == 5 && sbp_dataset_count(cp) == 3, "classes from labels");
+        CHECK(sbp_dataset_image(bw, 0) == px && sbp_dataset_labels(bw) == lab, "borrowed in place");
+        CHECK(sbp_dataset_image(cp, 0) != px && memcmp(sbp_dataset_image(cp, 0), px, 12) == 0,
+              "copied pixels");
+        px[5] = 255;
+        lab[2] = 3;
+        CHECK(sbp_dataset_image(cp, 1)[1] == 50 && sbp_dataset_label(cp, 2) == 1,
+              "the copy does not see later writes");
+        CHECK(sbp_dataset_image(bw, 1)[1] == 255 && sbp_dataset_label(bw, 2) == 3,
+              "the borrowed set reads the caller's arrays");
+        CHECK(sbp_dataset_spikes(bw, 0) == NULL, "an image set has no spike trains");
+        CHECK(sbp_dataset_slice(&sl, bw, 1, 2, &err) == SBP_OK && sbp_dataset_labels(sl) == lab + 1,
+              "slice of a borrowed set");
+    }
+    sbp_dataset_free(sl);
+    sbp_dataset_free(bw);
+    sbp_dataset_free(cp);
+
+    int8_t sp[2 * 3 * 1 * 1 * 2] = {1, 0, -1, 0, 0, 1, 0, 0, 1, 1, -1, -1};
+    uint8_t sl2[2] = {1, 0};
+    sbp_dataset *st = NULL;
+    CHECK(sbp_dataset_from_memory(&st, sp, sl2, 2, 3, 1, 1, 2, 2, SBP_MEMORY_BORROW, &err) ==
+              SBP_OK,
+          "spikes: %s", err.msg);
+    if (st) {
+        CHECK(sbp_dataset_timesteps(st) == 3 && sbp_dataset_image(st, 0) == NULL, "spike set");
+        CHECK(sbp_dataset_spikes(st, 1) == sp + 6, "sample 1 starts after T·C·H·W values");
+    }
+    sbp_dataset_free(st);
+    sp[4] = 2;
+    st = NULL;
+    CHECK(sbp_dataset_from_memory(&st, sp, sl2, 2, 3, 1, 1, 2, 2, SBP_MEMORY_COPY, &err) ==
+                  SBP_ERR_INVALID_ARG &&
+              !st && strstr(err.msg, "spike value 2 at flat index 4"),
+          "spike value 2: %s", err.msg);
+    CHECK(sbp_dataset_from_memory(&st, sp, sl2, 2, 0, 1, 1, 2, 1, SBP_MEMORY_COPY, &err) ==
+                  SBP_ERR_INVALID_ARG &&
+              strstr(err.msg, "label 1 at index 0"),
+          "label beyond classes: %s", err.msg);
+    CHECK(sbp_dataset_from_memory(&st, sp, sl2, 2, 0, 5, 1, 2, 0, SBP_MEMORY_COPY, &err) ==
+              SBP_ERR_UNSUPPORTED,
+          "5 channels: %s", err.msg);
+    CHECK(sbp_dataset_from_memory(&st, NULL, sl2, 2, 0, 1, 1, 2, 0, SBP_MEMORY_COPY, &err) ==
+              SBP_ERR_INVALID_ARG,
+          "NULL data: %s", err.msg);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/sbp-datasets-XXXXXX",
@@ -1194,6 +1257,7 @@ int main(void)
     test_npy_fixtures();
     test_npy_hostile();
     test_npy_write();
+    test_from_memory();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_finish("datasets");
 }

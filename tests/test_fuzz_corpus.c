@@ -40,6 +40,12 @@
 #define LLVMFuzzerTestOneInput fuzz_one_npz
 #include "../fuzz/fuzz_npz.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_nir
+#include "../fuzz/fuzz_nir.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_nir_graph
+#include "../fuzz/fuzz_nir_graph.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "check.h"
 
@@ -52,6 +58,7 @@ static const struct {
     {"idx", fuzz_one_idx},         {"model", fuzz_one_model}, {"spec", fuzz_one_spec},
     {"netfile", fuzz_one_netfile}, {"cifar", fuzz_one_cifar}, {"svhn", fuzz_one_svhn},
     {"nmnist", fuzz_one_nmnist},   {"npy", fuzz_one_npy},     {"npz", fuzz_one_npz},
+    {"nir", fuzz_one_nir},         {"nir_graph", fuzz_one_nir_graph},
 };
 
 static int cmp_name(const void *a, const void *b)

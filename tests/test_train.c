@@ -92,6 +92,46 @@ static double accuracy(const sbp_net *net, const sbp_dataset *ds)
     return r.accuracy;
 }
 
+/* sbp_predict is sbp_eval's pass: its outputs give eval's hits and loss exactly, and do not
+ * depend on the thread count. */
+static void check_predict(const sbp_net *net, const sbp_dataset *ds)
+{
+    sbp_error err = {0};
+    const size_t n = sbp_dataset_count(ds), K = net->layers[net->n_layers - 1].n_out;
+    float *o1 = malloc(n * K * sizeof *o1), *o2 = malloc(n * K * sizeof *o2);
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = 12;
+    eo.threads = 2;
+    sbp_eval_result r;
+    CHECK(o1 && o2 && sbp_predict(net, ds, &eo, o1, &err) == SBP_OK &&
+              sbp_eval(net, ds, &eo, &r, &err) == SBP_OK,
+          "predict/eval: %s", err.msg);
+    eo.threads = 1;
+    eo.batch = 7;
+    CHECK(o2 && sbp_predict(net, ds, &eo, o2, &err) == SBP_OK, "predict: %s", err.msg);
+    if (o1 && o2) {
+        CHECK(memcmp(o1, o2, n * K * sizeof *o1) == 0, "predict depends on threads or chunks");
+        size_t hits = 0;
+        double loss = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t best = 0;
+            for (size_t k = 0; k < K; k++) {
+                double d = o1[i * K + k] - (k == (size_t)sbp_dataset_label(ds, i) ? 1.0 : 0.0);
+                loss += d * d;
+                if (o1[i * K + k] > o1[i * K + best])
+                    best = k;
+            }
+            hits += best == (size_t)sbp_dataset_label(ds, i);
+        }
+        CHECK(hits == r.correct, "predict argmax hits %zu, eval %zu", hits, r.correct);
+        CHECK_NEAR(loss, r.loss, 1e-9 * r.loss, "predict loss vs eval loss");
+    }
+    CHECK(sbp_predict(net, ds, &eo, NULL, &err) == SBP_ERR_INVALID_ARG, "NULL output accepted");
+    free(o1);
+    free(o2);
+}
+
 int main(void)
 {
     sbp_dataset *train_set = synthetic(128, 7), *test_set = synthetic(64, 99);
@@ -133,6 +173,8 @@ int main(void)
     }
     printf("fast vs reference after one epoch: max |Δw| = %.3g (max |w| %.3g)\n", maxd, maxw);
     CHECK(maxd <= 1e-3 * maxw, "fast and reference training diverge: max |Δw| = %g", maxd);
+
+    check_predict(a, test_set);
 
     sbp_net_free(a);
     sbp_net_free(b);

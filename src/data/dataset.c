@@ -74,7 +74,7 @@ void sbp_dataset_free(sbp_dataset *ds)
 {
     if (!ds)
         return;
-    if (!ds->parent) {
+    if (!ds->parent && !ds->borrowed) {
         free(ds->pixels);
         free(ds->spikes);
         free(ds->labels);
@@ -118,6 +118,19 @@ const uint8_t *sbp_dataset_image(const sbp_dataset *ds, size_t i)
     if (!ds || i >= ds->n || !ds->pixels)
         return NULL;
     return ds->pixels + i * ((size_t)ds->c * (size_t)ds->h * (size_t)ds->w);
+}
+
+const uint8_t *sbp_dataset_labels(const sbp_dataset *ds)
+{
+    return ds ? ds->labels : NULL;
+}
+
+/* Returns NULL for an image set, a NULL dataset or an index out of range. */
+const int8_t *sbp_dataset_spikes(const sbp_dataset *ds, size_t i)
+{
+    if (!ds || i >= ds->n || !ds->spikes)
+        return NULL;
+    return ds->spikes + i * ((size_t)ds->timesteps * ds->c * ds->h * ds->w);
 }
 
 sbp_status sbp_dataset_set_encoding(sbp_dataset *ds, const float *mean, const float *std,

@@ -20,6 +20,7 @@ struct sbp_dataset {
     float std[SBP_DATASET_MAX_CH];  /* per-channel std of pixel/255 */
     float gain;            /* spike probability = |x|·gain (§1) */
     const sbp_dataset *parent; /* non-NULL for a slice: memory belongs to the parent */
+    int borrowed;          /* pixels/spikes and labels belong to the caller (from_memory) */
     sbp_dataset *owned;    /* the parent, when this slice owns it (freed with the slice) */
     /* Pre-encoded spike data (event cameras, .npy spike trains): when timesteps > 0 every
      * sample is a spike train (timesteps, c, h, w) of int8 values −1/0/+1 (or small counts)

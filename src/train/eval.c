@@ -1,11 +1,13 @@
 /*
  * eval.c — evaluation of a network on a data set (§1 prediction argmax o, o = M[T−1]/T; §2
- * loss): one engine per worker, images in parallel, per-image results summed in image order,
- * so the result does not depend on the worker count.
+ * loss) and prediction (every image's o, sbp_predict): one engine per worker, images in
+ * parallel, per-image results summed in image order, so the result does not depend on the
+ * worker count.
  *
  * Across processes (opts.comm): each rank runs a contiguous share of the images, the per-image
- * results are gathered on every rank and summed in image order there, so the result is the one
- * a single process computes, bit for bit, whatever the rank count.
+ * results (and outputs, for sbp_predict) are gathered on every rank and summed in image order
+ * there, so the result is the one a single process computes, bit for bit, whatever the rank
+ * count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ typedef struct eval_run {
     const sbp_dataset *ds;
     sbp_engine *eng;      /* (workers) */
     float *outs;          /* (workers, classes) */
+    float *outputs;       /* (n, classes) every image's o (sbp_predict), or NULL */
     int classes;
     sbp_rng_key key;
     size_t first;         /* this rank's first image */
@@ -49,7 +52,7 @@ static void eval_image(void *ctx, int w, size_t k)
     sbp_input in;
     int ok;
     sbp_input_for(&in, r->ds, i, r->key, SBP_INPUT_EVAL_TAG);
-    float *o = r->outs + (size_t)w * r->classes;
+    float *o = r->outputs ? r->outputs + i * (size_t)r->classes : r->outs + (size_t)w * r->classes;
     sbp_engine_forward(&r->eng[w], &in, o);
     r->losses[i] = sbp_sample_loss(o, r->classes, sbp_dataset_label(r->ds, i), NULL, &ok);
     r->hits[i] = (unsigned char)ok;
@@ -83,6 +86,18 @@ static sbp_status gather(const sbp_comm *comm, eval_run *r, sbp_error *err)
         counts[q] /= sizeof *losses;
     if (st == SBP_OK)
         st = comm->ops->gatherv(comm, r->hits + r->first, hits, counts, err);
+    if (st == SBP_OK && r->outputs) { /* rows of floats, gathered in place of one's own */
+        float *rows = malloc(r->n * (size_t)r->classes * sizeof *rows);
+        for (int q = 0; q < comm->size; q++)
+            counts[q] *= (size_t)r->classes * sizeof *rows;
+        st = rows ? comm->ops->gatherv(comm, r->outputs + r->first * (size_t)r->classes, rows,
+                                       counts, err)
+                  : sbp_fail(err, SBP_ERR_NOMEM, "prediction: out of memory gathering %zu "
+                                                 "outputs", r->n);
+        if (st == SBP_OK)
+            memcpy(r->outputs, rows, r->n * (size_t)r->classes * sizeof *rows);
+        free(rows);
+    }
     if (st == SBP_OK) {
         memcpy(r->losses, losses, r->n * sizeof *losses);
         memcpy(r->hits, hits, r->n);
@@ -111,8 +126,10 @@ static sbp_status agree(const sbp_comm *comm, const sbp_net *net, const sbp_data
                           err);
 }
 
-sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                    sbp_eval_result *res, sbp_error *err)
+/* Evaluation and prediction are one pass: `outputs` (n, classes), if not NULL, receives every
+ * sample's o where the forward pass writes it, so both see the same bits. */
+static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                           sbp_eval_result *res, float *outputs, sbp_error *err)
 {
     memset(res, 0, sizeof *res);
     sbp_status st = sbp_images_check(net, ds, opts->timesteps, "", err);
@@ -125,7 +142,8 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
     if (comm->size > 1 && (st = agree(comm, net, ds, opts, err)) != SBP_OK)
         return st;
     const int nt = sbp_workers(opts->threads);
-    eval_run r = {.ds = ds, .classes = (int)net->layers[net->n_layers - 1].n_out};
+    eval_run r = {.ds = ds, .classes = (int)net->layers[net->n_layers - 1].n_out,
+                  .outputs = outputs};
     size_t last;
     sbp_comm_share(ds->n, comm->rank, comm->size, &r.first, &last);
     r.n = ds->n;
@@ -173,4 +191,20 @@ done:
     free(r.losses);
     free(r.hits);
     return st;
+}
+
+sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                    sbp_eval_result *res, sbp_error *err)
+{
+    return run_eval(net, ds, opts, res, NULL, err);
+}
+
+sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                       float *out, sbp_error *err)
+{
+    if (!net || !ds || !opts || !out)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "predict: the network, data, options and output array must be set");
+    sbp_eval_result res;
+    return run_eval(net, ds, opts, &res, out, err);
 }

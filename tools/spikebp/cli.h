@@ -64,6 +64,11 @@ void cli_json_string(FILE *f, const char *s);
 int cli_model_defaults(const sbp_net *net, const char *model, const char **data, long *T,
                        char *msg, size_t size);
 
+/* A model file by content: a NIR graph (an HDF5 file, read with sbp_net_import_nir) or
+ * spikebp's own model file (sbp_net_load). */
+int cli_is_nir(const char *path);
+sbp_status cli_load_model(sbp_net **net, const char *path, sbp_error *err);
+
 /* Creates folder dir and any missing parents (mkdir -p). 0 on success; else fills msg with
  * the folder that could not be made and why, and returns −1. */
 int cli_mkdirs(const char *dir, char *msg, size_t size);

@@ -9,7 +9,8 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: spikebp eval --model FILE [--data NAME] [options]\n\n"
-            "  --model FILE          a model saved by 'spikebp train' (required)\n"
+            "  --model FILE          a model saved by 'spikebp train' (required), or a NIR\n"
+            "                        graph written by 'spikebp export --nir' (by content)\n"
             "  --data NAME           a data set (list below)\n"
             "                        [default: the data the model was trained on]\n"
             "  -T, --timesteps N     time steps per image [default: the model's training T]\n"
@@ -77,7 +78,7 @@ int cmd_eval(int argc, char **argv)
     sbp_net *net = NULL;
     sbp_dataset *ds = NULL;
     int rc = CLI_FAIL;
-    if (sbp_net_load(&net, model, &err) != SBP_OK)
+    if (cli_load_model(&net, model, &err) != SBP_OK)
         goto fail;
     if (cli_model_defaults(net, model, &data, &T, err.msg, sizeof err.msg) != 0) {
         fprintf(stderr, "spikebp eval: %s\n", err.msg);

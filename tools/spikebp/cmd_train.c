@@ -47,7 +47,10 @@ static void help(FILE *f)
             "  --weight-decay X      L2 weight decay                               [5e-4]\n"
             "  --backward MODE       exact | aggregate (SPEC §3)                   [exact]\n"
             "  --seed S              seed for weights, data order, spikes, dropout [1]\n"
-            "  --init FILE.npz       start from these weights (as 'spikebp export' writes)\n"
+            "  --init FILE           start from these weights: a .npz archive or a NIR graph\n"
+            "                        (as 'spikebp export' writes them); a NIR graph also\n"
+            "                        gives the network unless --net is given (then the two\n"
+            "                        must have the same layers)\n"
             "  --recipe paper        SPEC §4's lr, schedule, epochs, batch and T for the\n"
             "                        built-in network; options given explicitly win\n"
             "  --val-split F         hold out the last fraction F of the training set for\n"
@@ -237,6 +240,68 @@ static sbp_status data_load(data_sets *d, const train_state *s, sbp_error *err)
         st = sbp_dataset_slice(&d->val, view, n - nval, nval, err);
     if (st != SBP_OK)
         data_free(d);
+    return st;
+}
+
+/* Same layers (geometry and shortcuts; dropout and constants may differ). */
+static int same_layers(const sbp_net_spec *a, const sbp_net_spec *b)
+{
+    if (a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w ||
+        a->n_layers != b->n_layers)
+        return 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        const sbp_layer_spec *x = &a->layers[i], *y = &b->layers[i];
+        if (x->kind != y->kind || (x->kind != SBP_LAYER_POOL && x->out != y->out) ||
+            (x->kind == SBP_LAYER_CONV &&
+             (x->kernel != y->kernel || x->stride != y->stride || x->pad != y->pad)) ||
+            x->shortcut != y->shortcut ||
+            (x->shortcut != SBP_SHORTCUT_NONE && x->shortcut_from != y->shortcut_from))
+            return 0;
+    }
+    return 1;
+}
+
+/* --init with a NIR graph: the network is the graph's (sbp_net_import_nir). With --net too, the
+ * graph's weights go into --net's network (keeping its dropout and constants) when the two
+ * have the same layers. */
+static sbp_status init_from_nir(sbp_net **net, const char *path, const char *net_name,
+                                sbp_error *err)
+{
+    sbp_net *nir = NULL;
+    sbp_status st = sbp_net_import_nir(&nir, path, err);
+    if (st != SBP_OK || !net_name) {
+        *net = nir;
+        return st;
+    }
+    sbp_net_spec spec;
+    st = cli_net_spec(net_name, &spec, err);
+    if (st == SBP_OK)
+        st = sbp_net_create(net, &spec, 0, err);
+    if (st == SBP_OK && !same_layers(&spec, sbp_net_get_spec(nir))) {
+        char a[512], b[512];
+        if (sbp_net_spec_format(&spec, a, sizeof a, NULL) != SBP_OK)
+            snprintf(a, sizeof a, "%s", net_name);
+        if (sbp_net_spec_format(sbp_net_get_spec(nir), b, sizeof b, NULL) != SBP_OK)
+            snprintf(b, sizeof b, "another network");
+        snprintf(err->msg, sizeof err->msg, "--init %.150s holds %.150s, --net gives %.150s", path,
+                 b, a);
+        err->status = st = SBP_ERR_SHAPE;
+    }
+    for (int i = 0; st == SBP_OK && i < spec.n_layers; i++) {
+        size_t n, m;
+        float *dst = sbp_net_layer_weights(*net, i, &n), *src = sbp_net_layer_weights(nir, i, &m);
+        if (dst && src && n == m)
+            memcpy(dst, src, n * sizeof *dst);
+        dst = sbp_net_shortcut_weights(*net, i, &n);
+        src = sbp_net_shortcut_weights(nir, i, &m);
+        if (dst && src && n == m)
+            memcpy(dst, src, n * sizeof *dst);
+    }
+    sbp_net_free(nir);
+    if (st != SBP_OK) {
+        sbp_net_free(*net);
+        *net = NULL;
+    }
     return st;
 }
 
@@ -434,11 +499,15 @@ int cmd_train(int argc, char **argv)
                     s.epoch + 1, s.batch + 1);
     } else {
         sbp_net_spec spec;
-        if (cli_net_spec(s.net_name, &spec, &err) != SBP_OK ||
-            sbp_net_create(&net, &spec, o->seed, &err) != SBP_OK)
+        if (init_path && cli_is_nir(init_path)) {
+            if (init_from_nir(&net, init_path, (given & GIVEN('n')) ? s.net_name : NULL, &err) !=
+                SBP_OK)
+                goto fail;
+        } else if (cli_net_spec(s.net_name, &spec, &err) != SBP_OK ||
+                   sbp_net_create(&net, &spec, o->seed, &err) != SBP_OK ||
+                   (init_path && sbp_net_import_npz(net, init_path, &err) != SBP_OK)) {
             goto fail;
-        if (init_path && sbp_net_import_npz(net, init_path, &err) != SBP_OK)
-            goto fail;
+        }
     }
     o->comm = comm; /* after a resume too: a checkpoint holds no communicator */
     /* Folders of the outputs, made before the (long) data loading: mkdir -p. */

@@ -22,6 +22,7 @@ static const char *kind_name(cli_out_kind kind)
     case CLI_OUT_LOG: return "a spikebp training log";
     case CLI_OUT_CSV: return "a CSV file of 'spikebp analyze'";
     case CLI_OUT_NPZ: return "a NumPy .npz archive";
+    case CLI_OUT_NIR: return "a NIR (HDF5) file";
     default: return "a PNG or SVG figure";
     }
 }
@@ -43,6 +44,7 @@ static int written_by_us(int fd, cli_out_kind kind)
     case CLI_OUT_LOG: return STARTS(CLI_LOG_HEADER_PREFIX);
     case CLI_OUT_CSV: return STARTS("layer,name,kind,") || STARTS("steps,accuracy,");
     case CLI_OUT_NPZ: return STARTS("PK\3\4") || STARTS("PK\5\6");
+    case CLI_OUT_NIR: return STARTS("\x89HDF\r\n\x1a\n");
     default: return STARTS("\x89PNG\r\n\x1a\n") || STARTS("<?xml") || STARTS("<svg");
     }
 #undef STARTS

@@ -17,6 +17,7 @@ typedef enum cli_out_kind {
     CLI_OUT_CSV,    /* a CSV of `analyze` (its first column names: "layer," or "steps,") */
     CLI_OUT_NPZ,    /* a zip archive ("PK\3\4", or an empty one "PK\5\6") */
     CLI_OUT_FIGURE, /* a PNG or an SVG */
+    CLI_OUT_NIR,    /* an HDF5 file (its signature "\211HDF\r\n\032\n" at offset 0) */
 } cli_out_kind;
 
 /* The header line `train` writes first in its log (its prefix identifies a spikebp log). */

@@ -1,0 +1,29 @@
+"""spikebp — spiking neural networks trained with spike-based backpropagation (Lee et al.
+2020), a thin binding over libspikebp (see docs/python.md).
+
+    import spikebp as sb
+    net = sb.Net("lenet", seed=1)
+    train = sb.Dataset.open("mnist", "train", limit=640)
+    test = sb.Dataset.open("mnist", "test", limit=1000)
+    for epoch in sb.train(net, train, epochs=1, timesteps=20, test=test):
+        print(epoch.test_accuracy)
+"""
+
+from ._errors import SpikebpError, Status
+from ._ffi import CONSTANTS, HEADER_PATH, LIBRARY_PATH, ffi, lib
+from .data import Dataset
+from .net import EvalResult, Layer, LayerStats, Net
+from .training import BatchResult, EpochResult, Trainer, train, train_options
+
+__version__ = CONSTANTS.get("SBP_VERSION_STRING", "unknown")  # the header's version
+
+
+def describe_cpu():
+    buf = ffi.new("char[256]")
+    lib.sbp_describe_cpu(buf, len(buf))
+    return ffi.string(buf).decode()
+
+
+__all__ = ["Net", "Dataset", "Trainer", "train", "train_options", "SpikebpError", "Status",
+           "EvalResult", "Layer", "LayerStats", "BatchResult", "EpochResult", "describe_cpu",
+           "LIBRARY_PATH", "HEADER_PATH"]
