@@ -8,7 +8,9 @@
  *   - 2 ranks × 1 thread train bit-identically to 1 process × 2 threads (two partial sums, and
  *     float addition of two terms commutes), including a short last batch; 3 ranks agree with 3
  *     threads within float rounding; every rank ends with the same weights;
- *   - evaluation over 3 ranks returns the single-process result bit for bit;
+ *   - evaluation over 2 ranks returns the single-process result bit for bit (over 3, the same
+ *     result on every rank), and sbp_predict over 2 ranks gives every rank every image's
+ *     outputs, those of one process;
  *   - a global batch that does not divide among the ranks, and ranks that disagree (a
  *     different seed on rank 1), fail with messages naming the problem and the rank;
  *   - the single-process communicator: rank 0 of 1, sums are identities, the weights CRC is
@@ -150,6 +152,7 @@ typedef struct rank_run {
     sbp_status st;
     sbp_error err;
     sbp_eval_result eval;
+    float *outputs; /* (test images, classes) from sbp_predict over the ranks */
 } rank_run;
 
 static void *rank_main(void *arg)
@@ -172,6 +175,9 @@ static void *rank_main(void *arg)
         eo.threads = 1;
         eo.comm = &r->comm;
         r->st = sbp_eval(r->net, r->test, &eo, &r->eval, &r->err);
+        r->outputs = calloc(r->test->n * 4, sizeof *r->outputs);
+        if (r->st == SBP_OK)
+            r->st = sbp_predict(r->net, r->test, &eo, r->outputs, &r->err);
     }
     return NULL;
 }
@@ -299,8 +305,16 @@ int main(void)
               runs[1].eval.loss == one.loss && runs[0].eval.images == test->n,
           "eval over 2 ranks (%zu, %.17g) = one process (%zu, %.17g)", runs[0].eval.correct,
           runs[0].eval.loss, one.correct, one.loss);
+    float *alone = calloc(test->n * 4, sizeof *alone);
+    CHECK(sbp_predict(runs[0].net, test, &eo, alone, &err) == SBP_OK, "predict: %s", err.msg);
     for (int r = 0; r < 2; r++)
+        CHECK(runs[r].outputs && memcmp(runs[r].outputs, alone, test->n * 4 * sizeof *alone) == 0,
+              "sbp_predict over 2 ranks gives rank %d every image's outputs of one process", r);
+    free(alone);
+    for (int r = 0; r < 2; r++) {
         sbp_net_free(runs[r].net);
+        free(runs[r].outputs);
+    }
 
     /* 3 ranks against 3 threads: the partial sums add in another order, so within rounding
      * (two epochs of 18 steps; the bound is loose on purpose, a wrong shard is off by far more). */
@@ -315,15 +329,19 @@ int main(void)
         CHECK(memcmp(runs[r].net->params, runs[0].net->params, t3->n_params * sizeof(float)) == 0,
               "rank %d holds rank 0's weights", r);
     CHECK(runs[2].eval.loss == runs[0].eval.loss, "eval over 3 ranks agrees on every rank");
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < 3; r++) {
         sbp_net_free(runs[r].net);
+        free(runs[r].outputs);
+    }
 
     /* A batch that does not divide; ranks that disagree. */
     run_ranks(2, train, test, 13, same, runs);
     CHECK(runs[0].st == SBP_ERR_INVALID_ARG && strstr(runs[0].err.msg, "does not divide among 2"),
           "batch 13 on 2 ranks: %s", runs[0].err.msg);
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < 2; r++) {
         sbp_net_free(runs[r].net);
+        free(runs[r].outputs);
+    }
     const uint64_t differ[MAX_RANKS] = {5, 6};
     run_ranks(2, train, test, 12, differ, runs);
     for (int r = 0; r < 2; r++) {
@@ -331,6 +349,7 @@ int main(void)
                   strstr(runs[r].err.msg, "seed"),
               "rank %d names the disagreeing rank and option: %s", r, runs[r].err.msg);
         sbp_net_free(runs[r].net);
+        free(runs[r].outputs);
     }
 
     check_single(t2);
