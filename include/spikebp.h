@@ -349,6 +349,40 @@ sbp_status sbp_backend_parse(sbp_backend_id *out, const char *name, sbp_error *e
  * without CUDA, or no GPU). Trainer and evaluation check it too. */
 sbp_status sbp_backend_check(sbp_backend_id id, sbp_error *err);
 
+/* ---- data parallelism across processes (MPI)
+ *
+ * A communicator joins the processes ("ranks") of one job. Given to the trainer or to
+ * sbp_eval (opts.comm), every rank runs the same call on the same network, options and data:
+ * training splits every mini-batch (opts.batch stays the GLOBAL batch, which must divide by the
+ * rank count) into contiguous shards, sums the gradient sums of all ranks (one allreduce per
+ * batch) and takes the same SGD step everywhere, so the weights stay identical on every rank;
+ * evaluation splits the images and returns the same result as one process. A NULL comm is this
+ * process alone. The first step (and sbp_eval) checks that the ranks agree on the library
+ * version, the options, the data set and the weights, and fails naming the rank that differs.
+ * Every collective call must be made by every rank, in the same order. */
+typedef struct sbp_comm sbp_comm;
+
+/* Joins the MPI job this process was started in (MPI_Init_thread, MPI_COMM_WORLD; OpenMP
+ * threads never call MPI). SBP_ERR_UNSUPPORTED when the library was built without MPI. One per
+ * process; sbp_comm_close ends it (MPI_Finalize). */
+sbp_status sbp_comm_mpi_open(sbp_comm **out, sbp_error *err);
+/* Whether this build has MPI (sbp_comm_mpi_open can succeed). */
+int sbp_comm_mpi_built(void);
+void sbp_comm_close(sbp_comm *c);
+/* This process's rank and the job's rank count (0 and 1 for NULL). */
+int sbp_comm_rank(const sbp_comm *c);
+int sbp_comm_size(const sbp_comm *c);
+/* Collective: *v = the largest of every rank's *v (e.g. "has any rank been signalled?"). */
+sbp_status sbp_comm_max(const sbp_comm *c, int *v, sbp_error *err);
+/* Collective: *crc = the CRC-32 of the net's weights (layer by layer, as `spikebp info` prints
+ * it); SBP_ERR_NUMERIC naming every rank whose weights differ from rank 0's. */
+sbp_status sbp_comm_check_weights(const sbp_comm *c, const sbp_net *net, uint32_t *crc,
+                                  sbp_error *err);
+/* Ends every process of the job with exit code `code` (MPI_Abort): for a tool whose rank failed
+ * while the others may wait in a collective call. Returns (doing nothing) for NULL or a
+ * single-process communicator. */
+void sbp_comm_abort(const sbp_comm *c, int code);
+
 typedef struct sbp_train_opts {
     int timesteps;          /* T (§4: 100) */
     int batch;              /* mini-batch size (§4: 64 for MNIST) */
@@ -361,7 +395,8 @@ typedef struct sbp_train_opts {
     sbp_backward backward;
     sbp_backend_id backend; /* SBP_BACKEND_CPU by default */
     uint64_t seed;          /* drives data order, encoding and dropout */
-    int threads;            /* 0 = OpenMP default */
+    int threads;            /* 0 = OpenMP default; per rank with a communicator */
+    const sbp_comm *comm;   /* NULL: this process alone; else data-parallel over its ranks */
 } sbp_train_opts;
 
 /* The MNIST column of §4 with 1 epoch, exact backward, seed 1. */
@@ -404,6 +439,7 @@ typedef struct sbp_eval_opts {
     /* Optional progress: called after each chunk with images done so far. */
     void (*progress)(void *user, size_t done, size_t total);
     void *progress_user;
+    const sbp_comm *comm;   /* NULL: this process alone; else the images split over its ranks */
 } sbp_eval_opts;
 
 void sbp_eval_opts_default(sbp_eval_opts *o);

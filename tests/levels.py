@@ -70,7 +70,12 @@ def objects(src, build):
     """Map source path (relative) -> object file, for the library and the CLI (objects left
     behind by sources that no longer exist are ignored)."""
     out = {}
-    for d in ("CMakeFiles/spikebp_objects.dir", "CMakeFiles/spikebp.dir", "CMakeFiles/spikebp_cli.dir"):
+    # the library's objects: the object library, or (in a build folder made before it existed)
+    # the static library's own — never both, or stale objects of an older layout would count
+    lib = "CMakeFiles/spikebp_objects.dir"
+    if not os.path.isdir(os.path.join(build, lib)):
+        lib = "CMakeFiles/spikebp.dir"
+    for d in (lib, "CMakeFiles/spikebp_cli.dir"):
         base = os.path.join(build, d)
         for root, _, files in os.walk(base):
             for f in files:

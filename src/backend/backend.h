@@ -97,6 +97,10 @@ typedef struct sbp_synapse_ops {
 
 typedef struct sbp_backend {
     const char *name;
+    /* 1: every buffer from alloc is ordinary host memory (the host backends), so other parts
+     * of the program may read and write it directly, e.g. the MPI communicator summing the
+     * gradient arena across processes (train/comm.h); 0 (a device backend): they may not. */
+    int host_memory;
 
     /* ---- buffers (see the header comment) */
     void *(*alloc)(size_t bytes); /* zeroed; NULL when out of memory */

@@ -245,6 +245,12 @@ void sbp_engine_reduce(sbp_engine *eng, int n, int threads)
     eng[0].be->reduce(g, n, eng[0].net->n_params, threads);
 }
 
+float *sbp_engine_grad_arena(sbp_engine *e, size_t *n)
+{
+    *n = e->net->n_params;
+    return e->gk;
+}
+
 int sbp_engine_sgd(sbp_engine *e, float lr, float wd, int threads)
 {
     const long bad = e->be->sgd(e->own_wk, e->gk, e->net->n_params, lr, wd, threads);

@@ -5,6 +5,13 @@
  * gradient sum per thread; the backend reduces the sums in thread order and takes the SGD step,
  * so a run is bit-reproducible for the same seed, data, backend and thread count. BLAS calls
  * inside the parallel region run single-threaded.
+ *
+ * Across processes (opts.comm, train/comm.h): every rank takes a contiguous shard of every
+ * batch (the split OpenMP's static schedule makes over threads), reduces its workers' sums,
+ * then one allreduce sums the ranks' gradient arenas, and every rank takes the same SGD step on
+ * the same bits. The data order, encoding, dropout and augmentation are pure functions of (seed,
+ * epoch, image), so an image gets the same spikes on whichever rank runs it. A run is
+ * bit-reproducible for the same rank count and threads per rank.
  */
 #include <math.h>
 #include <omp.h>
@@ -16,6 +23,8 @@
 #include "backend/backend.h"
 #include "data/dataset.h"
 #include "engine/engine.h"
+#include "net/net.h"
+#include "train/comm.h"
 #include "train/images.h"
 
 static const char *const backward_names[] = {
@@ -83,6 +92,8 @@ struct sbp_trainer {
     int *correct;         /* (threads) */
     float *outs;          /* (threads, classes) */
     uint8_t *aug;         /* (threads, C·H·W) augmented images, or NULL without augmentation */
+    const sbp_comm *comm; /* never NULL: the single-process instance when opts.comm is */
+    int agreed;           /* the ranks have compared their state since the last seek */
 };
 
 static void shuffle(uint32_t *order, size_t n, uint64_t seed, int epoch)
@@ -115,6 +126,17 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     const sbp_backend *be = sbp_backend_get(opts->backend, err);
     if (!be)
         return err ? err->status : SBP_ERR_UNSUPPORTED;
+    const sbp_comm *comm = sbp_comm_or_single(opts->comm);
+    if (opts->batch % comm->size != 0)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "the batch (%d, the global batch) does not divide among %d ranks: give "
+                        "a multiple of %d",
+                        opts->batch, comm->size, comm->size);
+    if (comm->size > 1 && !be->host_memory)
+        return sbp_fail(err, SBP_ERR_UNSUPPORTED,
+                        "backend %s keeps its gradients in device memory; summing them across "
+                        "ranks needs a device-aware or staged path that this build lacks",
+                        be->name);
     if (train->n > UINT32_MAX)
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "data set too large (%zu images)", train->n);
     sbp_trainer *tr = calloc(1, sizeof *tr);
@@ -123,6 +145,7 @@ sbp_status sbp_trainer_create(sbp_trainer **out, sbp_net *net, const sbp_dataset
     tr->net = net;
     tr->data = train;
     tr->opts = *opts;
+    tr->comm = comm;
     tr->threads = sbp_workers(opts->threads);
     tr->batches = (train->n + (size_t)opts->batch - 1) / (size_t)opts->batch;
     const int classes = (int)net->layers[net->n_layers - 1].n_out;
@@ -199,16 +222,57 @@ static double current_lr(const sbp_train_opts *o, int epoch)
     return lr;
 }
 
+/* Before the first batch of a data-parallel run (and after a seek): the ranks compare what
+ * must be the same everywhere, so that a rank started with other options, data or weights
+ * fails at once, named, instead of training something else silently. */
+static sbp_status agree(sbp_trainer *tr, sbp_error *err)
+{
+    const sbp_train_opts *o = &tr->opts;
+    uint32_t f[4];
+    memcpy(&f[0], &o->lr, 4);
+    memcpy(&f[1], &o->weight_decay, 4);
+    memcpy(&f[2], &o->lr_factor, 4);
+    f[3] = 0;
+    const sbp_comm_fact facts[] = {
+        {"library version", sbp_comm_hash(0, SBP_VERSION_STRING, sizeof SBP_VERSION_STRING)},
+        {"network (parameter count)", tr->net->n_params},
+        {"timesteps", (uint64_t)o->timesteps},
+        {"batch", (uint64_t)o->batch},
+        {"epochs", (uint64_t)o->epochs},
+        {"lr, weight decay, lr factor", sbp_comm_hash(0, f, sizeof f)},
+        {"lr milestones", sbp_comm_hash(sbp_comm_hash(0, &o->n_milestones, sizeof(int)),
+                                        o->lr_milestones, sizeof o->lr_milestones)},
+        {"backward mode", (uint64_t)o->backward},
+        {"backend", (uint64_t)o->backend},
+        {"seed", o->seed},
+        {"training data (size, shape, labels)", sbp_comm_data_fingerprint(tr->data)},
+        {"weights (CRC-32)", sbp_comm_weights_crc(tr->net)},
+        {"position (epoch)", (uint64_t)tr->epoch},
+        {"position (batch)", (uint64_t)tr->batch_index},
+    };
+    sbp_status st = sbp_comm_agree(tr->comm, facts, (int)(sizeof facts / sizeof facts[0]),
+                                   "training: ", err);
+    tr->agreed = st == SBP_OK;
+    return st;
+}
+
 sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *err)
 {
     memset(res, 0, sizeof *res);
     if (sbp_trainer_done(tr))
         return sbp_fail(err, SBP_ERR_INVALID_ARG, "trainer: all %d epochs are done",
                         tr->opts.epochs);
+    if (!tr->agreed && agree(tr, err) != SBP_OK)
+        return err ? err->status : SBP_ERR_INVALID_ARG;
     sbp_net *net = tr->net;
     const sbp_dataset *ds = tr->data;
     const size_t B = (size_t)tr->opts.batch;
     const size_t first = tr->batch_index * B, last = first + B < ds->n ? first + B : ds->n;
+    /* This rank's shard of the batch (all of it for one process). */
+    size_t mine0, mine1;
+    sbp_comm_share(last - first, tr->comm->rank, tr->comm->size, &mine0, &mine1);
+    mine0 += first;
+    mine1 += first;
     const int classes = (int)net->layers[net->n_layers - 1].n_out, nt = tr->threads;
     const sbp_rng_key enc = sbp_rng_key_make(tr->opts.seed, SBP_RNG_ENCODE);
     const sbp_rng_key drop = sbp_rng_key_make(tr->opts.seed, SBP_RNG_DROPOUT);
@@ -225,7 +289,7 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
         tr->loss[tid] = 0.0;
         tr->correct[tid] = 0;
 #pragma omp for schedule(static)
-        for (size_t b = first; b < last; b++) {
+        for (size_t b = mine0; b < mine1; b++) {
             const uint32_t idx = tr->order[b];
             sbp_engine *e = &tr->eng[tid];
             sbp_input in;
@@ -249,6 +313,13 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
         res->loss += tr->loss[t];
         res->correct += tr->correct[t];
     }
+    /* The ranks' sums: the loss decides below whether every rank drops the batch. */
+    double sums[2] = {res->loss, (double)res->correct};
+    sbp_status st = tr->comm->ops->sum_f64(tr->comm, sums, 2, err);
+    if (st != SBP_OK)
+        return st;
+    res->loss = sums[0];
+    res->correct = (int)sums[1];
     res->samples = (int)(last - first);
     res->epoch = tr->epoch;
     res->batch_index = tr->batch_index;
@@ -264,6 +335,14 @@ sbp_status sbp_trainer_step(sbp_trainer *tr, sbp_batch_result *res, sbp_error *e
                         l >= 0 ? " — the weights of layer " : " (all weights finite; layer ",
                         l >= 0 ? l + 1 : 0, l >= 0 ? " are not finite" : " n/a)");
     }
+
+    /* The ranks' gradient sums, one allreduce over the arena in the backend's layout; every
+     * rank then holds the same bits and takes the same step below. */
+    size_t n_grad;
+    float *grad = sbp_engine_grad_arena(&tr->eng[0], &n_grad);
+    st = tr->comm->ops->sum_f32(tr->comm, grad, n_grad, err);
+    if (st != SBP_OK)
+        return st;
 
     /* SGD with weight decay (§3) by the backend, on worker 0's weights and the reduced
      * gradient in the backend's layout (elementwise, so the same bits as in PyTorch layout),
@@ -304,6 +383,7 @@ sbp_status sbp_trainer_seek(sbp_trainer *tr, int epoch, size_t batch, sbp_error 
                         epoch + 1, batch + 1, tr->opts.epochs, tr->batches);
     tr->epoch = epoch;
     tr->batch_index = batch;
+    tr->agreed = 0;
     if (epoch < tr->opts.epochs)
         shuffle(tr->order, tr->data->n, tr->opts.seed, epoch);
     return SBP_OK;

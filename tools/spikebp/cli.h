@@ -75,4 +75,16 @@ int cli_mkdirs(const char *dir, char *msg, size_t size);
 /* The same for the folder part of a file path (nothing to do for a bare file name). */
 int cli_make_parent(const char *path, char *msg, size_t size);
 
+/* Data parallelism (ranks.c). When an MPI launcher started this process, joins the job
+ * (*comm; NULL for a plain process) and makes every rank but 0 quiet (*quiet = 1, stdout to
+ * /dev/null). CLI_FAIL after printing why, e.g. R ranks of a build without MPI. */
+int cli_ranks_start(const char *cmd, sbp_comm **comm, int *quiet);
+/* The rank count an MPI launcher announced in the environment; 0 when none started us. */
+long cli_ranks_launched(void);
+/* Whether this process writes the outputs (models, logs, checkpoints): rank 0, or alone. */
+int cli_ranks_lead(const sbp_comm *comm);
+/* Prints "spikebp CMD (rank r of R): msg" on stderr and, with more than one rank, ends the
+ * whole job (the others may wait in a collective call for this one); "spikebp CMD: msg" alone. */
+void cli_ranks_fail(const sbp_comm *comm, const char *cmd, const char *msg);
+
 #endif

@@ -339,6 +339,11 @@ int cmd_analyze(int argc, char **argv)
         snprintf(steps_buf, sizeof steps_buf, "%s.accuracy_steps.csv", model);
         steps_csv = steps_buf;
     }
+    if (cli_ranks_launched() > 1) { /* R copies would each run everything and write the same files */
+        fprintf(stderr, "spikebp analyze: runs as one process (not split over MPI ranks); start "
+                        "it without mpirun\n");
+        return CLI_USAGE;
+    }
     sbp_error err = {0};
     sbp_net *net = NULL;
     sbp_dataset *ds = NULL;

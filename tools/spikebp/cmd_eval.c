@@ -19,6 +19,7 @@ static void help(FILE *f)
             "  --threads N           worker threads [default: all cores]\n"
             "  --backend NAME        cpu, reference (plain loops, slow) or cuda [default: cpu]\n"
             "  --reference           the same as --backend reference\n"
+            "  (under mpirun -np R: the images split over R processes; docs/mpi.md)\n"
             "  --quiet               no progress bar\n"
             "  --json                print one JSON object with the results\n\n");
     cli_data_help(f);
@@ -70,6 +71,9 @@ int cmd_eval(int argc, char **argv)
                 optind < argc ? argv[optind] : "");
         return CLI_USAGE;
     }
+    sbp_comm *comm = NULL; /* under mpirun: the images split over the ranks */
+    if (cli_ranks_start("eval", &comm, &quiet) != CLI_OK)
+        return CLI_FAIL;
     sbp_error err = {0};
     sbp_net *net = NULL;
     sbp_dataset *ds = NULL;
@@ -99,6 +103,7 @@ int cmd_eval(int argc, char **argv)
     eo.seed = (uint64_t)seed;
     eo.threads = (int)threads;
     eo.backend = backend;
+    eo.comm = comm;
     cli_progress p;
     cli_progress_start(&p, "eval", sbp_dataset_count(ds), quiet);
     eo.progress = on_progress;
@@ -125,9 +130,10 @@ int cmd_eval(int argc, char **argv)
     rc = CLI_OK;
     goto out;
 fail:
-    fprintf(stderr, "spikebp eval: %s\n", err.msg);
+    cli_ranks_fail(comm, "eval", err.msg);
 out:
     sbp_dataset_free(ds);
     sbp_net_free(net);
+    sbp_comm_close(comm);
     return rc;
 }

@@ -73,6 +73,8 @@ static void help(FILE *f)
             "  --backend NAME        cpu (fast path), reference (plain loops, the oracle; slow)\n"
             "                        or cuda (NVIDIA GPU, builds with nvcc; untested) [cpu]\n"
             "  --reference           the same as --backend reference\n"
+            "  (under mpirun -np R: data-parallel over R processes, --batch the global batch;\n"
+            "   --threads per process; docs/mpi.md)\n"
             "\nSpike data sets (N-MNIST, npy spike trains) set T unless -T is given.\n\n");
     cli_data_help(f);
 }
@@ -144,6 +146,7 @@ static sbp_status evaluate(const sbp_net *net, const sbp_dataset *ds, const sbp_
     eo.timesteps = o->timesteps;
     eo.threads = o->threads;
     eo.backend = o->backend;
+    eo.comm = o->comm;
     cli_progress pe;
     cli_progress_start(&pe, label, sbp_dataset_count(ds), quiet);
     eo.progress = on_eval_progress;
@@ -399,6 +402,13 @@ int cmd_train(int argc, char **argv)
         }
     }
 
+    /* Under mpirun: one rank of a data-parallel run (docs/mpi.md). Rank 0 alone writes the
+     * model, the log and the checkpoints; a failing rank ends the job (cli_ranks_fail). */
+    sbp_comm *comm = NULL;
+    if (cli_ranks_start("train", &comm, &quiet) != CLI_OK)
+        return CLI_FAIL;
+    const int lead = cli_ranks_lead(comm);
+
     /* From here on SIGINT/SIGTERM stop the run between batches (saving the state when there
      * is a checkpoint folder) instead of killing it mid-write. */
     struct sigaction sa;
@@ -417,6 +427,7 @@ int cmd_train(int argc, char **argv)
      * model is saved: a run that fails before that leaves the old model's log untouched. */
     char log_buf[4096], used[4200] = "", save_abs[4096], log_abs[4096], log_tmp[4200] = "";
     const char *save_shown = NULL, *log_shown = NULL; /* as given, for the messages */
+    int stop = 0; /* the signal every rank has agreed to stop on (the largest seen by any) */
     if (resume) {
         int threads = o->threads;
         if (checkpoint_load_latest(&net, &s, resume, used, sizeof used, &err) != SBP_OK)
@@ -498,10 +509,11 @@ int cmd_train(int argc, char **argv)
             goto fail;
         }
     }
+    o->comm = comm; /* after a resume too: a checkpoint holds no communicator */
     /* Folders of the outputs, made before the (long) data loading: mkdir -p. */
-    if ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
-        cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0 ||
-        (ckpt_dir && cli_mkdirs(ckpt_dir, err.msg, sizeof err.msg) != 0)) {
+    if (lead && ((s.save && cli_make_parent(s.save, err.msg, sizeof err.msg) != 0) ||
+                 cli_make_parent(s.log_path, err.msg, sizeof err.msg) != 0 ||
+                 (ckpt_dir && cli_mkdirs(ckpt_dir, err.msg, sizeof err.msg) != 0))) {
         err.status = SBP_ERR_IO;
         goto fail;
     }
@@ -522,8 +534,9 @@ int cmd_train(int argc, char **argv)
         size_t work = sbp_dataset_count(ds.train) < (size_t)o->batch ? sbp_dataset_count(ds.train)
                                                                      : (size_t)o->batch;
         if (o->threads > 0 && (size_t)o->threads > work) {
-            fprintf(stderr, "spikebp train: note: --threads %d capped at %zu, the samples of "
-                    "one batch\n", o->threads, work);
+            if (lead)
+                fprintf(stderr, "spikebp train: note: --threads %d capped at %zu, the samples of "
+                        "one batch\n", o->threads, work);
             o->threads = (int)work;
         }
     }
@@ -533,32 +546,47 @@ int cmd_train(int argc, char **argv)
         sbp_net_set_meta(net, "data", s.data, &err) != SBP_OK ||
         sbp_net_set_meta(net, "backward", sbp_backward_name(o->backward), &err) != SBP_OK)
         goto fail;
+    { /* ranks of the run (recorded only for R > 1): results are bit-identical per R */
+        const char *was = sbp_net_get_meta(net, "ranks");
+        const int before = was ? atoi(was) : 1, now = sbp_comm_size(comm);
+        if (resume && before != now && lead)
+            fprintf(stderr, "spikebp train: note: the run had %d rank%s and continues on %d: "
+                    "correct, but not bit-identical to the uninterrupted run\n", before,
+                    before == 1 ? "" : "s", now);
+        snprintf(tbuf, sizeof tbuf, "%d", now);
+        if ((now > 1 || was) && sbp_net_set_meta(net, "ranks", tbuf, &err) != SBP_OK)
+            goto fail;
+    }
     if (sbp_trainer_create(&tr, net, ds.train, o, &err) != SBP_OK)
         goto fail;
     if (resume && sbp_trainer_seek(tr, s.epoch, s.batch, &err) != SBP_OK)
         goto fail;
     if (s.log_offset >= 0) {
         /* Drop log rows written after the checkpoint: they will be written again. */
-        if (truncate(s.log_path, s.log_offset) != 0) {
+        if (lead && truncate(s.log_path, s.log_offset) != 0) {
             snprintf(err.msg, sizeof err.msg, "%s: cannot truncate the log to %ld bytes: %s",
                      s.log_path, s.log_offset, strerror(errno));
             goto fail;
         }
-        log = fopen(s.log_path, "a");
+        log = fopen(lead ? s.log_path : "/dev/null", "a");
     } else {
-        snprintf(log_tmp, sizeof log_tmp, "%s.tmp.XXXXXX", s.log_path);
-        int fd = mkstemp(log_tmp);
-        if (fd >= 0)
-            fchmod(fd, 0644); /* mkstemp makes 0600; a log is an ordinary document */
-        log = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (fd >= 0 && !log)
-            close(fd);
-        if (!log) {
-            int e = errno;
+        if (!lead) { /* only rank 0 writes the log */
+            log = fopen("/dev/null", "w");
+        } else {
+            snprintf(log_tmp, sizeof log_tmp, "%s.tmp.XXXXXX", s.log_path);
+            int fd = mkstemp(log_tmp);
             if (fd >= 0)
-                unlink(log_tmp);
-            log_tmp[0] = '\0';
-            errno = e;
+                fchmod(fd, 0644); /* mkstemp makes 0600; a log is an ordinary document */
+            log = fd >= 0 ? fdopen(fd, "w") : NULL;
+            if (fd >= 0 && !log)
+                close(fd);
+            if (!log) {
+                int e = errno;
+                if (fd >= 0)
+                    unlink(log_tmp);
+                log_tmp[0] = '\0';
+                errno = e;
+            }
         }
         if (log)
             fprintf(log, CLI_LOG_HEADER_PREFIX "%s_loss,%s_accuracy,seconds,images_per_second\n",
@@ -578,10 +606,14 @@ int cmd_train(int argc, char **argv)
                 sbp_dataset_count(ds.val ? ds.val : ds.test), ds.val ? "validation" : "test",
                 o->timesteps, o->batch, o->lr, sbp_backward_name(o->backward),
                 sbp_net_param_count(net), (unsigned long long)o->seed);
-    if (stop_signal) { /* a signal during setup: nothing has been trained, nothing to save */
-        fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
-                stop_signal == SIGINT ? "interrupted" : "terminated");
-        rc = 128 + stop_signal;
+    stop = stop_signal;
+    if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+        goto fail;
+    if (stop) { /* a signal during setup: nothing has been trained, nothing to save */
+        if (lead)
+            fprintf(stderr, "spikebp train: %s before the first batch; nothing saved\n",
+                    stop == SIGINT ? "interrupted" : "terminated");
+        rc = 128 + stop;
         goto out;
     }
 
@@ -602,6 +634,9 @@ int cmd_train(int argc, char **argv)
         do {
             if (sbp_trainer_step(tr, &br, &err) != SBP_OK)
                 goto fail;
+            stop = stop_signal; /* every rank stops after the same batch */
+            if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+                goto fail;
             s.epoch_loss += br.loss;
             s.epoch_correct += br.correct;
             s.epoch_seen += br.samples;
@@ -613,25 +648,33 @@ int cmd_train(int argc, char **argv)
                      100.0 * (double)s.epoch_correct / (double)s.epoch_seen);
             cli_progress_update(&p, (size_t)s.epoch_seen, extra);
             int last = br.batch_index + 1 == br.batches_per_epoch;
-            if (ckpt_dir && !last && (stop_signal || batches_done % (size_t)ckpt_every == 0)) {
+            if (ckpt_dir && !last && (stop || batches_done % (size_t)ckpt_every == 0)) {
                 sbp_trainer_position(tr, &s.epoch, &s.batch);
                 s.epoch_secs = cli_now() - t_epoch;
-                if (checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+                if (lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
                     goto fail;
             }
-            if (stop_signal && !last) {
+            if (stop && !last) {
                 cli_progress_end(&p);
-                fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
-                        stop_signal == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
-                        br.batch_index + 1,
-                        ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
-                rc = 128 + stop_signal;
+                if (lead)
+                    fprintf(stderr, "spikebp train: %s at epoch %d, batch %zu; %s\n",
+                            stop == SIGINT ? "interrupted" : "terminated", br.epoch + 1,
+                            br.batch_index + 1,
+                            ckpt_dir ? "state saved — continue with --resume" : "nothing saved");
+                rc = 128 + stop;
                 goto out;
             }
         } while (br.batch_index + 1 < br.batches_per_epoch);
         cli_progress_end(&p);
         double train_secs = cli_now() - t_epoch;
         s.total_secs += train_secs;
+        uint32_t crc;
+        if (sbp_comm_size(comm) > 1) { /* the data-parallel invariant, checked every epoch */
+            if (sbp_comm_check_weights(comm, net, &crc, &err) != SBP_OK)
+                goto fail;
+            printf("epoch %d/%d  weights CRC-32 %08lx identical on all %d ranks\n", epoch + 1,
+                   o->epochs, (unsigned long)crc, sbp_comm_size(comm));
+        }
 
         if (evaluate(net, eval_set, o, ds.val ? "  val" : "  test", quiet, &er, &err) != SBP_OK)
             goto fail;
@@ -640,7 +683,7 @@ int cmd_train(int argc, char **argv)
         snprintf(tbuf, sizeof tbuf, "%d", epoch + 1);
         if (sbp_net_set_meta(net, ds.val ? "val_accuracy" : "test_accuracy", acc, &err) != SBP_OK ||
             sbp_net_set_meta(net, "epochs", tbuf, &err) != SBP_OK ||
-            sbp_net_save(net, s.save, &err) != SBP_OK)
+            (lead && sbp_net_save(net, s.save, &err) != SBP_OK))
             goto fail;
         last_train_acc = (double)s.epoch_correct / (double)s.epoch_seen;
         last_loss = s.epoch_loss / (double)s.epoch_seen;
@@ -649,7 +692,7 @@ int cmd_train(int argc, char **argv)
                "%.1f img/s  lr %g\n",
                epoch + 1, o->epochs, last_loss, 100.0 * last_train_acc, ds.val ? "val" : "test",
                100.0 * er.accuracy, er.correct, er.images, train_secs, ips, lr);
-        { /* spike-rate summary on 64 images, with warnings for silent/saturated layers */
+        if (lead) { /* spike-rate summary on 64 images, with warnings for silent/saturated layers */
             double rates[SBP_MAX_LAYERS];
             char summary[2048];
             if (sbp_analysis_spike_rates(net, eval_set, o->timesteps, 64, 1, rates, &err) != SBP_OK)
@@ -685,15 +728,19 @@ int cmd_train(int argc, char **argv)
          * of its own weights. */
         if (ds.val && er.accuracy > s.best_val) {
             s.best_val = er.accuracy;
-            if (ckpt_dir && checkpoint_save_best(net, &s, ckpt_dir, &err) != SBP_OK)
+            if (ckpt_dir && lead && checkpoint_save_best(net, &s, ckpt_dir, &err) != SBP_OK)
                 goto fail;
         }
-        if (ckpt_dir && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
+        if (ckpt_dir && lead && checkpoint_save(net, &s, ckpt_dir, (int)keep, &err) != SBP_OK)
             goto fail;
-        if (stop_signal && !sbp_trainer_done(tr)) {
-            fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
-                    ckpt_dir ? "state saved — continue with --resume" : "model saved");
-            rc = 128 + stop_signal;
+        stop = stop_signal; /* a signal during the evaluation: the same answer on every rank */
+        if (sbp_comm_max(comm, &stop, &err) != SBP_OK)
+            goto fail;
+        if (stop && !sbp_trainer_done(tr)) {
+            if (lead)
+                fprintf(stderr, "spikebp train: stopped after epoch %d; %s\n", epoch + 1,
+                        ckpt_dir ? "state saved — continue with --resume" : "model saved");
+            rc = 128 + stop;
             goto out;
         }
     }
@@ -705,7 +752,7 @@ int cmd_train(int argc, char **argv)
         char acc[32];
         snprintf(acc, sizeof acc, "%.6f", er.accuracy);
         if (sbp_net_set_meta(net, "test_accuracy", acc, &err) != SBP_OK ||
-            sbp_net_save(net, s.save, &err) != SBP_OK)
+            (lead && sbp_net_save(net, s.save, &err) != SBP_OK))
             goto fail;
     }
     if (fclose(log) != 0) {
@@ -736,15 +783,17 @@ int cmd_train(int argc, char **argv)
     rc = CLI_OK;
     goto out;
 early: /* an output or input refused before any work */
-    fprintf(stderr, "spikebp train: %s\n", err.msg);
+    cli_ranks_fail(comm, "train", err.msg); /* every rank ends: the others would wait for it */
     goto out;
 fail:
     if (stop_signal) { /* e.g. a read interrupted while blocked on a slow input */
         fprintf(stderr, "\nspikebp train: %s (%s)\n",
                 stop_signal == SIGINT ? "interrupted" : "terminated", err.msg);
         rc = 128 + stop_signal;
+        sbp_comm_abort(comm, rc); /* the other ranks may be waiting for this one */
     } else {
-        fprintf(stderr, "\nspikebp train: %s\n", err.msg);
+        fputc('\n', stderr);
+        cli_ranks_fail(comm, "train", err.msg);
     }
 out:
     if (log)
@@ -754,5 +803,6 @@ out:
     sbp_trainer_free(tr);
     data_free(&ds);
     sbp_net_free(net);
+    sbp_comm_close(comm);
     return rc;
 }

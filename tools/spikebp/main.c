@@ -51,7 +51,9 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version")) {
         char cpu[160];
         sbp_describe_cpu(cpu, sizeof cpu);
-        printf("spikebp %s\nCPU: %s\n", SBP_VERSION_STRING, cpu);
+        printf("spikebp %s\nCPU: %s\nMPI: %s\n", SBP_VERSION_STRING, cpu,
+               sbp_comm_mpi_built() ? "yes (mpirun -np R spikebp train|eval …, docs/mpi.md)"
+                                    : "no (this build runs as one process)");
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -11,12 +11,10 @@
 
 void *sbp_host_alloc(size_t bytes)
 {
-    /* 64-byte alignment: the kernels keep wide vectors in scratch (cpu backend). */
-    const size_t size = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, size ? size : 64);
-    if (p)
-        memset(p, 0, size ? size : 64);
-    return p;
+    /* calloc, not aligned_alloc + memset: large blocks come as fresh zero pages that become
+     * resident only when touched, so a worker that shares another's converted weights never
+     * pays for its own copy (engine.h), in time or memory. The engine aligns what needs it. */
+    return calloc(bytes ? bytes : 1, 1);
 }
 
 void sbp_host_release(void *p)

@@ -38,6 +38,7 @@ long sbp_host_sgd(float *w, float *g, size_t n, float lr, float wd, int threads)
 /* The operations both host backends take as they are (a designated-initializer list for their
  * tables): buffers in ordinary memory, the neurons, encoding, vector helpers, reduction, SGD. */
 #define SBP_HOST_OPERATIONS                                                                    \
+    .host_memory = 1,                                                                          \
     .alloc = sbp_host_alloc, .release = sbp_host_release, .zero = sbp_host_zero,              \
     .copy = sbp_host_copy, .neuron_reset = sbp_neuron_reset,                                  \
     .neuron_forward = sbp_neuron_forward, .neuron_surrogate = sbp_neuron_surrogate,           \
