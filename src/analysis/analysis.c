@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "net/kinds/kind.h"
+#include "train/comm.h"
 #include "train/images.h"
 
 /* --------------------------------------------------------------------------- geometry */
@@ -272,6 +273,7 @@ void sbp_analysis_opts_default(sbp_analysis_opts *o)
  * image). */
 typedef struct analysis_run {
     const sbp_dataset *ds;
+    size_t first; /* this rank's share starts here (train/comm.h) */
     uint64_t seed;
     int T;
     size_t classes;
@@ -284,10 +286,72 @@ static void analyse_image(void *ctx, int w, size_t i)
 {
     analysis_run *r = ctx;
     sbp_input in;
+    i += r->first;
     sbp_analysis_input(&in, r->ds, i, r->seed);
     sbp_probe_image(&r->pr[w], &in, sbp_dataset_label(r->ds, i), &r->acc[w],
                     r->cbs + (size_t)w * r->T, r->conf + (size_t)w * r->classes * r->classes,
                     NULL);
+}
+
+/* The ranks' integer counts summed (a data-parallel run, train/comm.h): every count of act
+ * (images and the six sums of every group) and the optional per-step and confusion counts,
+ * gathered as uint64 blocks and added in rank order on every rank, so the sums are exact. */
+static sbp_status reduce_counts(const sbp_comm *c, sbp_activity *act, uint64_t *cbs, int T,
+                                uint64_t *conf, size_t cc, sbp_error *err)
+{
+    const int groups = act->n_layers + 1;
+    const size_t len = 1 + (size_t)groups * 6 + (cbs ? (size_t)T : 0) + (conf ? cc : 0);
+    uint64_t *mine = malloc(len * sizeof *mine);
+    uint64_t *all = malloc(len * (size_t)c->size * sizeof *all);
+    if (!mine || !all) {
+        free(mine);
+        free(all);
+        return sbp_fail(err, SBP_ERR_NOMEM, "analysis: out of memory for the ranks' counts");
+    }
+    sbp_activity_count *g[SBP_MAX_LAYERS + 1];
+    g[0] = &act->input;
+    for (int l = 0; l < act->n_layers; l++)
+        g[l + 1] = &act->layer[l];
+    size_t k = 0;
+    mine[k++] = act->images;
+    for (int j = 0; j < groups; j++) {
+        mine[k++] = g[j]->spikes;
+        mine[k++] = g[j]->silent;
+        mine[k++] = g[j]->saturated;
+        mine[k++] = g[j]->in_spikes;
+        mine[k++] = g[j]->acs;
+        mine[k++] = g[j]->acs_sc;
+    }
+    for (int t = 0; cbs && t < T; t++)
+        mine[k++] = cbs[t];
+    for (size_t j = 0; conf && j < cc; j++)
+        mine[k++] = conf[j];
+    sbp_status st = c->ops->gather(c, mine, all, len * sizeof *mine, err);
+    if (st == SBP_OK) {
+        for (size_t j = 0; j < len; j++) {
+            uint64_t sum = 0;
+            for (int r = 0; r < c->size; r++)
+                sum += all[(size_t)r * len + j];
+            mine[j] = sum;
+        }
+        k = 0;
+        act->images = mine[k++];
+        for (int j = 0; j < groups; j++) {
+            g[j]->spikes = mine[k++];
+            g[j]->silent = mine[k++];
+            g[j]->saturated = mine[k++];
+            g[j]->in_spikes = mine[k++];
+            g[j]->acs = mine[k++];
+            g[j]->acs_sc = mine[k++];
+        }
+        for (int t = 0; cbs && t < T; t++)
+            cbs[t] = mine[k++];
+        for (size_t j = 0; conf && j < cc; j++)
+            conf[j] = mine[k++];
+    }
+    free(mine);
+    free(all);
+    return st;
 }
 
 sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
@@ -317,8 +381,13 @@ sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
     }
     if (st != SBP_OK)
         goto done;
-    analysis_run r = {ds, o->seed, T, classes, pr, acc, cbs, conf};
-    sbp_images_each(n, nt, 256, analyse_image, &r, o->progress, o->progress_user);
+    /* A data-parallel run analyses this rank's contiguous share of the images; the counts are
+     * integers, so their sum over the ranks is the one-process result exactly. */
+    const sbp_comm *c = sbp_comm_or_single(o->comm);
+    size_t first, last;
+    sbp_comm_share(n, c->rank, c->size, &first, &last);
+    analysis_run r = {ds, first, o->seed, T, classes, pr, acc, cbs, conf};
+    sbp_images_each(last - first, nt, 256, analyse_image, &r, o->progress, o->progress_user);
     /* Integer sums: the result does not depend on which thread saw which image. */
     for (int t = 0; t < nt; t++)
         activity_add(act, &acc[t]);
@@ -334,6 +403,8 @@ sbp_status sbp_analysis_run(const sbp_net *net, const sbp_dataset *ds,
             for (int t = 0; t < nt; t++)
                 confusion[j] += conf[(size_t)t * classes * classes + j];
         }
+    if (c->size > 1)
+        st = reduce_counts(c, act, correct_by_steps, T, confusion, classes * classes, err);
 done:
     if (pr)
         for (int i = 0; i < ready; i++)

@@ -155,6 +155,10 @@ typedef struct sbp_analysis_opts {
     int threads;       /* 0 = OpenMP default */
     void (*progress)(void *user, size_t done, size_t total); /* optional, after each chunk */
     void *progress_user;
+    /* Data parallelism (spikebp.h, sbp_comm): NULL for one process; else every rank analyses
+     * its share of the images and every rank gets the summed (exact, integer) counts. The
+     * progress callback then counts this rank's share. */
+    const sbp_comm *comm;
 } sbp_analysis_opts;
 
 void sbp_analysis_opts_default(sbp_analysis_opts *o);

@@ -193,4 +193,18 @@ two=$(jexpr '(d["correct"], d["loss"])')
 n=$(grep -c '"command":"eval"' <<<"$OUT")
 [[ $n == 1 ]] && pass || fail "eval on 2 ranks printed $n results, expected 1 (rank 0 only)"
 
+# ---- analyze: the images split over the ranks, the counts summed: the same figures and files
+run "$SBP_CLI" analyze --model "$WORK/ref.sbp" --images 300 --quiet --json --threads 1 \
+    --csv "$WORK/an1.csv" --steps-csv "$WORK/an1.steps.csv"
+expect_rc 0 "analyze, one process"
+one=$(jexpr 'json.dumps({k: v for k, v in d.items() if "csv" not in k}, sort_keys=True)' 2>/dev/null || echo "(no json)")
+run "${MPIRUN[@]}" -np 2 "$SBP_CLI" analyze --model "$WORK/ref.sbp" --images 300 --quiet --json \
+    --threads 1 --csv "$WORK/an2.csv" --steps-csv "$WORK/an2.steps.csv"
+expect_rc 0 "analyze on 2 ranks"
+two=$(jexpr 'json.dumps({k: v for k, v in d.items() if "csv" not in k}, sort_keys=True)' 2>/dev/null || echo "(no json)")
+[[ $one == "$two" && $one != "(no json"* ]] && pass || fail "analyze: 1 process $one, 2 ranks $two"
+check "analyze on 2 ranks writes the one-process layer CSV" cmp -s "$WORK/an1.csv" "$WORK/an2.csv"
+check "analyze on 2 ranks writes the one-process accuracy-by-steps CSV" \
+    cmp -s "$WORK/an1.steps.csv" "$WORK/an2.steps.csv"
+
 finish

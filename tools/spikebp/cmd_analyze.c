@@ -339,11 +339,9 @@ int cmd_analyze(int argc, char **argv)
         snprintf(steps_buf, sizeof steps_buf, "%s.accuracy_steps.csv", model);
         steps_csv = steps_buf;
     }
-    if (cli_ranks_launched() > 1) { /* R copies would each run everything and write the same files */
-        fprintf(stderr, "spikebp analyze: runs as one process (not split over MPI ranks); start "
-                        "it without mpirun\n");
-        return CLI_USAGE;
-    }
+    sbp_comm *comm = NULL; /* under mpirun: the images split over the ranks, rank 0 writes */
+    if (cli_ranks_start("analyze", &comm, &quiet) != CLI_OK)
+        return CLI_FAIL;
     sbp_error err = {0};
     sbp_net *net = NULL;
     sbp_dataset *ds = NULL;
@@ -393,6 +391,7 @@ int cmd_analyze(int argc, char **argv)
     o.timesteps = (int)T;
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
+    o.comm = comm;
     cli_progress p;
     cli_progress_start(&p, "analyze", sbp_dataset_count(ds), quiet);
     o.progress = on_progress;
@@ -403,12 +402,12 @@ int cmd_analyze(int argc, char **argv)
     cli_progress_end(&p);
     sbp_analysis_figures fg;
     sbp_analysis_figures_of(net, &act, mac_pj, ac_pj, &fg);
-    if (!write_layer_csv(csv, &fg)) {
+    if (cli_ranks_lead(comm) && !write_layer_csv(csv, &fg)) {
         snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file: %s", csv,
                  strerror(errno));
         goto fail;
     }
-    if (!write_steps_csv(steps_csv, cbs, (int)T, fg.images)) {
+    if (cli_ranks_lead(comm) && !write_steps_csv(steps_csv, cbs, (int)T, fg.images)) {
         snprintf(err.msg, sizeof err.msg, "%s: cannot write the CSV file: %s", steps_csv,
                  strerror(errno));
         goto fail;
@@ -422,10 +421,11 @@ int cmd_analyze(int argc, char **argv)
     rc = CLI_OK;
     goto out;
 fail:
-    fprintf(stderr, "spikebp analyze: %s\n", err.msg);
+    cli_ranks_fail(comm, "analyze", err.msg);
 out:
     free(cbs);
     sbp_dataset_free(ds);
     sbp_net_free(net);
+    sbp_comm_close(comm);
     return rc;
 }
