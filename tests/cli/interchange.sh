@@ -11,25 +11,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 py=/usr/bin/python3
-cat > "$work/res.net" <<'NET'
-[input]
-shape = 28x28x1
-[conv]
-name = a
-filters = 4
-kernel = 5
-[conv]
-filters = 6
-kernel = 3
-stride = 2
-shortcut = conv
-from = a
-[pool]
-[dense]
-units = 12
-[output]
-classes = 10
-NET
+cp "$SBP_SOURCE_DIR/tests/data/residual-small.net" "$work/res.net"
 common=(--data mnist --train-limit 64 --test-limit 32 -T 6 --batch 32 --quiet --threads 2)
 "$SBP_CLI" train --net "$work/res.net" "${common[@]}" --save "$work/a.sbp" >/dev/null && ok || bad "train a"
 "$SBP_CLI" export --model "$work/a.sbp" --npz "$work/a.npz" >/dev/null && ok || bad "export a"

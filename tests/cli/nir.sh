@@ -115,25 +115,7 @@ expect_rc 1 "train --net vgg9 --init lenet.nir"
 contains "$ERR" "lenet.nir holds" "the layer mismatch is explained"
 
 # ------------------------------------------------------------------ a residual network
-cat > "$WORK/res.net" <<'NET'
-[input]
-shape = 28x28x1
-[conv]
-name = a
-filters = 4
-kernel = 5
-[conv]
-filters = 6
-kernel = 3
-stride = 2
-shortcut = conv
-from = a
-[pool]
-[dense]
-units = 12
-[output]
-classes = 10
-NET
+cp "$SBP_SOURCE_DIR/tests/data/residual-small.net" "$WORK/res.net"
 run "$SBP_CLI" train --net "$WORK/res.net" --data mnist --train-limit 64 --test-limit 32 -T 6 \
     --batch 32 --threads 2 --quiet --save "$WORK/res.sbp"
 expect_rc 0 "train a residual net"
