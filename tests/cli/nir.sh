@@ -55,6 +55,23 @@ expect_rc 0 "export LeNet --nir"
 check "export --json names the file" test "$(json nir)" = "$WORK/lenet.nir"
 check "export --json: 517500 parameters" test "$(json parameters)" = 517500
 
+# info and analyze read a NIR graph as they read a model file
+run "$SBP_CLI" info --model "$WORK/lenet.sbp" --json
+crc_sbp=$(json weights_crc32)
+run "$SBP_CLI" info --model "$WORK/lenet.nir" --json
+expect_rc 0 "info --model lenet.nir"
+check "info: the graph's weights CRC equals the model's ($crc_sbp)" \
+    test "$(json weights_crc32)" = "$crc_sbp"
+run "$SBP_CLI" analyze --model "$WORK/lenet.nir" --images 50 --threads 2 --quiet --json \
+    --csv "$WORK/nir.analysis.csv" --steps-csv "$WORK/nir.steps.csv"
+expect_rc 0 "analyze --model lenet.nir"
+an_nir=$(jexpr 'd["correct"]')
+run "$SBP_CLI" analyze --model "$WORK/lenet.sbp" --images 50 --threads 2 --quiet --json \
+    --csv "$WORK/sbp.analysis.csv" --steps-csv "$WORK/sbp.steps.csv"
+check "analyze: the graph and the model give the same figures" \
+    cmp -s "$WORK/nir.analysis.csv" "$WORK/sbp.analysis.csv"
+check "analyze: the same correct count ($an_nir)" test "$(jexpr 'd["correct"]')" = "$an_nir"
+
 run "$SBP_CLI" eval --model "$WORK/lenet.sbp" --limit 2000 --threads 2 --json --quiet
 expect_rc 0 "eval the .sbp"
 acc_sbp=$(json accuracy) correct_sbp=$(json correct) loss_sbp=$(json loss) T_sbp=$(json timesteps)

@@ -361,7 +361,7 @@ int cmd_analyze(int argc, char **argv)
             goto fail;
         }
     }
-    if (sbp_net_load(&net, model, &err) != SBP_OK)
+    if (cli_load_model(&net, model, &err) != SBP_OK)
         goto fail;
     if (cli_model_defaults(net, model, &data, &T, err.msg, sizeof err.msg) != 0) {
         fprintf(stderr, "spikebp analyze: %s\n", err.msg);

@@ -77,7 +77,7 @@ int cmd_info(int argc, char **argv)
     size_t total = 0;
     sbp_status st;
     if (model) {
-        st = sbp_net_load(&net, model, &err);
+        st = cli_load_model(&net, model, &err);
         if (st == SBP_OK)
             spec = sbp_net_get_spec(net);
     } else {

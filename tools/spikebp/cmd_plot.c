@@ -281,7 +281,7 @@ static int load_model(const model_args *a, sbp_net **net, sbp_dataset **ds, size
 {
     sbp_error err = {0};
     *net = NULL, *ds = NULL;
-    if (sbp_net_load(net, a->model, &err) != SBP_OK) {
+    if (cli_load_model(net, a->model, &err) != SBP_OK) {
         snprintf(msg, size, "%s", err.msg);
         return 0;
     }
