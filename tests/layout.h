@@ -97,28 +97,6 @@ static void chw_backward(bwd_fn f, float *dx, float *dWt, const float *gI, const
         chw_backward(fn, dx, dW, gI, x, W, L, tc, ws);                                         \
     }
 
-/* The reference kernels (channel-first already, no scratch) with the common signature. */
-static void conv_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                         float *ws)
-{
-    sbp_conv_forward_ref(I, x, W, L, tc);
-}
-static void conv_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                         const sbp_layer *L, int tc, float *ws)
-{
-    sbp_conv_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-static void dense_fwd_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                          float *ws)
-{
-    sbp_dense_forward_ref(I, x, W, L, tc);
-}
-static void dense_bwd_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                          const sbp_layer *L, int tc, float *ws)
-{
-    sbp_dense_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-
 /* The dense GEMM kernels need no scratch; these give them the common signature. */
 static void dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L,
                                int tc, float *ws)

@@ -52,10 +52,10 @@ typedef struct fd_problem {
 static double fd_f(fd_problem *p) {
     switch (p->op) {
     case OP_CONV:
-        sbp_conv_forward_ref(p->I, p->x, p->W, p->L, p->tc);
+        sbp_conv_forward_ref(p->I, p->x, p->W, p->L, p->tc, NULL);
         break;
     case OP_DENSE:
-        sbp_dense_forward_ref(p->I, p->x, p->W, p->L, p->tc);
+        sbp_dense_forward_ref(p->I, p->x, p->W, p->L, p->tc, NULL);
         break;
     case OP_POOL:
         sbp_pool_forward_ref(p->I, p->x, p->L, p->tc);
@@ -125,16 +125,16 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
     float *Wt = falloc(nw), *dWt = falloc(nw), *I = falloc(nI);
     /* [reference, gemm, sparse, fast]; the last three channel-last behind layout.h's wrappers,
      * with weights and gradients in kernel layout */
-    static const fwd_fn conv_fwd[N_IMPL] = {conv_fwd_ref, sbp_conv_forward_gemm_chw,
+    static const fwd_fn conv_fwd[N_IMPL] = {sbp_conv_forward_ref, sbp_conv_forward_gemm_chw,
                                             sbp_conv_forward_sparse_chw,
                                             sbp_conv_forward_fast_chw};
-    static const bwd_fn conv_bwd[N_IMPL] = {conv_bwd_ref, sbp_conv_backward_gemm_chw,
+    static const bwd_fn conv_bwd[N_IMPL] = {sbp_conv_backward_ref, sbp_conv_backward_gemm_chw,
                                             sbp_conv_backward_sparse_chw,
                                             sbp_conv_backward_fast_chw};
-    static const fwd_fn dense_fwd[N_IMPL] = {dense_fwd_ref, dense_forward_gemm_chw,
+    static const fwd_fn dense_fwd[N_IMPL] = {sbp_dense_forward_ref, dense_forward_gemm_chw,
                                              sbp_dense_forward_sparse_chw,
                                              sbp_dense_forward_fast_chw};
-    static const bwd_fn dense_bwd[N_IMPL] = {dense_bwd_ref, dense_backward_gemm_chw,
+    static const bwd_fn dense_bwd[N_IMPL] = {sbp_dense_backward_ref, dense_backward_gemm_chw,
                                              sbp_dense_backward_sparse_chw,
                                              sbp_dense_backward_fast_chw};
     const int conv = p->op == OP_CONV;

@@ -147,7 +147,7 @@ typedef struct family_desc {
 
 static const family_desc conv_family = {
     "conv",
-    {{"reference", conv_fwd_ref, conv_bwd_ref, 0, DX_DENSE},
+    {{"reference", sbp_conv_forward_ref, sbp_conv_backward_ref, 0, DX_DENSE},
      {"gemm", sbp_conv_forward_gemm_chw, sbp_conv_backward_gemm_chw, 1, DX_DENSE},
      {"sparse", sbp_conv_forward_sparse_chw, sbp_conv_backward_sparse_chw, 1, DX_SPARSE},
      {"fast", sbp_conv_forward_fast_chw, sbp_conv_backward_fast_chw, 1, DX_EITHER}},
@@ -158,7 +158,7 @@ static const family_desc conv_family = {
 
 static const family_desc dense_family = {
     "dense",
-    {{"reference", dense_fwd_ref, dense_bwd_ref, 0, DX_DENSE},
+    {{"reference", sbp_dense_forward_ref, sbp_dense_backward_ref, 0, DX_DENSE},
      {"gemm", dense_forward_gemm_chw, dense_backward_gemm_chw, 1, DX_DENSE},
      {"sparse", sbp_dense_forward_sparse_chw, sbp_dense_backward_sparse_chw, 1, DX_SPARSE},
      {"fast", sbp_dense_forward_fast_chw, sbp_dense_backward_fast_chw, 1, DX_EITHER}},
@@ -383,7 +383,7 @@ static void test_dense(void) {
         float x[4 * 12], W[5 * 12], I[5 * 4];
         fill_normal(x, 48);
         fill_normal(W, 60);
-        sbp_dense_forward_ref(I, x, W, &L, tc);
+        sbp_dense_forward_ref(I, x, W, &L, tc, NULL);
         double worst = 0.0;
         for (int o = 0; o < 5; o++)
             for (int t = 0; t < tc; t++) {

@@ -13,30 +13,6 @@
 #include "backend/host/shortcut.h"
 #include "backend/reference/reference.h"
 
-static void conv_forward(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                         float *ws)
-{
-    sbp_conv_forward_ref(I, x, W, L, tc);
-}
-
-static void conv_backward(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                          const sbp_layer *L, int tc, float *ws)
-{
-    sbp_conv_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-
-static void dense_forward(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
-                          float *ws)
-{
-    sbp_dense_forward_ref(I, x, W, L, tc);
-}
-
-static void dense_backward(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc, float *ws)
-{
-    sbp_dense_backward_ref(dx, dW, gI, x, W, L, tc);
-}
-
 static void pool_forward(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
                          float *ws)
 {
@@ -97,7 +73,8 @@ static void dropout_mask(float *m, const sbp_layer *L, int l, sbp_rng_key key, u
     sbp_host_dropout_mask(m, L, l, key, epoch, sample, channel_first);
 }
 
-#define REF_DENSE {dense_forward, dense_backward, no_scratch, weights_in, grad_out}
+#define REF_DENSE                                                                              \
+    {sbp_dense_forward_ref, sbp_dense_backward_ref, no_scratch, weights_in, grad_out}
 
 const sbp_backend sbp_backend_reference = {
     .name = "reference",
@@ -106,7 +83,8 @@ const sbp_backend sbp_backend_reference = {
     .input_staging = no_staging,
     .synapse =
         {
-            [SBP_LAYER_CONV] = {conv_forward, conv_backward, no_scratch, weights_in, grad_out},
+            [SBP_LAYER_CONV] = {sbp_conv_forward_ref, sbp_conv_backward_ref, no_scratch, weights_in,
+                                grad_out},
             [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
             [SBP_LAYER_DENSE] = REF_DENSE,
             [SBP_LAYER_OUTPUT] = REF_DENSE,

@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
+void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                          float *ws)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
@@ -31,7 +32,7 @@ void sbp_conv_forward_ref(float *I, const float *x, const float *W, const sbp_la
 }
 
 void sbp_conv_backward_ref(float *dx, float *dW, const float *gI, const float *x, const float *W,
-                           const sbp_layer *L, int tc)
+                           const sbp_layer *L, int tc, float *ws)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;

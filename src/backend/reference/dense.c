@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc)
+void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_layer *L, int tc,
+                           float *ws)
 {
     const size_t nin = L->n_in, nout = L->n_out;
     for (size_t o = 0; o < nout; o++)
@@ -19,7 +20,7 @@ void sbp_dense_forward_ref(float *I, const float *x, const float *W, const sbp_l
 }
 
 void sbp_dense_backward_ref(float *dx, float *dW, const float *gI, const float *x,
-                            const float *W, const sbp_layer *L, int tc)
+                            const float *W, const sbp_layer *L, int tc, float *ws)
 {
     const size_t nin = L->n_in, nout = L->n_out;
     if (dx)
