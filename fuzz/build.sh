@@ -31,7 +31,7 @@ rm -f "$OUT/.probe"
 
 PKG_CFLAGS=$(pkg-config --cflags openblas matio libzip)
 PKG_LIBS=$(pkg-config --libs openblas matio libzip)
-# HDF5 (optional, as in CMakeLists.txt): with it fuzz_nir reaches the NIR reader in src/io/nir.c
+# HDF5 (optional, as in CMakeLists.txt): with it fuzz_nir reaches the NIR reader in src/io/nir_read.c and nir_graph.c
 if pkg-config --exists hdf5; then
   PKG_CFLAGS="$PKG_CFLAGS -DSBP_HAVE_HDF5 $(pkg-config --cflags hdf5)"
   PKG_LIBS="$PKG_LIBS $(pkg-config --libs hdf5)"

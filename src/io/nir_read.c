@@ -7,8 +7,9 @@
  * the neuron constants from the neuron parameters (inverting nir.h's mapping, which must
  * hold; the metadata's exact float32 values are used where they agree); then read every
  * weight into the network spikebp builds from that description. Anything spikebp cannot run
- * is refused with the file and the node named. Only hard links and data stored inside the
- * file are followed, so a graph cannot make spikebp read other files.
+ * is refused with the file and the node named. Reading the file as a graph of nodes and edges,
+ * and the typed reads of their keys, are nir_graph.c's: only hard links and data stored inside
+ * the file are followed, so a graph cannot make spikebp read other files.
  *
  * Built without HDF5 (CMake did not find it), the import says so and does nothing else.
  */
@@ -37,460 +38,14 @@ sbp_status sbp_net_import_nir(sbp_net **out, const char *path, sbp_error *err)
 
 #else
 
-#include "io/nir_h5.h"
-
-enum node_type {
-    NT_INPUT, NT_OUTPUT, NT_CONV2D, NT_AVGPOOL2D, NT_IF, NT_LIF, NT_LI, NT_I, NT_LINEAR,
-    NT_AFFINE, NT_FLATTEN, NT_OTHER
-};
-
-static const char *const node_type_names[] = {"Input", "Output", "Conv2d", "AvgPool2d", "IF",
-                                              "LIF", "LI", "I", "Linear", "Affine", "Flatten"};
-
-#define NIR_MAX_NODES (6 * SBP_MAX_LAYERS + 8)
-#define NIR_MAX_EDGES (2 * NIR_MAX_NODES)
-#define NIR_NAME 64
-
-typedef struct rnode {
-    char name[NIR_NAME];
-    char type_name[32];
-    enum node_type type;
-    hid_t g;
-    int layer; /* spikebp layer whose neurons this node is (−1: none, −2: the input) */
-    int used;  /* visited by the walk */
-} rnode;
-
-typedef struct in_path {
-    int src;  /* neuron (or input) node the current comes from */
-    int syn;  /* synapse node (Conv2d, AvgPool2d, Linear, Affine) or −1 for a direct edge */
-    int flat; /* Flatten node between src and syn, or −1 */
-} in_path;
-
-typedef struct layer_nodes {
-    int neuron, syn, flat, sc_syn;
-} layer_nodes;
-
-typedef struct reader {
-    const char *path;
-    sbp_error *err;
-    hid_t file, graph, nodes_g, meta;
-    int n_nodes;
-    rnode node[NIR_MAX_NODES];
-    int n_edges;
-    int edge[NIR_MAX_EDGES][2];
-    layer_nodes ln[SBP_MAX_LAYERS];
-    double dt;
-} reader;
-
-static sbp_status r_fail(reader *r, sbp_status st, const char *node, const char *fmt, ...)
-    SBP_PRINTF(4, 5);
-static sbp_status r_fail(reader *r, sbp_status st, const char *node, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (node)
-        return sbp_fail(r->err, st, "%s: node '%s': %s", r->path, node, msg);
-    return sbp_fail(r->err, st, "%s: %s", r->path, msg);
-}
-
-/* Opens a child object only when it is a hard link (a soft or external link could point into
- * another file) of the wanted kind (H5I_GROUP or H5I_DATASET); −1 if absent or otherwise. */
-static hid_t open_child(hid_t loc, const char *name, H5I_type_t kind)
-{
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-        return -1;
-    H5L_info_t li;
-    if (H5Lget_info(loc, name, &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_HARD)
-        return -1;
-    hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
-    if (o < 0)
-        return -1;
-    if (H5Iget_type(o) != kind) {
-        H5Oclose(o);
-        return -1;
-    }
-    if (kind == H5I_DATASET) {
-        /* data stored outside the file (external or virtual layouts) is refused too */
-        hid_t dcpl = H5Dget_create_plist(o);
-        int ok = dcpl >= 0 && H5Pget_external_count(dcpl) == 0;
-        if (ok) {
-            H5D_layout_t lay = H5Pget_layout(dcpl);
-            ok = lay == H5D_COMPACT || lay == H5D_CONTIGUOUS || lay == H5D_CHUNKED;
-        }
-        h5_close(dcpl);
-        if (!ok) {
-            H5Oclose(o);
-            return -1;
-        }
-    }
-    return o;
-}
-
-/* Reads a scalar (or one-element) string dataset, fixed or variable length. 1 on success. */
-static int read_string(hid_t loc, const char *name, char *out, size_t size)
-{
-    out[0] = '\0';
-    hid_t d = open_child(loc, name, H5I_DATASET);
-    if (d < 0)
-        return 0;
-    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d), mt = -1;
-    int ok = ft >= 0 && sp >= 0 && H5Tget_class(ft) == H5T_STRING &&
-             H5Sget_simple_extent_npoints(sp) == 1;
-    if (ok && H5Tis_variable_str(ft) > 0) {
-        char *p = NULL;
-        mt = H5Tcopy(H5T_C_S1);
-        ok = mt >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 &&
-             H5Tset_cset(mt, H5Tget_cset(ft)) >= 0 && /* HDF5 does not convert ASCII ↔ UTF-8 */
-             H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) >= 0;
-        if (ok && p)
-            snprintf(out, size, "%s", p);
-        if (p)
-            H5free_memory(p);
-    } else if (ok) {
-        size_t n = H5Tget_size(ft);
-        char *buf = n > 0 && n < 65536 ? calloc(1, n + 1) : NULL;
-        mt = H5Tcopy(H5T_C_S1);
-        ok = buf && mt >= 0 && H5Tset_size(mt, n) >= 0 &&
-             H5Tset_cset(mt, H5Tget_cset(ft)) >= 0 &&
-             H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
-        if (ok)
-            snprintf(out, size, "%s", buf);
-        free(buf);
-    }
-    h5_close(mt);
-    h5_close(sp);
-    h5_close(ft);
-    h5_close(d);
-    return ok;
-}
-
-/* A numeric dataset read into doubles, at most `max` elements; dims of rank ≤ 4 into dims[].
- * Returns the element count, or −1 (absent, not numeric, too large), −2 unreadable. */
-static long read_numbers(hid_t loc, const char *name, double **data, int *rank, hsize_t dims[4],
-                         size_t max)
-{
-    *data = NULL;
-    *rank = 0;
-    hid_t d = open_child(loc, name, H5I_DATASET);
-    if (d < 0)
-        return -1;
-    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
-    long n = -1;
-    H5T_class_t cl = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    int rk = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    if ((cl == H5T_INTEGER || cl == H5T_FLOAT) && rk >= 0 && rk <= 4 &&
-        H5Sget_simple_extent_dims(sp, dims, NULL) >= 0) {
-        hssize_t np = H5Sget_simple_extent_npoints(sp);
-        if (np >= 0 && (size_t)np <= max) {
-            *rank = rk;
-            *data = malloc(((size_t)np ? (size_t)np : 1) * sizeof **data);
-            if (*data && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) >= 0) {
-                n = (long)np;
-            } else {
-                free(*data);
-                *data = NULL;
-                n = -2;
-            }
-        }
-    }
-    h5_close(sp);
-    h5_close(ft);
-    h5_close(d);
-    return n;
-}
-
-static void dims_text(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-    buf[0] = '\0';
-    if (rank == 0)
-        snprintf(buf, size, "a scalar");
-    for (int k = 0; k < rank; k++)
-        snprintf(buf + strlen(buf), size - strlen(buf), "%s%llu", k ? "×" : "",
-                 (unsigned long long)dims[k]);
-}
-
-/* Reads integer key `key` of node `n`: exactly `want` values (a scalar counts as one, and a
- * scalar or a single value stands for `want` equal values when `broadcast`). */
-static sbp_status read_ints(reader *r, const rnode *n, const char *key, long long *out, int want,
-                            int broadcast)
-{
-    double *v = NULL;
-    int rank;
-    hsize_t dims[4];
-    long cnt = read_numbers(n->g, key, &v, &rank, dims, 64);
-    if (cnt < 0)
-        return r_fail(r, SBP_ERR_FORMAT, n->name, "%s '%s' %s", n->type_name, key,
-                      cnt == -1 ? "is missing or not a number array" : "cannot be read");
-    sbp_status st = SBP_OK;
-    if (!(cnt == want || (broadcast && cnt == 1)) || rank > 1) {
-        char got[64];
-        dims_text(got, sizeof got, rank, dims);
-        st = r_fail(r, SBP_ERR_SHAPE, n->name, "%s '%s' has shape %s, expected %d value%s",
-                    n->type_name, key, got, want, want > 1 ? "s" : "");
-    }
-    for (int k = 0; st == SBP_OK && k < want; k++) {
-        double x = v[cnt == 1 ? 0 : k];
-        if (!(x == floor(x)) || fabs(x) > 1e9)
-            st = r_fail(r, SBP_ERR_FORMAT, n->name, "%s '%s' is not an integer", n->type_name,
-                        key);
-        else
-            out[k] = (long long)x;
-    }
-    free(v);
-    return st;
-}
-
-/* A neuron parameter: `count` values (the layer's neurons, any shape of that size), all
- * finite and equal — spikebp has one constant per network. */
-static sbp_status read_param(reader *r, const rnode *n, const char *key, size_t count,
-                             double *value, int optional, double dflt)
-{
-    double *v = NULL;
-    int rank;
-    hsize_t dims[4];
-    long cnt = read_numbers(n->g, key, &v, &rank, dims, count);
-    if (cnt == -1 && optional && H5Lexists(n->g, key, H5P_DEFAULT) <= 0) {
-        *value = dflt;
-        return SBP_OK;
-    }
-    if (cnt < 0 || (size_t)cnt != count) {
-        char got[64] = "not a number array";
-        if (cnt >= 0 || (cnt == -1 && H5Lexists(n->g, key, H5P_DEFAULT) > 0))
-            snprintf(got, sizeof got, "the wrong shape or type");
-        if (cnt >= 0)
-            dims_text(got, sizeof got, rank, dims);
-        free(v);
-        if (cnt == -1 && H5Lexists(n->g, key, H5P_DEFAULT) <= 0)
-            return r_fail(r, SBP_ERR_FORMAT, n->name, "%s lacks '%s'", n->type_name, key);
-        return r_fail(r, SBP_ERR_SHAPE, n->name, "%s '%s' has %s; the layer has %zu neurons",
-                      n->type_name, key, got, count);
-    }
-    sbp_status st = SBP_OK;
-    for (size_t j = 0; j < count && st == SBP_OK; j++) {
-        if (!isfinite(v[j]))
-            st = r_fail(r, SBP_ERR_NUMERIC, n->name, "%s '%s' element %zu is not finite",
-                        n->type_name, key, j);
-        else if (v[j] != v[0])
-            st = r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                        "%s '%s' differs between neurons (%g and %g); spikebp has one value per "
-                        "network", n->type_name, key, v[0], v[j]);
-    }
-    if (st == SBP_OK)
-        *value = v[0];
-    free(v);
-    return st;
-}
-
-static int find_node(const reader *r, const char *name)
-{
-    for (int k = 0; k < r->n_nodes; k++)
-        if (!strcmp(r->node[k].name, name))
-            return k;
-    return -1;
-}
-
-static sbp_status read_nodes(reader *r)
-{
-    char type[32]; /* "version" is not read: NIR's reader does not need it either */
-    r->graph = open_child(r->file, "node", H5I_GROUP);
-    if (r->graph < 0)
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "not a NIR graph (no group 'node')");
-    if (!read_string(r->graph, "type", type, sizeof type))
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "the graph 'node' has no 'type' string");
-    if (strcmp(type, "NIRGraph") != 0)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, NULL,
-                      "the root node is a '%.31s', not a NIRGraph", type);
-    r->nodes_g = open_child(r->graph, "nodes", H5I_GROUP);
-    if (r->nodes_g < 0)
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "the graph has no group 'nodes'");
-    r->meta = open_child(r->graph, "metadata", H5I_GROUP);
-    H5G_info_t gi;
-    if (H5Gget_info(r->nodes_g, &gi) < 0)
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "cannot list the graph's nodes");
-    if (gi.nlinks > NIR_MAX_NODES)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, NULL, "%llu nodes; spikebp reads at most %d",
-                      (unsigned long long)gi.nlinks, NIR_MAX_NODES);
-    for (hsize_t k = 0; k < gi.nlinks; k++) {
-        rnode *n = &r->node[r->n_nodes];
-        memset(n, 0, sizeof *n);
-        n->g = -1;
-        n->layer = -1;
-        ssize_t len = H5Lget_name_by_idx(r->nodes_g, ".", H5_INDEX_NAME, H5_ITER_INC, k, n->name,
-                                         sizeof n->name, H5P_DEFAULT);
-        if (len < 0 || (size_t)len >= sizeof n->name)
-            return r_fail(r, SBP_ERR_FORMAT, NULL, "node %llu has no readable name (or one of "
-                          "%d characters or more)", (unsigned long long)k, NIR_NAME);
-        r->n_nodes++;
-        n->g = open_child(r->nodes_g, n->name, H5I_GROUP);
-        if (n->g < 0)
-            return r_fail(r, SBP_ERR_FORMAT, n->name, "not a group");
-        if (!read_string(n->g, "type", n->type_name, sizeof n->type_name))
-            return r_fail(r, SBP_ERR_FORMAT, n->name, "no 'type' string");
-        n->type = NT_OTHER;
-        for (int t = 0; t < NT_OTHER; t++)
-            if (!strcmp(n->type_name, node_type_names[t]))
-                n->type = (enum node_type)t;
-        if (n->type == NT_OTHER)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
-                          "node type '%s' is not supported (spikebp reads Input, Output, Conv2d, "
-                          "AvgPool2d, IF, LIF, LI, I, Linear, Affine, Flatten)", n->type_name);
-    }
-    return SBP_OK;
-}
-
-static sbp_status read_edges(reader *r)
-{
-    hid_t d = open_child(r->graph, "edges", H5I_DATASET);
-    if (d < 0)
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "the graph has no dataset 'edges'");
-    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d), mt = -1;
-    hsize_t dims[2] = {0, 0};
-    sbp_status st = SBP_OK;
-    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || rank != 2 ||
-        H5Sget_simple_extent_dims(sp, dims, NULL) < 0 || dims[1] != 2)
-        st = r_fail(r, SBP_ERR_FORMAT, NULL, "'edges' is not an (E, 2) array of node names");
-    else if (dims[0] > NIR_MAX_EDGES)
-        st = r_fail(r, SBP_ERR_UNSUPPORTED, NULL, "%llu edges; spikebp reads at most %d",
-                    (unsigned long long)dims[0], NIR_MAX_EDGES);
-    char(*names)[NIR_NAME] = NULL;
-    size_t n = st == SBP_OK ? (size_t)dims[0] * 2 : 0;
-    if (st == SBP_OK && n > 0) {
-        names = calloc(n, NIR_NAME);
-        if (!names)
-            st = r_fail(r, SBP_ERR_NOMEM, NULL, "out of memory");
-    }
-    if (st == SBP_OK && n > 0) {
-        mt = H5Tcopy(H5T_C_S1);
-        if (H5Tis_variable_str(ft) > 0) {
-            char **p = calloc(n, sizeof *p);
-            if (!p || mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
-                H5Tset_cset(mt, H5Tget_cset(ft)) < 0 ||
-                H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, p) < 0) {
-                st = r_fail(r, SBP_ERR_FORMAT, NULL, "'edges' cannot be read");
-            } else {
-                for (size_t k = 0; k < n; k++)
-                    snprintf(names[k], NIR_NAME, "%s", p[k] ? p[k] : "");
-            }
-            for (size_t k = 0; p && k < n; k++)
-                if (p[k])
-                    H5free_memory(p[k]);
-            free(p);
-        } else {
-            size_t sz = H5Tget_size(ft);
-            char *buf = sz > 0 && sz < 4096 ? calloc(n, sz) : NULL;
-            if (!buf || mt < 0 || H5Tset_size(mt, sz) < 0 || H5Tset_cset(mt, H5Tget_cset(ft)) < 0 ||
-                H5Tset_strpad(mt, H5T_STR_NULLPAD) < 0 ||
-                H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-                st = r_fail(r, SBP_ERR_FORMAT, NULL, "'edges' cannot be read");
-            } else {
-                for (size_t k = 0; k < n; k++)
-                    snprintf(names[k], NIR_NAME, "%.*s", (int)(sz < NIR_NAME - 1 ? sz : NIR_NAME - 1),
-                             buf + k * sz);
-            }
-            free(buf);
-        }
-    }
-    for (size_t k = 0; st == SBP_OK && k < n; k++) {
-        int idx = find_node(r, names[k]);
-        if (idx < 0)
-            st = r_fail(r, SBP_ERR_FORMAT, NULL, "edge %zu names node '%s', which does not exist",
-                        k / 2, names[k]);
-        else
-            r->edge[k / 2][k % 2] = idx;
-    }
-    /* NIR adds the inputs of a node, so an edge listed twice would double a current */
-    for (size_t k = 0; st == SBP_OK && k < n / 2; k++)
-        for (size_t j = 0; j < k && st == SBP_OK; j++)
-            if (r->edge[j][0] == r->edge[k][0] && r->edge[j][1] == r->edge[k][1])
-                st = r_fail(r, SBP_ERR_UNSUPPORTED, NULL,
-                            "edge %zu (%s → %s) is listed twice", k, names[2 * k],
-                            names[2 * k + 1]);
-    if (st == SBP_OK)
-        r->n_edges = (int)dims[0];
-    free(names);
-    h5_close(mt);
-    h5_close(sp);
-    h5_close(ft);
-    h5_close(d);
-    return st;
-}
-
-static int is_source(enum node_type t)
-{
-    return t == NT_INPUT || t == NT_LIF || t == NT_IF;
-}
-
-static int is_synapse(enum node_type t)
-{
-    return t == NT_CONV2D || t == NT_AVGPOOL2D || t == NT_LINEAR || t == NT_AFFINE;
-}
-
-static int in_degree(const reader *r, int node, int *from)
-{
-    int c = 0;
-    for (int e = 0; e < r->n_edges; e++)
-        if (r->edge[e][1] == node) {
-            if (from)
-                *from = r->edge[e][0];
-            c++;
-        }
-    return c;
-}
-
-/* The current paths into neuron node `n` (at most 4). */
-static sbp_status in_paths(reader *r, int n, in_path *p, int *np)
-{
-    *np = 0;
-    for (int e = 0; e < r->n_edges; e++) {
-        if (r->edge[e][1] != n)
-            continue;
-        int x = r->edge[e][0];
-        if (*np >= 4)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[n].name,
-                          "more than 4 inputs; a spikebp layer has its input and one shortcut");
-        in_path *q = &p[(*np)++];
-        q->syn = q->flat = -1;
-        if (is_source(r->node[x].type)) {
-            q->src = x;
-            continue;
-        }
-        if (!is_synapse(r->node[x].type))
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[n].name,
-                          "fed by '%s' (%s); spikebp layers are fed by Conv2d, AvgPool2d, Linear "
-                          "or Affine nodes", r->node[x].name, r->node[x].type_name);
-        q->syn = x;
-        int y = -1;
-        if (in_degree(r, x, &y) != 1)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[x].name,
-                          "%s with %d inputs; spikebp's synapses have exactly one",
-                          r->node[x].type_name, in_degree(r, x, NULL));
-        if (r->node[y].type == NT_FLATTEN) {
-            q->flat = y;
-            int z = -1;
-            if (in_degree(r, y, &z) != 1)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[y].name,
-                              "Flatten with %d inputs, expected one", in_degree(r, y, NULL));
-            y = z;
-        }
-        if (!is_source(r->node[y].type))
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[x].name,
-                          "fed by '%s' (%s); expected the Input or a LIF/IF neuron node",
-                          r->node[y].name, r->node[y].type_name);
-        q->src = y;
-    }
-    return SBP_OK;
-}
+#include "io/nir_graph.h"
 
 /* The spikebp_shortcut metadata of a node ("conv", "subsample"), or "" when it has none. */
 static void shortcut_role(const rnode *n, char *role, size_t size)
 {
     role[0] = '\0';
-    hid_t m = open_child(n->g, "metadata", H5I_GROUP);
-    if (m >= 0 && !read_string(m, "spikebp_shortcut", role, size))
+    hid_t m = sbp_nir_open_child(n->g, "metadata", H5I_GROUP);
+    if (m >= 0 && !sbp_nir_read_string(m, "spikebp_shortcut", role, size))
         role[0] = '\0';
     h5_close(m);
 }
@@ -510,7 +65,7 @@ static int looks_like_shortcut(reader *r, const in_path *p)
     double *v = NULL;
     int rank;
     hsize_t dims[4];
-    long cnt = read_numbers(s->g, "groups", &v, &rank, dims, 1);
+    long cnt = sbp_nir_read_numbers(s->g, "groups", &v, &rank, dims, 1);
     int grouped = cnt == 1 && v[0] > 1.0; /* compared as a double: it may be NaN or huge */
     free(v);
     return grouped;
@@ -524,7 +79,7 @@ static int is_identity_matrix(const rnode *n, int c)
     hsize_t dims[4];
     if (c < 1 || c > 4096) /* a claim of more channels is not read (it would be ≥ 128 MiB) */
         return 0;
-    long cnt = read_numbers(n->g, "weight", &v, &rank, dims, (size_t)c * (size_t)c);
+    long cnt = sbp_nir_read_numbers(n->g, "weight", &v, &rank, dims, (size_t)c * (size_t)c);
     int ok = cnt == (long)c * c;
     for (long j = 0; ok && j < cnt; j++)
         ok = v[j] == (j / c == j % c ? 1.0 : 0.0);
@@ -539,60 +94,60 @@ static sbp_status read_conv_geometry(reader *r, const rnode *n, int *k, int *str
     double *v = NULL;
     int rank;
     hsize_t dims[4];
-    hid_t d = open_child(n->g, "weight", H5I_DATASET), sp = d >= 0 ? H5Dget_space(d) : -1;
+    hid_t d = sbp_nir_open_child(n->g, "weight", H5I_DATASET), sp = d >= 0 ? H5Dget_space(d) : -1;
     rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     int ok = rank == 4 && H5Sget_simple_extent_dims(sp, dims, NULL) >= 0;
     h5_close(sp);
     h5_close(d);
     if (!ok)
-        return r_fail(r, SBP_ERR_SHAPE, n->name, "Conv2d 'weight' is not a 4-d array");
+        return sbp_nir_fail(r, SBP_ERR_SHAPE, n->name, "Conv2d 'weight' is not a 4-d array");
     if (dims[2] != dims[3] || dims[2] < 1 || dims[2] > 64 || dims[0] < 1 || dims[0] > 1 << 20 ||
         dims[1] < 1 || dims[1] > 1 << 20)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                       "Conv2d kernel %llu×%llu; spikebp's kernels are square (1 … 64)",
                       (unsigned long long)dims[2], (unsigned long long)dims[3]);
     *k = (int)dims[2];
     *cout = (int)dims[0];
     *cin_g = (int)dims[1];
     long long s2[2], p2[2], d2[2], g;
-    sbp_status st = read_ints(r, n, "stride", s2, 2, 1);
+    sbp_status st = sbp_nir_read_ints(r, n, "stride", s2, 2, 1);
     if (st == SBP_OK) {
         char ps[16];
-        if (read_string(n->g, "padding", ps, sizeof ps))
-            return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+        if (sbp_nir_read_string(n->g, "padding", ps, sizeof ps))
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                           "Conv2d padding '%s' given as a word; spikebp reads numbers", ps);
-        st = read_ints(r, n, "padding", p2, 2, 1);
+        st = sbp_nir_read_ints(r, n, "padding", p2, 2, 1);
     }
     if (st == SBP_OK)
-        st = read_ints(r, n, "dilation", d2, 2, 1);
+        st = sbp_nir_read_ints(r, n, "dilation", d2, 2, 1);
     if (st == SBP_OK)
-        st = read_ints(r, n, "groups", &g, 1, 0);
+        st = sbp_nir_read_ints(r, n, "groups", &g, 1, 0);
     if (st != SBP_OK)
         return st;
     if (s2[0] != s2[1] || s2[0] < 1 || s2[0] > 64)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, n->name, "Conv2d stride (%lld, %lld); spikebp "
+        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name, "Conv2d stride (%lld, %lld); spikebp "
                       "needs equal strides of 1 … 64", s2[0], s2[1]);
     if (p2[0] != p2[1] || p2[0] < 0 || p2[0] > 64)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, n->name, "Conv2d padding (%lld, %lld); spikebp "
+        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name, "Conv2d padding (%lld, %lld); spikebp "
                       "needs equal paddings of 0 … 64", p2[0], p2[1]);
     if (d2[0] != 1 || d2[1] != 1)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                       "Conv2d dilation (%lld, %lld); spikebp has no dilation", d2[0], d2[1]);
     if (g < 1 || g > 1 << 20)
-        return r_fail(r, SBP_ERR_FORMAT, n->name, "Conv2d groups %lld", g);
+        return sbp_nir_fail(r, SBP_ERR_FORMAT, n->name, "Conv2d groups %lld", g);
     *stride = (int)s2[0];
     *pad = (int)p2[0];
     *groups = (int)g;
     /* bias: spikebp's layers have none, so only zeros can be read */
-    long bc = read_numbers(n->g, "bias", &v, &rank, dims, (size_t)*cout);
+    long bc = sbp_nir_read_numbers(n->g, "bias", &v, &rank, dims, (size_t)*cout);
     if (bc >= 0)
         for (long j = 0; j < bc && st == SBP_OK; j++)
             if (v[j] != 0.0)
-                st = r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                st = sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                             "Conv2d bias element %ld is %g; spikebp's layers have no bias", j, v[j]);
     free(v);
     if (st == SBP_OK && bc != *cout)
-        st = r_fail(r, SBP_ERR_SHAPE, n->name, "Conv2d 'bias' is missing or has not %d values",
+        st = sbp_nir_fail(r, SBP_ERR_SHAPE, n->name, "Conv2d 'bias' is missing or has not %d values",
                     *cout);
     return st;
 }
@@ -605,32 +160,32 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
         if (r->node[k].type != NT_INPUT)
             continue;
         if (input >= 0)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
                           "a second Input ('%s' is the first); spikebp has one input",
                           r->node[input].name);
         input = k;
     }
     if (input < 0)
-        return r_fail(r, SBP_ERR_FORMAT, NULL, "the graph has no Input node");
+        return sbp_nir_fail(r, SBP_ERR_FORMAT, NULL, "the graph has no Input node");
     {
         long long sh[3];
         double *v = NULL;
         int rank;
         hsize_t dims[4];
-        long cnt = read_numbers(r->node[input].g, "shape", &v, &rank, dims, 3);
+        long cnt = sbp_nir_read_numbers(r->node[input].g, "shape", &v, &rank, dims, 3);
         free(v);
         sbp_status st = SBP_OK;
         if (cnt == 2) {
-            st = read_ints(r, &r->node[input], "shape", sh + 1, 2, 0);
+            st = sbp_nir_read_ints(r, &r->node[input], "shape", sh + 1, 2, 0);
             sh[0] = 1;
         } else {
-            st = read_ints(r, &r->node[input], "shape", sh, 3, 0);
+            st = sbp_nir_read_ints(r, &r->node[input], "shape", sh, 3, 0);
         }
         if (st != SBP_OK)
             return st;
         for (int k = 0; k < 3; k++)
             if (sh[k] < 1 || sh[k] > 1 << 16)
-                return r_fail(r, SBP_ERR_SHAPE, r->node[input].name,
+                return sbp_nir_fail(r, SBP_ERR_SHAPE, r->node[input].name,
                               "Input shape (%lld, %lld, %lld) is not an image shape (C, H, W)",
                               sh[0], sh[1], sh[2]);
         spec->in_c = (int)sh[0], spec->in_h = (int)sh[1], spec->in_w = (int)sh[2];
@@ -646,7 +201,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             if (r->node[k].used || (t != NT_LIF && t != NT_IF && t != NT_LI && t != NT_I))
                 continue;
             int np;
-            sbp_status st = in_paths(r, k, paths, &np);
+            sbp_status st = sbp_nir_in_paths(r, k, paths, &np);
             if (st != SBP_OK)
                 return st;
             int ready = np > 0, from_prev = 0, later = -1;
@@ -661,7 +216,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             if (!ready || !from_prev)
                 continue;
             if (next >= 0)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
                               "the graph branches here (into '%s' and '%s'); spikebp builds a "
                               "chain of layers with residual shortcuts", r->node[next].name,
                               r->node[k].name);
@@ -677,14 +232,14 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                     if (paths[j].src == prev && paths[j].syn >= 0)
                         nmain = j;
             if (nmain < 0)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
                               "%s with no synapse from '%s'", r->node[k].type_name,
                               r->node[prev].name);
             for (int j = 0; j < np; j++) {
                 if (j == nmain)
                     continue;
                 if (nsc >= 0)
-                    return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+                    return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
                                   "%d inputs; a spikebp layer has its input and at most one "
                                   "shortcut", np);
                 nsc = j;
@@ -693,18 +248,18 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             if (nsc >= 0)
                 psc = paths[nsc];
             if (nsc >= 0 && psc.syn >= 0 && psc.syn == pmain.syn)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
                               "fed twice through '%s'", r->node[pmain.syn].name);
         }
         if (next < 0 && blocked >= 0)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[blocked].name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[blocked].name,
                           "also takes input from '%s', which does not come before it (a "
                           "recurrent connection? spikebp's networks are feed-forward)",
                           r->node[blocked_by].name);
         if (next < 0)
             break;
         if (spec->n_layers >= SBP_MAX_LAYERS)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, NULL, "more than %d layers", SBP_MAX_LAYERS);
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, NULL, "more than %d layers", SBP_MAX_LAYERS);
         const int i = spec->n_layers;
         rnode *N = &r->node[next];
         rnode *S = &r->node[pmain.syn];
@@ -720,28 +275,28 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             if (st != SBP_OK)
                 return st;
             if (groups != 1)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, S->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, S->name,
                               "Conv2d with groups = %d; spikebp's convolutions have one group",
                               groups);
             l->kind = SBP_LAYER_CONV;
             l->out = cout, l->kernel = k, l->stride = stride, l->pad = pad;
         } else if (N->type == NT_IF && S->type == NT_AVGPOOL2D) {
             long long ks[2], st2[2], p2[2];
-            sbp_status st = read_ints(r, S, "kernel_size", ks, 2, 1);
+            sbp_status st = sbp_nir_read_ints(r, S, "kernel_size", ks, 2, 1);
             if (st == SBP_OK)
-                st = read_ints(r, S, "stride", st2, 2, 1);
+                st = sbp_nir_read_ints(r, S, "stride", st2, 2, 1);
             if (st == SBP_OK)
-                st = read_ints(r, S, "padding", p2, 2, 1);
+                st = sbp_nir_read_ints(r, S, "padding", p2, 2, 1);
             if (st != SBP_OK)
                 return st;
             if (ks[0] != 2 || ks[1] != 2 || st2[0] != 2 || st2[1] != 2 || p2[0] || p2[1])
-                return r_fail(r, SBP_ERR_UNSUPPORTED, S->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, S->name,
                               "AvgPool2d kernel (%lld, %lld) stride (%lld, %lld) padding (%lld, "
                               "%lld); spikebp pools 2×2 with stride 2 and no padding",
                               ks[0], ks[1], st2[0], st2[1], p2[0], p2[1]);
             l->kind = SBP_LAYER_POOL;
         } else if (N->type != NT_AVGPOOL2D && (S->type == NT_LINEAR || S->type == NT_AFFINE)) {
-            hid_t d = open_child(S->g, "weight", H5I_DATASET), sp = d >= 0 ? H5Dget_space(d) : -1;
+            hid_t d = sbp_nir_open_child(S->g, "weight", H5I_DATASET), sp = d >= 0 ? H5Dget_space(d) : -1;
             hsize_t dims[4];
             int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 &&
                      H5Sget_simple_extent_dims(sp, dims, NULL) >= 0 && dims[0] >= 1 &&
@@ -749,28 +304,28 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             h5_close(sp);
             h5_close(d);
             if (!ok)
-                return r_fail(r, SBP_ERR_SHAPE, S->name, "%s 'weight' is missing or not a 2-d "
+                return sbp_nir_fail(r, SBP_ERR_SHAPE, S->name, "%s 'weight' is missing or not a 2-d "
                               "array", S->type_name);
             l->kind = N->type == NT_LI || N->type == NT_I ? SBP_LAYER_OUTPUT : SBP_LAYER_DENSE;
             l->out = (int)dims[0];
         } else {
-            return r_fail(r, SBP_ERR_UNSUPPORTED, N->name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, N->name,
                           "a %s fed by a %s ('%s') is not a spikebp layer (Conv2d → LIF or IF, "
                           "AvgPool2d → IF, Linear → LIF or IF, Linear → LI or I)",
                           N->type_name, S->type_name, S->name);
         }
         if (pmain.flat >= 0 && l->kind != SBP_LAYER_DENSE && l->kind != SBP_LAYER_OUTPUT)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[pmain.flat].name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[pmain.flat].name,
                           "Flatten before a %s", S->type_name);
         if (nsc >= 0) {
             if (l->kind != SBP_LAYER_CONV)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, N->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, N->name,
                               "a shortcut into a %s layer; spikebp's shortcuts feed convolution "
                               "layers", sbp_layer_kind_name(l->kind));
             l->shortcut_from = r->node[psc.src].layer == -2 ? -1 : r->node[psc.src].layer;
             ln->sc_syn = psc.syn;
             if (psc.flat >= 0)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[psc.flat].name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[psc.flat].name,
                               "Flatten on a shortcut");
             if (psc.syn < 0) {
                 l->shortcut = SBP_SHORTCUT_IDENTITY;
@@ -778,14 +333,14 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                 rnode *C = &r->node[psc.syn];
                 int k, stride, pad, groups, cout, cin_g;
                 if (C->type != NT_CONV2D)
-                    return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
+                    return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                   "a %s shortcut; spikebp's shortcuts are 1×1 Conv2d or direct "
                                   "edges", C->type_name);
                 sbp_status st = read_conv_geometry(r, C, &k, &stride, &pad, &groups, &cout, &cin_g);
                 if (st != SBP_OK)
                     return st;
                 if (k != 1 || pad != 0)
-                    return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
+                    return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                   "a %d×%d shortcut with padding %d; spikebp's are 1×1 without "
                                   "padding", k, k, pad);
                 char role[32];
@@ -797,7 +352,7 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                     l->shortcut = SBP_SHORTCUT_SUBSAMPLE;
                 } else if (groups == 1) {
                     if (stride != l->stride)
-                        return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
+                        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                       "shortcut stride %d differs from its layer's (%d)", stride,
                                       l->stride);
                     l->shortcut = SBP_SHORTCUT_CONV;
@@ -806,13 +361,13 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
                     double *v = NULL;
                     int rank;
                     hsize_t dims[4];
-                    long cnt = read_numbers(C->g, "weight", &v, &rank, dims, (size_t)cout);
+                    long cnt = sbp_nir_read_numbers(C->g, "weight", &v, &rank, dims, (size_t)cout);
                     int ones = cnt == cout && groups == cout && cin_g == 1;
                     for (long j = 0; ones && j < cnt; j++)
                         ones = v[j] == 1.0;
                     free(v);
                     if (!ones || (stride != 1 && stride != 2))
-                        return r_fail(r, SBP_ERR_UNSUPPORTED, C->name,
+                        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, C->name,
                                       "a grouped shortcut that is not a depthwise 1×1 of weight "
                                       "1 and stride 1 or 2 (spikebp's identity and subsample)");
                     l->shortcut = stride == 2 ? SBP_SHORTCUT_SUBSAMPLE : SBP_SHORTCUT_IDENTITY;
@@ -830,25 +385,25 @@ static sbp_status walk(reader *r, sbp_net_spec *spec)
             break;
     }
     if (spec->n_layers == 0 || spec->layers[spec->n_layers - 1].kind != SBP_LAYER_OUTPUT)
-        return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
+        return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
                       "the chain of layers ends here, not in a Linear → LI output layer");
     /* the output layer feeds Output nodes (or nothing); every node must have been used */
     for (int e = 0; e < r->n_edges; e++) {
         int a = r->edge[e][0], b = r->edge[e][1];
         if (a == prev && r->node[b].type != NT_OUTPUT)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[prev].name,
                           "the output layer feeds '%s' (%s); only Output nodes may follow it",
                           r->node[b].name, r->node[b].type_name);
         if (r->node[b].type == NT_OUTPUT) {
             if (a != prev)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[b].name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[b].name,
                               "Output fed by '%s', not by the output layer", r->node[a].name);
             r->node[b].used = 1;
         }
     }
     for (int k = 0; k < r->n_nodes; k++)
         if (!r->node[k].used)
-            return r_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, r->node[k].name,
                           "%s is not part of the chain of layers spikebp builds",
                           r->node[k].type_name);
     return SBP_OK;
@@ -869,25 +424,25 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
         double tau = 0, rr, vl = 0, th = 0, vr = 0, lam = 1, want, got;
         sbp_status st = SBP_OK;
         if (has_tau)
-            st = read_param(r, n, "tau", cnt, &tau, 0, 0);
+            st = sbp_nir_read_param(r, n, "tau", cnt, &tau, 0, 0);
         if (st == SBP_OK)
-            st = read_param(r, n, "r", cnt, &rr, 0, 0);
+            st = sbp_nir_read_param(r, n, "r", cnt, &rr, 0, 0);
         if (st == SBP_OK && has_tau)
-            st = read_param(r, n, "v_leak", cnt, &vl, 0, 0);
+            st = sbp_nir_read_param(r, n, "v_leak", cnt, &vl, 0, 0);
         if (st == SBP_OK && fires)
-            st = read_param(r, n, "v_threshold", cnt, &th, 0, 0);
+            st = sbp_nir_read_param(r, n, "v_threshold", cnt, &th, 0, 0);
         if (st == SBP_OK && fires)
-            st = read_param(r, n, "v_reset", cnt, &vr, 1, 0.0);
+            st = sbp_nir_read_param(r, n, "v_reset", cnt, &vr, 1, 0.0);
         if (st != SBP_OK)
             return st;
         if (has_tau) {
             if (!(tau > 0) || !(tau > dt))
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "%s tau = %g; with dt = %g spikebp needs tau > dt (0 < leak < 1)",
                               n->type_name, tau, dt);
             lam = 1.0 - dt / tau;
             if (vl != 0)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "%s v_leak = %g; spikebp's neurons rest at 0", n->type_name, vl);
             /* r·dt/tau is the gain of the input in one Euler step: 1 for LIF, λ for LI */
             want = n->type == NT_LI ? lam : 1.0, got = rr * dt / tau;
@@ -895,13 +450,13 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
             want = 1.0, got = rr * dt;
         }
         if (!(fabs(got - want) <= 1e-5 * fabs(want)))
-            return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+            return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                           "%s r = %g (tau = %g, dt = %g) scales the input by %g per step; "
                           "spikebp's neuron scales it by %g", n->type_name, rr, tau, dt, got,
                           want);
         if (!pool) { /* one leak for every LIF layer and the output (λ = 1 for IF and I) */
             if (!isnan(leak) && fabs(lam - leak) > 1e-6)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "leak %.9g per step differs from '%s' (%.9g); spikebp has one "
                               "leak per network", lam, leak_from, leak);
             if (isnan(leak))
@@ -909,14 +464,14 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
         }
         if (fires) {
             if (vr != 0)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "%s v_reset = %g; spikebp resets to 0", n->type_name, vr);
             if (!(th > 0) || th > 3.4e38)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name, "%s v_threshold = %g; spikebp "
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name, "%s v_threshold = %g; spikebp "
                               "needs a positive threshold", n->type_name, th);
             double *which = pool ? &vth_pool : &vth;
             if (!isnan(*which) && (float)th != (float)*which)
-                return r_fail(r, SBP_ERR_UNSUPPORTED, n->name,
+                return sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, n->name,
                               "v_threshold %g differs from another %s layer's (%g); spikebp has "
                               "one per network", th, pool ? "pooling" : "spiking", *which);
             *which = th;
@@ -929,7 +484,7 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
     hsize_t dims[4];
 #define META_F32(key, var, tol)                                                                 \
     do {                                                                                        \
-        if (r->meta >= 0 && read_numbers(r->meta, key, &v, &rank, dims, 1) == 1 &&              \
+        if (r->meta >= 0 && sbp_nir_read_numbers(r->meta, key, &v, &rank, dims, 1) == 1 &&              \
             isfinite(v[0])) {                                                                   \
             mv = (float)v[0];                                                                   \
             if (isnan(var) || fabs((double)mv - (var)) <= (tol))                                \
@@ -951,12 +506,12 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
     /* dropout (training only; NIR has no such node) from the LIF nodes' metadata */
     for (int i = 0; i < spec->n_layers; i++) {
         const rnode *n = &r->node[r->ln[i].neuron];
-        hid_t m = open_child(n->g, "metadata", H5I_GROUP);
-        if (m >= 0 && read_numbers(m, "spikebp_dropout", &v, &rank, dims, 1) == 1) {
+        hid_t m = sbp_nir_open_child(n->g, "metadata", H5I_GROUP);
+        if (m >= 0 && sbp_nir_read_numbers(m, "spikebp_dropout", &v, &rank, dims, 1) == 1) {
             if (!(v[0] >= 0 && v[0] < 1)) {
                 free(v);
                 h5_close(m);
-                return r_fail(r, SBP_ERR_FORMAT, n->name, "metadata spikebp_dropout is not in "
+                return sbp_nir_fail(r, SBP_ERR_FORMAT, n->name, "metadata spikebp_dropout is not in "
                               "[0, 1)");
             }
             if (spec->layers[i].kind == SBP_LAYER_CONV || spec->layers[i].kind == SBP_LAYER_DENSE)
@@ -973,9 +528,9 @@ static sbp_status read_neurons(reader *r, sbp_net_spec *spec, const sbp_net *sha
 static sbp_status read_weights(reader *r, const rnode *n, float *dst, int rank,
                                const hsize_t *want)
 {
-    hid_t d = open_child(n->g, "weight", H5I_DATASET);
+    hid_t d = sbp_nir_open_child(n->g, "weight", H5I_DATASET);
     if (d < 0)
-        return r_fail(r, SBP_ERR_FORMAT, n->name, "%s lacks 'weight'", n->type_name);
+        return sbp_nir_fail(r, SBP_ERR_FORMAT, n->name, "%s lacks 'weight'", n->type_name);
     hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
     hsize_t dims[4] = {0};
     int rk = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -985,14 +540,14 @@ static sbp_status read_weights(reader *r, const rnode *n, float *dst, int rank,
     sbp_status st = SBP_OK;
     if (!ok) {
         char got[96], exp[96];
-        dims_text(got, sizeof got, rk < 0 ? 0 : (rk > 4 ? 4 : rk), dims);
-        dims_text(exp, sizeof exp, rank, want);
-        st = r_fail(r, SBP_ERR_SHAPE, n->name, "%s 'weight' has shape %s, the network needs %s",
+        sbp_nir_dims_text(got, sizeof got, rk < 0 ? 0 : (rk > 4 ? 4 : rk), dims);
+        sbp_nir_dims_text(exp, sizeof exp, rank, want);
+        st = sbp_nir_fail(r, SBP_ERR_SHAPE, n->name, "%s 'weight' has shape %s, the network needs %s",
                     n->type_name, rk < 0 ? "unknown" : got, exp);
     } else if (ft < 0 || (H5Tget_class(ft) != H5T_FLOAT && H5Tget_class(ft) != H5T_INTEGER)) {
-        st = r_fail(r, SBP_ERR_FORMAT, n->name, "%s 'weight' is not numeric", n->type_name);
+        st = sbp_nir_fail(r, SBP_ERR_FORMAT, n->name, "%s 'weight' is not numeric", n->type_name);
     } else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        st = r_fail(r, SBP_ERR_FORMAT, n->name, "%s 'weight' cannot be read (corrupt data?)",
+        st = sbp_nir_fail(r, SBP_ERR_FORMAT, n->name, "%s 'weight' cannot be read (corrupt data?)",
                     n->type_name);
     } else {
         size_t cnt = 1;
@@ -1000,7 +555,7 @@ static sbp_status read_weights(reader *r, const rnode *n, float *dst, int rank,
             cnt *= (size_t)want[k];
         for (size_t j = 0; j < cnt; j++)
             if (!isfinite(dst[j])) {
-                st = r_fail(r, SBP_ERR_NUMERIC, n->name, "%s 'weight' element %zu is not finite",
+                st = sbp_nir_fail(r, SBP_ERR_NUMERIC, n->name, "%s 'weight' element %zu is not finite",
                             n->type_name, j);
                 break;
             }
@@ -1030,11 +585,11 @@ static sbp_status read_all_weights(reader *r, sbp_net *net)
             if (ln->flat >= 0) { /* the Flatten must flatten all of (C, H, W) */
                 const rnode *F = &r->node[ln->flat];
                 long long sd, ed;
-                st = read_ints(r, F, "start_dim", &sd, 1, 0);
+                st = sbp_nir_read_ints(r, F, "start_dim", &sd, 1, 0);
                 if (st == SBP_OK)
-                    st = read_ints(r, F, "end_dim", &ed, 1, 0);
+                    st = sbp_nir_read_ints(r, F, "end_dim", &ed, 1, 0);
                 if (st == SBP_OK && !(sd == 0 && (ed == -1 || ed == 2)))
-                    st = r_fail(r, SBP_ERR_UNSUPPORTED, F->name,
+                    st = sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, F->name,
                                 "Flatten start_dim %lld end_dim %lld; spikebp flattens (C, H, W) "
                                 "whole (0, −1)", sd, ed);
             }
@@ -1045,13 +600,13 @@ static sbp_status read_all_weights(reader *r, sbp_net *net)
                 double *v = NULL;
                 int rank;
                 hsize_t dims[4];
-                long bc = read_numbers(S->g, "bias", &v, &rank, dims, L->n_out);
+                long bc = sbp_nir_read_numbers(S->g, "bias", &v, &rank, dims, L->n_out);
                 if (bc != (long)L->n_out)
-                    st = r_fail(r, SBP_ERR_SHAPE, S->name, "Affine 'bias' is missing or has not "
+                    st = sbp_nir_fail(r, SBP_ERR_SHAPE, S->name, "Affine 'bias' is missing or has not "
                                 "%zu values", L->n_out);
                 for (long j = 0; st == SBP_OK && j < bc; j++)
                     if (v[j] != 0.0)
-                        st = r_fail(r, SBP_ERR_UNSUPPORTED, S->name, "Affine bias element %ld is "
+                        st = sbp_nir_fail(r, SBP_ERR_UNSUPPORTED, S->name, "Affine bias element %ld is "
                                     "%g; spikebp's layers have no bias", j, v[j]);
                 free(v);
             }
@@ -1076,11 +631,11 @@ static sbp_status read_meta(reader *r, sbp_net *net)
                                          sizeof key, H5P_DEFAULT);
         if (len < 0 || (size_t)len >= sizeof key || strncmp(key, prefix, strlen(prefix)) != 0)
             continue;
-        if (!read_string(r->meta, key, val, sizeof val))
-            return r_fail(r, SBP_ERR_FORMAT, NULL, "metadata '%s' is not a string", key);
+        if (!sbp_nir_read_string(r->meta, key, val, sizeof val))
+            return sbp_nir_fail(r, SBP_ERR_FORMAT, NULL, "metadata '%s' is not a string", key);
         sbp_error e2 = {0};
         if (sbp_net_set_meta(net, key + strlen(prefix), val, &e2) != SBP_OK)
-            return r_fail(r, SBP_ERR_FORMAT, NULL, "metadata '%s': %s", key, e2.msg);
+            return sbp_nir_fail(r, SBP_ERR_FORMAT, NULL, "metadata '%s': %s", key, e2.msg);
     }
     return SBP_OK;
 }
@@ -1105,17 +660,17 @@ sbp_status sbp_net_import_nir(sbp_net **out, const char *path, sbp_error *err)
     else if ((r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
         st = sbp_fail(err, SBP_ERR_FORMAT, "%s: HDF5 cannot open it (corrupt?)", path);
     if (st == SBP_OK)
-        st = read_nodes(r);
+        st = sbp_nir_read_nodes(r);
     if (st == SBP_OK)
-        st = read_edges(r);
+        st = sbp_nir_read_edges(r);
     r->dt = SBP_NIR_DT;
     if (st == SBP_OK && r->meta >= 0) {
         double *v = NULL;
         int rank;
         hsize_t dims[4];
-        if (read_numbers(r->meta, "spikebp_dt", &v, &rank, dims, 1) == 1) {
+        if (sbp_nir_read_numbers(r->meta, "spikebp_dt", &v, &rank, dims, 1) == 1) {
             if (!(v[0] > 0) || !isfinite(v[0]))
-                st = r_fail(r, SBP_ERR_FORMAT, NULL, "metadata spikebp_dt = %g is not a time step",
+                st = sbp_nir_fail(r, SBP_ERR_FORMAT, NULL, "metadata spikebp_dt = %g is not a time step",
                             v[0]);
             else
                 r->dt = v[0];
