@@ -321,6 +321,14 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
     e->be->spikes_unpack(x, st->bits, st->mask, e->net->layers[l - 1].n_out, t0, n);
 }
 
+/* Layer L's synaptic backward for n rows: dW (its slice of the gradient sum) += from gI = e->cur
+ * and the input x; dx (n, n_in) = the input gradient, or NULL for the first layer. */
+static void synapse_backward(sbp_engine *e, const sbp_layer *L, float *dx, const float *x, int n)
+{
+    e->be->synapse[L->spec.kind].backward(dx, e->gk + L->w_offset, e->cur, x,
+                                          e->wk + L->w_offset, L, n, e->scratch);
+}
+
 /* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
 static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
 {
@@ -346,8 +354,7 @@ static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs
             e->be->shortcut_add_backward(dst, e->cur, sc, n);
         return;
     }
-    e->be->synapse[sc->spec.kind].backward(dst ? e->cur_sc : NULL, e->gk + sc->w_offset, e->cur,
-                                            xs, e->wk + sc->w_offset, sc, n, e->scratch);
+    synapse_backward(e, sc, dst ? e->cur_sc : NULL, xs, n);
     if (dst)
         e->be->add(dst, e->cur_sc, (size_t)n * sc->n_in);
 }
@@ -416,11 +423,17 @@ static void add_shortcut_grad(sbp_engine *e, int l, float *g, int n)
         e->be->add(g, e->keep_grad[l], (size_t)n * e->net->layers[l].n_out);
 }
 
+/* Zeroes the gradient that shortcuts will send to the layers below, n rows each. */
+static void clear_shortcut_grads(sbp_engine *e, int n)
+{
+    for (int l = 0; l < e->net->n_layers - 1; l++)
+        if (e->keep_grad[l])
+            e->be->zero(e->keep_grad[l], sizeof(float) * (size_t)n * e->net->layers[l].n_out);
+}
+
 static void backward_exact(sbp_engine *e, const float *g_out)
 {
     const sbp_backend *be = e->be;
-    const float *params = e->wk;
-    float *dW = e->gk;
     const sbp_net *net = e->net;
     const int last = net->n_layers - 1;
     const sbp_layer *Lo = &net->layers[last];
@@ -430,22 +443,16 @@ static void backward_exact(sbp_engine *e, const float *g_out)
         /* Output layer: gI = g_out/T at every step; the leak is not differentiated (§3). */
         be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, n);
         int which = 0;
-        for (int l = 0; l < last; l++)
-            if (e->keep_grad[l])
-                be->zero(e->keep_grad[l], sizeof(float) * (size_t)n * net->layers[l].n_out);
+        clear_shortcut_grads(e, n);
         layer_input(e, last, t0, n, e->act[0]);
-        be->synapse[Lo->spec.kind].backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset,
-                                            e->cur, e->act[0], params + Lo->w_offset, Lo, n,
-                                            e->scratch);
+        synapse_backward(e, Lo, last > 0 ? e->grad[0] : NULL, e->act[0], n);
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
             add_shortcut_grad(e, l, e->grad[which], n);
             be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
             if (has_weights(L))
                 layer_input(e, l, t0, n, e->act[0]);
-            be->synapse[L->spec.kind].backward(l > 0 ? e->grad[1 - which] : NULL,
-                                               dW + L->w_offset, e->cur, e->act[0],
-                                               params + L->w_offset, L, n, e->scratch);
+            synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);
             if (L->sc) {
                 layer_input(e, L->spec.shortcut_from + 1, t0, n, e->act[1]);
                 shortcut_backward(e, L, e->act[1], n);
@@ -458,28 +465,20 @@ static void backward_exact(sbp_engine *e, const float *g_out)
 static void backward_aggregate(sbp_engine *e, const float *g_out)
 {
     const sbp_backend *be = e->be;
-    const float *params = e->wk;
-    float *dW = e->gk;
     const sbp_net *net = e->net;
     const int last = net->n_layers - 1;
     const sbp_layer *Lo = &net->layers[last];
     be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, 1); /* δ_out = g_out/T */
     int which = 0;
-    for (int l = 0; l < last; l++)
-        if (e->keep_grad[l])
-            be->zero(e->keep_grad[l], sizeof(float) * net->layers[l].n_out);
-    be->synapse[Lo->spec.kind].backward(last > 0 ? e->grad[0] : NULL, dW + Lo->w_offset, e->cur,
-                                        e->counts[last], params + Lo->w_offset, Lo, 1,
-                                        e->scratch);
+    clear_shortcut_grads(e, 1);
+    synapse_backward(e, Lo, last > 0 ? e->grad[0] : NULL, e->counts[last], 1);
     for (int l = last - 1; l >= 0; l--) {
         const sbp_layer *L = &net->layers[l];
         float *g = e->grad[which];
         add_shortcut_grad(e, l, g, 1);
         /* δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor (§3) */
         be->neuron_backward_aggregate(e->cur, g, e->factor[l], L->n_out);
-        be->synapse[L->spec.kind].backward(l > 0 ? e->grad[1 - which] : NULL, dW + L->w_offset,
-                                           e->cur, e->counts[l], params + L->w_offset, L, 1,
-                                           e->scratch);
+        synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->counts[l], 1);
         if (L->sc)
             shortcut_backward(e, L, e->sc_counts[l], 1);
         which = 1 - which;
