@@ -214,12 +214,18 @@ sbp_status checkpoint_dir_check(const char *dir, const char *run_id, sbp_error *
     return st;
 }
 
-sbp_status checkpoint_save_best(sbp_net *net, const train_state *s, const char *dir,
-                                sbp_error *err)
+/* The folder made and the training state put into the net's metadata, ready to save. */
+static sbp_status stage(sbp_net *net, const train_state *s, const char *dir, sbp_error *err)
 {
     if (cli_mkdirs(dir, err->msg, sizeof err->msg) != 0)
         return err->status = SBP_ERR_IO;
-    sbp_status st = put_state(net, s, err);
+    return put_state(net, s, err);
+}
+
+sbp_status checkpoint_save_best(sbp_net *net, const train_state *s, const char *dir,
+                                sbp_error *err)
+{
+    sbp_status st = stage(net, s, dir, err);
     if (st != SBP_OK)
         return st;
     char path[4200];
@@ -230,9 +236,7 @@ sbp_status checkpoint_save_best(sbp_net *net, const train_state *s, const char *
 sbp_status checkpoint_save(sbp_net *net, const train_state *s, const char *dir, int keep,
                            sbp_error *err)
 {
-    if (cli_mkdirs(dir, err->msg, sizeof err->msg) != 0)
-        return err->status = SBP_ERR_IO;
-    sbp_status st = put_state(net, s, err);
+    sbp_status st = stage(net, s, dir, err);
     if (st != SBP_OK)
         return st;
     char path[4096];
