@@ -34,6 +34,7 @@
 #include "backend/cpu/dense.h"
 #include "backend/reference/reference.h"
 #include "core/rng.h"
+#include "data/encode.h"
 #include "backend/cpu/events.h"
 #include "net/layer.h"
 #include "backend/host/neuron.h"
@@ -843,8 +844,82 @@ static void test_rng16(void) {
            cases);
 }
 
+/* Sixteen arbitrary counters at once against one at a time. */
+static void test_rng16_lanes(void) {
+    int bad = 0, cases = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        sbp_rng_key key = sbp_rng_key_make(xorshift(), (sbp_rng_stream)irand(1, 5));
+        uint32_t c0 = (uint32_t)xorshift(), c1 = (uint32_t)xorshift(), c2[16], c3[16];
+        for (int q = 0; q < 16; q++) {
+            c2[q] = (uint32_t)xorshift();
+            c3[q] = trial % 10 == 0 ? 0xFFFFFFFFu - (uint32_t)q : (uint32_t)xorshift();
+        }
+        uint32_t w16[4][16];
+        sbp_rng_words16_lanes(key, c0, c1, c2, c3, w16);
+        for (int q = 0; q < 16; q++) {
+            uint32_t w[4];
+            sbp_rng_words(key, c0, c1, c2[q], c3[q], w);
+            for (int i = 0; i < 4; i++)
+                bad += w16[i][q] != w[i];
+        }
+        cases++;
+    }
+    CHECK(bad == 0, "sbp_rng_words16_lanes differs from sbp_rng_words in %d words", bad);
+    printf("rng16 lanes: %d blocks of 16 arbitrary counters\n", cases);
+}
+
+/* The rate encoder (§1) against its definition, one Philox call per pixel: images with empty
+ * regions (the encoder's sparse form) and without (dense form), sizes that are not multiples of
+ * 4 or 64, too large for the sparse form, chunks starting at t0 > 0, and the analysis layout
+ * where the value map is the last output row. */
+static void test_encode(void) {
+    const size_t sizes[] = {1, 3, 5, 64, 65, 784, 3072, 20001};
+    int bad = 0, cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (int kind = 0; kind < 3; kind++) {
+            const size_t n = sizes[si];
+            const int T = 7, t0 = kind == 2 ? 5 : 0;
+            uint8_t *px = malloc(n);
+            for (size_t i = 0; i < n; i++) /* kind 0: ~80 % zero pixels in runs; 1, 2: none */
+                px[i] = kind == 0 && ((i / 7) % 5) ? 0 : (uint8_t)irand(1, 255);
+            float mean = kind == 1 ? 0.3f : 0.0f, sd = kind == 1 ? 0.7f : 1.0f;
+            sbp_input in = {.pixels = px, .mean = &mean, .std = &sd, .gain = 0.5f,
+                            .key = sbp_rng_key_make(xorshift(), SBP_RNG_ENCODE),
+                            .tag = (uint32_t)irand(0, 9), .sample = (uint32_t)xorshift()};
+            float *xval = falloc(n), *x = falloc((size_t)T * n), *y = falloc((size_t)T * n);
+            sbp_input_values(xval, &in, 1, n);
+            fill_nan(x, (size_t)T * n);
+            sbp_input_spikes(x, &in, xval, n, t0, T);
+            /* the analysis layout: the value map in the last row */
+            sbp_input_values(y + (size_t)(T - 1) * n, &in, 1, n);
+            sbp_input_spikes(y, &in, y + (size_t)(T - 1) * n, n, t0, T);
+            size_t spikes = 0;
+            for (int t = 0; t < T; t++)
+                for (size_t j = 0; j < n; j++) {
+                    uint32_t w[4];
+                    sbp_rng_words(in.key, in.tag, in.sample, (uint32_t)(t0 + t), (uint32_t)(j / 4),
+                                  w);
+                    const float v = xval[j], a = fabsf(v);
+                    const float want = a > (float)(w[j % 4] >> 8) / 16777216.0f
+                                           ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
+                    const float got = x[(size_t)t * n + j];
+                    bad += got != want || y[(size_t)t * n + j] != want;
+                    spikes += want != 0.0f;
+                }
+            if (n >= 64)
+                CHECK(spikes > 0 && spikes < (size_t)T * n, "encode n %zu: degenerate (%zu spikes)",
+                      n, spikes);
+            free(px), free(xval), free(x), free(y);
+            cases++;
+        }
+    CHECK(bad == 0, "sbp_input_spikes differs from its definition in %d spikes", bad);
+    printf("encode: %d images (sparse and dense forms vs one draw per pixel)\n", cases);
+}
+
 int main(void) {
     test_rng16();
+    test_rng16_lanes();
+    test_encode();
     test_events();
     test_conv();
     test_dense();

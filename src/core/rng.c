@@ -52,16 +52,13 @@ __attribute__((target("avx512f"))) static inline void mulhilo16(__m512i a, __m51
     *hi = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
 }
 
-__attribute__((target("avx512f"))) static void words16_avx512(sbp_rng_key key, uint32_t c0,
-                                                              uint32_t c1, uint32_t c2,
-                                                              uint32_t c3, uint32_t out[4][16])
+/* Ten Philox rounds on 16 counters (c0, c1, x2[q], x3[q]). */
+__attribute__((target("avx512f"))) static inline void philox16(sbp_rng_key key, uint32_t c0,
+                                                               uint32_t c1, __m512i x2, __m512i x3,
+                                                               uint32_t out[4][16])
 {
     const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
     __m512i x0 = _mm512_set1_epi32((int)c0), x1 = _mm512_set1_epi32((int)c1);
-    __m512i x2 = _mm512_set1_epi32((int)c2);
-    __m512i x3 = _mm512_add_epi32(_mm512_set1_epi32((int)c3),
-                                  _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
-                                                   1, 0));
     uint32_t k0 = key.k[0], k1 = key.k[1];
     for (int r = 0; r < 10; r++) {
         if (r) {
@@ -80,6 +77,25 @@ __attribute__((target("avx512f"))) static void words16_avx512(sbp_rng_key key, u
     _mm512_storeu_si512((void *)out[2], x2);
     _mm512_storeu_si512((void *)out[3], x3);
 }
+
+__attribute__((target("avx512f"))) static void words16_avx512(sbp_rng_key key, uint32_t c0,
+                                                              uint32_t c1, uint32_t c2,
+                                                              uint32_t c3, uint32_t out[4][16])
+{
+    const __m512i x3 = _mm512_add_epi32(_mm512_set1_epi32((int)c3),
+                                        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+                                                         4, 3, 2, 1, 0));
+    philox16(key, c0, c1, _mm512_set1_epi32((int)c2), x3, out);
+}
+
+__attribute__((target("avx512f"))) static void lanes_avx512(sbp_rng_key key, uint32_t c0,
+                                                            uint32_t c1, const uint32_t c2[16],
+                                                            const uint32_t c3[16],
+                                                            uint32_t out[4][16])
+{
+    philox16(key, c0, c1, _mm512_loadu_si512((const void *)c2),
+             _mm512_loadu_si512((const void *)c3), out);
+}
 #define SBP_WORDS16_AVX512 1
 #endif
 
@@ -93,6 +109,23 @@ void sbp_rng_words16(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uin
     }
 #endif
     words16_plain(key, c0, c1, c2, c3, out);
+}
+
+void sbp_rng_words16_lanes(sbp_rng_key key, uint32_t c0, uint32_t c1, const uint32_t c2[16],
+                           const uint32_t c3[16], uint32_t out[4][16])
+{
+#ifdef SBP_WORDS16_AVX512
+    if (sbp_use_avx512()) {
+        lanes_avx512(key, c0, c1, c2, c3, out);
+        return;
+    }
+#endif
+    for (int q = 0; q < 16; q++) {
+        uint32_t w[4];
+        sbp_rng_words(key, c0, c1, c2[q], c3[q], w);
+        for (int i = 0; i < 4; i++)
+            out[i][q] = w[i];
+    }
 }
 
 double sbp_rng_normal(sbp_rng_key key, uint32_t c0, uint32_t c1, uint64_t i)

@@ -36,6 +36,11 @@ void sbp_rng_words(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint3
 void sbp_rng_words16(sbp_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                      uint32_t out[4][16]);
 
+/* The same for 16 arbitrary counters (c0, c1, c2[q], c3[q]): out[w][q] is word w of counter q.
+ * Lets a caller draw only the counters it needs (the encoder skips pixels that cannot spike). */
+void sbp_rng_words16_lanes(sbp_rng_key key, uint32_t c0, uint32_t c1, const uint32_t c2[16],
+                           const uint32_t c3[16], uint32_t out[4][16]);
+
 /* A 32-bit word mapped to a float in [0, 1) with 24 bits of resolution. */
 static inline float sbp_rng_unit(uint32_t w)
 {

@@ -92,6 +92,63 @@ static SBP_ALWAYS_INLINE void lif_step(float *restrict v, float *restrict cnt,
  * all tc steps (a multiple of 64, so blocks start on whole words of spike bits). */
 #define SBP_NEURON_BLOCK 1024
 
+#ifdef SBP_PACK_AVX512
+/* The spiking recursion with the state in registers: each vector of 16 neurons advances
+ * through all tc steps holding v, γ and LF in registers, so a step loads only its current and
+ * stores only its spikes (and their 16 bits, which are the compare mask itself). The plain loop
+ * stores the whole state back at every step, and on cores that split 512-bit stores in two
+ * (Zen 4) the stores bound it. The same operations per neuron in the same order as lif_step —
+ * u = v + I; s = u > Vth; v = s ? 0 : λ·u; γ += s; LF = λ·LF + s; y = s·mask — and no
+ * contraction (-std=c11), so the same bits (tests/test_kernels.c compares both paths with the
+ * scalar loop of SPEC §1). Full vectors use plain stores: masked stores are slow on Zen 4. */
+static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vector(
+    float *y, const float *I, sbp_neuron_state *st, size_t n, size_t i, __m512 vl, __m512 vth,
+    int t0, int tc, const int full, __mmask16 live)
+{
+    const size_t words = sbp_spike_row_words(n);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    float *cnt = st->count, *tr = st->trace;
+#define LOAD(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(live, p))
+#define STORE(p, x) (full ? _mm512_storeu_ps(p, x) : _mm512_mask_storeu_ps(p, live, x))
+    __m512 v = LOAD(st->v + i);
+    __m512 c = cnt ? LOAD(cnt + i) : _mm512_setzero_ps();
+    __m512 lf = tr ? LOAD(tr + i) : _mm512_setzero_ps();
+    const __m512 m = st->mask ? LOAD(st->mask + i) : one;
+    for (int t = 0; t < tc; t++) {
+        const __m512 u = _mm512_add_ps(v, LOAD(I + (size_t)t * n + i));
+        const __mmask16 s = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
+        v = _mm512_maskz_mul_ps((__mmask16)~s, vl, u);
+        if (cnt)
+            c = _mm512_mask_add_ps(c, s, c, one);
+        if (tr)
+            lf = _mm512_add_ps(_mm512_mul_ps(vl, lf), _mm512_maskz_mov_ps(s, one));
+        STORE(y + (size_t)t * n + i, _mm512_maskz_mov_ps(s, m));
+        if (st->bits)
+            ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[i / 16] = s;
+    }
+    STORE(st->v + i, v);
+    if (cnt)
+        STORE(cnt + i, c);
+    if (tr)
+        STORE(tr + i, lf);
+#undef LOAD
+#undef STORE
+}
+
+__attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, const float *I,
+                                                                     sbp_neuron_state *st,
+                                                                     size_t n, float leak,
+                                                                     float th, int t0, int tc)
+{
+    const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF);
+    if (i < n)
+        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1));
+}
+#endif
+
 SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
                                 const sbp_layer *L, int t0, int tc)
 {
@@ -109,6 +166,12 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
         }
         return;
     }
+#ifdef SBP_PACK_AVX512
+    if (sbp_use_avx512()) {
+        spiking_forward_avx512(y, I, st, n, leak, th, t0, tc);
+        return;
+    }
+#endif
     /* Step t's output is the row y[t] of n spikes: keep its bits, then apply the dropout mask
      * (the bits record s, not s·mask). */
     for (size_t b0 = 0; b0 < n; b0 += SBP_NEURON_BLOCK) {
