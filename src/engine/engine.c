@@ -365,6 +365,15 @@ static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
     return L->spec.shortcut_from < 0 ? e->keep_in : e->keep[L->spec.shortcut_from];
 }
 
+/* Whether the aggregate backward's input counts of layer l (Σ_t x[t]) are the spike counts γ
+ * of the layer below, which its neurons keep anyway: its output without a dropout mask is the
+ * spikes themselves, and a sum of 0/1 values in float is exact in any order, so copying γ once
+ * after the window gives the same bits as adding up every input row of every chunk. */
+static int counts_from_below(const sbp_engine *e, int l)
+{
+    return l > 0 && !e->st[l - 1].mask && e->st[l - 1].count;
+}
+
 void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
 {
     const sbp_net *net = e->net;
@@ -375,7 +384,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         be->encode_values(e->xval, in, &net->layers[0]);
     for (int l = 0; l < net->n_layers; l++) {
         be->neuron_reset(&e->st[l], &net->layers[l]);
-        if (e->counts[l])
+        if (e->counts[l] && !counts_from_below(e, l))
             be->zero(e->counts[l], sizeof(float) * net->layers[l].n_in);
         if (e->sc_counts[l])
             be->zero(e->sc_counts[l], sizeof(float) * net->layers[l].sc->n_in);
@@ -395,7 +404,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             be->copy(e->keep_in, x, sizeof(float) * (size_t)n * nin);
         for (int l = 0; l < net->n_layers; l++) {
             const sbp_layer *L = &net->layers[l];
-            if (e->counts[l])
+            if (e->counts[l] && !counts_from_below(e, l))
                 be->add_rows(e->counts[l], x, L->n_in, n);
             be->synapse[L->spec.kind].forward(e->cur, x, params + L->w_offset, L, n, e->scratch);
             if (L->sc) {
@@ -412,6 +421,9 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             which = 1 - which;
         }
     }
+    for (int l = 1; l < net->n_layers; l++)
+        if (e->counts[l] && counts_from_below(e, l))
+            be->copy(e->counts[l], e->st[l - 1].count, sizeof(float) * net->layers[l].n_in);
     const int last = net->n_layers - 1;
     be->read_output(out, e->st[last].v, net->layers[last].n_out, (float)e->T);
 }
