@@ -3,6 +3,7 @@
  *
  *   axpy        o[j] += v·w[j]                              (an event's contribution)
  *   update_dot  dw[j] += v·g[j], returning Σ_j w[j]·g[j]    (its weight gradient and dx)
+ *   update      dw[j] += v·g[j]                             (the same where no dx is wanted)
  *
  * Runs are short (k·Cout floats: 100, 250, 768, …) and rarely a multiple of the vector width,
  * and a scalar remainder loop costs as much as the vector body there. So besides the plain
@@ -34,6 +35,14 @@ static SBP_ALWAYS_INLINE float sbp_update_dot_plain(float *restrict dw, const fl
         d += w[j] * g[j];
     }
     return d;
+}
+
+/* update  dw[j] += v·g[j]: update_dot without the dot product, for a first layer (no dx). */
+static SBP_ALWAYS_INLINE void sbp_update_plain(float *restrict dw, const float *restrict g, float v,
+                                               size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        dw[j] += v * g[j];
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(SBP_NO_MULTIVERSION)
@@ -92,6 +101,23 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 float sbp_update_dot_avx512(float *re
         d0 = _mm512_add_ps(d0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + j), g0));
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+}
+
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void sbp_update_avx512(float *restrict dw,
+                                                                  const float *restrict g,
+                                                                  float v, size_t n)
+{
+    const __m512 vv = _mm512_set1_ps(v);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(dw + j, _mm512_add_ps(_mm512_loadu_ps(dw + j),
+                                               _mm512_mul_ps(vv, _mm512_loadu_ps(g + j))));
+    if (j < n) {
+        const __mmask16 m = sbp_tail_mask(n - j);
+        _mm512_mask_storeu_ps(dw + j, m,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m, dw + j),
+                                            _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, g + j))));
+    }
 }
 #endif
 

@@ -204,6 +204,7 @@ static inline void taps_s1(int i, int pad, int k, int out, int *lo, int *hi)
 typedef void (*axpy_fn)(float *restrict o, const float *restrict w, float v, size_t n);
 typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
                                const float *restrict g, float v, size_t n);
+typedef void (*update_fn)(float *restrict dw, const float *restrict g, float v, size_t n);
 
 /* The event-driven forward, compiled once per run primitive (core/runs.h). */
 static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const float *Wt,
@@ -255,7 +256,8 @@ static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const flo
 /* The event-driven backward, compiled once per run primitive (core/runs.h). */
 static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float *gI,
                                               const float *x, const float *Wt, const sbp_layer *L,
-                                              int tc, float *ws, update_dot_fn update_dot)
+                                              int tc, float *ws, update_dot_fn update_dot,
+                                              update_fn update)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
@@ -283,8 +285,11 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
                     for (int ky = ky0; ky <= ky1; ky++) {
                         const int oy = iy + pad - ky;
                         const size_t wi = (((size_t)ci * k + ky) * k + r0) * C;
-                        d += update_dot(dWt + wi, Wt + wi, g + ((size_t)oy * Wo + ox0) * C, v,
-                                        len);
+                        const float *gr = g + ((size_t)oy * Wo + ox0) * C;
+                        if (dx)
+                            d += update_dot(dWt + wi, Wt + wi, gr, v, len);
+                        else /* a first layer: no dx, so no dot product (nor W) */
+                            update(dWt + wi, gr, v, len);
                     }
                 }
             } else {
@@ -297,7 +302,11 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
                         if (ox < 0)
                             continue;
                         const size_t wi = wt_row(k, ci, ky, kx) * C;
-                        d += update_dot(dWt + wi, Wt + wi, g + ((size_t)oy * Wo + ox) * C, v, C);
+                        const float *gr = g + ((size_t)oy * Wo + ox) * C;
+                        if (dx)
+                            d += update_dot(dWt + wi, Wt + wi, gr, v, C);
+                        else
+                            update(dWt + wi, gr, v, C);
                     }
                 }
             }
@@ -316,7 +325,7 @@ static void forward_sparse_plain(float *I, const float *x, const float *Wt, cons
 static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
                                   const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain);
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain, sbp_update_plain);
 }
 
 #ifdef SBP_RUNS_AVX512
@@ -330,7 +339,7 @@ static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, cons
                                                      const float *x, const float *Wt,
                                                      const sbp_layer *L, int tc, float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512);
+    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512, sbp_update_avx512);
 }
 #endif
 

@@ -255,33 +255,44 @@ __attribute__((target("avx512f"))) static void unpack_row_avx512(float *restrict
     }
 }
 
+/* The exact backward recursion with the carry in a register: each vector of 16 neurons goes
+ * through the chunk's steps from last to first, loading its factor once and, per step, only
+ * the spike bits (as the lane mask) and gy where a lane spiked, storing gI[t] = carry. The same
+ * products as backward_plain (the carry is only ever replaced), so the same bits. */
+static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void backward_vector(
+    float *gI, const float *gy, const float *factor, float *carry, const uint64_t *bits,
+    size_t n, size_t i, int t0, int tc, const int full, __mmask16 live)
+{
+    const size_t words = sbp_spike_row_words(n);
+    __m512 c = full ? _mm512_loadu_ps(carry + i) : _mm512_maskz_loadu_ps(live, carry + i);
+    const __m512 f = full ? _mm512_loadu_ps(factor + i) : _mm512_maskz_loadu_ps(live, factor + i);
+    for (int t = tc - 1; t >= 0; t--) {
+        const uint64_t *row = bits + (size_t)(t0 + t) * words;
+        const __mmask16 s = (__mmask16)(row[i >> 6] >> (i & 63)) & live;
+        if (s) /* only spiking lanes change the carry */
+            c = _mm512_mask_mul_ps(c, s, f, _mm512_maskz_loadu_ps(s, gy + (size_t)t * n + i));
+        if (full)
+            _mm512_storeu_ps(gI + (size_t)t * n + i, c);
+        else
+            _mm512_mask_storeu_ps(gI + (size_t)t * n + i, live, c);
+    }
+    if (full)
+        _mm512_storeu_ps(carry + i, c);
+    else
+        _mm512_mask_storeu_ps(carry + i, live, c);
+}
+
 __attribute__((target("avx512f"))) static void backward_avx512(float *gI, const float *gy,
                                                               const float *factor, float *carry,
                                                               const uint64_t *bits, size_t n,
                                                               int t0, int tc)
 {
-    const size_t words = sbp_spike_row_words(n);
-    /* in blocks of neurons whose carry stays in L1 over the chunk, as in the forward */
-    for (size_t b0 = 0; b0 < n; b0 += SBP_NEURON_BLOCK) {
-        const size_t b1 = n - b0 < SBP_NEURON_BLOCK ? n : b0 + SBP_NEURON_BLOCK;
-        for (int t = tc - 1; t >= 0; t--) {
-            const uint64_t *row = bits + (size_t)(t0 + t) * words;
-            const float *gyt = gy + (size_t)t * n;
-            float *gt = gI + (size_t)t * n;
-            for (size_t i = b0; i < b1; i += 16) {
-                const __mmask16 live =
-                    n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-                const __mmask16 s = (__mmask16)(row[i >> 6] >> (i & 63)) & live;
-                __m512 c = _mm512_maskz_loadu_ps(live, carry + i);
-                if (s) { /* only spiking lanes change the carry */
-                    c = _mm512_mask_mul_ps(c, s, _mm512_maskz_loadu_ps(s, factor + i),
-                                           _mm512_maskz_loadu_ps(s, gyt + i));
-                    _mm512_mask_storeu_ps(carry + i, s, c);
-                }
-                _mm512_mask_storeu_ps(gt + i, live, c);
-            }
-        }
-    }
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        backward_vector(gI, gy, factor, carry, bits, n, i, t0, tc, 1, (__mmask16)0xFFFF);
+    if (i < n)
+        backward_vector(gI, gy, factor, carry, bits, n, i, t0, tc, 0,
+                        (__mmask16)((1u << (n - i)) - 1));
 }
 #endif
 
