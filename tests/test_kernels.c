@@ -144,6 +144,10 @@ typedef struct family_desc {
     impl_desc impl[4]; /* [0] is the reference */
     layout_fn to_kernel, add_from_kernel;
     size_t (*scratch)(const sbp_layer *L, int tc);
+    /* the cpu backend's forward in its own layout, and the same given x's event lists */
+    void (*fast)(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc, float *ws);
+    void (*events)(float *I, const float *x, const void *ev, const float *Wt, const sbp_layer *L,
+                   int tc, float *ws);
 } family_desc;
 
 static const family_desc conv_family = {
@@ -155,6 +159,8 @@ static const family_desc conv_family = {
     sbp_conv_to_kernel_layout,
     sbp_conv_add_from_kernel_layout,
     sbp_conv_scratch,
+    sbp_conv_forward_fast,
+    sbp_conv_forward_events,
 };
 
 static const family_desc dense_family = {
@@ -166,9 +172,12 @@ static const family_desc dense_family = {
     sbp_dense_to_kernel_layout,
     sbp_dense_add_from_kernel_layout,
     sbp_dense_scratch,
+    sbp_dense_forward_fast,
+    sbp_dense_forward_events,
 };
 
 static int fast_took_sparse, fast_took_gemm;
+static int floats_identical(const float *a, const float *b, size_t n);
 
 /* Checks dx of a kernel against the reference under its contract. */
 static void check_dx(const float *dx, const float *dx_ref, const float *x, size_t nx, int mode,
@@ -233,6 +242,20 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
         fill_nan(I, nI);
         fam->impl[k].fwd(I, x, Wt, L, tc, ws);
         CHECK_ARRAYS(I, I_ref, nI, "%s: %s forward I", tag, fam->impl[k].name);
+    }
+
+    /* Given the event lists of x (as a spiking layer below lists them), the same I bit for bit
+     * as the forward that finds them itself (x read in the kernels' own layout). */
+    {
+        float *evbuf = scratch_alloc(sbp_events_scratch(L->n_in, tc) + 64), *I2 = falloc(nI);
+        size_t nev;
+        const sbp_events *ev = sbp_events_build_plain(evbuf, x, L->n_in, tc, &nev);
+        fill_nan(I, nI);
+        fill_nan(I2, nI);
+        fam->fast(I, x, Wt, L, tc, ws);
+        fam->events(I2, x, ev, Wt, L, tc, ws);
+        CHECK(floats_identical(I, I2, nI), "%s: forward given event lists differs", tag);
+        free(evbuf), free(I2);
     }
 
     /* Reference backward and the += rule: increment alone (from 0), then from a nonzero dW. */
@@ -628,6 +651,37 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, const char *wha
     }
     CHECK(floats_identical(a.v, b.v, n), "%s: membrane after %d chunks differs from one chunk", tag,
           chunks);
+    if (spiking) {
+        /* The cpu backend's neurons that also list their outputs: the same outputs and state,
+         * and lists equal to what scanning the outputs gives (what the synapses above read). */
+        neuron_buf c;
+        nb_init(&c, L, T, mask);
+        float *y3 = falloc((size_t)T * n), *ws = falloc(sbp_events_scratch(n, 7) + 64);
+        void *buf = malloc(sbp_events_bytes(n, 7));
+        int same_lists = 1;
+        for (int t0 = 0, i = 0; t0 < T; i++) {
+            int tc = chunk_len(i + 1);
+            if (tc > T - t0)
+                tc = T - t0;
+            slice_steps(Ic, I, n, t0, tc);
+            sbp_events_neuron_forward(y3 + (size_t)t0 * n, buf, Ic, &c.st, L, t0, tc);
+            const sbp_events *got = buf;
+            size_t nev;
+            const sbp_events *want = sbp_events_build_plain(ws, y1 + (size_t)t0 * n, n, tc, &nev);
+            for (int t = 0; t <= tc; t++)
+                same_lists &= got->off[t] == want->off[t];
+            same_lists &= memcmp(got->idx, want->idx, nev * sizeof(uint32_t)) == 0 &&
+                          memcmp(got->val, want->val, nev * sizeof(float)) == 0;
+            t0 += tc;
+        }
+        CHECK(same_lists, "%s: listed outputs differ from the scanned outputs", tag);
+        CHECK(floats_identical(y1, y3, (size_t)T * n) && floats_identical(a.v, c.v, n) &&
+                  floats_identical(a.count, c.count, n) && floats_identical(a.trace, c.trace, n) &&
+                  bits_equal(a.bits, c.bits, n, T),
+              "%s: the listing forward's outputs or state differ", tag);
+        free(y3), free(ws), free(buf);
+        nb_free(&c);
+    }
     if (spiking) {
         CHECK(floats_identical(y1, y2, (size_t)T * n), "%s: outputs differ chunked", tag);
         CHECK(floats_identical(a.count, b.count, n), "%s: counts differ chunked", tag);

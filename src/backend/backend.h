@@ -93,6 +93,10 @@ typedef struct sbp_synapse_ops {
     void (*weights_in)(float *Wk, const float *W, const sbp_layer *L);
     /* dW (PyTorch layout, host) += dWk (backend layout). NULL: no weights. */
     void (*grad_out)(float *dW, const float *dWk, const sbp_layer *L);
+    /* Optional (NULL: not offered): forward given, besides x, the event lists ev that the
+     * backend's neuron_forward_events wrote for x — the same I as forward. */
+    void (*forward_events)(float *I, const float *x, const void *ev, const float *W,
+                           const sbp_layer *L, int tc, float *ws);
 } sbp_synapse_ops;
 
 typedef struct sbp_backend {
@@ -141,6 +145,14 @@ typedef struct sbp_backend {
     /* Aggregate backward: gI (n) = factor ⊙ gy (§3 δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ factor). */
     void (*neuron_backward_aggregate)(float *gI, const float *gy, const float *factor,
                                       size_t n);
+    /* Optional, both or neither (NULL: the backend has no event lists). A spiking layer whose
+     * outputs feed a synapse with forward_events may write them as event lists too: ev is a
+     * buffer of events_bytes(n_out, tc) bytes (from alloc) that neuron_forward_events fills in
+     * the backend's own layout, besides doing all that neuron_forward does; the synapse above
+     * reads it instead of scanning y (an event-driven CPU backend spends ~7 % of its time there). */
+    size_t (*events_bytes)(size_t n, int tc);
+    void (*neuron_forward_events)(float *y, void *ev, const float *I, sbp_neuron_state *st,
+                                  const sbp_layer *L, int t0, int tc);
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);

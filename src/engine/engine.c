@@ -139,6 +139,19 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
     if (train)
         e->gk = p;
 
+    /* Event lists for the widest layer that writes them (LeNet: the 3,920 pooling neurons,
+     * not the 15,680 of the first convolution, whose outputs go to pooling). */
+    size_t ev_n = 0;
+    for (int l = 0; l + 1 < net->n_layers; l++)
+        if (be->events_bytes && be->neuron_forward_events && is_spiking(&net->layers[l]) &&
+            be->synapse[net->layers[l + 1].spec.kind].forward_events && net->layers[l].n_out > ev_n)
+            ev_n = net->layers[l].n_out;
+    for (int i = 0; ev_n && i < 2; i++)
+        if (!(e->ev[i] = be->alloc(be->events_bytes(ev_n, tc)))) {
+            sbp_engine_release(e);
+            return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
+                            be->events_bytes(ev_n, tc) >> 10);
+        }
     if (train && mode == SBP_BACKWARD_EXACT) {
         size_t words = 0;
         for (int l = 0; l < net->n_layers; l++)
@@ -148,8 +161,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         const size_t enc_words = ((size_t)T * net->layers[0].n_in + 7) / 8;
         e->bits = be->alloc((words + enc_words) * sizeof(uint64_t));
         if (!e->bits) {
-            be->release(e->block);
-            e->block = NULL;
+            sbp_engine_release(e);
             return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of spike bits",
                             words * 8 >> 10);
         }
@@ -170,6 +182,8 @@ void sbp_engine_release(sbp_engine *e)
     if (e->be) {
         e->be->release(e->block);
         e->be->release(e->bits);
+        e->be->release(e->ev[0]);
+        e->be->release(e->ev[1]);
     }
     memset(e, 0, sizeof *e);
 }
@@ -365,6 +379,15 @@ static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
     return L->spec.shortcut_from < 0 ? e->keep_in : e->keep[L->spec.shortcut_from];
 }
 
+/* Whether layer l's neurons write their outputs as event lists too: where the backend has
+ * them and the synapse above walks them. */
+static int lists_for(const sbp_engine *e, int l)
+{
+    const sbp_net *net = e->net;
+    return e->ev[0] && l + 1 < net->n_layers && is_spiking(&net->layers[l]) &&
+           e->be->synapse[net->layers[l + 1].spec.kind].forward_events;
+}
+
 /* Whether the aggregate backward's input counts of layer l (Σ_t x[t]) are the spike counts γ
  * of the layer below, which its neurons keep anyway: its output without a dropout mask is the
  * spikes themselves, and a sum of 0/1 values in float is exact in any order, so copying γ once
@@ -397,6 +420,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         const size_t nin = net->layers[0].n_in;
         int which = 0;
         float *x = e->act[0];
+        const void *xev = NULL; /* x's event lists, when the layer below wrote them */
         input_fill(e, t0, n, x);
         if (e->enc && encoded(e)) /* exact backward reads them again */
             be->spikes_keep8(e->enc + (size_t)t0 * nin, x, (size_t)n * nin);
@@ -406,7 +430,11 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             const sbp_layer *L = &net->layers[l];
             if (e->counts[l] && !counts_from_below(e, l))
                 be->add_rows(e->counts[l], x, L->n_in, n);
-            be->synapse[L->spec.kind].forward(e->cur, x, params + L->w_offset, L, n, e->scratch);
+            const sbp_synapse_ops *syn = &be->synapse[L->spec.kind];
+            if (xev)
+                syn->forward_events(e->cur, x, xev, params + L->w_offset, L, n, e->scratch);
+            else
+                syn->forward(e->cur, x, params + L->w_offset, L, n, e->scratch);
             if (L->sc) {
                 const float *xs = shortcut_source(e, L);
                 shortcut_forward(e, L, xs, n);
@@ -414,7 +442,12 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                     be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
-            be->neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+            void *yev = lists_for(e, l) ? e->ev[1 - which] : NULL;
+            if (yev)
+                be->neuron_forward_events(y, yev, e->cur, &e->st[l], L, t0, n);
+            else
+                be->neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+            xev = yev;
             if (e->keep[l])
                 be->copy(e->keep[l], y, sizeof(float) * (size_t)n * L->n_out);
             x = y;

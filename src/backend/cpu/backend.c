@@ -8,6 +8,7 @@
 
 #include "backend/cpu/conv.h"
 #include "backend/cpu/dense.h"
+#include "backend/cpu/events.h"
 #include "backend/cpu/pool.h"
 #include "backend/host/host.h"
 #include "backend/host/neuron.h"
@@ -92,7 +93,7 @@ static void dropout_mask(float *m, const sbp_layer *L, int l, sbp_rng_key key, u
 
 #define CPU_DENSE                                                                              \
     {sbp_dense_forward_fast, sbp_dense_backward_fast, sbp_dense_scratch,                       \
-     sbp_dense_to_kernel_layout, sbp_dense_add_from_kernel_layout}
+     sbp_dense_to_kernel_layout, sbp_dense_add_from_kernel_layout, sbp_dense_forward_events}
 
 const sbp_backend sbp_backend_cpu = {
     .name = "cpu",
@@ -102,7 +103,8 @@ const sbp_backend sbp_backend_cpu = {
     .synapse =
         {
             [SBP_LAYER_CONV] = {sbp_conv_forward_fast, sbp_conv_backward_fast, sbp_conv_scratch,
-                                sbp_conv_to_kernel_layout, sbp_conv_add_from_kernel_layout},
+                                sbp_conv_to_kernel_layout, sbp_conv_add_from_kernel_layout,
+                                sbp_conv_forward_events},
             [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
             [SBP_LAYER_DENSE] = CPU_DENSE,
             [SBP_LAYER_OUTPUT] = CPU_DENSE,
@@ -110,5 +112,7 @@ const sbp_backend sbp_backend_cpu = {
     .shortcut_add = shortcut_add,
     .shortcut_add_backward = shortcut_add_backward,
     .dropout_mask = dropout_mask,
+    .events_bytes = sbp_events_bytes,
+    .neuron_forward_events = sbp_events_neuron_forward,
     SBP_HOST_OPERATIONS,
 };

@@ -206,15 +206,14 @@ typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
                                const float *restrict g, float v, size_t n);
 typedef void (*update_fn)(float *restrict dw, const float *restrict g, float v, size_t n);
 
-/* The event-driven forward, compiled once per run primitive (core/runs.h). */
-static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const float *Wt,
-                                             const sbp_layer *L, int tc, float *ws, axpy_fn axpy)
+/* The event-driven forward over the event lists ev, compiled once per run primitive
+ * (core/runs.h). */
+static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, const float *Wt,
+                                             const sbp_layer *L, int tc, axpy_fn axpy)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
     const size_t C = (size_t)L->out_c;
-    size_t nev;
-    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     memset(I, 0, sizeof(float) * (size_t)tc * L->n_out);
     for (int t = 0; t < tc; t++) {
         float *It = I + (size_t)t * L->n_out;
@@ -316,10 +315,10 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
     }
 }
 
-static void forward_sparse_plain(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                                 int tc, float *ws)
+static void forward_events_plain(float *I, const sbp_events *ev, const float *Wt,
+                                 const sbp_layer *L, int tc)
 {
-    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_plain);
+    forward_events(I, ev, Wt, L, tc, sbp_axpy_plain);
 }
 
 static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
@@ -329,10 +328,10 @@ static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const 
 }
 
 #ifdef SBP_RUNS_AVX512
-static SBP_TARGET_AVX512 void forward_sparse_avx512(float *I, const float *x, const float *Wt,
-                                                    const sbp_layer *L, int tc, float *ws)
+static SBP_TARGET_AVX512 void forward_events_avx512(float *I, const sbp_events *ev,
+                                                    const float *Wt, const sbp_layer *L, int tc)
 {
-    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_avx512);
+    forward_events(I, ev, Wt, L, tc, sbp_axpy_avx512);
 }
 
 static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
@@ -343,6 +342,18 @@ static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, cons
 }
 #endif
 
+/* The scatter form over event lists. */
+static void scatter(float *I, const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        forward_events_avx512(I, ev, Wt, L, tc);
+        return;
+    }
+#endif
+    forward_events_plain(I, ev, Wt, L, tc);
+}
+
 void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
                              int tc, float *ws)
 {
@@ -352,13 +363,9 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
      * where the per-pixel scan of the receptive field costs more than the few events. */
     if (L->out_c >= 64 && sbp_conv_forward_pull(I, x, Wt, L, tc, ws))
         return;
-#ifdef SBP_RUNS_AVX512
-    if (sbp_use_avx512()) {
-        forward_sparse_avx512(I, x, Wt, L, tc, ws);
-        return;
-    }
-#endif
-    forward_sparse_plain(I, x, Wt, L, tc, ws);
+    size_t nev;
+    const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    scatter(I, ev, Wt, L, tc);
 }
 
 void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
@@ -396,6 +403,17 @@ void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_
         sbp_conv_forward_sparse(I, x, Wt, L, tc, ws);
     else
         sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
+}
+
+void sbp_conv_forward_events(float *I, const float *x, const void *evp, const float *Wt,
+                             const sbp_layer *L, int tc, float *ws)
+{
+    /* the choices of sbp_conv_forward_fast, with the count and the lists given */
+    const sbp_events *ev = evp;
+    if ((double)ev->off[tc] > sparse_max_density(L, 0) * (double)L->n_in * tc)
+        sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
+    else if (!(L->out_c >= 64 && sbp_conv_forward_pull(I, x, Wt, L, tc, ws)))
+        scatter(I, ev, Wt, L, tc);
 }
 
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,

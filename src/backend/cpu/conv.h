@@ -44,6 +44,10 @@ size_t sbp_conv_pull_scratch(const sbp_layer *L);
 
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
+/* sbp_conv_forward_fast given x's event lists (events.h: sbp_events_neuron_forward): the
+ * same I without scanning x. */
+void sbp_conv_forward_events(float *I, const float *x, const void *ev, const float *Wt,
+                             const sbp_layer *L, int tc, float *ws);
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws);
 

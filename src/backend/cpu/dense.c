@@ -64,13 +64,12 @@ typedef void (*axpy_fn)(float *restrict o, const float *restrict w, float v, siz
 typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
                                const float *restrict g, float v, size_t n);
 
-/* Event-driven forward and backward, compiled once per run primitive (core/runs.h). */
-static SBP_ALWAYS_INLINE void forward_sparse(float *I, const float *x, const float *Wt,
-                                             const sbp_layer *L, int tc, float *ws, axpy_fn axpy)
+/* Event-driven forward (over the event lists ev) and backward, compiled once per run
+ * primitive (core/runs.h). */
+static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, const float *Wt,
+                                             const sbp_layer *L, int tc, axpy_fn axpy)
 {
     const size_t nout = L->n_out;
-    size_t nev;
-    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     memset(I, 0, sizeof(float) * nout * (size_t)tc);
     for (int t = 0; t < tc; t++) {
         float *a = I + (size_t)t * nout;
@@ -99,10 +98,10 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
     }
 }
 
-static void forward_sparse_plain(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                                 int tc, float *ws)
+static void forward_events_plain(float *I, const sbp_events *ev, const float *Wt,
+                                 const sbp_layer *L, int tc)
 {
-    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_plain);
+    forward_events(I, ev, Wt, L, tc, sbp_axpy_plain);
 }
 
 static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
@@ -112,10 +111,10 @@ static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const 
 }
 
 #ifdef SBP_RUNS_AVX512
-static SBP_TARGET_AVX512 void forward_sparse_avx512(float *I, const float *x, const float *Wt,
-                                                    const sbp_layer *L, int tc, float *ws)
+static SBP_TARGET_AVX512 void forward_events_avx512(float *I, const sbp_events *ev,
+                                                    const float *Wt, const sbp_layer *L, int tc)
 {
-    forward_sparse(I, x, Wt, L, tc, ws, sbp_axpy_avx512);
+    forward_events(I, ev, Wt, L, tc, sbp_axpy_avx512);
 }
 
 static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
@@ -126,16 +125,32 @@ static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, cons
 }
 #endif
 
-void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
-                              int tc, float *ws)
+static void scatter(float *I, const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc)
 {
 #ifdef SBP_RUNS_AVX512
     if (sbp_use_avx512()) {
-        forward_sparse_avx512(I, x, Wt, L, tc, ws);
+        forward_events_avx512(I, ev, Wt, L, tc);
         return;
     }
 #endif
-    forward_sparse_plain(I, x, Wt, L, tc, ws);
+    forward_events_plain(I, ev, Wt, L, tc);
+}
+
+void sbp_dense_forward_sparse(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc, float *ws)
+{
+    size_t nev;
+    scatter(I, sbp_events_build(ws, x, L->n_in, tc, &nev), Wt, L, tc);
+}
+
+void sbp_dense_forward_events(float *I, const float *x, const void *evp, const float *Wt,
+                              const sbp_layer *L, int tc, float *ws)
+{
+    const sbp_events *ev = evp; /* the choice of sbp_dense_forward_fast, the count given */
+    if ((double)ev->off[tc] <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+        scatter(I, ev, Wt, L, tc);
+    else
+        sbp_dense_forward_gemm(I, x, Wt, L, tc);
 }
 
 void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,

@@ -25,6 +25,9 @@ void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const flo
                                const float *Wt, const sbp_layer *L, int tc, float *ws);
 void sbp_dense_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                             float *ws);
+/* sbp_dense_forward_fast given x's event lists (events.h): the same I without scanning x. */
+void sbp_dense_forward_events(float *I, const float *x, const void *ev, const float *Wt,
+                              const sbp_layer *L, int tc, float *ws);
 void sbp_dense_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                              const float *Wt, const sbp_layer *L, int tc, float *ws);
 

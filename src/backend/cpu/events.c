@@ -8,6 +8,9 @@
 #include "backend/cpu/events.h"
 
 #include "core/cpu.h"
+#include "backend/host/neuron.h"
+
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(SBP_NO_MULTIVERSION)
 #include <immintrin.h>
@@ -121,4 +124,40 @@ size_t sbp_events_count(const float *x, size_t n, int tc)
         return count_avx512(x, n, tc);
 #endif
     return sbp_events_count_plain(x, n, tc);
+}
+
+/* The lists' layout in the buffer: the sbp_events header with tc + 1 offsets, then idx and val
+ * regions of tc rows of n + SLACK entries each, compacted to the front of each region after the
+ * neurons have written them (sbp_events walks them as one run). */
+static size_t lists_stride(size_t n)
+{
+    return n + SLACK;
+}
+
+size_t sbp_events_bytes(size_t n, int tc)
+{
+    const size_t head = sizeof(sbp_events) + (size_t)tc * sizeof(size_t);
+    return (head + 63) / 64 * 64 + 2 * (size_t)tc * lists_stride(n) * sizeof(float);
+}
+
+void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_state *st,
+                               const sbp_layer *L, int t0, int tc)
+{
+    sbp_events *ev = buf;
+    const size_t n = L->n_out, stride = lists_stride(n);
+    const size_t head = sizeof(sbp_events) + (size_t)tc * sizeof(size_t);
+    ev->idx = (uint32_t *)(void *)((char *)buf + (head + 63) / 64 * 64);
+    ev->val = (float *)(void *)(ev->idx + (size_t)tc * stride);
+    /* the counts go to off[1 …], then become offsets as the rows move to the front */
+    sbp_spike_lists out = {.idx = ev->idx, .val = ev->val, .count = ev->off + 1, .stride = stride};
+    sbp_neuron_forward_lists(y, &out, I, st, L, t0, tc);
+    ev->off[0] = 0;
+    for (int t = 0; t < tc; t++) {
+        const size_t k = ev->off[t + 1], from = (size_t)t * stride, to = ev->off[t];
+        if (to != from) {
+            memmove(ev->idx + to, ev->idx + from, k * sizeof(uint32_t));
+            memmove(ev->val + to, ev->val + from, k * sizeof(float));
+        }
+        ev->off[t + 1] = to + k;
+    }
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+
 typedef struct sbp_events {
     uint32_t *idx; /* (cap) flat input index (c·H + y)·W + x of each event */
     float *val;    /* (cap) its value (±1, or the dropout-scaled spike, or a count) */
@@ -29,6 +31,14 @@ size_t sbp_events_count(const float *x, size_t n, int tc);
 /* The portable loops behind both (the vector paths are checked against them). */
 sbp_events *sbp_events_build_plain(float *ws, const float *x, size_t n, int tc, size_t *count);
 size_t sbp_events_count_plain(const float *x, size_t n, int tc);
+
+/* Events written by the spiking neurons themselves (backend.h: events_bytes,
+ * neuron_forward_events), so that the synapses above need not scan the rows for them: bytes
+ * of one chunk's lists for rows of n neurons, and the cpu backend's neuron_forward_events, which
+ * leaves in `buf` an sbp_events (at its start) equal to what sbp_events_build makes of y. */
+size_t sbp_events_bytes(size_t n, int tc);
+void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_state *st,
+                               const sbp_layer *L, int t0, int tc);
 
 /* The event-driven dense-layer kernels are used where the input's density (nonzeros / entries)
  * is at most this; above it the dense GEMM wins (bench/: measured on LeNet layers). The

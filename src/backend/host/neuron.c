@@ -103,10 +103,13 @@ static SBP_ALWAYS_INLINE void lif_step(float *restrict v, float *restrict cnt,
  * scalar loop of SPEC §1). Full vectors use plain stores: masked stores are slow on Zen 4. */
 static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vector(
     float *y, const float *I, sbp_neuron_state *st, size_t n, size_t i, __m512 vl, __m512 vth,
-    int t0, int tc, const int full, __mmask16 live)
+    int t0, int tc, const int full, __mmask16 live, sbp_spike_lists *out)
 {
     const size_t words = sbp_spike_row_words(n);
-    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_add_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32((int)i));
     float *cnt = st->count, *tr = st->trace;
 #define LOAD(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(live, p))
 #define STORE(p, x) (full ? _mm512_storeu_ps(p, x) : _mm512_mask_storeu_ps(p, live, x))
@@ -122,9 +125,20 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vector(
             c = _mm512_mask_add_ps(c, s, c, one);
         if (tr)
             lf = _mm512_add_ps(_mm512_mul_ps(vl, lf), _mm512_maskz_mov_ps(s, one));
-        STORE(y + (size_t)t * n + i, _mm512_maskz_mov_ps(s, m));
+        const __m512 yv = _mm512_maskz_mov_ps(s, m);
+        STORE(y + (size_t)t * n + i, yv);
         if (st->bits)
             ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[i / 16] = s;
+        if (out) { /* the nonzero outputs (a mask of 0 silences a spike), compressed in a
+                      register and stored whole: the list's slack takes the overhang */
+            const __mmask16 nz = _mm512_mask_cmp_ps_mask(s, yv, zero, _CMP_NEQ_UQ);
+            if (nz) {
+                const size_t at = (size_t)t * out->stride + out->count[t];
+                _mm512_storeu_si512((void *)(out->idx + at), _mm512_maskz_compress_epi32(nz, lane));
+                _mm512_storeu_ps(out->val + at, _mm512_maskz_compress_ps(nz, yv));
+                out->count[t] += (size_t)__builtin_popcount((unsigned)nz);
+            }
+        }
     }
     STORE(st->v + i, v);
     if (cnt)
@@ -138,19 +152,30 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vector(
 __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, const float *I,
                                                                      sbp_neuron_state *st,
                                                                      size_t n, float leak,
-                                                                     float th, int t0, int tc)
+                                                                     float th, int t0, int tc,
+                                                                     sbp_spike_lists *out)
 {
     const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
     size_t i = 0;
+    /* the list output a compile-time case of its own, so the plain forward has no test for it */
+    if (out) {
+        for (; i + 16 <= n; i += 16)
+            spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
+        if (i < n)
+            spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
+                           out);
+        return;
+    }
     for (; i + 16 <= n; i += 16)
-        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF);
+        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, NULL);
     if (i < n)
-        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1));
+        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
+                       NULL);
 }
 #endif
 
-SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
-                                const sbp_layer *L, int t0, int tc)
+static SBP_HOT void forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                            int t0, int tc, sbp_spike_lists *out)
 {
     const size_t n = L->n_out, words = sbp_spike_row_words(n);
     const float leak = L->leak, th = L->threshold;
@@ -168,7 +193,7 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
     }
 #ifdef SBP_PACK_AVX512
     if (sbp_use_avx512()) {
-        spiking_forward_avx512(y, I, st, n, leak, th, t0, tc);
+        spiking_forward_avx512(y, I, st, n, leak, th, t0, tc, out);
         return;
     }
 #endif
@@ -192,6 +217,32 @@ SBP_HOT void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st,
                     row[i] *= st->mask[b0 + i];
         }
     }
+    if (out) /* the portable path: the lists from the rows, as the vector path emits them */
+        for (int t = 0; t < tc; t++) {
+            const float *row = y + (size_t)t * n;
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (row[i] != 0.0f) {
+                    out->idx[(size_t)t * out->stride + k] = (uint32_t)i;
+                    out->val[(size_t)t * out->stride + k] = row[i];
+                    k++;
+                }
+            out->count[t] = k;
+        }
+}
+
+void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                        int t0, int tc)
+{
+    forward(y, I, st, L, t0, tc, NULL);
+}
+
+void sbp_neuron_forward_lists(float *y, sbp_spike_lists *out, const float *I,
+                              sbp_neuron_state *st, const sbp_layer *L, int t0, int tc)
+{
+    for (int t = 0; t < tc; t++)
+        out->count[t] = 0;
+    forward(y, I, st, L, t0, tc, out);
 }
 
 /* factor[i] for LIF neurons, written so that it vectorises: the division always runs (by 1

@@ -28,6 +28,21 @@ void sbp_neuron_reset(sbp_neuron_state *st, const sbp_layer *L);
 void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                         int t0, int tc);
 
+/* Where sbp_neuron_forward_lists writes a chunk's spikes as lists: step t's nonzero outputs
+ * y[t][i] as idx[t·stride + k] = i (ascending) and val[t·stride + k] = y[t][i], k < count[t].
+ * stride ≥ n + 16: the vector path stores 16 entries at a time past the last one. */
+typedef struct sbp_spike_lists {
+    uint32_t *idx;
+    float *val;
+    size_t *count; /* (tc) */
+    size_t stride;
+} sbp_spike_lists;
+
+/* sbp_neuron_forward for a spiking layer that also lists each step's nonzero outputs (what an
+ * event-driven synapse above would otherwise find by scanning y). Same y, state and bits. */
+void sbp_neuron_forward_lists(float *y, sbp_spike_lists *out, const float *I,
+                              sbp_neuron_state *st, const sbp_layer *L, int t0, int tc);
+
 /* The factor that turns ∂L/∂y into ∂L/∂s at the end of the window (§3):
  *   LIF: NG·mask/Vth;  IF: 1 in exact mode, [γ > 0] in aggregate mode. */
 void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
