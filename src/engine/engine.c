@@ -146,12 +146,11 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         if (be->events_bytes && be->neuron_forward_events && is_spiking(&net->layers[l]) &&
             be->synapse[net->layers[l + 1].spec.kind].forward_events && net->layers[l].n_out > ev_n)
             ev_n = net->layers[l].n_out;
-    for (int i = 0; ev_n && i < 2; i++)
-        if (!(e->ev[i] = be->alloc(be->events_bytes(ev_n, tc)))) {
-            sbp_engine_release(e);
-            return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
-                            be->events_bytes(ev_n, tc) >> 10);
-        }
+    if (ev_n && !(e->ev = be->alloc(be->events_bytes(ev_n, tc)))) {
+        sbp_engine_release(e);
+        return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
+                        be->events_bytes(ev_n, tc) >> 10);
+    }
     if (train && mode == SBP_BACKWARD_EXACT) {
         size_t words = 0;
         for (int l = 0; l < net->n_layers; l++)
@@ -182,8 +181,7 @@ void sbp_engine_release(sbp_engine *e)
     if (e->be) {
         e->be->release(e->block);
         e->be->release(e->bits);
-        e->be->release(e->ev[0]);
-        e->be->release(e->ev[1]);
+        e->be->release(e->ev);
     }
     memset(e, 0, sizeof *e);
 }
@@ -384,7 +382,7 @@ static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
 static int lists_for(const sbp_engine *e, int l)
 {
     const sbp_net *net = e->net;
-    return e->ev[0] && l + 1 < net->n_layers && is_spiking(&net->layers[l]) &&
+    return e->ev && l + 1 < net->n_layers && is_spiking(&net->layers[l]) &&
            e->be->synapse[net->layers[l + 1].spec.kind].forward_events;
 }
 
@@ -442,7 +440,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                     be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
-            void *yev = lists_for(e, l) ? e->ev[1 - which] : NULL;
+            void *yev = lists_for(e, l) ? e->ev : NULL; /* x's lists are read: reuse */
             if (yev)
                 be->neuron_forward_events(y, yev, e->cur, &e->st[l], L, t0, n);
             else

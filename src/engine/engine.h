@@ -39,8 +39,10 @@ typedef struct sbp_engine {
     float *sc_counts[SBP_MAX_LAYERS]; /* (n_in of the shortcut) aggregate mode: its input X */
     float *cur_sc;                    /* (tc · max n) shortcut current / its input gradient */
     float *act[2];          /* (tc · max n) layer inputs/outputs, time-major */
-    void *ev[2];            /* act[i]'s event lists where the backend has them (backend.h:
-                               events_bytes), else NULL */
+    void *ev;               /* event lists of the current layer input where the backend has
+                               them (backend.h: events_bytes), else NULL: one buffer, since a
+                               layer's synapse has read its input's lists before its neurons
+                               write theirs */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
     float *cur;             /* (tc · max n) I or gI, time-major */
     float *perm;            /* (tc · n_in) channel-first input staged before the backend's
