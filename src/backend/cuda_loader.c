@@ -140,7 +140,7 @@ static void load(void)
         for (int i = 0; i < n && used < sizeof where; i++)
             used += (size_t)snprintf(where + used, sizeof where - used, "%s, ", dirs[i]);
         snprintf(reason, sizeof reason, "%s", loaded.why + strlen(SBP_CUDA_PLUGIN_FILE ": "));
-        snprintf(loaded.why, sizeof loaded.why, "%s (looked in %sthen on ld.so's search path): %s",
+        snprintf(loaded.why, sizeof loaded.why, "%s (looked in: %sld.so's search path): %s",
                  SBP_CUDA_PLUGIN_FILE, where, reason);
     }
 }

@@ -77,7 +77,7 @@ if compgen -G "$prefix/lib*/libspikebp-cuda.so" >/dev/null ||
 else
     ask "$WORK/alone/spikebp" -u LD_LIBRARY_PATH
     expect_rc 2 "a copy of the tool without the plugin"
-    contains "$ERR" "cannot load the CUDA plugin libspikebp-cuda.so (looked in $WORK/alone" \
+    contains "$ERR" "cannot load the CUDA plugin libspikebp-cuda.so (looked in: $WORK/alone" \
         "the message says where it looked"
     contains "$ERR" "cannot open shared object file" "and ld.so's reason"
     contains "$ERR" "; use --backend cpu" "and what to do"
