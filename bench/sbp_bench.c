@@ -24,7 +24,7 @@
  * Backend: --backend cpu (default), reference or cuda (the same trainer and evaluation, the
  * backend's table underneath). With cuda the JSON line also gives gpu_mib: device memory in use
  * after the timed batches above what the bare CUDA context held before the network was built
- * (cudaMemGetInfo; the engines' buffers are allocated once, so this is their peak plus cuBLAS's
+ * (cudaMemGetInfo through the cuda plugin; the engines' buffers are allocated once, so this is their peak plus cuBLAS's
  * workspace), and peak RSS stays the host's.
  *
  * Data: the first B·(W+K) MNIST training images read straight from the raw IDX file (so the
@@ -45,7 +45,7 @@
 #include <time.h>
 
 #ifdef SBP_HAVE_CUDA
-#include <cuda_runtime.h> /* gpu_mib only */
+#include "backend/cuda_loader.h" /* gpu_mib only: the plugin's device memory query */
 #endif
 
 #include "core/blas.h"
@@ -227,10 +227,10 @@ static sbp_status load_cifar10(sbp_dataset **out, sbp_dataset **owner, size_t n,
 static double gpu_used_mib(sbp_backend_id backend)
 {
 #ifdef SBP_HAVE_CUDA
-    size_t free_b = 0, total_b = 0;
-    if (backend == SBP_BACKEND_CUDA && cudaDeviceSynchronize() == cudaSuccess &&
-        cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
-        return (double)(total_b - free_b) / (1024.0 * 1024.0);
+    size_t used_b = 0, total_b = 0;
+    const sbp_cuda_plugin *plugin = backend == SBP_BACKEND_CUDA ? sbp_cuda_plugin_get(NULL) : NULL;
+    if (plugin && plugin->memory(&used_b, &total_b))
+        return (double)used_b / (1024.0 * 1024.0);
 #endif
     return 0.0;
 }

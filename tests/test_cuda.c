@@ -8,8 +8,10 @@
  * be bit-exact: the rate-encoded input spikes and the dropout masks (the same Philox draws as
  * the host), the spike bits, and the SGD step's non-finite check.
  *
- * Built only where CMake found nvcc. Without a usable device it prints "SKIPPED: no CUDA
- * device (reason)" and exits 77, which ctest reports as skipped (SKIP_RETURN_CODE), not passed.
+ * Built only where CMake found nvcc. The backend is the plugin libspikebp-cuda.so: that it
+ * loads (through sbp_backend_get's loader, from where the build put it) is checked first and a
+ * failure fails the test. Then, without a usable device, it prints "SKIPPED: no CUDA device
+ * (reason)" and exits 77, which ctest reports as skipped (SKIP_RETURN_CODE), not passed.
  *
  * Tolerance: as test_backend.c, BC_TOL = 2e-5 of the largest magnitude for outputs and
  * gradients (backend_compare.h: cuBLAS sums in another order than the reference's loops); the golden
@@ -20,9 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cuda_runtime.h> /* only to read the raw spike words back */
-
 #include "backend/backend.h"
+#include "backend/cuda_loader.h" /* the plugin's raw read, for the spike words */
 #include "check.h"
 #include "data/dataset.h"
 #include "engine/engine.h"
@@ -38,7 +39,7 @@ static const bc_case cases[] = {
 
 /* The draws: the same input spikes and dropout masks as the reference, bit for bit, and the
  * spike bits unpacked again as the forward produced them. */
-static void check_draws(const sbp_backend *cuda)
+static void check_draws(const sbp_backend *cuda, const sbp_cuda_plugin *plugin)
 {
     sbp_error err = {0};
     sbp_net_spec spec;
@@ -121,8 +122,7 @@ static void check_draws(const sbp_backend *cuda)
     CHECK(!memcmp(ry, hy, (size_t)steps * nout * sizeof(float)),
           "neuron forward: cuda and reference spike alike");
     /* and the raw words sit where sbp_spike_bit says, as the host packs them */
-    CHECK(cudaMemcpy(hb, st.bits, nw * sizeof(uint64_t), cudaMemcpyDeviceToHost) == cudaSuccess,
-          "bits to host");
+    CHECK(plugin->download(hb, st.bits, nw * sizeof(uint64_t)), "bits to host");
     CHECK(!memcmp(hb, rb, nw * sizeof(uint64_t)), "spike bits: the host's words");
     free(rv);
     free(rc);
@@ -175,13 +175,19 @@ static void check_sgd(const sbp_backend *cuda)
 int main(void)
 {
     sbp_error err = {0};
+    /* the plugin must load wherever this test runs: only the device may be missing */
+    const sbp_cuda_plugin *plugin = sbp_cuda_plugin_get(&err);
+    CHECK(plugin != NULL, "the cuda plugin loads: %s", err.msg);
+    if (!plugin)
+        return check_finish("test_cuda");
     const sbp_backend *cuda = sbp_backend_get(SBP_BACKEND_CUDA, &err);
     if (!cuda) {
         printf("SKIPPED: no CUDA device (%s)\n", err.msg);
         return 77;
     }
+    CHECK(cuda == plugin->backend, "sbp_backend_get hands out the plugin's table");
     bc_check_table(cuda);
-    check_draws(cuda);
+    check_draws(cuda, plugin);
     check_sgd(cuda);
     const int tcs[3] = {0, 1, 5};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)

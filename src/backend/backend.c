@@ -6,7 +6,7 @@
 #include "core/error.h"
 
 #ifdef SBP_HAVE_CUDA
-#include "backend/cuda/cuda.h"
+#include "backend/cuda_loader.h"
 #endif
 
 static const char *const names[] = {
@@ -41,10 +41,14 @@ const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err)
         return &sbp_backend_reference;
     case SBP_BACKEND_CUDA: {
 #ifdef SBP_HAVE_CUDA
-        /* The first CUDA call of the process starts the driver: it can take a while. */
+        /* The plugin (libspikebp-cuda.so) is loaded on the first call of the process; the
+         * first CUDA call starts the driver: it can take a while. */
+        const sbp_cuda_plugin *plugin = sbp_cuda_plugin_get(err);
+        if (!plugin)
+            return NULL;
         char why[256];
-        if (sbp_cuda_usable(why, sizeof why))
-            return &sbp_backend_cuda;
+        if (plugin->usable(why, sizeof why))
+            return plugin->backend;
         sbp_fail(err, SBP_ERR_UNSUPPORTED, "backend cuda: no usable CUDA device: %s; use --backend cpu",
                  why);
 #else

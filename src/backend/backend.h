@@ -11,8 +11,9 @@
  * channel-last rows, AVX-512 where the CPU has it). Both keep their buffers in host memory and
  * share the host operations of backend/host (neurons, encoding, masks, vector helpers, SGD).
  * `cuda` (backend/cuda, built only where CMake found nvcc: SBP_HAVE_CUDA) is one more table:
- * device buffers, channel-first rows like the reference, cuBLAS synapses (backend/cuda/cuda.h);
- * sbp_backend_get hands it out only when a CUDA device answers.
+ * device buffers, channel-first rows like the reference, cuBLAS synapses (backend/cuda/cuda.h),
+ * in a plugin of its own, libspikebp-cuda.so, that sbp_backend_get loads on first use
+ * (backend/cuda_loader.h) and hands out only when a CUDA device answers.
  *
  * Buffers. Every float or bit array the engine hands to an operation comes from `alloc` of the
  * same backend (device memory for a GPU; zeroed host memory here) and is owned by the engine,
@@ -197,8 +198,5 @@ const sbp_backend *sbp_backend_get(sbp_backend_id id, sbp_error *err);
 
 extern const sbp_backend sbp_backend_reference;
 extern const sbp_backend sbp_backend_cpu;
-#ifdef SBP_HAVE_CUDA
-extern const sbp_backend sbp_backend_cuda; /* backend/cuda: built only where nvcc was found */
-#endif
 
 #endif

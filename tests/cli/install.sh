@@ -52,6 +52,18 @@ check "the tool is installed" test -x "$PREFIX/bin/spikebp"
 run "$PREFIX/bin/spikebp" info --net 8x8x1-8C3-P2-16FC-10 --json
 expect_rc 0 "installed tool runs"
 check "installed tool: parameter count $(json parameters)" test "$(json parameters)" = $((8 * 9 + 128 * 16 + 16 * 10))
+check "spikebp.pc names neither CUDA's runtime nor the C++ runtime (the cuda plugin has them)" \
+    bash -c "! grep -E 'cudart|stdc\+\+' '$pcdir/spikebp.pc'"
+if [[ ${SBP_HAVE_CUDA:-FALSE} == TRUE ]]; then
+    check "the cuda plugin is installed in LIBDIR" test -f "$libdir/libspikebp-cuda.so"
+    # the installed tool finds it in its ../LIBDIR: only a device can be missing (exit 2 at
+    # --epochs 0 once the backend is accepted)
+    run "$PREFIX/bin/spikebp" train --net lenet --backend cuda --epochs 0
+    check "the installed tool loads the installed plugin: ${ERR:0:300}" \
+        bash -c '[[ $0 == *"no usable CUDA device"* || $0 == *"--epochs"* ]]' "$ERR"
+else
+    check "no cuda plugin in a build without CUDA" test ! -e "$libdir/libspikebp-cuda.so"
+fi
 check "no file of the installed tree names the build or source folder" \
     bash -c "! grep -rlF -e '$BUILD' -e '$SRC' '$PREFIX' --include='*.pc' --include='*.cmake'"
 # DESTDIR stages the same tree under another root

@@ -1,7 +1,9 @@
 /*
  * cuda.h — the cuda backend's operations (backend.h), implemented in CUDA C (*.cu, compiled by
  * nvcc) and collected into the table sbp_backend_cuda by table.c. C linkage, so that the C11
- * table and the rest of the library call them like any other function.
+ * table calls them like any other function. All of src/backend/cuda is one plugin,
+ * libspikebp-cuda.so, loaded by the library on first use (plugin.h): nothing here is visible
+ * outside it but the entry point.
  *
  * Layout (the same as the reference backend, so tests compare them element by element):
  *   - rows are channel-first (c, y, x) within a step, time-major over a chunk: (tc, C, H, W);
@@ -33,9 +35,16 @@ extern "C" { /* the library's C headers, and the functions below, have C linkage
 
 #include "backend/backend.h"
 
+/* The table (table.c). */
+extern const sbp_backend sbp_backend_cuda;
+
 /* 1 when a CUDA device can be used from this process (and a cuBLAS handle made on this
  * thread); else 0 with why (cap bytes) naming the reason as the CUDA runtime gives it. */
 int sbp_cuda_usable(char *why, size_t cap);
+
+/* The library's sbp_input_values (data/encode.h), lent to the plugin when it was opened
+ * (plugin.cu). */
+void sbp_cuda_input_values(float *xval, const sbp_input *in, int C, size_t P);
 
 /* buffers and vector helpers (backend.cu) */
 void *sbp_cuda_alloc(size_t bytes);

@@ -7,7 +7,8 @@
  *   dropout of neuron i of layer l:    word i % 4 of counter (epoch, sample, l, i / 4)
  *                                      under the DROPOUT key (backend/host/host.c)
  * with sbp_rng_unit's 24-bit uniform. The value map |x|·gain is computed on the host by
- * data/encode.c and copied (C·H·W floats per sample): only the image crosses the bus.
+ * data/encode.c (lent to the plugin at load time: plugin.h) and copied (C·H·W floats per
+ * sample): only the image crosses the bus.
  */
 #include "backend/cuda/common.cuh"
 
@@ -15,10 +16,6 @@
 #include <string.h>
 
 #include <Random123/philox.h>
-
-extern "C" {
-#include "data/encode.h"
-}
 
 /* sbp_rng_unit of core/rng.h (a 24-bit float in [0, 1)), in device code. */
 static __device__ __forceinline__ float unit(uint32_t w)
@@ -42,7 +39,7 @@ extern "C" void sbp_cuda_encode_values(float *xval, const sbp_input *in, const s
         cudaMemsetAsync(xval, 0, n * sizeof(float), SBP_STREAM);
         return;
     }
-    sbp_input_values(host, in, L0->in_c, (size_t)L0->in_h * L0->in_w);
+    sbp_cuda_input_values(host, in, L0->in_c, (size_t)L0->in_h * L0->in_w);
     cudaMemcpyAsync(xval, host, n * sizeof(float), cudaMemcpyHostToDevice, SBP_STREAM);
     cudaStreamSynchronize(SBP_STREAM); /* before host is freed */
     free(host);

@@ -2,8 +2,8 @@
  * table.c — the cuda backend's table (backend.h, cuda.h): every operation on the GPU, rows
  * channel-first like the reference backend (the simplest order for a GPU: pool, shortcuts and
  * im2col index maps directly), weights in PyTorch layout, chunks of many steps per call.
- * Built only when CMake finds nvcc (SBP_HAVE_CUDA); sbp_backend_get hands it out only when a
- * device answers.
+ * Built only when CMake finds nvcc (SBP_HAVE_CUDA), into the plugin libspikebp-cuda.so, which
+ * hands it to the library (plugin.h); sbp_backend_get hands it out only when a device answers.
  */
 #include "backend/cuda/cuda.h"
 
