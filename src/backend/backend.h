@@ -98,6 +98,9 @@ typedef struct sbp_synapse_ops {
      * backend's neuron_forward_events wrote for x — the same I as forward. */
     void (*forward_events)(float *I, const float *x, const void *ev, const float *W,
                            const sbp_layer *L, int tc, float *ws);
+    /* Whether forward_events walks the lists for layer L (a kernel that reads x its own way
+     * would leave them unread, and listing costs the neurons below some time); NULL: always. */
+    int (*takes_events)(const sbp_layer *L);
 } sbp_synapse_ops;
 
 typedef struct sbp_backend {

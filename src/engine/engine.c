@@ -26,6 +26,23 @@ static int is_spiking(const sbp_layer *L)
     return L->neuron != SBP_NEURON_INTEGRATOR;
 }
 
+/* Whether layer l's neurons write their outputs as event lists too: where the backend has
+ * them and the synapse above walks them. */
+static int lists_wanted(const sbp_backend *be, const sbp_net *net, int l)
+{
+    if (!be->events_bytes || !be->neuron_forward_events || l + 1 >= net->n_layers ||
+        !is_spiking(&net->layers[l]))
+        return 0;
+    const sbp_layer *above = &net->layers[l + 1];
+    const sbp_synapse_ops *syn = &be->synapse[above->spec.kind];
+    return syn->forward_events && (!syn->takes_events || syn->takes_events(above));
+}
+
+static int lists_for(const sbp_engine *e, int l)
+{
+    return e->ev && lists_wanted(e->be, e->net, l);
+}
+
 sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_backend *be,
                            int train, sbp_backward mode, int tc_override, sbp_error *err)
 {
@@ -143,8 +160,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
      * not the 15,680 of the first convolution, whose outputs go to pooling). */
     size_t ev_n = 0;
     for (int l = 0; l + 1 < net->n_layers; l++)
-        if (be->events_bytes && be->neuron_forward_events && is_spiking(&net->layers[l]) &&
-            be->synapse[net->layers[l + 1].spec.kind].forward_events && net->layers[l].n_out > ev_n)
+        if (lists_wanted(be, net, l) && net->layers[l].n_out > ev_n)
             ev_n = net->layers[l].n_out;
     if (ev_n && !(e->ev = be->alloc(be->events_bytes(ev_n, tc)))) {
         sbp_engine_release(e);
@@ -375,15 +391,6 @@ static void shortcut_backward(sbp_engine *e, const sbp_layer *L, const float *xs
 static const float *shortcut_source(const sbp_engine *e, const sbp_layer *L)
 {
     return L->spec.shortcut_from < 0 ? e->keep_in : e->keep[L->spec.shortcut_from];
-}
-
-/* Whether layer l's neurons write their outputs as event lists too: where the backend has
- * them and the synapse above walks them. */
-static int lists_for(const sbp_engine *e, int l)
-{
-    const sbp_net *net = e->net;
-    return e->ev && l + 1 < net->n_layers && is_spiking(&net->layers[l]) &&
-           e->be->synapse[net->layers[l + 1].spec.kind].forward_events;
 }
 
 /* Whether the aggregate backward's input counts of layer l (Σ_t x[t]) are the spike counts γ

@@ -416,6 +416,11 @@ void sbp_conv_forward_events(float *I, const float *x, const void *evp, const fl
         scatter(I, ev, Wt, L, tc);
 }
 
+int sbp_conv_takes_events(const sbp_layer *L)
+{
+    return !(L->out_c >= 64 && sbp_conv_pull_usable(L)); /* the choice of forward_sparse */
+}
+
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws)
 {

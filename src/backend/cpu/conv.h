@@ -41,6 +41,8 @@ void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const floa
 int sbp_conv_forward_pull(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                           float *ws);
 size_t sbp_conv_pull_scratch(const sbp_layer *L);
+/* Whether sbp_conv_forward_pull runs here (AVX-512, kernel ≤ 16). */
+int sbp_conv_pull_usable(const sbp_layer *L);
 
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
@@ -48,6 +50,9 @@ void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_
  * same I without scanning x. */
 void sbp_conv_forward_events(float *I, const float *x, const void *ev, const float *Wt,
                              const sbp_layer *L, int tc, float *ws);
+/* Whether sbp_conv_forward_events walks the lists for L (not where the output-stationary form
+ * runs: it reads x as a bitmap). */
+int sbp_conv_takes_events(const sbp_layer *L);
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws);
 

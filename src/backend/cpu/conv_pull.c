@@ -151,11 +151,21 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
 }
 #endif
 
+int sbp_conv_pull_usable(const sbp_layer *L)
+{
+#ifdef SBP_RUNS_AVX512
+    return sbp_use_avx512() && L->spec.kernel <= 16;
+#else
+    (void)L;
+    return 0;
+#endif
+}
+
 int sbp_conv_forward_pull(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                           float *ws)
 {
 #ifdef SBP_RUNS_AVX512
-    if (sbp_use_avx512() && L->spec.kernel <= 16) {
+    if (sbp_conv_pull_usable(L)) {
         forward_pull(I, x, Wt, L, tc, ws);
         return 1;
     }
