@@ -55,7 +55,9 @@ typedef struct sbp_neuron_state {
     const float *mask; /* dropout scale per neuron, 0 or 1/(1−p); NULL = none (§1) */
     uint64_t *bits;  /* (T, row words) spike bits for exact backward, one 64-bit-aligned row
                         per step (sbp_spike_bit); NULL when not kept */
-    float *carry;    /* g_U[t0 + tc] carried between backward chunks */
+    float *carry;    /* g_U[t0 + tc] carried between backward chunks; the engine lets it
+                        share v's memory (dead after the forward) and zeroes it before the
+                        backward */
     float *history;  /* integrator only, optional, HOST memory: (T, n_out) membrane after
                         every step (analysis; host backends only) */
 } sbp_neuron_state;
@@ -139,7 +141,9 @@ typedef struct sbp_backend {
     /* Steps t0 … t0+tc−1: I (tc, n) current; y (tc, n) spikes × mask (NULL: integrator). */
     void (*neuron_forward)(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                            int t0, int tc);
-    /* factor (n) that turns ∂L/∂y into ∂L/∂s at the end of the window (§3). */
+    /* factor (n) that turns ∂L/∂y into ∂L/∂s at the end of the window (§3). factor may be
+     * st->trace itself (elementwise, in place): the engine puts it there, since the trace is
+     * read only to make the factor. */
     void (*neuron_surrogate)(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
                              sbp_backward mode);
     /* Exact backward over steps t0 … t0+tc−1, chunks from last to first: gI (tc, n) from
