@@ -101,52 +101,80 @@ static SBP_ALWAYS_INLINE void lif_step(float *restrict v, float *restrict cnt,
  * u = v + I; s = u > Vth; v = s ? 0 : λ·u; γ += s; LF = λ·LF + s; y = s·mask — and no
  * contraction (-std=c11), so the same bits (tests/test_kernels.c compares both paths with the
  * scalar loop of SPEC §1). Full vectors use plain stores: masked stores are slow on Zen 4. */
-static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vector(
-    float *y, const float *I, sbp_neuron_state *st, size_t n, size_t i, __m512 vl, __m512 vth,
-    int t0, int tc, const int full, __mmask16 live, sbp_spike_lists *out)
+static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors(
+    const int NV, float *y, const float *I, sbp_neuron_state *st, size_t n, size_t i, __m512 vl,
+    __m512 vth, int t0, int tc, const int full, __mmask16 live, sbp_spike_lists *out)
 {
+    /* NV vectors (16·NV neurons from i) advance together: a step of one vector is a chain of
+     * dependent operations (add, compare, masked multiply), and NV independent chains keep the
+     * core busy where one would leave it waiting on each result. */
     const size_t words = sbp_spike_row_words(n);
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    const __m512i lane = _mm512_add_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32((int)i));
     float *cnt = st->count, *tr = st->trace;
 #define LOAD(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(live, p))
 #define STORE(p, x) (full ? _mm512_storeu_ps(p, x) : _mm512_mask_storeu_ps(p, live, x))
-    __m512 v = LOAD(st->v + i);
-    __m512 c = cnt ? LOAD(cnt + i) : _mm512_setzero_ps();
-    __m512 lf = tr ? LOAD(tr + i) : _mm512_setzero_ps();
-    const __m512 m = st->mask ? LOAD(st->mask + i) : one;
-    for (int t = 0; t < tc; t++) {
-        const __m512 u = _mm512_add_ps(v, LOAD(I + (size_t)t * n + i));
-        const __mmask16 s = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
-        v = _mm512_maskz_mul_ps((__mmask16)~s, vl, u);
-        if (cnt)
-            c = _mm512_mask_add_ps(c, s, c, one);
-        if (tr)
-            lf = _mm512_add_ps(_mm512_mul_ps(vl, lf), _mm512_maskz_mov_ps(s, one));
-        const __m512 yv = _mm512_maskz_mov_ps(s, m);
-        STORE(y + (size_t)t * n + i, yv);
-        if (st->bits)
-            ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[i / 16] = s;
-        if (out) { /* the nonzero outputs (a mask of 0 silences a spike), compressed in a
-                      register and stored whole: the list's slack takes the overhang */
-            const __mmask16 nz = _mm512_mask_cmp_ps_mask(s, yv, zero, _CMP_NEQ_UQ);
-            if (nz) {
-                const size_t at = (size_t)t * out->stride + out->count[t];
-                _mm512_storeu_si512((void *)(out->idx + at), _mm512_maskz_compress_epi32(nz, lane));
-                _mm512_storeu_ps(out->val + at, _mm512_maskz_compress_ps(nz, yv));
-                out->count[t] += (size_t)__builtin_popcount((unsigned)nz);
+    __m512 v[4], c[4], lf[4], m[4];
+    for (int j = 0; j < NV; j++) {
+        const size_t k = i + 16 * (size_t)j;
+        v[j] = LOAD(st->v + k);
+        c[j] = cnt ? LOAD(cnt + k) : zero;
+        lf[j] = tr ? LOAD(tr + k) : zero;
+        m[j] = st->mask ? LOAD(st->mask + k) : one;
+    }
+    for (int t = 0; t < tc; t++)
+        for (int j = 0; j < NV; j++) {
+            const size_t k = i + 16 * (size_t)j;
+            const __m512 u = _mm512_add_ps(v[j], LOAD(I + (size_t)t * n + k));
+            const __mmask16 s = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
+            v[j] = _mm512_maskz_mul_ps((__mmask16)~s, vl, u);
+            if (cnt)
+                c[j] = _mm512_mask_add_ps(c[j], s, c[j], one);
+            if (tr)
+                lf[j] = _mm512_add_ps(_mm512_mul_ps(vl, lf[j]), _mm512_maskz_mov_ps(s, one));
+            const __m512 yv = _mm512_maskz_mov_ps(s, m[j]);
+            STORE(y + (size_t)t * n + k, yv);
+            if (st->bits)
+                ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[k / 16] = s;
+            if (out) { /* the nonzero outputs (a mask of 0 silences a spike), compressed in a
+                          register and stored whole: the list's slack takes the overhang */
+                const __mmask16 nz = _mm512_mask_cmp_ps_mask(s, yv, zero, _CMP_NEQ_UQ);
+                if (nz) {
+                    const __m512i lane = _mm512_add_epi32(
+                        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                        _mm512_set1_epi32((int)k));
+                    const size_t at = (size_t)t * out->stride + out->count[t];
+                    _mm512_storeu_si512((void *)(out->idx + at),
+                                        _mm512_maskz_compress_epi32(nz, lane));
+                    _mm512_storeu_ps(out->val + at, _mm512_maskz_compress_ps(nz, yv));
+                    out->count[t] += (size_t)__builtin_popcount((unsigned)nz);
+                }
             }
         }
+    for (int j = 0; j < NV; j++) {
+        const size_t k = i + 16 * (size_t)j;
+        STORE(st->v + k, v[j]);
+        if (cnt)
+            STORE(cnt + k, c[j]);
+        if (tr)
+            STORE(tr + k, lf[j]);
     }
-    STORE(st->v + i, v);
-    if (cnt)
-        STORE(cnt + i, c);
-    if (tr)
-        STORE(tr + i, lf);
 #undef LOAD
 #undef STORE
+}
+
+/* Every vector of a layer: four at a time, then one at a time, the last one masked. */
+static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_all(
+    float *y, const float *I, sbp_neuron_state *st, size_t n, __m512 vl, __m512 vth, int t0,
+    int tc, sbp_spike_lists *out)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        spiking_vectors(4, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
+    for (; i + 16 <= n; i += 16)
+        spiking_vectors(1, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
+    if (i < n)
+        spiking_vectors(1, y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
+                        out);
 }
 
 __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, const float *I,
@@ -156,21 +184,11 @@ __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, 
                                                                      sbp_spike_lists *out)
 {
     const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
-    size_t i = 0;
     /* the list output a compile-time case of its own, so the plain forward has no test for it */
-    if (out) {
-        for (; i + 16 <= n; i += 16)
-            spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
-        if (i < n)
-            spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
-                           out);
-        return;
-    }
-    for (; i + 16 <= n; i += 16)
-        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, NULL);
-    if (i < n)
-        spiking_vector(y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
-                       NULL);
+    if (out)
+        spiking_all(y, I, st, n, vl, vth, t0, tc, out);
+    else
+        spiking_all(y, I, st, n, vl, vth, t0, tc, NULL);
 }
 #endif
 
