@@ -38,11 +38,6 @@ static int lists_wanted(const sbp_backend *be, const sbp_net *net, int l)
     return syn->forward_events && (!syn->takes_events || syn->takes_events(above));
 }
 
-static int lists_for(const sbp_engine *e, int l)
-{
-    return e->ev && lists_wanted(e->be, e->net, l);
-}
-
 sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_backend *be,
                            int train, sbp_backward mode, int tc_override, sbp_error *err)
 {
@@ -172,6 +167,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
     for (int l = 0; l + 1 < net->n_layers; l++)
         if (lists_wanted(be, net, l) && net->layers[l].n_out > ev_n)
             ev_n = net->layers[l].n_out;
+    for (int l = 0; ev_n && l < net->n_layers; l++)
+        e->lists[l] = lists_wanted(be, net, l);
     if (ev_n && !(e->ev = be->alloc(be->events_bytes(ev_n, tc)))) {
         sbp_engine_release(e);
         return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
@@ -457,7 +454,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                     be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
-            void *yev = lists_for(e, l) ? e->ev : NULL; /* x's lists are read: reuse */
+            void *yev = e->lists[l] ? e->ev : NULL; /* x's lists are read: reuse */
             if (yev)
                 be->neuron_forward_events(y, yev, e->cur, &e->st[l], L, t0, n);
             else

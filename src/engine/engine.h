@@ -43,6 +43,7 @@ typedef struct sbp_engine {
                                them (backend.h: events_bytes), else NULL: one buffer, since a
                                layer's synapse has read its input's lists before its neurons
                                write theirs */
+    int lists[SBP_MAX_LAYERS]; /* layer l's neurons write event lists into ev (decided once) */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
     float *cur;             /* (tc · max n) I or gI, time-major */
     float *perm;            /* (tc · n_in) channel-first input staged before the backend's

@@ -263,26 +263,12 @@ void sbp_neuron_forward_lists(float *y, sbp_spike_lists *out, const float *I,
     forward(y, I, st, L, t0, tc, out);
 }
 
-/* factor[i] for LIF neurons from the trace tr, in place (factor = tr, as the engine has it)
- * or not; written so that it vectorises: the division always runs (by 1 where γ = 0, whose
- * factor is 0 anyway), mask-free layers multiply by nothing, and each element is read before
- * it is written. */
-static SBP_ALWAYS_INLINE void lif_factor_into(float *restrict out, const float *restrict cnt,
-                                              const float *restrict mask, size_t n, float lnl,
-                                              float inv_th, const int masked, const float *tr)
-{
-    for (size_t i = 0; i < n; i++) {
-        const float g = cnt[i];
-        const float q = lnl * tr[i] / (g > 0.0f ? g : 1.0f);
-        const float ng = g > 0.0f ? 1.0f + q : 0.0f;
-        out[i] = masked ? ng * inv_th * mask[i] : ng * inv_th;
-    }
-}
-
-/* In place: out is the trace (one pointer, so the compiler need not fear an overlap). */
-static SBP_ALWAYS_INLINE void lif_factor_inplace(float *restrict tr, const float *restrict cnt,
-                                                 const float *restrict mask, size_t n, float lnl,
-                                                 float inv_th, const int masked)
+/* The LIF factor in place of the trace tr (where the engine keeps it), written so that it
+ * vectorises: the division always runs (by 1 where γ = 0, whose factor is 0 anyway), and
+ * mask-free layers multiply by nothing. */
+static SBP_ALWAYS_INLINE void lif_factor(float *restrict tr, const float *restrict cnt,
+                                         const float *restrict mask, size_t n, float lnl,
+                                         float inv_th, const int masked)
 {
     for (size_t i = 0; i < n; i++) {
         const float g = cnt[i];
@@ -290,16 +276,6 @@ static SBP_ALWAYS_INLINE void lif_factor_inplace(float *restrict tr, const float
         const float ng = g > 0.0f ? 1.0f + q : 0.0f;
         tr[i] = masked ? ng * inv_th * mask[i] : ng * inv_th;
     }
-}
-
-static SBP_ALWAYS_INLINE void lif_factor(float *factor, const float *cnt, const float *tr,
-                                         const float *mask, size_t n, float lnl, float inv_th,
-                                         const int masked)
-{
-    if (factor == tr)
-        lif_factor_inplace(factor, cnt, mask, n, lnl, inv_th, masked);
-    else
-        lif_factor_into(factor, cnt, mask, n, lnl, inv_th, masked, tr);
 }
 
 SBP_HOT void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
@@ -312,10 +288,12 @@ SBP_HOT void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, con
         return;
     }
     const float lnl = logf(L->leak), inv_th = 1.0f / L->threshold;
+    if (factor != st->trace) /* a caller's own array: start from the trace there */
+        memcpy(factor, st->trace, n * sizeof(float));
     if (st->mask)
-        lif_factor(factor, st->count, st->trace, st->mask, n, lnl, inv_th, 1);
+        lif_factor(factor, st->count, st->mask, n, lnl, inv_th, 1);
     else
-        lif_factor(factor, st->count, st->trace, NULL, n, lnl, inv_th, 0);
+        lif_factor(factor, st->count, NULL, n, lnl, inv_th, 0);
 }
 
 static void unpack_row_plain(float *restrict y, const uint64_t *restrict row,
