@@ -362,6 +362,62 @@ static void test_conv(void) {
            shapes, fast_took_sparse, fast_took_gemm, skipped);
 }
 
+/* The weight-gradient-in-registers backward (conv_wgrad.c) gives the scatter's bits: dWt
+ * accumulated from a nonzero start, and dx, on every input kind, with and without dx. */
+static void test_conv_wgrad(void) {
+    static const int shapes[][8] = {
+        /* ci h  w  co k s p tc    LeNet's two, VGG's first two, edges and odd widths */
+        {1, 28, 28, 20, 5, 1, 2, 4}, {20, 14, 14, 50, 5, 1, 2, 4}, {3, 10, 9, 64, 3, 1, 1, 2},
+        {64, 6, 5, 64, 3, 1, 1, 2},  {2, 5, 7, 3, 5, 1, 4, 3},     {4, 9, 6, 51, 5, 1, 1, 3},
+        {3, 6, 6, 16, 1, 1, 0, 5},   {5, 7, 8, 85, 3, 1, 2, 2},    {1, 4, 4, 1, 3, 1, 1, 1},
+    };
+    int cases = 0, ran = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int *f = shapes[i];
+        sbp_layer L;
+        if (!conv_layer(&L, f[0], f[1], f[2], f[3], f[4], f[5], f[6])) {
+            CHECK(0, "wgrad shape %zu rejected by sbp_net_resolve", i);
+            continue;
+        }
+        const int tc = f[7];
+        const size_t nx = L.n_in * tc, ng = L.n_out * tc;
+        const size_t nw = (size_t)L.out_c * L.in_c * L.spec.kernel * L.spec.kernel;
+        float *x = falloc(nx), *gI = falloc(ng), *Wt = falloc(nw), *dw0 = falloc(nw);
+        float *dwa = falloc(nw), *dwb = falloc(nw), *dxa = falloc(nx), *dxb = falloc(nx);
+        float *ws = scratch_alloc(sbp_conv_scratch(&L, tc));
+        fill_normal(gI, ng), fill_normal(Wt, nw), fill_normal(dw0, nw);
+        for (int kind = 0; kind < X_ALL_KINDS; kind++)
+            for (int with_dx = 1; with_dx >= 0; with_dx--) {
+                fill_input(x, nx, kind);
+                memcpy(dwa, dw0, nw * sizeof(float)), memcpy(dwb, dw0, nw * sizeof(float));
+                fill_nan(dxa, nx), fill_nan(dxb, nx);
+                sbp_conv_backward_scatter(with_dx ? dxb : NULL, dwb, gI, x, Wt, &L, tc, ws);
+                const int took = sbp_conv_backward_wgrad(with_dx ? dxa : NULL, dwa, gI, x, Wt,
+                                                         &L, tc, ws);
+                CHECK(took == sbp_conv_wgrad_usable(&L),
+                      "wgrad shape %zu: ran %d where usable says %d", i, took,
+                      sbp_conv_wgrad_usable(&L));
+                if (!took)
+                    continue;
+                ran++;
+                CHECK(floats_identical(dwa, dwb, nw),
+                      "wgrad shape %zu (%s%s): dWt differs from the scatter's", i,
+                      x_kind_name[kind], with_dx ? "" : ", dx = NULL");
+                if (with_dx)
+                    CHECK(floats_identical(dxa, dxb, nx),
+                          "wgrad shape %zu (%s): dx differs from the scatter's", i,
+                          x_kind_name[kind]);
+                cases++;
+            }
+        free(x), free(gI), free(Wt), free(dw0), free(dwa), free(dwb), free(dxa), free(dxb);
+        free(ws);
+    }
+    if (!ran)
+        printf("conv wgrad: SKIPPED (no AVX-512 on this CPU: the scatter runs everywhere)\n");
+    else
+        printf("conv wgrad: %d cases bit-identical to the scatter backward\n", cases);
+}
+
 static int dense_layer(sbp_layer *L, int c, int h, int w, int out, int as_output) {
     sbp_net_spec spec;
     spec_init(&spec, c, h, w);
@@ -976,6 +1032,7 @@ int main(void) {
     test_encode();
     test_events();
     test_conv();
+    test_conv_wgrad();
     test_dense();
     test_pool();
     test_neuron();

@@ -4,6 +4,7 @@
  *   axpy        o[j] += v·w[j]                              (an event's contribution)
  *   update_dot  dw[j] += v·g[j], returning Σ_j w[j]·g[j]    (its weight gradient and dx)
  *   update      dw[j] += v·g[j]                             (the same where no dx is wanted)
+ *   dot         Σ_j w[j]·g[j] alone, the bits update_dot returns (AVX-512 only)
  *
  * Runs are short (k·Cout floats: 100, 250, 768, …) and rarely a multiple of the vector width,
  * and a scalar remainder loop costs as much as the vector body there. So besides the plain
@@ -99,6 +100,26 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 float sbp_update_dot_avx512(float *re
         _mm512_mask_storeu_ps(dw + j, m,
                               _mm512_add_ps(_mm512_maskz_loadu_ps(m, dw + j), _mm512_mul_ps(vv, g0)));
         d0 = _mm512_add_ps(d0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + j), g0));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+}
+
+/* The dot product of sbp_update_dot_avx512 without its update: the same two accumulators in
+ * the same order, so the same bits (tests/test_kernels.c checks it). */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 float sbp_dot_avx512(const float *restrict w,
+                                                                const float *restrict g, size_t n)
+{
+    __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        d0 = _mm512_add_ps(d0, _mm512_mul_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(g + j)));
+        d1 = _mm512_add_ps(d1, _mm512_mul_ps(_mm512_loadu_ps(w + j + 16),
+                                             _mm512_loadu_ps(g + j + 16)));
+    }
+    for (; j < n; j += 16) {
+        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(n - j);
+        d0 = _mm512_add_ps(d0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + j),
+                                             _mm512_maskz_loadu_ps(m, g + j)));
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
 }

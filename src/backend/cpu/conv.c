@@ -112,6 +112,8 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
     size_t sparse = align16((size_t)L->out_c) + sbp_events_scratch(L->n_in, tc);
     if (sparse < sbp_conv_pull_scratch(L))
         sparse = sbp_conv_pull_scratch(L);
+    if (sparse < sbp_conv_wgrad_scratch(L, tc))
+        sparse = sbp_conv_wgrad_scratch(L, tc);
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 
@@ -370,6 +372,15 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
 
 void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    /* The weight gradient in registers (conv_wgrad.c) where it applies: the same bits, measured
+     * 1.04× on LeNet's exact training (conv2: 10 % less time in the backward). */
+    if (!sbp_conv_backward_wgrad(dx, dWt, gI, x, Wt, L, tc, ws))
+        sbp_conv_backward_scatter(dx, dWt, gI, x, Wt, L, tc, ws);
+}
+
+void sbp_conv_backward_scatter(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
     if (sbp_use_avx512()) {

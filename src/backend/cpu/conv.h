@@ -44,6 +44,17 @@ size_t sbp_conv_pull_scratch(const sbp_layer *L);
 /* Whether sbp_conv_forward_pull runs here (AVX-512, kernel ≤ 16). */
 int sbp_conv_pull_usable(const sbp_layer *L);
 
+/* The two event-driven backwards sbp_conv_backward_sparse chooses between: the scatter, and
+ * the weight gradient in registers (conv_wgrad.c), which returns 0, doing nothing, where it
+ * does not apply (no AVX-512, stride ≠ 1, k·Cout > 256, maps over 256 × 256) and otherwise
+ * gives the scatter's result bit for bit. Scratch: sbp_conv_wgrad_scratch. */
+void sbp_conv_backward_scatter(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws);
+int sbp_conv_backward_wgrad(float *dx, float *dWt, const float *gI, const float *x,
+                            const float *Wt, const sbp_layer *L, int tc, float *ws);
+size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc);
+int sbp_conv_wgrad_usable(const sbp_layer *L);
+
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
 /* sbp_conv_forward_fast given x's event lists (events.h: sbp_events_neuron_forward): the

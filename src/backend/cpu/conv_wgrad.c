@@ -1,0 +1,201 @@
+/*
+ * conv_wgrad.c — the event-driven convolution backward with its weight gradient held in
+ * registers (AVX-512, stride 1).
+ *
+ * The scatter backward (conv.c) adds, for every input event and kernel row, v·g over the run
+ * of outputs the event fed into the run of dWt rows of its channel and kernel row: a
+ * read-modify-write of dWt per vector, and with dWt (k·k·Cin·Cout floats) spread over L1 and L2
+ * the stores bound it (bench/bound.c: 1.83 ns per vector against 0.35 for a load and add into
+ * registers). Here the events are first sorted by channel (stably, so each channel keeps the
+ * order of the lists); then for each (channel, kernel row) the k·Cout floats of dWt it owns stay
+ * in up to 16 vector registers while that channel's events stream their runs of g through, and
+ * are stored once. An event's run starts at the kernel row's first tap; taps that fall outside
+ * the output map are masked off. Every dWt element receives the same products in the same order
+ * as in the scatter, and dx is the scatter's dot product (sbp_dot_avx512) added over the kernel
+ * rows in the same order, so both are the scatter's bits (tests/test_kernels.c).
+ *
+ * Written with intrinsics because the accumulators must stay in registers: the vector count is
+ * a compile-time constant per case, as in conv_pull.c.
+ */
+#include "backend/cpu/conv.h"
+
+#include "backend/cpu/events.h"
+#include "core/cpu.h"
+#include "core/runs.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_VECS 16 /* k·Cout ≤ 256 floats */
+
+/* One event of a channel (8 bytes: maps up to 256 × 256, chunks up to 65,536 steps). */
+typedef struct {
+    float v;        /* the event's value */
+    uint16_t t;     /* step in the chunk */
+    uint8_t iy, ix; /* its pixel */
+} event_rec;
+
+size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc)
+{
+    const size_t n = L->n_in * (size_t)tc;
+    return sbp_events_scratch(L->n_in, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * 8) / 4 + 32;
+}
+
+int sbp_conv_wgrad_usable(const sbp_layer *L)
+{
+#ifdef SBP_RUNS_AVX512
+    return sbp_use_avx512() && L->spec.stride == 1 &&
+           (size_t)L->spec.kernel * L->out_c <= 16 * MAX_VECS && L->in_h <= 256 && L->in_w <= 256;
+#else
+    (void)L;
+    return 0;
+#endif
+}
+
+#ifdef SBP_RUNS_AVX512
+
+/* Lanes of vector j that hold floats [lo, hi) of a run. */
+static inline __mmask16 lanes(int j, int lo, int hi)
+{
+    int a = lo - 16 * j, b = hi - 16 * j;
+    a = a < 0 ? 0 : a;
+    b = b > 16 ? 16 : b;
+    return a >= b ? 0 : (__mmask16)(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
+/* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
+ * events; dx at each event += the dot product of its run of W and g. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
+    const int NV, float *dw, const float *wrow, const event_rec *rec, size_t n, float *dx,
+    const float *gI, const sbp_layer *L, int ci, int ky)
+{
+    const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
+    const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
+    const int run = k * C;
+    const __mmask16 last = run % 16 ? sbp_tail_mask((size_t)(run % 16)) : (__mmask16)0xFFFF;
+    const int pairs = 2 * (run / 32); /* vectors the dot product takes two at a time */
+    __m512 acc[MAX_VECS];
+    for (int j = 0; j < NV - 1; j++)
+        acc[j] = _mm512_loadu_ps(dw + 16 * j);
+    acc[NV - 1] = _mm512_maskz_loadu_ps(last, dw + 16 * (NV - 1));
+    for (size_t e = 0; e < n; e++) {
+        const int iy = rec[e].iy, ix = rec[e].ix;
+        const int oy = iy + pad - ky;
+        if (oy < 0 || oy >= Ho)
+            continue;
+        /* taps kx with output ox = ix + pad − kx inside [0, Wo): run positions r = k − 1 − kx */
+        int kx0 = ix + pad - Wo + 1, kx1 = ix + pad;
+        kx0 = kx0 > 0 ? kx0 : 0;
+        kx1 = kx1 < k - 1 ? kx1 : k - 1;
+        if (kx0 > kx1)
+            continue;
+        const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
+        const float *gt = gI + (size_t)rec[e].t * L->n_out;
+        float *dxe = dx ? dx + (size_t)rec[e].t * L->n_in + ((size_t)iy * Wd + ix) * Ci + ci : NULL;
+        /* run position r = 0 is output ox = ix + pad − k + 1, which may lie left of the map:
+         * its address is formed as an integer and only the lanes inside are loaded */
+        const intptr_t g0 = ((intptr_t)oy * Wo + (ix + pad - k + 1)) * C;
+        const float *g = (const float *)((uintptr_t)gt + (uintptr_t)(g0 * (intptr_t)sizeof(float)));
+        const __m512 vv = _mm512_set1_ps(rec[e].v);
+        if (r0 == 0 && r1 == k - 1) {
+            /* the whole run: the scatter's vectors exactly, so its dot product can be formed
+             * in this pass — pairs of vectors into d0 and d1, the rest into d0 */
+            __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+            for (int j = 0; j < NV; j++) {
+                const __mmask16 m = j < NV - 1 ? (__mmask16)0xFFFF : last;
+                const __m512 gj = _mm512_maskz_loadu_ps(m, g + 16 * j);
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(vv, gj));
+                if (dx) { /* branch-free: a masked add leaves a lane's bits untouched */
+                    const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * j), gj);
+                    const __mmask16 odd = j < pairs && j % 2 ? (__mmask16)0xFFFF : 0;
+                    d1 = _mm512_mask_add_ps(d1, odd, d1, p);
+                    d0 = _mm512_mask_add_ps(d0, (__mmask16)~odd, d0, p);
+                }
+            }
+            if (dx)
+                *dxe += _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+            continue;
+        } else {
+            const int lo = r0 * C, hi = (r1 + 1) * C;
+            for (int j = 0; j < NV; j++) {
+                const __mmask16 m = lanes(j, lo, hi);
+                acc[j] = _mm512_mask_add_ps(
+                    acc[j], m, acc[j], _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, g + 16 * j)));
+            }
+        }
+        if (dx) /* the scatter's dot product over the same run, from its first valid tap */
+            *dxe += sbp_dot_avx512(wrow + (size_t)r0 * C, gt + ((size_t)oy * Wo + (ix + pad - kx1)) * C,
+                               (size_t)(r1 - r0 + 1) * C);
+    }
+    for (int j = 0; j < NV - 1; j++)
+        _mm512_storeu_ps(dw + 16 * j, acc[j]);
+    _mm512_mask_storeu_ps(dw + 16 * (NV - 1), last, acc[NV - 1]);
+}
+
+static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const float *wrow,
+                                                   const event_rec *rec, size_t n, float *dx,
+                                                   const float *gI, const sbp_layer *L, int ci,
+                                                   int ky)
+{
+    switch (nv) {
+#define CASE(N)                                                                                \
+    case N:                                                                                    \
+        channel_row(N, dw, wrow, rec, n, dx, gI, L, ci, ky);                                   \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+    }
+}
+
+static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float *gI,
+                                             const float *x, const float *Wt,
+                                             const sbp_layer *L, int tc, float *ws)
+{
+    const int k = L->spec.kernel, Ci = L->in_c, C = L->out_c;
+    size_t nev;
+    const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    /* the events sorted by channel, stably: counts, offsets, then a pass in list order */
+    size_t *start = (size_t *)(void *)(ws + sbp_events_scratch(L->n_in, tc) + 16);
+    event_rec *rec = (event_rec *)(void *)(start + Ci + 1);
+    memset(start, 0, sizeof(size_t) * ((size_t)Ci + 1));
+    for (size_t e = 0; e < nev; e++)
+        start[ev->idx[e] % (uint32_t)Ci + 1]++;
+    for (int c = 0; c < Ci; c++)
+        start[c + 1] += start[c];
+    for (int t = 0; t < tc; t++)
+        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
+            const uint32_t i = ev->idx[e];
+            const uint32_t pix = i / (uint32_t)Ci;
+            rec[start[i % (uint32_t)Ci]++] =
+                (event_rec){ev->val[e], (uint16_t)t, (uint8_t)(pix / (uint32_t)L->in_w),
+                            (uint8_t)(pix % (uint32_t)L->in_w)};
+        }
+    /* start[c] is now channel c's end, so channel c runs from start[c − 1] (0 for c = 0) */
+    if (dx)
+        memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
+    const int nv = (k * C + 15) / 16;
+    for (int c = 0; c < Ci; c++) {
+        const size_t b = c ? start[c - 1] : 0, n = start[c] - b;
+        if (!n)
+            continue;
+        for (int ky = 0; ky < k; ky++) {
+            const size_t row = ((size_t)c * k + ky) * k * (size_t)C;
+            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, dx, gI, L, c, ky);
+        }
+    }
+}
+#endif
+
+int sbp_conv_backward_wgrad(float *dx, float *dWt, const float *gI, const float *x,
+                            const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_conv_wgrad_usable(L) && tc <= 65536) {
+        backward_wgrad(dx, dWt, gI, x, Wt, L, tc, ws);
+        return 1;
+    }
+#endif
+    (void)dx, (void)dWt, (void)gI, (void)x, (void)Wt, (void)L, (void)tc, (void)ws;
+    return 0;
+}
