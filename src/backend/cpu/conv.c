@@ -109,7 +109,8 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
 {
     const size_t block = (size_t)gemm_block_steps(L, tc) * sbp_layer_positions(L) * KDIM(L);
     const size_t gemm = 2 * align16(block);
-    size_t sparse = align16((size_t)L->out_c) + sbp_events_scratch(L->n_in, tc);
+    size_t sparse = align16((size_t)L->out_c) + sbp_events_scratch(L->n_in, tc) +
+                    sbp_conv_cols_scratch(L);
     if (sparse < sbp_conv_pull_scratch(L))
         sparse = sbp_conv_pull_scratch(L);
     if (sparse < sbp_conv_wgrad_scratch(L, tc))
@@ -344,9 +345,13 @@ static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, cons
 }
 #endif
 
-/* The scatter form over event lists. */
-static void scatter(float *I, const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc)
+/* The scatter form over event lists; by input column (conv_cols.c) where that applies, its
+ * scratch after ev's room in ws. */
+static void scatter(float *I, const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc,
+                    float *ws)
 {
+    if (sbp_conv_forward_cols(I, ev, Wt, L, tc, ws + sbp_events_scratch(L->n_in, tc)))
+        return;
 #ifdef SBP_RUNS_AVX512
     if (sbp_use_avx512()) {
         forward_events_avx512(I, ev, Wt, L, tc);
@@ -367,7 +372,7 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
         return;
     size_t nev;
     const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
-    scatter(I, ev, Wt, L, tc);
+    scatter(I, ev, Wt, L, tc, ws);
 }
 
 void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
@@ -424,7 +429,7 @@ void sbp_conv_forward_events(float *I, const float *x, const void *evp, const fl
     if ((double)ev->off[tc] > sparse_max_density(L, 0) * (double)L->n_in * tc)
         sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
     else if (!(L->out_c >= 64 && sbp_conv_forward_pull(I, x, Wt, L, tc, ws)))
-        scatter(I, ev, Wt, L, tc);
+        scatter(I, ev, Wt, L, tc, ws);
 }
 
 int sbp_conv_takes_events(const sbp_layer *L)

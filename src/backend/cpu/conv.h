@@ -44,6 +44,15 @@ size_t sbp_conv_pull_scratch(const sbp_layer *L);
 /* Whether sbp_conv_forward_pull runs here (AVX-512, kernel ≤ 16). */
 int sbp_conv_pull_usable(const sbp_layer *L);
 
+/* The event-driven forward by input column (conv_cols.c): returns 0, doing nothing, where it
+ * does not apply (no AVX-512, stride ≠ 1, k·Cout > 256); else the scatter's I summed in
+ * another order. Scratch (after the event lists): sbp_conv_cols_scratch. */
+struct sbp_events;
+int sbp_conv_forward_cols(float *I, const struct sbp_events *ev, const float *Wt,
+                          const sbp_layer *L, int tc, float *ws);
+size_t sbp_conv_cols_scratch(const sbp_layer *L);
+int sbp_conv_cols_usable(const sbp_layer *L);
+
 /* The two event-driven backwards sbp_conv_backward_sparse chooses between: the scatter, and
  * the weight gradient in registers (conv_wgrad.c), which returns 0, doing nothing, where it
  * does not apply (no AVX-512, stride ≠ 1, k·Cout > 256, maps over 256 × 256) and otherwise
