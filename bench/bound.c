@@ -16,6 +16,12 @@
  *
  * Rates default to those of a trained LeNet (`spikebp analyze`, 2026-12-04): input 5.95 %,
  * first pooling 2.71 %, second pooling 2.10 %, dense 2.23 %.
+ *
+ * The spikes are placed uniformly at random, so the kernels that profit from where events
+ * fall — the convolution forward by input column (conv_cols.c) shares one load and store of an
+ * output run among the events of a column, which digits' strokes line up — do worse here than
+ * on real data: read part 2 as what these kernels cost on structureless spikes, and the last
+ * line as the bound of the scatter form only (the column form stores less).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
            cores / (fwd + bwd));
 #ifdef SBP_RUNS_AVX512
     const double hw = 1e-9 * (vec_small * rmw100 + (vec - vec_small) * rmw250);
-    printf("  the forward's %.0f scatter vectors at the primitive's best (%.3f ms): <= %.0f images/s\n",
+    printf("  the scatter form's %.0f forward vectors at the primitive's best (%.3f ms): <= %.0f images/s\n",
            vec, 1e3 * hw, cores / hw);
 #endif
     return 0;
