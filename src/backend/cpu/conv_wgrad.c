@@ -35,10 +35,16 @@ typedef struct {
     uint8_t iy, ix; /* its pixel */
 } event_rec;
 
+/* Where the channel counts start in the scratch: after the event lists, on a 64-byte line. */
+static size_t lists_end(const sbp_layer *L, int tc)
+{
+    return (sbp_events_scratch(L->n_in, tc) + 15) & ~(size_t)15;
+}
+
 size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc)
 {
     const size_t n = L->n_in * (size_t)tc;
-    return sbp_events_scratch(L->n_in, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * 8) / 4 + 32;
+    return lists_end(L, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * sizeof(size_t)) / 4 + 16;
 }
 
 int sbp_conv_wgrad_usable(const sbp_layer *L)
@@ -156,7 +162,7 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
     size_t nev;
     const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     /* the events sorted by channel, stably: counts, offsets, then a pass in list order */
-    size_t *start = (size_t *)(void *)(ws + sbp_events_scratch(L->n_in, tc) + 16);
+    size_t *start = (size_t *)(void *)(ws + lists_end(L, tc));
     event_rec *rec = (event_rec *)(void *)(start + Ci + 1);
     memset(start, 0, sizeof(size_t) * ((size_t)Ci + 1));
     for (size_t e = 0; e < nev; e++)
