@@ -196,13 +196,6 @@ static inline int tap(int i, int pad, int kk, int s, int out)
     return num < out ? num : -1;
 }
 
-/* Stride 1: the kernel indices j ∈ [*lo, *hi] whose output o = i + pad − j lies in [0, out). */
-static inline void taps_s1(int i, int pad, int k, int out, int *lo, int *hi)
-{
-    int a = i + pad - out + 1, b = i + pad;
-    *lo = a > 0 ? a : 0;
-    *hi = b < k - 1 ? b : k - 1;
-}
 
 typedef void (*axpy_fn)(float *restrict o, const float *restrict w, float v, size_t n);
 typedef float (*update_dot_fn)(float *restrict dw, const float *restrict w,
@@ -227,8 +220,8 @@ static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, con
             const int iy = pix / Wd, ix = pix % Wd;
             if (s == 1) { /* one run per kernel row (see the layout above) */
                 int ky0, ky1, kx0, kx1;
-                taps_s1(iy, pad, k, Ho, &ky0, &ky1);
-                taps_s1(ix, pad, k, Wo, &kx0, &kx1);
+                sbp_conv_taps_s1(iy, pad, k, Ho, &ky0, &ky1);
+                sbp_conv_taps_s1(ix, pad, k, Wo, &kx0, &kx1);
                 if (kx0 > kx1)
                     continue;
                 const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
@@ -279,8 +272,8 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
             float d = 0.0f;
             if (s == 1) {
                 int ky0, ky1, kx0, kx1;
-                taps_s1(iy, pad, k, Ho, &ky0, &ky1);
-                taps_s1(ix, pad, k, Wo, &kx0, &kx1);
+                sbp_conv_taps_s1(iy, pad, k, Ho, &ky0, &ky1);
+                sbp_conv_taps_s1(ix, pad, k, Wo, &kx0, &kx1);
                 if (kx0 <= kx1) {
                     const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
                     const size_t len = (size_t)(kx1 - kx0 + 1) * C;

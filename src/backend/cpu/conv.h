@@ -20,6 +20,15 @@
 
 #include "net/layer.h"
 
+/* Stride 1: the kernel indices j ∈ [*lo, *hi] whose output o = i + pad − j lies in [0, out)
+ * (empty when *lo > *hi) — the taps of input coordinate i along one axis. */
+static inline void sbp_conv_taps_s1(int i, int pad, int k, int out, int *lo, int *hi)
+{
+    const int a = i + pad - out + 1, b = i + pad;
+    *lo = a > 0 ? a : 0;
+    *hi = b < k - 1 ? b : k - 1;
+}
+
 /* Floats of scratch the fast kernels need for a chunk of tc steps (64-byte aligned). */
 size_t sbp_conv_scratch(const sbp_layer *L, int tc);
 

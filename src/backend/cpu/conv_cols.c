@@ -141,10 +141,8 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
             const uint32_t b = ix ? start[ix - 1] : 0, n = start[ix] - b;
             if (!n)
                 continue;
-            /* the column's taps kx with output ox = ix + pad − kx inside [0, Wo) */
-            int kx0 = ix + pad - Wo + 1, kx1 = ix + pad;
-            kx0 = kx0 > 0 ? kx0 : 0;
-            kx1 = kx1 < k - 1 ? kx1 : k - 1;
+            int kx0, kx1; /* the column's taps: outputs ox = ix + pad − kx inside [0, Wo) */
+            sbp_conv_taps_s1(ix, pad, k, Wo, &kx0, &kx1);
             if (kx0 > kx1)
                 continue;
             const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;

@@ -89,10 +89,8 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
         const int oy = iy + pad - ky;
         if (oy < 0 || oy >= Ho)
             continue;
-        /* taps kx with output ox = ix + pad − kx inside [0, Wo): run positions r = k − 1 − kx */
-        int kx0 = ix + pad - Wo + 1, kx1 = ix + pad;
-        kx0 = kx0 > 0 ? kx0 : 0;
-        kx1 = kx1 < k - 1 ? kx1 : k - 1;
+        int kx0, kx1; /* taps with outputs inside the map: run positions r = k − 1 − kx */
+        sbp_conv_taps_s1(ix, pad, k, Wo, &kx0, &kx1);
         if (kx0 > kx1)
             continue;
         const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
