@@ -52,6 +52,12 @@ static SBP_ALWAYS_INLINE void sbp_update_plain(float *restrict dw, const float *
 
 #define SBP_TARGET_AVX512 __attribute__((target("avx512f")))
 
+/* X(1) … X(16): the cases of a switch that makes a kernel's vector count a compile-time
+ * constant, so that its accumulators stay in registers (conv_pull.c, conv_cols.c,
+ * conv_wgrad.c). */
+#define SBP_VECTOR_COUNTS(X)                                                                   \
+    X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16)
+
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 __mmask16 sbp_tail_mask(size_t left)
 {
     return (__mmask16)((1u << left) - 1u);

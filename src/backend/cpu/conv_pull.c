@@ -88,8 +88,7 @@ static SBP_TARGET_AVX512 void pull_dispatch(int nv, float *out, const float *xt,
     case N:                                                                                    \
         pull_pixel(N, out, xt, bits, b0, wrow, nrows, woff, len, last);                        \
         break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+        SBP_VECTOR_COUNTS(CASE)
 #undef CASE
     }
 }
