@@ -330,6 +330,9 @@ static void test_conv(void) {
         /* ci h  w  co  k s p tc */
         {3, 9, 9, 64, 3, 1, 1, 2}, {5, 7, 6, 80, 3, 2, 1, 3}, {2, 6, 7, 300, 3, 1, 2, 2},
         {4, 8, 5, 70, 5, 1, 2, 1}, {1, 5, 5, 64, 1, 1, 0, 2},
+        /* blocks of 4 (64 channels) or 2 pixels (128) over whole words of 64 input channels,
+         * with pixels left over at the row's end, and without padding */
+        {64, 6, 7, 64, 3, 1, 1, 2}, {128, 5, 5, 128, 3, 1, 1, 2}, {64, 4, 9, 128, 3, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
         const int *f = wide[i];

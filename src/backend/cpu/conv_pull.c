@@ -93,6 +93,64 @@ static SBP_TARGET_AVX512 void pull_dispatch(int nv, float *out, const float *xt,
     }
 }
 
+/* PX neighbouring output pixels of one row at once (3×3 kernel, stride 1, input channels a
+ * multiple of 64, so that an input pixel's channels are whole words of the bitmap): PX·NV
+ * accumulators, and each input event, found once, feeds every pixel of the block whose
+ * receptive field holds it (up to 3) — the scan of the bitmap, the broadcast and the address
+ * arithmetic that pull_pixel pays per pixel are paid once per block. Per pixel the same
+ * products are added in the same order as pull_pixel's (kernel rows, then columns, then
+ * channels), so the same bits. out: pixel ox0's first channel; ix0 = ox0 − pad; ky0 … ky1 − 1
+ * the kernel rows inside the map, iy0 = oy − pad. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void pull_block3(
+    const int PX, const int NV, float *out, size_t C, const float *xt, const uint64_t *bits,
+    int iy0, int ky0, int ky1, int ix0, int Wd, int Ci, const float *Wt)
+{
+    enum { K = 3 };
+    __m512 acc[4][BLOCK_VECS];
+    for (int j = 0; j < PX; j++)
+        for (int q = 0; q < NV; q++)
+            acc[j][q] = _mm512_setzero_ps();
+    const int wpp = Ci / 64; /* words per input pixel */
+    for (int ky = ky0; ky < ky1; ky++) {
+        const size_t row = (size_t)(iy0 + ky) * Wd;
+        for (int c = 0; c < PX + K - 1; c++) { /* input columns ix0 + c */
+            const int ix = ix0 + c;
+            if (ix < 0 || ix >= Wd)
+                continue;
+            const size_t px = (row + ix) * (size_t)Ci;
+            for (int wi = 0; wi < wpp; wi++) {
+                uint64_t word = bits[px / 64 + wi];
+                while (word) {
+                    const int ci = wi * 64 + __builtin_ctzll(word);
+                    word &= word - 1;
+                    const __m512 v = _mm512_set1_ps(xt[px + ci]);
+                    /* weight row of (ci, ky, kx): ((ci·K + ky)·K + K − 1 − kx)·C */
+                    const float *w0 = Wt + (((size_t)ci * K + ky) * K + K - 1) * C;
+                    for (int j = 0; j < PX; j++) {
+                        const int kx = c - j;
+                        if (kx < 0 || kx >= K)
+                            continue;
+                        const float *wr = w0 - (size_t)kx * C;
+                        for (int q = 0; q < NV; q++)
+                            acc[j][q] = _mm512_fmadd_ps(v, _mm512_loadu_ps(wr + 16 * q), acc[j][q]);
+                    }
+                }
+            }
+        }
+    }
+    for (int j = 0; j < PX; j++)
+        for (int q = 0; q < NV; q++)
+            _mm512_storeu_ps(out + (size_t)j * C + 16 * q, acc[j][q]);
+}
+
+/* Whether pull_block3 applies: 3×3, stride 1, whole words per input pixel, 64 or 128 output
+ * channels (4 pixels of 4 vectors, or 2 of 8). */
+static int block3_usable(const sbp_layer *L)
+{
+    return L->spec.kernel == 3 && L->spec.stride == 1 && L->in_c % 64 == 0 &&
+           (L->out_c == 64 || L->out_c == 128);
+}
+
 size_t sbp_conv_pull_scratch(const sbp_layer *L)
 {
     const size_t words = (L->n_in + 63) / 64;
@@ -121,7 +179,19 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
         for (int oy = 0; oy < Ho; oy++) {
             const int iy0 = oy * s - pad;
             const int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = iy0 + k > H ? H - iy0 : k;
-            for (int ox = 0; ox < Wo; ox++) {
+            int ox = 0;
+            if (block3_usable(L)) { /* blocks of pixels, the rest one at a time below */
+                const int PX = C == 64 ? 4 : 2;
+                const float *Wb = Wt;
+                for (; ox + PX <= Wo; ox += PX) {
+                    float *out = It + ((size_t)oy * Wo + ox) * C;
+                    if (C == 64)
+                        pull_block3(4, 4, out, C, xt, bits, iy0, ky0, ky1, ox - pad, Wd, Ci, Wb);
+                    else
+                        pull_block3(2, 8, out, C, xt, bits, iy0, ky0, ky1, ox - pad, Wd, Ci, Wb);
+                }
+            }
+            for (; ox < Wo; ox++) {
                 const int ix0 = ox * s - pad;
                 const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + k > Wd ? Wd - ix0 : k;
                 size_t b0[16];
