@@ -23,6 +23,7 @@
  * on real data: read part 2 as what these kernels cost on structureless spikes, and the last
  * line as the bound of the scatter form only (the column form stores less).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,42 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_load_fma(void)
     (void)sink;
     free(w);
     return 1e9 * t / (iters * 4.0);
+}
+
+/* An event's weight row (16 vectors) drawn at random from a table of `kb` KiB and multiply-
+ * added into 16 register accumulators, as the output-stationary forward does with each event
+ * it finds: ns per vector. Below ~32 KiB the rows come from L1; LeNet's 20 → 50 layer (98 KiB)
+ * and VGG9's 64- and 128-channel layers (144–576 KiB) from L2; VGG9's 256-channel layers
+ * (1.1–2.3 MiB) and its dense layer from L3. */
+static SBP_TARGET_AVX512 __attribute__((noinline)) double time_rows(size_t kb)
+{
+    const size_t floats = kb * 256, rows = floats / 256;
+    float *w = falloc(floats);
+    uint32_t *pick = malloc(65536 * sizeof *pick);
+    if (!pick) {
+        fprintf(stderr, "bound: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < 65536; i++)
+        pick[i] = (uint32_t)((size_t)rand() % rows);
+    const size_t iters = 1000000;
+    __m512 a[16];
+    for (int j = 0; j < 16; j++)
+        a[j] = _mm512_setzero_ps();
+    const __m512 v = _mm512_set1_ps(0.5f);
+    double t = now();
+    for (size_t i = 0; i < iters; i++) {
+        const float *r = w + (size_t)pick[i & 65535] * 256;
+        for (int j = 0; j < 16; j++)
+            a[j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(r + 16 * j), a[j]);
+    }
+    t = now() - t;
+    for (int j = 1; j < 16; j++)
+        a[0] = _mm512_add_ps(a[0], a[j]);
+    volatile float sink = _mm512_reduce_add_ps(a[0]);
+    (void)sink;
+    free(w), free(pick);
+    return 1e9 * t / (iters * 16.0);
 }
 #endif
 
@@ -208,7 +245,12 @@ int main(int argc, char **argv)
     printf("primitives (1 thread, L1-resident), ns per 16-float vector:\n");
     printf("  scatter o += v*w   runs of 100: %.3f   runs of 250: %.3f\n", rmw100, rmw250);
     printf("  backward dw += v*g, sum w*g  runs of 250: %.3f\n", upd250);
-    printf("  load + multiply-add into registers: %.3f\n\n", fma);
+    printf("  load + multiply-add into registers: %.3f\n", fma);
+    printf("  a random 16-vector weight row multiply-added into registers, by table size:\n   ");
+    const size_t kb[] = {16, 128, 512, 2304, 8192};
+    for (size_t i = 0; i < sizeof kb / sizeof kb[0]; i++)
+        printf(" %zu KiB: %.3f", kb[i], time_rows(kb[i]));
+    printf("\n\n");
 #else
     printf("primitives: no AVX-512 build, skipped\n\n");
 #endif
