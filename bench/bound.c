@@ -5,7 +5,10 @@
  * 1. The inner operations at their best (one thread, everything in L1): the scatter's
  *    o[j..j+16) += v·w[j..j+16) (two loads, one store), the exact backward's
  *    dw += v·g with Σ w·g (three loads, one store), and a load + multiply-add into registers
- *    (the output-stationary form) — nanoseconds per 16-float vector.
+ *    (the output-stationary form) — nanoseconds per 16-float vector; and an event's weight
+ *    row drawn at random from tables of 16 KiB to 8 MiB and multiply-added into registers:
+ *    what bringing each event's weights through the core costs where a layer's weights live
+ *    (L1, L2, L3), the floor of any event-driven forward that reads them.
  * 2. The cpu backend's synapse kernels on LeNet's layers in isolation, fed random spikes at
  *    the spike rates `spikebp analyze` reports, for T steps in chunks of tc: milliseconds
  *    per image, the synaptic accumulates (ACs, SPEC §8) they do, and what those imply: the
