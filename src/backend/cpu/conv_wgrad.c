@@ -109,11 +109,13 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
                 const __mmask16 m = j < NV - 1 ? (__mmask16)0xFFFF : last;
                 const __m512 gj = _mm512_maskz_loadu_ps(m, g + 16 * j);
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(vv, gj));
-                if (dx) { /* branch-free: a masked add leaves a lane's bits untouched */
+                if (dx) { /* j is a constant here and `pairs` the same for every event: the
+                           * branch is resolved or predicted, and each product costs one add */
                     const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * j), gj);
-                    const __mmask16 odd = j < pairs && j % 2 ? (__mmask16)0xFFFF : 0;
-                    d1 = _mm512_mask_add_ps(d1, odd, d1, p);
-                    d0 = _mm512_mask_add_ps(d0, (__mmask16)~odd, d0, p);
+                    if (j % 2 && j < pairs)
+                        d1 = _mm512_add_ps(d1, p);
+                    else
+                        d0 = _mm512_add_ps(d0, p);
                 }
             }
             if (dx)
