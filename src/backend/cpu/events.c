@@ -80,10 +80,9 @@ __attribute__((target("avx512f"))) static sbp_events *build_avx512(float *ws, co
             const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
             const __m512 v = _mm512_maskz_loadu_ps(live, xt + i);
             const __mmask16 m = _mm512_mask_cmp_ps_mask(live, v, zero, _CMP_NEQ_UQ);
-            if (!m)
-                continue;
             /* register compress + full store (a compress straight to memory is microcoded on
-             * some AMD cores); the slack absorbs the overhang */
+             * some AMD cores); the slack absorbs the overhang. No test for an empty vector:
+             * at spike densities the branch is unpredictable and costs more (neuron.c). */
             const __m512i id = _mm512_add_epi32(lane, _mm512_set1_epi32((int)i));
             _mm512_storeu_si512((void *)(ev->idx + k), _mm512_maskz_compress_epi32(m, id));
             _mm512_storeu_ps(ev->val + k, _mm512_maskz_compress_ps(m, v));
