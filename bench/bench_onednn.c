@@ -34,6 +34,7 @@
 
 void openblas_set_num_threads(int n);
 
+#ifdef SBP_HAVE_DNNL
 static double now(void)
 {
     struct timespec ts;
@@ -53,7 +54,6 @@ static float *falloc(size_t n)
     return p;
 }
 
-#ifdef SBP_HAVE_DNNL
 #define DNNL_OK(call)                                                                          \
     do {                                                                                       \
         dnnl_status_t s_ = (call);                                                             \
