@@ -12,13 +12,7 @@
 
 #include "backend/cpu/conv.h"
 #include "net/net.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "kernel_bench.h"
 
 int main(int argc, char **argv)
 {
@@ -55,15 +49,15 @@ int main(int argc, char **argv)
         double t[4] = {0};
         const int reps = 5;
         for (int r = 0; r < reps; r++) {
-            double a = now();
+            double a = bench_now();
             sbp_conv_forward_gemm(I, x, W, L, tc, ws);
-            double b = now();
+            double b = bench_now();
             sbp_conv_forward_sparse(I, x, W, L, tc, ws);
-            double c = now();
+            double c = bench_now();
             sbp_conv_backward_gemm(dx, dW, gI, x, W, L, tc, ws);
-            double d = now();
+            double d = bench_now();
             sbp_conv_backward_sparse(dx, dW, gI, x, W, L, tc, ws);
-            double e = now();
+            double e = bench_now();
             t[0] += b - a, t[1] += c - b, t[2] += d - c, t[3] += e - d;
         }
         printf("%8.2f %12.3f %12.3f %8.2f %12.3f %12.3f %8.2f\n", dens[di], 1e3 * t[0] / reps,

@@ -27,6 +27,7 @@
 
 #include "backend/cpu/conv.h"
 #include "net/net.h"
+#include "kernel_bench.h"
 
 #ifdef SBP_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -35,23 +36,9 @@
 void openblas_set_num_threads(int n);
 
 #ifdef SBP_HAVE_DNNL
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static float *falloc(size_t n)
 {
-    float *p = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
-    if (!p) {
-        fprintf(stderr, "bench_onednn: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)rand() / RAND_MAX - 0.5f;
-    return p;
+    return bench_falloc("bench_onednn", n);
 }
 
 #define DNNL_OK(call)                                                                          \
@@ -149,10 +136,10 @@ static double time_op(const dnnl_op *op, dnnl_stream_t st, int reps)
 {
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) { /* the first run creates its kernels: not timed */
-        double a = now();
+        double a = bench_now();
         DNNL_OK(dnnl_primitive_execute(op->prim, st, 3, op->args));
         DNNL_OK(dnnl_stream_wait(st));
-        double b = now();
+        double b = bench_now();
         if (r && b - a < best)
             best = b - a;
     }
@@ -219,13 +206,13 @@ int main(int argc, char **argv)
 
         double ours_f = 1e30, gemm_f = 1e30, ours_b = 1e30;
         for (int r = 0; r < reps + 1; r++) {
-            double a = now();
+            double a = bench_now();
             sbp_conv_forward_fast(I, x, W, L, tc, ws);
-            double b = now();
+            double b = bench_now();
             sbp_conv_forward_gemm(I, x, W, L, tc, ws);
-            double c = now();
+            double c = bench_now();
             sbp_conv_backward_fast(dx, dW, gI, x, W, L, tc, ws);
-            double d = now();
+            double d = bench_now();
             if (r) {
                 ours_f = b - a < ours_f ? b - a : ours_f;
                 gemm_f = c - b < gemm_f ? c - b : gemm_f;

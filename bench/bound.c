@@ -36,24 +36,11 @@
 #include "backend/cpu/dense.h"
 #include "core/runs.h"
 #include "net/net.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "kernel_bench.h"
 
 static float *falloc(size_t n)
 {
-    float *p = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
-    if (!p) {
-        fprintf(stderr, "bound: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)rand() / RAND_MAX - 0.5f;
-    return p;
+    return bench_falloc("bound", n);
 }
 
 /* ------------------------------------------------------------------ 1. primitives */
@@ -65,10 +52,10 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_axpy(size_t n)
 {
     float *o = falloc(2048), *w = falloc(4096);
     const size_t calls = 4000000;
-    double t = now();
+    double t = bench_now();
     for (size_t c = 0; c < calls; c++)
         sbp_axpy_avx512(o + (c * 50) % 1536, w + (c * 250) % 3584, 0.5f, n);
-    t = now() - t;
+    t = bench_now() - t;
     volatile float sink = o[7];
     (void)sink;
     free(o), free(w);
@@ -80,11 +67,11 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_update_dot(size_t
     float *dw = falloc(4096), *w = falloc(4096), *g = falloc(2048);
     const size_t calls = 4000000;
     float s = 0.0f;
-    double t = now();
+    double t = bench_now();
     for (size_t c = 0; c < calls; c++)
         s += sbp_update_dot_avx512(dw + (c * 250) % 3584, w + (c * 250) % 3584,
                                    g + (c * 50) % 1536, 0.5f, n);
-    t = now() - t;
+    t = bench_now() - t;
     volatile float sink = s;
     (void)sink;
     free(dw), free(w), free(g);
@@ -99,7 +86,7 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_load_fma(void)
     const size_t iters = 16000000;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     const __m512 v = _mm512_set1_ps(0.5f);
-    double t = now();
+    double t = bench_now();
     for (size_t i = 0; i < iters; i++) {
         const float *r = w + (i * 64) % 4032;
         a0 = _mm512_add_ps(a0, _mm512_mul_ps(v, _mm512_loadu_ps(r)));
@@ -107,7 +94,7 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_load_fma(void)
         a2 = _mm512_add_ps(a2, _mm512_mul_ps(v, _mm512_loadu_ps(r + 32)));
         a3 = _mm512_add_ps(a3, _mm512_mul_ps(v, _mm512_loadu_ps(r + 48)));
     }
-    t = now() - t;
+    t = bench_now() - t;
     volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), a2)) +
                           _mm512_reduce_add_ps(a3);
     (void)sink;
@@ -136,13 +123,13 @@ static SBP_TARGET_AVX512 __attribute__((noinline)) double time_rows(size_t kb)
     for (int j = 0; j < 16; j++)
         a[j] = _mm512_setzero_ps();
     const __m512 v = _mm512_set1_ps(0.5f);
-    double t = now();
+    double t = bench_now();
     for (size_t i = 0; i < iters; i++) {
         const float *r = w + (size_t)pick[i & 65535] * 256;
         for (int j = 0; j < 16; j++)
             a[j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(r + 16 * j), a[j]);
     }
-    t = now() - t;
+    t = bench_now() - t;
     for (int j = 1; j < 16; j++)
         a[0] = _mm512_add_ps(a[0], a[j]);
     volatile float sink = _mm512_reduce_add_ps(a[0]);
@@ -197,17 +184,17 @@ static layer_time time_layer(const sbp_layer *L, double rate, int T, int tc, int
             r.acs += (double)reached;
             r.vectors += (double)runs * (double)((per_run + 15) / 16);
         }
-        double a = now();
+        double a = bench_now();
         if (conv)
             sbp_conv_forward_fast(I, x, W, L, tc, ws);
         else
             sbp_dense_forward_fast(I, x, W, L, tc, ws);
-        double b = now();
+        double b = bench_now();
         if (conv)
             sbp_conv_backward_fast(first ? NULL : dx, dW, gI, x, W, L, tc, ws);
         else
             sbp_dense_backward_fast(first ? NULL : dx, dW, gI, x, W, L, tc, ws);
-        double c = now();
+        double c = bench_now();
         r.fwd += b - a;
         r.bwd += c - b;
     }
