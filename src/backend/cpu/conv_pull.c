@@ -180,17 +180,15 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
             const int iy0 = oy * s - pad;
             const int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = iy0 + k > H ? H - iy0 : k;
             int ox = 0;
-            if (block3_usable(L)) { /* blocks of pixels, the rest one at a time below */
-                const int PX = C == 64 ? 4 : 2;
-                const float *Wb = Wt;
-                for (; ox + PX <= Wo; ox += PX) {
-                    float *out = It + ((size_t)oy * Wo + ox) * C;
-                    if (C == 64)
-                        pull_block3(4, 4, out, C, xt, bits, iy0, ky0, ky1, ox - pad, Wd, Ci, Wb);
-                    else
-                        pull_block3(2, 8, out, C, xt, bits, iy0, ky0, ky1, ox - pad, Wd, Ci, Wb);
-                }
-            }
+            /* blocks of pixels where they apply, the rest one at a time below */
+            if (block3_usable(L) && C == 64)
+                for (; ox + 4 <= Wo; ox += 4)
+                    pull_block3(4, 4, It + ((size_t)oy * Wo + ox) * C, C, xt, bits, iy0, ky0,
+                                ky1, ox - pad, Wd, Ci, Wt);
+            else if (block3_usable(L))
+                for (; ox + 2 <= Wo; ox += 2)
+                    pull_block3(2, 8, It + ((size_t)oy * Wo + ox) * C, C, xt, bits, iy0, ky0,
+                                ky1, ox - pad, Wd, Ci, Wt);
             for (; ox < Wo; ox++) {
                 const int ix0 = ox * s - pad;
                 const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + k > Wd ? Wd - ix0 : k;
