@@ -33,6 +33,7 @@
 #include "backend/cpu/conv.h"
 #include "backend/cpu/dense.h"
 #include "backend/reference/reference.h"
+#include "core/divide.h"
 #include "core/rng.h"
 #include "data/encode.h"
 #include "backend/cpu/events.h"
@@ -939,6 +940,34 @@ static void test_events(void) {
 
 /* Sixteen Philox counters at once (vector path where the CPU has one) against one at a time,
  * including counters that wrap around 2^32. */
+/* core/divide.h: the multiply-shift quotient and remainder equal / and % for divisors of every
+ * size the kernels use and beyond, at the edges of the 32-bit range and at random. */
+static void test_divide(void) {
+    static const uint32_t ds[] = {1, 2, 3, 5, 7, 20, 28, 50, 64, 196, 784, 3920, 65535, 65536,
+                                  65537, 1000003, 0x7FFFFFFFu, 0x80000001u, 0xFFFFFFFFu};
+    int bad = 0, checks = 0;
+    uint64_t x = 0x243F6A8885A308D3ull; /* its own generator: the shared one stays untouched */
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+        const sbp_divider v = sbp_divider_make(ds[k]);
+        for (int r = 0; r < 4000; r++) {
+            uint32_t n;
+            if (r < 8)
+                n = r < 4 ? (uint32_t)r : 0xFFFFFFFFu - (uint32_t)(r - 4);
+            else if (r < 40)
+                n = ds[k] * (uint32_t)(r - 8) + (uint32_t)(r % 3) - 1u; /* around multiples */
+            else {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                n = (uint32_t)(x >> 32) ^ (uint32_t)x;
+            }
+            const uint32_t q = sbp_div(n, v);
+            bad += q != n / ds[k] || sbp_mod_q(n, q, v) != n % ds[k];
+            checks++;
+        }
+    }
+    CHECK(bad == 0, "sbp_div: %d of %d quotients or remainders differ from / and %%", bad, checks);
+    printf("divide: %d quotients and remainders equal to / and %%\n", checks);
+}
+
 static void test_rng16(void) {
     int bad = 0, cases = 0;
     for (int trial = 0; trial < 300; trial++) {
@@ -1033,6 +1062,7 @@ static void test_encode(void) {
 }
 
 int main(void) {
+    test_divide();
     test_rng16();
     test_rng16_lanes();
     test_encode();

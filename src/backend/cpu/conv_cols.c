@@ -23,6 +23,7 @@
 
 #include "backend/cpu/events.h"
 #include "core/cpu.h"
+#include "core/divide.h"
 #include "core/runs.h"
 
 #include <stdint.h>
@@ -118,6 +119,7 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
     const size_t C = (size_t)L->out_c;
     uint32_t *start = (uint32_t *)(void *)ws;
     col_event *sorted = (col_event *)(void *)(start + Wd + 1);
+    const sbp_divider by_ci = sbp_divider_make((uint32_t)Ci), by_w = sbp_divider_make((uint32_t)Wd);
     memset(I, 0, sizeof(float) * (size_t)tc * L->n_out);
     for (int t = 0; t < tc; t++) {
         const size_t e0 = ev->off[t], e1 = ev->off[t + 1];
@@ -125,14 +127,16 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
             continue;
         /* the step's events by column, stably (each column keeps the list's row order) */
         memset(start, 0, sizeof(uint32_t) * ((size_t)Wd + 1));
-        for (size_t e = e0; e < e1; e++)
-            start[(ev->idx[e] / (uint32_t)Ci) % (uint32_t)Wd + 1]++;
+        for (size_t e = e0; e < e1; e++) {
+            const uint32_t pix = sbp_div(ev->idx[e], by_ci), iy = sbp_div(pix, by_w);
+            start[sbp_mod_q(pix, iy, by_w) + 1]++;
+        }
         for (int c = 0; c < Wd; c++)
             start[c + 1] += start[c];
         for (size_t e = e0; e < e1; e++) {
-            const uint32_t i = ev->idx[e], pix = i / (uint32_t)Ci;
-            sorted[start[pix % (uint32_t)Wd]++] =
-                (col_event){ev->val[e], (uint16_t)(pix / (uint32_t)Wd), (uint16_t)(i % (uint32_t)Ci)};
+            const uint32_t i = ev->idx[e], pix = sbp_div(i, by_ci), iy = sbp_div(pix, by_w);
+            sorted[start[sbp_mod_q(pix, iy, by_w)]++] =
+                (col_event){ev->val[e], (uint16_t)iy, (uint16_t)sbp_mod_q(i, pix, by_ci)};
         }
         /* start[ix] is now column ix's end */
         float *It = I + (size_t)t * L->n_out;

@@ -21,6 +21,7 @@
 
 #include "backend/cpu/events.h"
 #include "core/cpu.h"
+#include "core/divide.h"
 #include "core/runs.h"
 
 #include <stdint.h>
@@ -163,18 +164,22 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
     /* the events sorted by channel, stably: counts, offsets, then a pass in list order */
     size_t *start = (size_t *)(void *)(ws + lists_end(L, tc));
     event_rec *rec = (event_rec *)(void *)(start + Ci + 1);
+    const sbp_divider by_ci = sbp_divider_make((uint32_t)Ci);
+    const sbp_divider by_w = sbp_divider_make((uint32_t)L->in_w);
     memset(start, 0, sizeof(size_t) * ((size_t)Ci + 1));
-    for (size_t e = 0; e < nev; e++)
-        start[ev->idx[e] % (uint32_t)Ci + 1]++;
+    for (size_t e = 0; e < nev; e++) {
+        const uint32_t i = ev->idx[e];
+        start[sbp_mod_q(i, sbp_div(i, by_ci), by_ci) + 1]++;
+    }
     for (int c = 0; c < Ci; c++)
         start[c + 1] += start[c];
     for (int t = 0; t < tc; t++)
         for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
             const uint32_t i = ev->idx[e];
-            const uint32_t pix = i / (uint32_t)Ci;
-            rec[start[i % (uint32_t)Ci]++] =
-                (event_rec){ev->val[e], (uint16_t)t, (uint8_t)(pix / (uint32_t)L->in_w),
-                            (uint8_t)(pix % (uint32_t)L->in_w)};
+            const uint32_t pix = sbp_div(i, by_ci), iy = sbp_div(pix, by_w);
+            rec[start[sbp_mod_q(i, pix, by_ci)]++] =
+                (event_rec){ev->val[e], (uint16_t)t, (uint8_t)iy,
+                            (uint8_t)sbp_mod_q(pix, iy, by_w)};
         }
     /* start[c] is now channel c's end, so channel c runs from start[c − 1] (0 for c = 0) */
     if (dx)
