@@ -938,8 +938,6 @@ static void test_events(void) {
     printf("events: %d lists (vector path where available vs plain loop)\n", cases);
 }
 
-/* Sixteen Philox counters at once (vector path where the CPU has one) against one at a time,
- * including counters that wrap around 2^32. */
 /* core/divide.h: the multiply-shift quotient and remainder equal / and % for divisors of every
  * size the kernels use and beyond, at the edges of the 32-bit range and at random. */
 static void test_divide(void) {
@@ -968,6 +966,8 @@ static void test_divide(void) {
     printf("divide: %d quotients and remainders equal to / and %%\n", checks);
 }
 
+/* Sixteen Philox counters at once (vector path where the CPU has one) against one at a time,
+ * including counters that wrap around 2^32. */
 static void test_rng16(void) {
     int bad = 0, cases = 0;
     for (int trial = 0; trial < 300; trial++) {
