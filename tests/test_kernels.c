@@ -1017,13 +1017,13 @@ static void test_rng16_lanes(void) {
 
 /* The rate encoder (§1) against its definition, one Philox call per pixel: images with empty
  * regions (the encoder's sparse form) and without (dense form), sizes that are not multiples of
- * 4 or 64, too large for the sparse form, chunks starting at t0 > 0, and the analysis layout
- * where the value map is the last output row. */
+ * 4 or 64, too large for the sparse form, chunks starting at t0 > 0, values of both signs
+ * between empty runs, and the analysis layout where the value map is the last output row. */
 static void test_encode(void) {
     const size_t sizes[] = {1, 3, 5, 64, 65, 784, 3072, 20001};
     int bad = 0, cases = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
-        for (int kind = 0; kind < 3; kind++) {
+        for (int kind = 0; kind < 4; kind++) {
             const size_t n = sizes[si];
             const int T = 7, t0 = kind == 2 ? 5 : 0;
             uint8_t *px = malloc(n);
@@ -1035,10 +1035,13 @@ static void test_encode(void) {
                             .tag = (uint32_t)irand(0, 9), .sample = (uint32_t)xorshift()};
             float *xval = falloc(n), *x = falloc((size_t)T * n), *y = falloc((size_t)T * n);
             sbp_input_values(xval, &in, 1, n);
+            if (kind == 3) /* values of both signs between empty runs (no image gives these) */
+                for (size_t i = 0; i < n; i++)
+                    xval[i] = (i / 7) % 5 ? 0.0f : (float)(2.0 * urand() - 1.0);
             fill_nan(x, (size_t)T * n);
             sbp_input_spikes(x, &in, xval, n, t0, T);
             /* the analysis layout: the value map in the last row */
-            sbp_input_values(y + (size_t)(T - 1) * n, &in, 1, n);
+            memcpy(y + (size_t)(T - 1) * n, xval, n * sizeof(float));
             sbp_input_spikes(y, &in, y + (size_t)(T - 1) * n, n, t0, T);
             size_t spikes = 0;
             for (int t = 0; t < T; t++)

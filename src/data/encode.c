@@ -36,6 +36,26 @@ static inline float spike(float v, uint32_t r)
     return a > sbp_rng_unit(r) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define SBP_ENCODE_SSE2 1
+/* spike() for the 4 pixels of one counter at once, without a branch: |v| > (r >> 8)·2⁻²⁴
+ * (the 24-bit integer converts exactly, so the same draw as sbp_rng_unit) selects ±1 by v's
+ * sign. The scalar form's compares and selects mispredict at spike densities; this is the
+ * encoder's inner loop (LeNet inference: 5 % of the time before). Reads x before it writes o,
+ * which may be the same 4 floats (the analysis layout). */
+static inline void spikes4(float *o, const float *x, uint32_t r0, uint32_t r1, uint32_t r2,
+                           uint32_t r3)
+{
+    const __m128 sign = _mm_set1_ps(-0.0f), one = _mm_set1_ps(1.0f);
+    const __m128i r = _mm_srli_epi32(_mm_set_epi32((int)r3, (int)r2, (int)r1, (int)r0), 8);
+    const __m128 u = _mm_mul_ps(_mm_cvtepi32_ps(r), _mm_set1_ps(1.0f / 16777216.0f));
+    const __m128 v = _mm_loadu_ps(x), a = _mm_andnot_ps(sign, v);
+    const __m128 hit = _mm_cmpgt_ps(a, u); /* false for NaN, as in spike() */
+    _mm_storeu_ps(o, _mm_and_ps(hit, _mm_or_ps(one, _mm_and_ps(sign, v))));
+}
+#endif
+
 /* Every pixel: 64 pixels (16 counters) at a time, then 4 at a time. */
 static void spikes_dense(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
                          int steps)
@@ -81,6 +101,12 @@ static void lanes_flush(lanes *ln, float *out, const sbp_input *in, const float 
     for (int q = 0; q < ln->k; q++) {
         const size_t j = (size_t)ln->g[q] * 4;
         float *xt = out + (size_t)ln->t[q] * n;
+#ifdef SBP_ENCODE_SSE2
+        if (j + 4 <= n) {
+            spikes4(xt + j, xval + j, w[0][q], w[1][q], w[2][q], w[3][q]);
+            continue;
+        }
+#endif
         for (size_t i = 0; i < 4 && j + i < n; i++)
             xt[j + i] = spike(xval[j + i], w[i][q]);
     }
