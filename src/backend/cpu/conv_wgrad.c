@@ -73,14 +73,14 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
  * events; dx at each event += the dot product of its run of W and g. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
-    const int NV, float *dw, const float *wrow, const event_rec *rec, size_t n, float *dx,
+    const int NV, const int PAIRS, float *dw, const float *wrow, const event_rec *rec, size_t n, float *dx,
     const float *gI, const sbp_layer *L, int ci, int ky)
 {
     const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
     const int run = k * C;
     const __mmask16 last = run % 16 ? sbp_tail_mask((size_t)(run % 16)) : (__mmask16)0xFFFF;
-    const int pairs = 2 * (run / 32); /* vectors the dot product takes two at a time */
+    const int pairs = PAIRS; /* vectors the dot product takes two at a time: 2·⌊run/32⌋ */
     __m512 acc[MAX_VECS];
     for (int j = 0; j < NV - 1; j++)
         acc[j] = _mm512_loadu_ps(dw + 16 * j);
@@ -144,10 +144,15 @@ static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const floa
                                                    const float *gI, const sbp_layer *L, int ci,
                                                    int ky)
 {
+    /* 2·⌊k·Cout/32⌋, a constant per case: NV − 1 for odd NV, NV or NV − 2 for even */
+    const int pairs = 2 * (L->spec.kernel * L->out_c / 32);
     switch (nv) {
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        channel_row(N, dw, wrow, rec, n, dx, gI, L, ci, ky);                                   \
+        if (N % 2 == 0 && pairs == N)                                                          \
+            channel_row(N, N, dw, wrow, rec, n, dx, gI, L, ci, ky);                            \
+        else                                                                                   \
+            channel_row(N, N % 2 ? N - 1 : N - 2, dw, wrow, rec, n, dx, gI, L, ci, ky);        \
         break;
         SBP_VECTOR_COUNTS(CASE)
 #undef CASE
