@@ -17,27 +17,40 @@ size_t sbp_dense_scratch(const sbp_layer *L, int tc)
     return sbp_events_scratch(L->n_in, tc) + 16;
 }
 
-/* Row of Wt of PyTorch input feature i = (c·H + y)·W + x: its channel-last position. */
-static size_t hwc_row(const sbp_layer *L, size_t i)
-{
-    const size_t P = (size_t)L->in_h * L->in_w;
-    return (i % P) * (size_t)L->in_c + i / P;
-}
+/* Row of Wt of PyTorch input feature i = (c·H + y)·W + x: its channel-last position p·C + c.
+ * Both conversions walk i = c·P + p in order with its row p·C + c formed incrementally (no
+ * division per weight: they run once per batch over every weight, LeNet's 490,000), and a
+ * block of 16 outputs at a time, so that each row of Wt is written in whole lines. */
+#define LAYOUT_BLOCK 16
 
 void sbp_dense_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
 {
     const size_t nin = L->n_in, nout = L->n_out;
-    for (size_t o = 0; o < nout; o++)
-        for (size_t i = 0; i < nin; i++)
-            Wt[hwc_row(L, i) * nout + o] = W[o * nin + i];
+    const size_t P = (size_t)L->in_h * L->in_w, C = (size_t)L->in_c;
+    for (size_t o0 = 0; o0 < nout; o0 += LAYOUT_BLOCK) {
+        const size_t o1 = o0 + LAYOUT_BLOCK < nout ? o0 + LAYOUT_BLOCK : nout;
+        for (size_t c = 0, i = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++, i++) {
+                float *row = Wt + (p * C + c) * nout;
+                for (size_t o = o0; o < o1; o++)
+                    row[o] = W[o * nin + i];
+            }
+    }
 }
 
 void sbp_dense_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
 {
     const size_t nin = L->n_in, nout = L->n_out;
-    for (size_t o = 0; o < nout; o++)
-        for (size_t i = 0; i < nin; i++)
-            dW[o * nin + i] += dWt[hwc_row(L, i) * nout + o];
+    const size_t P = (size_t)L->in_h * L->in_w, C = (size_t)L->in_c;
+    for (size_t o0 = 0; o0 < nout; o0 += LAYOUT_BLOCK) {
+        const size_t o1 = o0 + LAYOUT_BLOCK < nout ? o0 + LAYOUT_BLOCK : nout;
+        for (size_t c = 0, i = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++, i++) {
+                const float *row = dWt + (p * C + c) * nout;
+                for (size_t o = o0; o < o1; o++)
+                    dW[o * nin + i] += row[o];
+            }
+    }
 }
 
 void sbp_dense_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc)
