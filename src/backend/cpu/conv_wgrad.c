@@ -45,7 +45,8 @@ static size_t lists_end(const sbp_layer *L, int tc)
 size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc)
 {
     const size_t n = L->n_in * (size_t)tc;
-    return lists_end(L, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * sizeof(size_t)) / 4 + 16;
+    return lists_end(L, tc) +
+           (n * (sizeof(event_rec) + sizeof(uint32_t)) + (L->in_c + 1) * sizeof(size_t)) / 4 + 16;
 }
 
 int sbp_conv_wgrad_usable(const sbp_layer *L)
@@ -73,18 +74,26 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
  * events; dx at each event += the dot product of its run of W and g. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
-    const int NV, const int PAIRS, float *dw, const float *wrow, const event_rec *rec, size_t n, float *dx,
-    const float *gI, const sbp_layer *L, int ci, int ky)
+    const int NV, const int PAIRS, const int DX, float *dw, const float *wrow,
+    const event_rec *rec, size_t n, uint32_t *edge, float *dx, const float *gI,
+    const sbp_layer *L, int ci, int ky)
 {
     const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
     const int run = k * C;
     const __mmask16 last = run % 16 ? sbp_tail_mask((size_t)(run % 16)) : (__mmask16)0xFFFF;
     const int pairs = PAIRS; /* vectors the dot product takes two at a time: 2·⌊run/32⌋ */
-    __m512 acc[MAX_VECS];
-    for (int j = 0; j < NV - 1; j++)
-        acc[j] = _mm512_loadu_ps(dw + 16 * j);
-    acc[NV - 1] = _mm512_maskz_loadu_ps(last, dw + 16 * (NV - 1));
+    size_t nedge = 0;
+    /* sixteen named accumulators, not an array: GCC kept an array of them on the stack */
+#define J16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define DECL(J) __m512 a##J = _mm512_setzero_ps();
+    J16(DECL)
+#undef DECL
+#define LOAD(J)                                                                                \
+    if (J < NV)                                                                                \
+        a##J = _mm512_maskz_loadu_ps(J < NV - 1 ? (__mmask16)0xFFFF : last, dw + 16 * J);
+    J16(LOAD)
+#undef LOAD
     for (size_t e = 0; e < n; e++) {
         const int iy = rec[e].iy, ix = rec[e].ix;
         const int oy = iy + pad - ky;
@@ -96,7 +105,6 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
             continue;
         const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
         const float *gt = gI + (size_t)rec[e].t * L->n_out;
-        float *dxe = dx ? dx + (size_t)rec[e].t * L->n_in + ((size_t)iy * Wd + ix) * Ci + ci : NULL;
         /* run position r = 0 is output ox = ix + pad − k + 1, which may lie left of the map:
          * its address is formed as an integer and only the lanes inside are loaded */
         const intptr_t g0 = ((intptr_t)oy * Wo + (ix + pad - k + 1)) * C;
@@ -106,56 +114,85 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
             /* the whole run: the scatter's vectors exactly, so its dot product can be formed
              * in this pass — pairs of vectors into d0 and d1, the rest into d0 */
             __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
-            for (int j = 0; j < NV; j++) {
-                const __mmask16 m = j < NV - 1 ? (__mmask16)0xFFFF : last;
-                const __m512 gj = _mm512_maskz_loadu_ps(m, g + 16 * j);
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(vv, gj));
-                if (dx) { /* j is a constant here and `pairs` the same for every event: the
-                           * branch is resolved or predicted, and each product costs one add */
-                    const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * j), gj);
-                    if (j % 2 && j < pairs)
-                        d1 = _mm512_add_ps(d1, p);
-                    else
-                        d0 = _mm512_add_ps(d0, p);
-                }
-            }
-            if (dx)
-                *dxe += _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
-            continue;
+            /* J and pairs are constants: each product of the dot costs one add */
+#define FULL(J)                                                                                \
+    if (J < NV) {                                                                              \
+        const __mmask16 m = J < NV - 1 ? (__mmask16)0xFFFF : last;                             \
+        const __m512 gj = _mm512_maskz_loadu_ps(m, g + 16 * J);                                \
+        a##J = _mm512_add_ps(a##J, _mm512_mul_ps(vv, gj));                                     \
+        if (DX) {                                                                              \
+            const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * J), gj);       \
+            if (J % 2 && J < pairs)                                                            \
+                d1 = _mm512_add_ps(d1, p);                                                     \
+            else                                                                               \
+                d0 = _mm512_add_ps(d0, p);                                                     \
+        }                                                                                      \
+    }
+            J16(FULL)
+#undef FULL
+            if (DX)
+                dx[(size_t)rec[e].t * L->n_in + ((size_t)iy * Wd + ix) * Ci + ci] +=
+                    _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
         } else {
             const int lo = r0 * C, hi = (r1 + 1) * C;
-            for (int j = 0; j < NV; j++) {
-                const __mmask16 m = lanes(j, lo, hi);
-                acc[j] = _mm512_mask_add_ps(
-                    acc[j], m, acc[j], _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, g + 16 * j)));
-            }
-        }
-        if (dx) /* the scatter's dot product over the same run, from its first valid tap */
-            *dxe += sbp_dot_avx512(wrow + (size_t)r0 * C, gt + ((size_t)oy * Wo + (ix + pad - kx1)) * C,
-                               (size_t)(r1 - r0 + 1) * C);
+#define CUT(J)                                                                                 \
+    if (J < NV) {                                                                              \
+        const __mmask16 m = lanes(J, lo, hi);                                                  \
+        a##J = _mm512_mask_add_ps(a##J, m, a##J,                                               \
+                                  _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, g + 16 * J)));     \
     }
-    for (int j = 0; j < NV - 1; j++)
-        _mm512_storeu_ps(dw + 16 * j, acc[j]);
-    _mm512_mask_storeu_ps(dw + 16 * (NV - 1), last, acc[NV - 1]);
+            J16(CUT)
+#undef CUT
+            if (DX) /* its dot product after the loop (the accumulators stay in registers) */
+                edge[nedge++] = (uint32_t)e;
+        }
+    }
+#define STORE(J)                                                                               \
+    if (J < NV - 1)                                                                            \
+        _mm512_storeu_ps(dw + 16 * J, a##J);                                                   \
+    else if (J == NV - 1)                                                                      \
+        _mm512_mask_storeu_ps(dw + 16 * J, last, a##J);
+    J16(STORE)
+#undef STORE
+#undef J16
+    /* the cut runs' dot products: the scatter's, over the run from its first valid tap */
+    for (size_t q = 0; DX && q < nedge; q++) {
+        const event_rec *r = &rec[edge[q]];
+        const int oy = r->iy + pad - ky;
+        int kx0, kx1;
+        sbp_conv_taps_s1(r->ix, pad, k, Wo, &kx0, &kx1);
+        const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
+        const float *gt = gI + (size_t)r->t * L->n_out;
+        dx[(size_t)r->t * L->n_in + ((size_t)r->iy * Wd + r->ix) * Ci + ci] +=
+            sbp_dot_avx512(wrow + (size_t)r0 * C, gt + ((size_t)oy * Wo + (r->ix + pad - kx1)) * C,
+                           (size_t)(r1 - r0 + 1) * C);
+    }
 }
 
 static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const float *wrow,
-                                                   const event_rec *rec, size_t n, float *dx,
-                                                   const float *gI, const sbp_layer *L, int ci,
-                                                   int ky)
+                                                   const event_rec *rec, size_t n,
+                                                   uint32_t *edge, float *dx, const float *gI,
+                                                   const sbp_layer *L, int ci, int ky)
 {
     /* 2·⌊k·Cout/32⌋, a constant per case: NV − 1 for odd NV, NV or NV − 2 for even */
     const int pairs = 2 * (L->spec.kernel * L->out_c / 32);
     switch (nv) {
+#define ROW(N, P)                                                                              \
+    if (dx)                                                                                    \
+        channel_row(N, P, 1, dw, wrow, rec, n, edge, dx, gI, L, ci, ky);                       \
+    else                                                                                       \
+        channel_row(N, P, 0, dw, wrow, rec, n, edge, dx, gI, L, ci, ky);
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        if (N % 2 == 0 && pairs == N)                                                          \
-            channel_row(N, N, dw, wrow, rec, n, dx, gI, L, ci, ky);                            \
-        else                                                                                   \
-            channel_row(N, N % 2 ? N - 1 : N - 2, dw, wrow, rec, n, dx, gI, L, ci, ky);        \
+        if (N % 2 == 0 && pairs == N) {                                                        \
+            ROW(N, N)                                                                          \
+        } else {                                                                               \
+            ROW(N, N % 2 ? N - 1 : N - 2)                                                      \
+        }                                                                                      \
         break;
         SBP_VECTOR_COUNTS(CASE)
 #undef CASE
+#undef ROW
     }
 }
 
@@ -169,6 +206,7 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
     /* the events sorted by channel, stably: counts, offsets, then a pass in list order */
     size_t *start = (size_t *)(void *)(ws + lists_end(L, tc));
     event_rec *rec = (event_rec *)(void *)(start + Ci + 1);
+    uint32_t *edge = (uint32_t *)(void *)(rec + nev); /* a channel's cut runs (channel_row) */
     const sbp_divider by_ci = sbp_divider_make((uint32_t)Ci);
     const sbp_divider by_w = sbp_divider_make((uint32_t)L->in_w);
     memset(start, 0, sizeof(size_t) * ((size_t)Ci + 1));
@@ -196,7 +234,7 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
             continue;
         for (int ky = 0; ky < k; ky++) {
             const size_t row = ((size_t)c * k + ky) * k * (size_t)C;
-            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, dx, gI, L, c, ky);
+            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx, gI, L, c, ky);
         }
     }
 }

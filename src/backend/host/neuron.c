@@ -156,8 +156,10 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
                 _mm256_storeu_si256((void *)(out->idx + at), _mm512_castsi512_si256(ci));
                 _mm256_storeu_ps(out->val + at, _mm512_castps512_ps256(cv));
                 if (pc > 8) {
-                    _mm256_storeu_si256((void *)(out->idx + at + 8), _mm512_extracti64x4_epi64(ci, 1));
-                    _mm256_storeu_ps(out->val + at + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(cv), 1)));
+                    const __m256d hi = _mm512_extractf64x4_pd(_mm512_castps_pd(cv), 1);
+                    _mm256_storeu_si256((void *)(out->idx + at + 8),
+                                        _mm512_extracti64x4_epi64(ci, 1));
+                    _mm256_storeu_ps(out->val + at + 8, _mm256_castpd_ps(hi));
                 }
                 listed += pc;
             }
