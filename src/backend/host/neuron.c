@@ -102,23 +102,27 @@ static SBP_ALWAYS_INLINE void lif_step(float *restrict v, float *restrict cnt,
  * contraction (-std=c11), so the same bits (tests/test_kernels.c compares both paths with the
  * scalar loop of SPEC §1). Full vectors use plain stores: masked stores are slow on Zen 4. */
 static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors(
-    const int NV, float *y, const float *I, sbp_neuron_state *st, size_t n, size_t i, __m512 vl,
-    __m512 vth, int t0, int tc, const int full, __mmask16 live, sbp_spike_lists *out)
+    const int NV, const int KEEP, float *y, const float *I, sbp_neuron_state *st, size_t n,
+    size_t i, __m512 vl, __m512 vth, int t0, int tc, const int full, __mmask16 live,
+    sbp_spike_lists *out)
 {
     /* NV vectors (16·NV neurons from i) advance together: a step of one vector is a chain of
      * dependent operations (add, compare, masked multiply), and NV independent chains keep the
      * core busy where one would leave it waiting on each result. */
     const size_t words = sbp_spike_row_words(n);
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    float *cnt = st->count, *tr = st->trace;
+    /* KEEP: which of γ (1), LF (2) and the spike bits (4) are kept — a constant, so that the
+     * loop over the steps tests none of them */
+    float *cnt = KEEP & 1 ? st->count : NULL, *tr = KEEP & 2 ? st->trace : NULL;
+    uint64_t *bits = KEEP & 4 ? st->bits : NULL;
 #define LOAD(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(live, p))
 #define STORE(p, x) (full ? _mm512_storeu_ps(p, x) : _mm512_mask_storeu_ps(p, live, x))
     __m512 v[4], c[4], lf[4], m[4];
     for (int j = 0; j < NV; j++) {
         const size_t k = i + 16 * (size_t)j;
         v[j] = LOAD(st->v + k);
-        c[j] = cnt ? LOAD(cnt + k) : zero;
-        lf[j] = tr ? LOAD(tr + k) : zero;
+        c[j] = KEEP & 1 ? LOAD(cnt + k) : zero;
+        lf[j] = KEEP & 2 ? LOAD(tr + k) : zero;
         m[j] = st->mask ? LOAD(st->mask + k) : one;
     }
     for (int t = 0; t < tc; t++) {
@@ -129,14 +133,14 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
             const __m512 u = _mm512_add_ps(v[j], LOAD(I + (size_t)t * n + k));
             const __mmask16 s = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
             v[j] = _mm512_maskz_mul_ps((__mmask16)~s, vl, u);
-            if (cnt)
+            if (KEEP & 1)
                 c[j] = _mm512_mask_add_ps(c[j], s, c[j], one);
-            if (tr)
+            if (KEEP & 2)
                 lf[j] = _mm512_add_ps(_mm512_mul_ps(vl, lf[j]), _mm512_maskz_mov_ps(s, one));
             const __m512 yv = _mm512_maskz_mov_ps(s, m[j]);
             STORE(y + (size_t)t * n + k, yv);
-            if (st->bits)
-                ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[k / 16] = s;
+            if (KEEP & 4)
+                ((uint16_t *)(void *)(bits + (size_t)(t0 + t) * words))[k / 16] = s;
             if (out) { /* the nonzero outputs (a mask of 0 silences a spike), compressed in a
                           register and stored 8 at a time: the list's slack takes the
                           overhang. No test for an empty vector: at a few percent of spikes, a
@@ -170,9 +174,9 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
     for (int j = 0; j < NV; j++) {
         const size_t k = i + 16 * (size_t)j;
         STORE(st->v + k, v[j]);
-        if (cnt)
+        if (KEEP & 1)
             STORE(cnt + k, c[j]);
-        if (tr)
+        if (KEEP & 2)
             STORE(tr + k, lf[j]);
     }
 #undef LOAD
@@ -181,17 +185,35 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
 
 /* Every vector of a layer: four at a time, then one at a time, the last one masked. */
 static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_all(
-    float *y, const float *I, sbp_neuron_state *st, size_t n, __m512 vl, __m512 vth, int t0,
-    int tc, sbp_spike_lists *out)
+    const int KEEP, float *y, const float *I, sbp_neuron_state *st, size_t n, __m512 vl,
+    __m512 vth, int t0, int tc, sbp_spike_lists *out)
 {
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
-        spiking_vectors(4, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
+        spiking_vectors(4, KEEP, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
     for (; i + 16 <= n; i += 16)
-        spiking_vectors(1, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
+        spiking_vectors(1, KEEP, y, I, st, n, i, vl, vth, t0, tc, 1, (__mmask16)0xFFFF, out);
     if (i < n)
-        spiking_vectors(1, y, I, st, n, i, vl, vth, t0, tc, 0, (__mmask16)((1u << (n - i)) - 1),
-                        out);
+        spiking_vectors(1, KEEP, y, I, st, n, i, vl, vth, t0, tc, 0,
+                        (__mmask16)((1u << (n - i)) - 1), out);
+}
+
+/* The list output and what is kept, compile-time cases: inference keeps nothing, aggregate
+ * training γ and LF, exact training the bits too (and analysis γ alone). */
+static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_keep(
+    float *y, const float *I, sbp_neuron_state *st, size_t n, __m512 vl, __m512 vth, int t0,
+    int tc, sbp_spike_lists *out)
+{
+    const int keep = (st->count ? 1 : 0) | (st->trace ? 2 : 0) | (st->bits ? 4 : 0);
+    switch (keep) {
+#define KEEP_CASE(K)                                                                           \
+    case K:                                                                                    \
+        spiking_all(K, y, I, st, n, vl, vth, t0, tc, out);                                     \
+        break;
+        KEEP_CASE(0) KEEP_CASE(1) KEEP_CASE(2) KEEP_CASE(3)
+        KEEP_CASE(4) KEEP_CASE(5) KEEP_CASE(6) KEEP_CASE(7)
+#undef KEEP_CASE
+    }
 }
 
 __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, const float *I,
@@ -203,9 +225,9 @@ __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, 
     const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
     /* the list output a compile-time case of its own, so the plain forward has no test for it */
     if (out)
-        spiking_all(y, I, st, n, vl, vth, t0, tc, out);
+        spiking_keep(y, I, st, n, vl, vth, t0, tc, out);
     else
-        spiking_all(y, I, st, n, vl, vth, t0, tc, NULL);
+        spiking_keep(y, I, st, n, vl, vth, t0, tc, NULL);
 }
 #endif
 
