@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+#if defined(__SSE2__) /* every x86-64 */
+#include <emmintrin.h>
+#define SBP_ENCODE_SSE2 1
+#endif
+
 void sbp_input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key key, uint32_t tag)
 {
     memset(in, 0, sizeof *in);
@@ -36,9 +41,7 @@ static inline float spike(float v, uint32_t r)
     return a > sbp_rng_unit(r) ? (v < 0.0f ? -1.0f : 1.0f) : 0.0f;
 }
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#define SBP_ENCODE_SSE2 1
+#ifdef SBP_ENCODE_SSE2
 /* spike() for the 4 pixels of one counter at once, without a branch: |v| > (r >> 8)·2⁻²⁴
  * (the 24-bit integer converts exactly, so the same draw as sbp_rng_unit) selects ±1 by v's
  * sign. The scalar form's compares and selects mispredict at spike densities; this is the

@@ -71,7 +71,16 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 }
 
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
- * events; dx at each event += the dot product of its run of W and g. */
+ * events; with DX, dx at each event += the dot product of its run of W and g. PAIRS:
+ * 2·⌊k·C/32⌋, the vectors sbp_dot_avx512 takes two at a time over a whole run.
+ *
+ * The loop over the events keeps its NV accumulators in registers, which took three things
+ * (GCC had kept them on the stack, a load and a store per vector and event: LeNet's 20 → 50
+ * exact backward 1.90 → 1.70 ms per image, bench/results-2026-12-05d-cpu.md): named
+ * variables instead of an array, DX and PAIRS as compile-time constants, and no call of
+ * sbp_dot_avx512 inside it — an event whose run the map's edge cuts is noted in `edge` (room
+ * for n) and its dot product (the scatter's, over the cut run) formed after the loop. Every
+ * dx element still receives one add per kernel row, in kernel-row order, so the same bits. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     const int NV, const int PAIRS, const int DX, float *dw, const float *wrow,
     const event_rec *rec, size_t n, uint32_t *edge, float *dx, const float *gI,
