@@ -59,6 +59,22 @@ static inline void spikes4(float *o, const float *x, uint32_t r0, uint32_t r1, u
 }
 #endif
 
+/* The spikes of one counter's group of pixels: o[i] = spike(x[i], r[i]) for the first
+ * min(left, 4) of them (o may be x: each value is read before its slot is written). */
+static inline void spikes_group(float *o, const float *x, size_t left, uint32_t r0, uint32_t r1,
+                                uint32_t r2, uint32_t r3)
+{
+#ifdef SBP_ENCODE_SSE2
+    if (left >= 4) {
+        spikes4(o, x, r0, r1, r2, r3);
+        return;
+    }
+#endif
+    const uint32_t r[4] = {r0, r1, r2, r3};
+    for (size_t i = 0; i < 4 && i < left; i++)
+        o[i] = spike(x[i], r[i]);
+}
+
 /* Every pixel: 64 pixels (16 counters) at a time, then 4 at a time. */
 static void spikes_dense(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
                          int steps)
@@ -71,14 +87,14 @@ static void spikes_dense(float *out, const sbp_input *in, const float *xval, siz
             uint32_t w[4][16];
             sbp_rng_words16(in->key, in->tag, in->sample, (uint32_t)(t0 + t), (uint32_t)(j / 4),
                             w);
-            for (size_t q = 0; q < 64; q++)
-                xt[j + q] = spike(xval[j + q], w[q % 4][q / 4]);
+            for (size_t c = 0; c < 16; c++)
+                spikes_group(xt + j + 4 * c, xval + j + 4 * c, 4, w[0][c], w[1][c], w[2][c],
+                             w[3][c]);
         }
         for (; j < n; j += 4) {
             uint32_t w[4];
             sbp_rng_words(in->key, in->tag, in->sample, (uint32_t)(t0 + t), (uint32_t)(j / 4), w);
-            for (size_t q = 0; q < 4 && j + q < n; q++)
-                xt[j + q] = spike(xval[j + q], w[q]);
+            spikes_group(xt + j, xval + j, n - j, w[0], w[1], w[2], w[3]);
         }
     }
 }
@@ -104,14 +120,7 @@ static void lanes_flush(lanes *ln, float *out, const sbp_input *in, const float 
     for (int q = 0; q < ln->k; q++) {
         const size_t j = (size_t)ln->g[q] * 4;
         float *xt = out + (size_t)ln->t[q] * n;
-#ifdef SBP_ENCODE_SSE2
-        if (j + 4 <= n) {
-            spikes4(xt + j, xval + j, w[0][q], w[1][q], w[2][q], w[3][q]);
-            continue;
-        }
-#endif
-        for (size_t i = 0; i < 4 && j + i < n; i++)
-            xt[j + i] = spike(xval[j + i], w[i][q]);
+        spikes_group(xt + j, xval + j, n - j, w[0][q], w[1][q], w[2][q], w[3][q]);
     }
     ln->k = 0;
 }

@@ -90,7 +90,6 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
     const int run = k * C;
     const __mmask16 last = run % 16 ? sbp_tail_mask((size_t)(run % 16)) : (__mmask16)0xFFFF;
-    const int pairs = PAIRS; /* vectors the dot product takes two at a time: 2·⌊run/32⌋ */
     size_t nedge = 0;
     /* sixteen named accumulators, not an array: GCC kept an array of them on the stack */
 #define J16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
@@ -122,7 +121,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
             /* the whole run: the scatter's vectors exactly, so its dot product can be formed
              * in this pass — pairs of vectors into d0 and d1, the rest into d0 */
             __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
-            /* J and pairs are constants: each product of the dot costs one add */
+            /* J and PAIRS are constants: each product of the dot costs one add */
 #define FULL(J)                                                                                \
     if (J < NV) {                                                                              \
         const __mmask16 m = J < NV - 1 ? (__mmask16)0xFFFF : last;                             \
@@ -130,7 +129,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
         a##J = _mm512_add_ps(a##J, _mm512_mul_ps(vv, gj));                                     \
         if (DX) {                                                                              \
             const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * J), gj);       \
-            if (J % 2 && J < pairs)                                                            \
+            if (J % 2 && J < PAIRS)                                                            \
                 d1 = _mm512_add_ps(d1, p);                                                     \
             else                                                                               \
                 d0 = _mm512_add_ps(d0, p);                                                     \
