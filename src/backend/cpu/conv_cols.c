@@ -31,23 +31,27 @@
 
 #define MAX_VECS 16 /* k·Cout ≤ 256 floats */
 
-/* One event of a column (8 bytes: maps up to 65,536 rows, 65,536 channels). */
+/* One event of a column: its value, input row and weight offset ci·ch + (iy + pad)·kr, so
+ * that its weights for output row oy are at w0 + woff − oy·kr (kernel row iy + pad − oy):
+ * worked out once in the sort instead of once per output row (LeNet's 20 → 50 layer at the
+ * trained 4.7 % input spikes: 1.36 → 1.29 ms per image). */
 typedef struct {
     float v;
-    uint16_t iy, ci;
+    int32_t iy;
+    uint32_t woff;
 } col_event;
 
 size_t sbp_conv_cols_scratch(const sbp_layer *L)
 {
-    return 2 * L->n_in + (size_t)L->in_w + 1 + 16;
+    return 3 * L->n_in + (size_t)L->in_w + 1 + 16; /* col_event: 3 floats */
 }
 
 int sbp_conv_cols_usable(const sbp_layer *L)
 {
 #ifdef SBP_RUNS_AVX512
-    return sbp_use_avx512() && L->spec.stride == 1 &&
-           (size_t)L->spec.kernel * L->out_c <= 16 * MAX_VECS && L->in_h <= 65536 &&
-           L->in_c <= 65536;
+    const size_t kr = (size_t)L->spec.kernel * L->out_c; /* woff below 2^32 */
+    return sbp_use_avx512() && L->spec.stride == 1 && kr <= 16 * MAX_VECS &&
+           ((size_t)L->in_c * L->spec.kernel + L->in_h + L->spec.pad) * kr < ((size_t)1 << 32);
 #else
     (void)L;
     return 0;
@@ -58,11 +62,10 @@ int sbp_conv_cols_usable(const sbp_layer *L)
 
 /* One column's n events (sorted by row) into the output runs at out (output row 0, the run's
  * first pixel; row stride `row` floats), run length len floats in NV vectors; w0 the weight row
- * of (channel 0, kernel row 0) at the run's first tap, ch and kr the strides of a channel and a
- * kernel row. */
+ * of (channel 0, kernel row 0) at the run's first tap, kr the stride of a kernel row. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out, size_t row,
                                                        const col_event *ev, int n,
-                                                       const float *w0, size_t ch, size_t kr,
+                                                       const float *w0, size_t kr,
                                                        size_t len, int k, int pad, int Ho)
 {
     const __mmask16 last = len % 16 ? sbp_tail_mask(len % 16) : (__mmask16)0xFFFF;
@@ -79,13 +82,14 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out,
         if (a == b)
             continue;
         float *o = out + (size_t)oy * row;
+        const uint32_t below = (uint32_t)((size_t)oy * kr); /* ≤ every woff of a..b */
         __m512 acc[MAX_VECS];
         for (int j = 0; j < NV - 1; j++)
             acc[j] = _mm512_loadu_ps(o + 16 * j);
         acc[NV - 1] = _mm512_maskz_loadu_ps(last, o + 16 * (NV - 1));
         for (int e = a; e < b; e++) {
             const __m512 vv = _mm512_set1_ps(ev[e].v);
-            const float *w = w0 + ev[e].ci * ch + (size_t)(ev[e].iy + pad - oy) * kr;
+            const float *w = w0 + (ev[e].woff - below);
             for (int j = 0; j < NV - 1; j++)
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(vv, _mm512_loadu_ps(w + 16 * j)));
             acc[NV - 1] = _mm512_add_ps(
@@ -98,13 +102,13 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out,
 }
 
 static SBP_TARGET_AVX512 void column_dispatch(int nv, float *out, size_t row, const col_event *ev,
-                                              int n, const float *w0, size_t ch, size_t kr,
+                                              int n, const float *w0, size_t kr,
                                               size_t len, int k, int pad, int Ho)
 {
     switch (nv) {
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        column(N, out, row, ev, n, w0, ch, kr, len, k, pad, Ho);                               \
+        column(N, out, row, ev, n, w0, kr, len, k, pad, Ho);                               \
         break;
         SBP_VECTOR_COUNTS(CASE)
 #undef CASE
@@ -135,8 +139,9 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
             start[c + 1] += start[c];
         for (size_t e = e0; e < e1; e++) {
             const uint32_t i = ev->idx[e], pix = sbp_div(i, by_ci), iy = sbp_div(pix, by_w);
-            sorted[start[sbp_mod_q(pix, iy, by_w)]++] =
-                (col_event){ev->val[e], (uint16_t)iy, (uint16_t)sbp_mod_q(i, pix, by_ci)};
+            const size_t ci = sbp_mod_q(i, pix, by_ci);
+            sorted[start[sbp_mod_q(pix, iy, by_w)]++] = (col_event){
+                ev->val[e], (int32_t)iy, (uint32_t)((ci * k + iy + pad) * (size_t)k * C)};
         }
         /* start[ix] is now column ix's end */
         float *It = I + (size_t)t * L->n_out;
@@ -151,8 +156,8 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
             const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
             const size_t len = (size_t)(kx1 - kx0 + 1) * C;
             column_dispatch((int)((len + 15) / 16), It + (size_t)ox0 * C, (size_t)Wo * C,
-                            sorted + b, (int)n, Wt + (size_t)r0 * C, (size_t)k * k * C,
-                            (size_t)k * C, len, k, pad, Ho);
+                            sorted + b, (int)n, Wt + (size_t)r0 * C, (size_t)k * C, len, k,
+                            pad, Ho);
         }
     }
 }
