@@ -31,11 +31,12 @@ int main(int argc, char **argv)
     }
     const sbp_layer *L = &layers[0];
     size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out;
-    float *x = malloc(nx * 4), *I = malloc(nI * 4), *W = malloc(L->w_count * 4);
-    float *dW = calloc(L->w_count, 4), *dx = malloc(nx * 4), *gI = malloc(nI * 4);
+    const size_t nk = sbp_conv_weights_floats(L); /* the kernel layout, padding included */
+    float *x = malloc(nx * 4), *I = malloc(nI * 4), *W = malloc(nk * 4);
+    float *dW = calloc(nk, 4), *dx = malloc(nx * 4), *gI = malloc(nI * 4);
     float *ws = aligned_alloc(64, ((sbp_conv_scratch(L, tc) * 4 + 63) / 64) * 64);
     srand(1);
-    for (size_t i = 0; i < L->w_count; i++)
+    for (size_t i = 0; i < nk; i++)
         W[i] = (float)rand() / RAND_MAX - 0.5f;
     for (size_t i = 0; i < nI; i++)
         gI[i] = (float)rand() / RAND_MAX - 0.5f;

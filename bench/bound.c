@@ -164,7 +164,8 @@ static layer_time time_layer(const sbp_layer *L, double rate, int T, int tc, int
     const int conv = L->spec.kind == SBP_LAYER_CONV;
     const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out;
     float *x = falloc(nx), *I = falloc(nI), *gI = falloc(nI), *dx = falloc(nx);
-    float *W = falloc(L->w_count), *dW = falloc(L->w_count);
+    const size_t nk = conv ? sbp_conv_weights_floats(L) : L->w_count; /* kernel layout */
+    float *W = falloc(nk), *dW = falloc(nk);
     const size_t scratch = conv ? sbp_conv_scratch(L, tc) : sbp_dense_scratch(L, tc);
     float *ws = falloc(scratch);
     layer_time r = {0};

@@ -122,7 +122,8 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
     const sbp_layer *L = p->L;
     const int tc = p->tc;
     const size_t nw = L->w_count, nI = (size_t)tc * L->n_out;
-    float *Wt = falloc(nw), *dWt = falloc(nw), *I = falloc(nI);
+    const size_t nk = p->op == OP_CONV ? sbp_conv_weights_floats(L) : nw; /* kernel layout */
+    float *Wt = falloc(nk), *dWt = falloc(nk), *I = falloc(nI);
     /* [reference, gemm, sparse, fast]; the last three channel-last behind layout.h's wrappers,
      * with weights and gradients in kernel layout */
     static const fwd_fn conv_fwd[N_IMPL] = {sbp_conv_forward_ref, sbp_conv_forward_gemm_chw,
@@ -147,7 +148,7 @@ static void all_backwards(fd_problem *p, float *dW[N_IMPL], float *dx[N_IMPL], c
     to_kernel(Wt, p->W, L);
     for (int k = 0; k < N_IMPL; k++) {
         memset(dW[k], 0, nw * sizeof(float));
-        memset(dWt, 0, nw * sizeof(float));
+        memset(dWt, 0, nk * sizeof(float));
         if (k == 0) {
             bwd[0](dx[0], dW[0], p->gI, p->x, p->W, L, tc, p->ws);
             fwd[0](I, p->x, p->W, L, tc, p->ws);

@@ -144,12 +144,17 @@ typedef struct family_desc {
     const char *name;
     impl_desc impl[4]; /* [0] is the reference */
     layout_fn to_kernel, add_from_kernel;
+    size_t (*kernel_floats)(const sbp_layer *L); /* of the kernel layout, padding included */
     size_t (*scratch)(const sbp_layer *L, int tc);
     /* the cpu backend's forward in its own layout, and the same given x's event lists */
     void (*fast)(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc, float *ws);
     void (*events)(float *I, const float *x, const void *ev, const float *Wt, const sbp_layer *L,
                    int tc, float *ws);
 } family_desc;
+
+static size_t dense_kernel_floats(const sbp_layer *L) {
+    return L->w_count;
+}
 
 static const family_desc conv_family = {
     "conv",
@@ -159,6 +164,7 @@ static const family_desc conv_family = {
      {"fast", sbp_conv_forward_fast_chw, sbp_conv_backward_fast_chw, 1, DX_EITHER}},
     sbp_conv_to_kernel_layout,
     sbp_conv_add_from_kernel_layout,
+    sbp_conv_weights_floats,
     sbp_conv_scratch,
     sbp_conv_forward_fast,
     sbp_conv_forward_events,
@@ -172,6 +178,7 @@ static const family_desc dense_family = {
      {"fast", sbp_dense_forward_fast_chw, sbp_dense_backward_fast_chw, 1, DX_EITHER}},
     sbp_dense_to_kernel_layout,
     sbp_dense_add_from_kernel_layout,
+    dense_kernel_floats,
     sbp_dense_scratch,
     sbp_dense_forward_fast,
     sbp_dense_forward_events,
@@ -214,6 +221,7 @@ static void check_dx(const float *dx, const float *dx_ref, const float *x, size_
 
 static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int xkind) {
     const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out, nw = L->w_count;
+    const size_t nk = fam->kernel_floats(L);
     char tag[200];
     if (fam == &conv_family)
         snprintf(tag, sizeof tag, "conv Cin %d %dx%d k%d s%d p%d Cout %d tc %d (%s)", L->in_c,
@@ -222,10 +230,10 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
     else
         snprintf(tag, sizeof tag, "dense %zu -> %zu tc %d (%s)", L->n_in, L->n_out, tc,
                  x_kind_name[xkind]);
-    float *x = falloc(nx), *W = falloc(nw), *Wt = falloc(nw), *gI = falloc(nI);
+    float *x = falloc(nx), *W = falloc(nw), *Wt = falloc(nk), *gI = falloc(nI);
     float *I_ref = falloc(nI), *I = falloc(nI);
     float *dW0 = falloc(nw), *inc = falloc(nw), *expect = falloc(nw), *dW_ref = falloc(nw);
-    float *dWk = falloc(nw), *back = falloc(nw);
+    float *dWk = falloc(nk), *back = falloc(nw), *pad0 = falloc(nk);
     float *dx_ref = falloc(nx), *dx = falloc(nx);
     float *ws = scratch_alloc(fam->scratch(L, tc));
     fill_input(x, nx, xkind);
@@ -234,7 +242,17 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
     for (size_t i = 0; i < nI; i += 7) /* some exact zeros: the reference skips them */
         gI[i] = 0.0f;
     fill_normal(dW0, nw);
+    fill_nan(Wt, nk); /* the layout's padding too must be written */
     fam->to_kernel(Wt, W, L);
+    /* where the kernel layout pads (kernel_floats > w_count): zeros, found as the entries that
+     * stay 0 for weights drawn without zeros */
+    size_t npad = 0;
+    for (size_t i = 0; i < nk; i++) {
+        pad0[i] = Wt[i] == 0.0f;
+        npad += Wt[i] == 0.0f;
+    }
+    CHECK(npad == nk - nw, "%s: kernel layout has %zu zero entries where it pads %zu", tag, npad,
+          nk - nw);
 
     /* Forward: every implementation against the reference; I overwritten (NaN beforehand). */
     fill_nan(I_ref, nI);
@@ -282,6 +300,10 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
             fam->to_kernel(dWk, dW0, L); /* nonzero start, kernel layout */
             fill_nan(dx, nx);
             im->bwd(with_dx ? dx : NULL, dWk, gI, x, Wt, L, tc, ws);
+            int pad_kept = 1; /* the gradient's padding stays 0 (backend.h: weights_floats) */
+            for (size_t i = 0; i < nk; i++)
+                pad_kept &= !pad0[i] || dWk[i] == 0.0f;
+            CHECK(pad_kept, "%s: %s backward wrote the kernel layout's padding", tag, im->name);
             memset(back, 0, nw * sizeof(float));
             fam->add_from_kernel(back, dWk, L);
             CHECK_ARRAYS(back, dW_ref, nw, "%s: %s backward dW (+= from nonzero%s)", tag, im->name,
@@ -292,6 +314,7 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
     }
     free(x), free(W), free(Wt), free(gI), free(I_ref), free(I), free(dW0), free(inc);
     free(expect), free(dW_ref), free(dWk), free(back), free(dx_ref), free(dx), free(ws);
+    free(pad0);
 }
 
 static void test_conv(void) {
@@ -385,7 +408,7 @@ static void test_conv_wgrad(void) {
         }
         const int tc = f[7];
         const size_t nx = L.n_in * tc, ng = L.n_out * tc;
-        const size_t nw = (size_t)L.out_c * L.in_c * L.spec.kernel * L.spec.kernel;
+        const size_t nw = sbp_conv_weights_floats(&L); /* kernel layout, padding included */
         float *x = falloc(nx), *gI = falloc(ng), *Wt = falloc(nw), *dw0 = falloc(nw);
         float *dwa = falloc(nw), *dwb = falloc(nw), *dxa = falloc(nx), *dxb = falloc(nx);
         float *ws = scratch_alloc(sbp_conv_scratch(&L, tc));

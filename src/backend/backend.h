@@ -103,6 +103,11 @@ typedef struct sbp_synapse_ops {
     /* Whether forward_events walks the lists for layer L (a kernel that reads x its own way
      * would leave them unread, and listing costs the neurons below some time); NULL: always. */
     int (*takes_events)(const sbp_layer *L);
+    /* Optional: floats the backend's layout of L's weights takes, at least w_count (a layout
+     * may pad rows to whole vectors); NULL: w_count. The engine starts every layer's weights
+     * and gradient sum on a 64-byte boundary; padding is the backend's to fill (weights_in)
+     * and to keep at 0 in gradients, which SGD then leaves at 0. */
+    size_t (*weights_floats)(const sbp_layer *L);
 } sbp_synapse_ops;
 
 typedef struct sbp_backend {

@@ -21,6 +21,23 @@ static int has_weights(const sbp_layer *L)
     return L->w_count > 0;
 }
 
+/* Floats of geometry G's weights in the backend's layout, rounded up to 64 bytes. */
+static size_t kernel_floats(const sbp_backend *be, const sbp_layer *G)
+{
+    const sbp_synapse_ops *syn = &be->synapse[G->spec.kind];
+    const size_t n = syn->weights_floats ? syn->weights_floats(G) : G->w_count;
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Where geometry G (a layer or its shortcut) keeps its weights in wk and gk. */
+static size_t koff(const sbp_engine *e, const sbp_layer *G)
+{
+    for (int l = 0; l < e->net->n_layers; l++)
+        if (G == e->net->layers[l].sc)
+            return e->koff_sc[l];
+    return e->koff[G - e->net->layers];
+}
+
 static int is_spiking(const sbp_layer *L)
 {
     return L->neuron != SBP_NEURON_INTEGRATOR;
@@ -106,7 +123,15 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
     const int permute_input = be->input_staging(L0);
     if (permute_input)
         total += (size_t)tc * L0->n_in;
-    total += (train ? 2 : 1) * net->n_params;
+    e->nk = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const sbp_layer *L = &net->layers[l];
+        e->koff[l] = e->nk;
+        e->nk += L->w_count ? kernel_floats(be, L) : 0;
+        e->koff_sc[l] = e->nk;
+        e->nk += L->sc && L->sc->w_count ? kernel_floats(be, L->sc) : 0;
+    }
+    total += (train ? 2 : 1) * e->nk + 16;
     float *p = be->alloc(total * sizeof(float));
     if (!p)
         return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu MiB of working memory",
@@ -156,7 +181,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
     p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16;
     e->scratch = p, p += scratch;
     e->xval = p, p += net->layers[0].n_in;
-    e->own_wk = p, p += net->n_params;
+    p += (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16; /* each geometry on a 64-byte line */
+    e->own_wk = p, p += e->nk;
     e->wk = e->own_wk;
     if (train)
         e->gk = p;
@@ -230,7 +256,7 @@ void sbp_engine_set_weights(sbp_engine *e, const float *params)
     const int n = weighted(e->net, g);
     e->wk = e->own_wk;
     for (int i = 0; i < n; i++)
-        e->be->synapse[g[i]->spec.kind].weights_in(e->own_wk + g[i]->w_offset,
+        e->be->synapse[g[i]->spec.kind].weights_in(e->own_wk + koff(e, g[i]),
                                                    params + g[i]->w_offset, g[i]);
 }
 
@@ -241,7 +267,7 @@ void sbp_engine_get_weights(const sbp_engine *e, float *params)
     memset(params, 0, e->net->n_params * sizeof(float)); /* host; every weight has a layer */
     for (int i = 0; i < n; i++)
         e->be->synapse[g[i]->spec.kind].grad_out(params + g[i]->w_offset,
-                                                 e->own_wk + g[i]->w_offset, g[i]);
+                                                 e->own_wk + koff(e, g[i]), g[i]);
 }
 
 void sbp_engine_skip_counts(sbp_engine *e)
@@ -263,13 +289,13 @@ void sbp_engine_take_grad(sbp_engine *e, float *dparams)
     const int n = weighted(e->net, g);
     for (int i = 0; i < n; i++)
         e->be->synapse[g[i]->spec.kind].grad_out(dparams + g[i]->w_offset,
-                                                 e->gk + g[i]->w_offset, g[i]);
-    e->be->zero(e->gk, e->net->n_params * sizeof(float));
+                                                 e->gk + koff(e, g[i]), g[i]);
+    e->be->zero(e->gk, e->nk * sizeof(float));
 }
 
 void sbp_engine_drop_grad(sbp_engine *e)
 {
-    e->be->zero(e->gk, e->net->n_params * sizeof(float));
+    e->be->zero(e->gk, e->nk * sizeof(float));
 }
 
 void sbp_engine_reduce(sbp_engine *eng, int n, int threads)
@@ -277,30 +303,25 @@ void sbp_engine_reduce(sbp_engine *eng, int n, int threads)
     float *g[n > 0 ? n : 1];
     for (int i = 0; i < n; i++)
         g[i] = eng[i].gk;
-    eng[0].be->reduce(g, n, eng[0].net->n_params, threads);
+    eng[0].be->reduce(g, n, eng[0].nk, threads);
 }
 
 float *sbp_engine_grad_arena(sbp_engine *e, size_t *n)
 {
-    *n = e->net->n_params;
+    *n = e->nk;
     return e->gk;
 }
 
 int sbp_engine_sgd(sbp_engine *e, float lr, float wd, int threads)
 {
-    const long bad = e->be->sgd(e->own_wk, e->gk, e->net->n_params, lr, wd, threads);
+    const long bad = e->be->sgd(e->own_wk, e->gk, e->nk, lr, wd, threads);
     if (bad < 0)
         return -1;
-    /* Layers occupy the same ranges in every layout: the index names its layer. */
-    const sbp_net *net = e->net;
-    for (int l = 0; l < net->n_layers; l++) {
-        const sbp_layer *L = &net->layers[l];
-        if ((size_t)bad >= L->w_offset && (size_t)bad < L->w_offset + L->w_count)
-            return l;
-        if (L->sc && (size_t)bad >= L->sc->w_offset && (size_t)bad < L->sc->w_offset + L->sc->w_count)
-            return l;
-    }
-    return 0;
+    /* The index names its layer: the last whose weights start at or before it. */
+    int l = 0;
+    while (l + 1 < e->net->n_layers && e->koff[l + 1] <= (size_t)bad)
+        l++;
+    return l;
 }
 
 void sbp_engine_record_output(sbp_engine *e, float *history)
@@ -360,8 +381,8 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
  * and the input x; dx (n, n_in) = the input gradient, or NULL for the first layer. */
 static void synapse_backward(sbp_engine *e, const sbp_layer *L, float *dx, const float *x, int n)
 {
-    e->be->synapse[L->spec.kind].backward(dx, e->gk + L->w_offset, e->cur, x,
-                                          e->wk + L->w_offset, L, n, e->scratch);
+    e->be->synapse[L->spec.kind].backward(dx, e->gk + koff(e, L), e->cur, x,
+                                          e->wk + koff(e, L), L, n, e->scratch);
 }
 
 /* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
@@ -372,7 +393,7 @@ static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs,
         e->be->shortcut_add(e->cur, xs, sc, n);
         return;
     }
-    e->be->synapse[sc->spec.kind].forward(e->cur_sc, xs, e->wk + sc->w_offset, sc, n,
+    e->be->synapse[sc->spec.kind].forward(e->cur_sc, xs, e->wk + koff(e, sc), sc, n,
                                            e->scratch);
     e->be->add(e->cur, e->cur_sc, (size_t)n * L->n_out);
 }
@@ -444,9 +465,9 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                 be->add_rows(e->counts[l], x, L->n_in, n);
             const sbp_synapse_ops *syn = &be->synapse[L->spec.kind];
             if (xev)
-                syn->forward_events(e->cur, x, xev, params + L->w_offset, L, n, e->scratch);
+                syn->forward_events(e->cur, x, xev, params + e->koff[l], L, n, e->scratch);
             else
-                syn->forward(e->cur, x, params + L->w_offset, L, n, e->scratch);
+                syn->forward(e->cur, x, params + e->koff[l], L, n, e->scratch);
             if (L->sc) {
                 const float *xs = shortcut_source(e, L);
                 shortcut_forward(e, L, xs, n);

@@ -50,10 +50,14 @@ typedef struct sbp_engine {
                                order (input_staging), or NULL */
     float *scratch;         /* kernel scratch */
     float *xval;            /* (n_in of layer 0) encoded input values |x|·gain, signed */
-    const float *wk;        /* (n_params) weights in the backend's layout (weights_in):
-                               own_wk, or another engine's (sbp_engine_share_weights) */
+    const float *wk;        /* (nk) weights in the backend's layout (weights_in): own_wk,
+                               or another engine's (sbp_engine_share_weights) */
     float *own_wk;          /* this engine's copy (untouched, so never resident, if shared) */
-    float *gk;              /* (n_params) gradient sum in that layout (training only) */
+    float *gk;              /* (nk) gradient sum in that layout (training only) */
+    /* Where each geometry's weights start in wk and gk: layer l's at koff[l], its convolution
+     * shortcut's at koff_sc[l], each on a 64-byte boundary and as long as the backend's layout
+     * needs (weights_floats, else w_count); nk floats in all. */
+    size_t koff[SBP_MAX_LAYERS], koff_sc[SBP_MAX_LAYERS], nk;
     sbp_input in;           /* the current sample's input */
     void *block;            /* the single backend allocation behind every float buffer above */
     uint64_t *bits;         /* all spike bit arrays (exact mode) */

@@ -104,7 +104,8 @@ const sbp_backend sbp_backend_cpu = {
         {
             [SBP_LAYER_CONV] = {sbp_conv_forward_fast, sbp_conv_backward_fast, sbp_conv_scratch,
                                 sbp_conv_to_kernel_layout, sbp_conv_add_from_kernel_layout,
-                                sbp_conv_forward_events, sbp_conv_takes_events},
+                                sbp_conv_forward_events, sbp_conv_takes_events,
+                                sbp_conv_weights_floats},
             [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
             [SBP_LAYER_DENSE] = CPU_DENSE,
             [SBP_LAYER_OUTPUT] = CPU_DENSE,

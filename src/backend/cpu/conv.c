@@ -5,10 +5,10 @@
  * Layouts (backend/backend.h): every chunk is time-major, one row of n neurons per step. The
  * reference loops (backend/reference/conv.c, channel-first, PyTorch-layout weights) are the
  * oracle these are tested against (tests/test_kernels.c). These work channel-last — x (tc, H, W, Cin), I
- * (tc, Ho, Wo, Cout) — with weights in "kernel layout" Wt (k·k·Cin, Cout), so that the weights
- * one input event touches are contiguous rows and one GEMM (im2col rows × Wt) gives the
- * neurons' layout directly; they choose per chunk between an event-driven scatter (sparse
- * input) and im2col + SGEMM (dense input).
+ * (tc, Ho, Wo, Cout) — with weights in "kernel layout" Wt (conv.h: rows of Cout, one block per
+ * input channel and kernel row), so that the weights one input event touches are contiguous
+ * rows and one GEMM (im2col rows × Wt) gives the neurons' layout directly; they choose per
+ * chunk between an event-driven scatter (sparse input) and im2col + SGEMM (dense input).
  */
 #include "backend/cpu/conv.h"
 
@@ -28,8 +28,10 @@ static size_t align16(size_t n)
 
 /* ------------------------------------------------------------------ fast path, channel-last
  *
- * x (tc, H, W, Cin), I and gI (tc, Ho, Wo, Cout). Kernel layout Wt (K, Cout) with row
- * (ci·k + ky)·k + r, r = k − 1 − kx: the taps of one input channel and kernel row, mirrored.
+ * x (tc, H, W, Cin), I and gI (tc, Ho, Wo, Cout). Kernel layout Wt: row r = k − 1 − kx of
+ * block (ci, ky) at sbp_conv_wt (conv.h), the taps of one input channel and kernel row,
+ * mirrored, in a block padded to whole vectors; im2col's K = k·k·Cin index (ci·k + ky)·k + r
+ * without the padding.
  * With stride 1 an input event at (iy, ix) feeds, through kernel row ky, the outputs
  * ox = ix + pad − k + 1 + r of output row oy = iy + pad − ky: consecutive r reach consecutive
  * output pixels, whose Cout channels are adjacent in I, and their weights are adjacent rows of
@@ -105,10 +107,21 @@ static void col2im_hwc(float *dx, const float *col, const sbp_layer *L, int nt)
     }
 }
 
+/* Whether the kernel layout pads its blocks, so that SGEMM needs an unpadded copy (K, Cout). */
+static int padded(const sbp_layer *L)
+{
+    return sbp_conv_block(L) != (size_t)L->spec.kernel * L->out_c;
+}
+
+size_t sbp_conv_weights_floats(const sbp_layer *L)
+{
+    return (size_t)L->in_c * (size_t)L->spec.kernel * sbp_conv_block(L);
+}
+
 size_t sbp_conv_scratch(const sbp_layer *L, int tc)
 {
     const size_t block = (size_t)gemm_block_steps(L, tc) * sbp_layer_positions(L) * KDIM(L);
-    const size_t gemm = 2 * align16(block);
+    const size_t gemm = 2 * align16(block) + (padded(L) ? 2 * align16(KDIM(L) * L->out_c) : 0);
     size_t sparse = align16((size_t)L->out_c) + sbp_events_scratch(L->n_in, tc) +
                     sbp_conv_cols_scratch(L);
     if (sparse < sbp_conv_pull_scratch(L))
@@ -118,21 +131,24 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 
-/* Row of Wt of PyTorch weight (co, ci, ky, kx) — see the layout above. */
-static inline size_t wt_row(int k, int ci, int ky, int kx)
+/* Where PyTorch weight (·, ci, ky, kx) starts in Wt — see the layout above. */
+static inline size_t wt_at(const sbp_layer *L, int ci, int ky, int kx)
 {
-    return ((size_t)ci * k + ky) * k + (k - 1 - kx);
+    return sbp_conv_wt(L, ci, ky, L->spec.kernel - 1 - kx);
 }
 
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L)
 {
     const int k = L->spec.kernel, Ci = L->in_c;
-    const size_t C = (size_t)L->out_c;
+    const size_t C = (size_t)L->out_c, run = (size_t)k * C, B = sbp_conv_block(L);
+    for (int ci = 0; ci < Ci; ci++) /* the padding of every block */
+        for (int ky = 0; ky < k; ky++)
+            memset(Wt + sbp_conv_wt(L, ci, ky, 0) + run, 0, (B - run) * sizeof(float));
     for (size_t co = 0; co < C; co++)
         for (int ci = 0; ci < Ci; ci++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    Wt[wt_row(k, ci, ky, kx) * C + co] = W[((co * Ci + ci) * k + ky) * k + kx];
+                    Wt[wt_at(L, ci, ky, kx) + co] = W[((co * Ci + ci) * k + ky) * k + kx];
 }
 
 void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L)
@@ -143,7 +159,24 @@ void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_laye
         for (int ci = 0; ci < Ci; ci++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    dW[((co * Ci + ci) * k + ky) * k + kx] += dWt[wt_row(k, ci, ky, kx) * C + co];
+                    dW[((co * Ci + ci) * k + ky) * k + kx] += dWt[wt_at(L, ci, ky, kx) + co];
+}
+
+/* The padded kernel layout's blocks packed as the (K, Cout) matrix SGEMM takes (dst), and a
+ * packed gradient added back (dWt += src). */
+static void pack_blocks(float *dst, const float *Wt, const sbp_layer *L)
+{
+    const size_t run = (size_t)L->spec.kernel * L->out_c, B = sbp_conv_block(L);
+    for (size_t b = 0; b < (size_t)L->in_c * L->spec.kernel; b++)
+        memcpy(dst + b * run, Wt + b * B, run * sizeof(float));
+}
+
+static void add_blocks(float *dWt, const float *src, const sbp_layer *L)
+{
+    const size_t run = (size_t)L->spec.kernel * L->out_c, B = sbp_conv_block(L);
+    for (size_t b = 0; b < (size_t)L->in_c * L->spec.kernel; b++)
+        for (size_t i = 0; i < run; i++)
+            dWt[b * B + i] += src[b * run + i];
 }
 
 void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
@@ -151,6 +184,11 @@ void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_
 {
     const size_t K = KDIM(L), P = sbp_layer_positions(L);
     const int C = L->out_c, tb = gemm_block_steps(L, tc);
+    if (padded(L)) { /* SGEMM takes (K, Cout) without gaps: a packed copy after the columns */
+        float *packed = ws + 2 * align16((size_t)tb * P * K);
+        pack_blocks(packed, Wt, L);
+        Wt = packed;
+    }
     for (int t0 = 0; t0 < tc; t0 += tb) {
         const int nt = tc - t0 < tb ? tc - t0 : tb;
         im2col_hwc(ws, x + (size_t)t0 * L->n_in, L, nt);
@@ -166,13 +204,21 @@ void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float 
     const size_t K = KDIM(L), P = sbp_layer_positions(L);
     const int C = L->out_c, tb = gemm_block_steps(L, tc);
     float *col = ws, *dcol = ws + align16((size_t)tb * P * K);
+    float *dWp = dWt; /* padded layout: W and dW packed after the columns, dW added back below */
+    if (padded(L)) {
+        float *packed = ws + 2 * align16((size_t)tb * P * K);
+        dWp = packed + align16(K * (size_t)C);
+        pack_blocks(packed, Wt, L);
+        memset(dWp, 0, K * (size_t)C * sizeof(float));
+        Wt = packed;
+    }
     for (int t0 = 0; t0 < tc; t0 += tb) {
         const int nt = tc - t0 < tb ? tc - t0 : tb, M = (int)(nt * P);
         const float *g = gI + (size_t)t0 * L->n_out;
         im2col_hwc(col, x + (size_t)t0 * L->n_in, L, nt);
         /* dWt (K, Cout) += colᵀ (K, M) × gI (M, Cout) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, C, M, 1.0f, col, (int)K, g,
-                    C, 1.0f, dWt, C);
+                    C, 1.0f, dWp, C);
         if (!dx)
             continue;
         /* dcol (M, K) = gI (M, Cout) × Wtᵀ (Cout, K) */
@@ -182,6 +228,8 @@ void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float 
         memset(d, 0, sizeof(float) * (size_t)nt * L->n_in);
         col2im_hwc(d, dcol, L, nt);
     }
+    if (dWp != dWt)
+        add_blocks(dWt, dWp, L);
 }
 
 /* The taps of input coordinate i along one axis (size `in` → `out`, kernel k, stride s, pad):
@@ -228,8 +276,8 @@ static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, con
                 const size_t len = (size_t)(kx1 - kx0 + 1) * C;
                 for (int ky = ky0; ky <= ky1; ky++) {
                     const int oy = iy + pad - ky;
-                    axpy(It + ((size_t)oy * Wo + ox0) * C,
-                         Wt + (((size_t)ci * k + ky) * k + r0) * C, v, len);
+                    axpy(It + ((size_t)oy * Wo + ox0) * C, Wt + sbp_conv_wt(L, ci, ky, r0), v,
+                         len);
                 }
                 continue;
             }
@@ -240,8 +288,7 @@ static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, con
                 for (int kx = 0; kx < k; kx++) {
                     const int ox = tap(ix, pad, kx, s, Wo);
                     if (ox >= 0)
-                        axpy(It + ((size_t)oy * Wo + ox) * C, Wt + wt_row(k, ci, ky, kx) * C, v,
-                             C);
+                        axpy(It + ((size_t)oy * Wo + ox) * C, Wt + wt_at(L, ci, ky, kx), v, C);
                 }
             }
         }
@@ -279,7 +326,7 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
                     const size_t len = (size_t)(kx1 - kx0 + 1) * C;
                     for (int ky = ky0; ky <= ky1; ky++) {
                         const int oy = iy + pad - ky;
-                        const size_t wi = (((size_t)ci * k + ky) * k + r0) * C;
+                        const size_t wi = sbp_conv_wt(L, ci, ky, r0);
                         const float *gr = g + ((size_t)oy * Wo + ox0) * C;
                         if (dx)
                             d += update_dot(dWt + wi, Wt + wi, gr, v, len);
@@ -296,7 +343,7 @@ static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float
                         const int ox = tap(ix, pad, kx, s, Wo);
                         if (ox < 0)
                             continue;
-                        const size_t wi = wt_row(k, ci, ky, kx) * C;
+                        const size_t wi = wt_at(L, ci, ky, kx);
                         const float *gr = g + ((size_t)oy * Wo + ox) * C;
                         if (dx)
                             d += update_dot(dWt + wi, Wt + wi, gr, v, C);

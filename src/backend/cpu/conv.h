@@ -6,9 +6,12 @@
  * *_gemm  im2col + SGEMM; *_sparse event-driven scatter over the input's nonzeros;
  * *_fast  picks one of the two per chunk from the input's density.
  * They work channel-last (x (tc, H, W, Cin), I (tc, Ho, Wo, Cout)) and take weights Wt and
- * accumulate gradients dWt in kernel layout (K, Cout), row (ci·k + ky)·k + (k − 1 − kx) (the
- * taps of one kernel row mirrored, so that an input event's taps along a row are one run,
- * conv.c), converted with the two *_kernel_layout functions.
+ * accumulate gradients dWt in kernel layout: for each input channel ci and kernel row ky one
+ * block of sbp_conv_block(L) floats, the k·Cout weights of the row's taps r = k − 1 − kx
+ * (mirrored, so that an input event's taps along a row are one run, conv.c), Cout apiece, then
+ * zeros up to a whole number of vectors, so that every block starts on a 64-byte line (LeNet's
+ * 20 → 50 blocks of 250 floats started anywhere, and the loads that straddled two lines cost
+ * its forward 10 %); converted with the two *_kernel_layout functions.
  *
  * The input gradient dx of the sparse kernel is computed only where x ≠ 0 and is 0 elsewhere.
  * That is all a spiking layer below ever reads: its g_s[t] matters only at steps where it
@@ -29,10 +32,27 @@ static inline void sbp_conv_taps_s1(int i, int pad, int k, int out, int *lo, int
     *hi = b < k - 1 ? b : k - 1;
 }
 
+/* Floats of one (input channel, kernel row) block of the kernel layout: k·Cout rounded up to 16. */
+static inline size_t sbp_conv_block(const sbp_layer *L)
+{
+    return ((size_t)L->spec.kernel * (size_t)L->out_c + 15) & ~(size_t)15;
+}
+
+/* Where weight (ci, ky, tap r = k − 1 − kx) starts in the kernel layout (Cout floats). */
+static inline size_t sbp_conv_wt(const sbp_layer *L, int ci, int ky, int r)
+{
+    return ((size_t)ci * (size_t)L->spec.kernel + (size_t)ky) * sbp_conv_block(L) +
+           (size_t)r * (size_t)L->out_c;
+}
+
+/* Floats of the kernel layout: Cin · k blocks (backend.h: weights_floats). */
+size_t sbp_conv_weights_floats(const sbp_layer *L);
+
 /* Floats of scratch the fast kernels need for a chunk of tc steps (64-byte aligned). */
 size_t sbp_conv_scratch(const sbp_layer *L, int tc);
 
 
+/* Wt (kernel layout, sbp_conv_weights_floats, padding included) = W (PyTorch layout). */
 void sbp_conv_to_kernel_layout(float *Wt, const float *W, const sbp_layer *L);
 /* dW (PyTorch layout) += dWt (kernel layout). */
 void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_layer *L);

@@ -103,7 +103,7 @@ static SBP_TARGET_AVX512 void pull_dispatch(int nv, float *out, const float *xt,
  * the kernel rows inside the map, iy0 = oy − pad. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void pull_block3(
     const int PX, const int NV, float *out, size_t C, const float *xt, const uint64_t *bits,
-    int iy0, int ky0, int ky1, int ix0, int Wd, int Ci, const float *Wt)
+    int iy0, int ky0, int ky1, int ix0, int Wd, int Ci, const float *Wt, size_t B)
 {
     enum { K = 3 };
     __m512 acc[4][BLOCK_VECS];
@@ -124,8 +124,8 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void pull_block3(
                     const int ci = wi * 64 + __builtin_ctzll(word);
                     word &= word - 1;
                     const __m512 v = _mm512_set1_ps(xt[px + ci]);
-                    /* weight row of (ci, ky, kx): ((ci·K + ky)·K + K − 1 − kx)·C */
-                    const float *w0 = Wt + (((size_t)ci * K + ky) * K + K - 1) * C;
+                    /* weight row of (ci, ky, kx): (ci·K + ky)·B + (K − 1 − kx)·C (conv.h) */
+                    const float *w0 = Wt + ((size_t)ci * K + ky) * B + (K - 1) * C;
                     for (int j = 0; j < PX; j++) {
                         const int kx = c - j;
                         if (kx < 0 || kx >= K)
@@ -163,15 +163,15 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int H = L->in_h, Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
-    const size_t C = (size_t)L->out_c, words = (L->n_in + 63) / 64;
+    const size_t C = (size_t)L->out_c, words = (L->n_in + 63) / 64, B = sbp_conv_block(L);
     uint64_t *bits = (uint64_t *)(void *)ws;
     uint32_t *woff = (uint32_t *)(void *)(bits + words);
     /* A kernel row's inputs, kx = 0 … k−1 and ci = 0 … Ci−1, are bits kx·Ci + ci from the row's
-     * first pixel; woff gives each one's weight row relative to the kernel row (conv.c layout:
-     * row (ci·k + ky)·k + k − 1 − kx). */
+     * first pixel; woff gives each one's weight row relative to the kernel row's block for
+     * channel 0 (conv.h layout: (ci·k + ky)·B + (k − 1 − kx)·C). */
     for (int kx = 0; kx < k; kx++)
         for (int ci = 0; ci < Ci; ci++)
-            woff[kx * Ci + ci] = (uint32_t)((((size_t)ci * k) * k + (k - 1 - kx)) * C);
+            woff[kx * Ci + ci] = (uint32_t)((size_t)ci * k * B + (size_t)(k - 1 - kx) * C);
     for (int t = 0; t < tc; t++) {
         const float *xt = x + (size_t)t * L->n_in;
         float *It = I + (size_t)t * L->n_out;
@@ -184,11 +184,11 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
             if (block3_usable(L) && C == 64)
                 for (; ox + 4 <= Wo; ox += 4)
                     pull_block3(4, 4, It + ((size_t)oy * Wo + ox) * C, C, xt, bits, iy0, ky0,
-                                ky1, ox - pad, Wd, Ci, Wt);
+                                ky1, ox - pad, Wd, Ci, Wt, B);
             else if (block3_usable(L))
                 for (; ox + 2 <= Wo; ox += 2)
                     pull_block3(2, 8, It + ((size_t)oy * Wo + ox) * C, C, xt, bits, iy0, ky0,
-                                ky1, ox - pad, Wd, Ci, Wt);
+                                ky1, ox - pad, Wd, Ci, Wt, B);
             for (; ox < Wo; ox++) {
                 const int ix0 = ox * s - pad;
                 const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + k > Wd ? Wd - ix0 : k;
@@ -198,7 +198,7 @@ static SBP_TARGET_AVX512 void forward_pull(float *I, const float *x, const float
                 /* the rows of the receptive field inside the input, from kx0 on */
                 for (int ky = ky0; ky < ky1 && kx0 < kx1; ky++, nrows++) {
                     b0[nrows] = ((size_t)(iy0 + ky) * Wd + (ix0 + kx0)) * Ci;
-                    wrow[nrows] = Wt + (size_t)ky * k * C;
+                    wrow[nrows] = Wt + (size_t)ky * B;
                 }
                 const uint32_t len = (uint32_t)((kx1 - kx0) * Ci);
                 const uint32_t *wo = woff + (size_t)kx0 * Ci;

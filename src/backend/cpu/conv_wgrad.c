@@ -242,7 +242,7 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
         if (!n)
             continue;
         for (int ky = 0; ky < k; ky++) {
-            const size_t row = ((size_t)c * k + ky) * k * (size_t)C;
+            const size_t row = sbp_conv_wt(L, c, ky, 0);
             channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx, gI, L, c, ky);
         }
     }
