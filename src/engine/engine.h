@@ -119,9 +119,10 @@ void sbp_engine_drop_grad(sbp_engine *e);
  * the others are zeroed. threads: host threads to use. */
 void sbp_engine_reduce(sbp_engine *eng, int n, int threads);
 
-/* The gradient sum of e (after sbp_engine_reduce: the sum over all workers): n_params floats in
- * the backend's layout and memory, for a communicator to sum across processes in place (only
- * where e->be->host_memory). Elementwise sums of it are the same bits in any layout. */
+/* The gradient sum of e (after sbp_engine_reduce: the sum over all workers): *n = e->nk floats
+ * in the backend's layout and memory (its padding zeros included), for a communicator to sum
+ * across processes in place (only where e->be->host_memory). Elementwise sums of it are the
+ * same bits in any layout. */
 float *sbp_engine_grad_arena(sbp_engine *e, size_t *n);
 
 /* One SGD step with weight decay (§3) on e's own weights with e's gradient sum, both in the

@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_VECS 16 /* k·Cout ≤ 256 floats */
+#define MAX_VECS 16 /* a kernel row's block (k·Cout, padded) ≤ 256 floats */
 
 /* One event of a column: its value, input row and weight offset (ci·k + iy + pad)·kr, so
  * that its weights for output row oy are at w0 + woff − oy·kr (kernel row iy + pad − oy):
@@ -108,7 +108,7 @@ static SBP_TARGET_AVX512 void column_dispatch(int nv, float *out, size_t row, co
     switch (nv) {
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        column(N, out, row, ev, n, w0, kr, len, k, pad, Ho);                               \
+        column(N, out, row, ev, n, w0, kr, len, k, pad, Ho);                                   \
         break;
         SBP_VECTOR_COUNTS(CASE)
 #undef CASE
