@@ -162,21 +162,20 @@ void sbp_conv_add_from_kernel_layout(float *dW, const float *dWt, const sbp_laye
                     dW[((co * Ci + ci) * k + ky) * k + kx] += dWt[wt_at(L, ci, ky, kx) + co];
 }
 
-/* The padded kernel layout's blocks packed as the (K, Cout) matrix SGEMM takes (dst), and a
- * packed gradient added back (dWt += src). */
-static void pack_blocks(float *dst, const float *Wt, const sbp_layer *L)
+/* The padded kernel layout's blocks as the (K, Cout) matrix SGEMM takes (packed = Wt), and
+ * back (Wt = packed; the padding untouched). */
+static void pack_blocks(float *packed, const float *Wt, const sbp_layer *L)
 {
     const size_t run = (size_t)L->spec.kernel * L->out_c, B = sbp_conv_block(L);
     for (size_t b = 0; b < (size_t)L->in_c * L->spec.kernel; b++)
-        memcpy(dst + b * run, Wt + b * B, run * sizeof(float));
+        memcpy(packed + b * run, Wt + b * B, run * sizeof(float));
 }
 
-static void add_blocks(float *dWt, const float *src, const sbp_layer *L)
+static void unpack_blocks(float *Wt, const float *packed, const sbp_layer *L)
 {
     const size_t run = (size_t)L->spec.kernel * L->out_c, B = sbp_conv_block(L);
     for (size_t b = 0; b < (size_t)L->in_c * L->spec.kernel; b++)
-        for (size_t i = 0; i < run; i++)
-            dWt[b * B + i] += src[b * run + i];
+        memcpy(Wt + b * B, packed + b * run, run * sizeof(float));
 }
 
 void sbp_conv_forward_gemm(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
@@ -204,12 +203,14 @@ void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float 
     const size_t K = KDIM(L), P = sbp_layer_positions(L);
     const int C = L->out_c, tb = gemm_block_steps(L, tc);
     float *col = ws, *dcol = ws + align16((size_t)tb * P * K);
-    float *dWp = dWt; /* padded layout: W and dW packed after the columns, dW added back below */
+    /* padded layout: W and dW packed after the columns (SGEMM adds into dW as before, so the
+     * same bits), dW unpacked below */
+    float *dWp = dWt;
     if (padded(L)) {
         float *packed = ws + 2 * align16((size_t)tb * P * K);
         dWp = packed + align16(K * (size_t)C);
         pack_blocks(packed, Wt, L);
-        memset(dWp, 0, K * (size_t)C * sizeof(float));
+        pack_blocks(dWp, dWt, L);
         Wt = packed;
     }
     for (int t0 = 0; t0 < tc; t0 += tb) {
@@ -229,7 +230,7 @@ void sbp_conv_backward_gemm(float *dx, float *dWt, const float *gI, const float 
         col2im_hwc(d, dcol, L, nt);
     }
     if (dWp != dWt)
-        add_blocks(dWt, dWp, L);
+        unpack_blocks(dWt, dWp, L);
 }
 
 /* The taps of input coordinate i along one axis (size `in` → `out`, kernel k, stride s, pad):
