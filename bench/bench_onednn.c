@@ -199,9 +199,8 @@ int main(int argc, char **argv)
         const sbp_layer *L = &layers[0];
         const size_t nx = (size_t)tc * L->n_in, nI = (size_t)tc * L->n_out;
         float *x = falloc(nx), *I = falloc(nI), *gI = falloc(nI), *dx = falloc(nx);
-        /* ours in the kernel layout (padding included), oneDNN's in PyTorch's */
-        const size_t nk = sbp_conv_weights_floats(L) > L->w_count ? sbp_conv_weights_floats(L)
-                                                                  : L->w_count;
+        /* ours in the kernel layout (padding included: at least w_count, oneDNN's) */
+        const size_t nk = sbp_conv_weights_floats(L);
         float *W = falloc(nk), *dW = falloc(nk);
         float *ws = falloc(sbp_conv_scratch(L, tc));
         for (size_t i = 0; i < nx; i++)

@@ -381,8 +381,8 @@ static void layer_input(const sbp_engine *e, int l, int t0, int n, float *x)
  * and the input x; dx (n, n_in) = the input gradient, or NULL for the first layer. */
 static void synapse_backward(sbp_engine *e, const sbp_layer *L, float *dx, const float *x, int n)
 {
-    e->be->synapse[L->spec.kind].backward(dx, e->gk + koff(e, L), e->cur, x,
-                                          e->wk + koff(e, L), L, n, e->scratch);
+    const size_t o = koff(e, L);
+    e->be->synapse[L->spec.kind].backward(dx, e->gk + o, e->cur, x, e->wk + o, L, n, e->scratch);
 }
 
 /* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
