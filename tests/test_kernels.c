@@ -39,6 +39,8 @@
 #include "backend/cpu/events.h"
 #include "net/layer.h"
 #include "backend/host/neuron.h"
+#include "backend/cpu/neuron_pool.h"
+#include "core/cpu.h"
 #include "backend/cpu/pool.h"
 #include "net/net.h"
 
@@ -935,6 +937,135 @@ static void test_neuron(void) {
     printf("neuron: %d cases (chunked vs whole forward and backward, scalar loop)\n", cases);
 }
 
+/* ---------------------------------------------------------------- neurons + pooling */
+
+/* The cpu backend's neurons and 2×2 pooling in one pass (backend/cpu/neuron_pool.c) against the
+ * two kernels it stands for, each tested against its reference above: the same pooled current,
+ * membrane, γ, LF and spike bits, bit for bit, chunk by chunk (uneven chunks, bits at t0).
+ * keep: 1 γ, 2 LF, 4 bits (inference 0, analysis 1, aggregate 3, exact 7). Without AVX-512
+ * the one pass declines (the engine then calls the two kernels): checked, nothing to compare. */
+static void neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int keep,
+                             float mean, const char *what)
+{
+    const size_t n = L->n_out, np = Pl->n_out;
+    char tag[160];
+    snprintf(tag, sizeof tag, "%s: neurons+pool %dx%dx%d T %d keep %d mean %.2f", what,
+             L->out_h, L->out_w, L->out_c, T, keep, (double)mean);
+    float *I = falloc((size_t)T * n), *Ic = falloc((size_t)T * n), *y = falloc((size_t)T * n);
+    float *Pa = falloc((size_t)T * np), *Pb = falloc((size_t)T * np);
+    float *ws = falloc(sbp_neuron_pool_scratch(L, 7));
+    for (size_t i = 0; i < (size_t)T * n; i++)
+        I[i] = 0.45f * nrand() + mean;
+    fill_nan(Pa, (size_t)T * np);
+    fill_nan(Pb, (size_t)T * np);
+    neuron_buf a, b;
+    nb_init(&a, L, T, NULL);
+    nb_init(&b, L, T, NULL);
+    neuron_buf *both[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        if (!(keep & 1))
+            both[k]->st.count = NULL;
+        if (!(keep & 2))
+            both[k]->st.trace = NULL;
+        if (!(keep & 4))
+            both[k]->st.bits = NULL;
+    }
+    int fused = 1;
+    for (int t0 = 0, i = 0; t0 < T; i++) {
+        int tc = chunk_len(i);
+        if (tc > T - t0)
+            tc = T - t0;
+        slice_steps(Ic, I, n, t0, tc);
+        sbp_neuron_forward(y, Ic, &a.st, L, t0, tc);
+        sbp_pool_forward_fast(Pa + (size_t)t0 * np, y, Pl, tc);
+        fused &= sbp_neuron_pool_forward(Pb + (size_t)t0 * np, Ic, &b.st, L, Pl, t0, tc, ws);
+        t0 += tc;
+    }
+    CHECK(fused == sbp_use_avx512(), "%s: fused where AVX-512 is (%d, AVX-512 %d)", tag, fused,
+          sbp_use_avx512());
+    if (fused) {
+        size_t spikes = 0;
+        for (size_t i = 0; i < (size_t)T * np; i++)
+            spikes += Pa[i] != 0.0f;
+        CHECK(spikes > 0, "%s: no spike reached the pooling (the case tests nothing)", tag);
+        CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
+        CHECK(floats_identical(a.v, b.v, n), "%s: membrane differs", tag);
+        if (keep & 1)
+            CHECK(floats_identical(a.count, b.count, n), "%s: spike counts differ", tag);
+        if (keep & 2)
+            CHECK(floats_identical(a.trace, b.trace, n), "%s: traces differ", tag);
+        if (keep & 4)
+            CHECK(bits_equal(a.bits, b.bits, n, T), "%s: spike bits differ", tag);
+    }
+    nb_free(&a);
+    nb_free(&b);
+    free(I), free(Ic), free(y), free(Pa), free(Pb), free(ws);
+}
+
+/* A convolution (3×3, pad 1, or the notation's) and the pooling above it. */
+static int conv_pool_layers(sbp_layer *layers, const char *notation)
+{
+    sbp_net_spec spec;
+    sbp_error err = {0};
+    size_t np;
+    return sbp_net_spec_parse(&spec, notation, &err) == SBP_OK &&
+           sbp_net_resolve(layers, NULL, &np, &spec, &err) == SBP_OK;
+}
+
+static void test_neuron_pool(void)
+{
+    int cases = 0;
+    rng_state = TEST_RNG_SEED ^ 0x5A5A;
+    sbp_layer layers[SBP_MAX_LAYERS];
+    /* LeNet's two: image rows of 560 floats (whole 16-neuron words) and of 700 (not) */
+    if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
+        const int keeps[] = {0, 3, 7};
+        for (int k = 0; k < 3; k++) {
+            neuron_pool_case(&layers[0], &layers[1], 20, keeps[k], 0.15f, "LeNet conv 1");
+            neuron_pool_case(&layers[2], &layers[3], 20, keeps[k], 0.15f, "LeNet conv 2");
+            cases += 2;
+        }
+    } else
+        CHECK(0, "LeNet's layers resolve");
+    /* other shapes: every row alignment, every kept set, spikes now and then or most steps */
+    for (int trial = 0; trial < 40; trial++) {
+        char notation[96];
+        const int h = 2 * irand(1, 6), w = 2 * irand(1, 6), ci = irand(1, 3), co = irand(1, 70);
+        snprintf(notation, sizeof notation, "%dx%dx%d-%dC3-P2-4FC-2", h, w, ci, co);
+        const int ok = conv_pool_layers(layers, notation);
+        CHECK(ok, "layers %s resolve", notation);
+        if (!ok)
+            continue;
+        static const int keeps[] = {0, 1, 3, 7}; /* what the engine keeps: LF implies γ */
+        neuron_pool_case(&layers[0], &layers[1], irand(1, 30), keeps[trial % 4],
+                         trial % 3 == 1 ? 0.7f : 0.15f, notation);
+        cases++;
+    }
+    /* where it does not apply: a dropout mask (scaled spikes), an odd map */
+    if (conv_pool_layers(layers, "6x6x2-5C3-P2-4FC-2")) {
+        float mask[180], I[180], P[45], ws[512];
+        for (int i = 0; i < 180; i++)
+            mask[i] = 1.25f, I[i] = 2.0f;
+        sbp_neuron_state st = {.v = falloc(180), .mask = mask};
+        CHECK(!sbp_neuron_pool_forward(P, I, &st, &layers[0], &layers[1], 0, 1, ws),
+              "neurons+pool: declines a masked layer");
+        free(st.v);
+    }
+    if (conv_pool_layers(layers, "7x6x2-5C3-P2-4FC-2")) {
+        float I[210], P[45], ws[512];
+        sbp_neuron_state st = {.v = falloc(210)};
+        CHECK(!sbp_neuron_pool_forward(P, I, &st, &layers[0], &layers[1], 0, 1, ws),
+              "neurons+pool: declines an odd map");
+        free(st.v);
+    }
+    if (sbp_use_avx512())
+        printf("neurons+pool: %d cases (one pass vs neurons then pooling, bit for bit)\n", cases);
+    else
+        printf("neurons+pool: %d cases declined without AVX-512 as they should; comparison "
+               "SKIPPED (the engine calls the two kernels there)\n",
+               cases);
+}
+
 /* ---------------------------------------------------------------- events */
 
 /* The event list (vector path where the CPU has one) against the plain loop: same offsets,
@@ -1104,5 +1235,6 @@ int main(void) {
     test_dense();
     test_pool();
     test_neuron();
+    test_neuron_pool();
     return check_finish("test_kernels");
 }

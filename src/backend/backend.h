@@ -166,6 +166,16 @@ typedef struct sbp_backend {
     size_t (*events_bytes)(size_t n, int tc);
     void (*neuron_forward_events)(float *y, void *ev, const float *I, sbp_neuron_state *st,
                                   const sbp_layer *L, int t0, int tc);
+    /* Optional, both or neither (NULL: not fused). A spiking layer L and the pooling layer P
+     * above it in one pass: L's neurons over steps t0 … t0+tc−1 as neuron_forward advances
+     * them (the same state and bits), and P's current Ip (tc, n_out of P) as P's synapse would
+     * make it from L's spikes — which are not written. Returns 0, doing nothing, where the
+     * backend does not fuse them (the engine then calls the two); ws holds
+     * neuron_pool_scratch(L, tc) floats. */
+    int (*neuron_forward_pool)(float *Ip, const float *I, sbp_neuron_state *st,
+                               const sbp_layer *L, const sbp_layer *P, int t0, int tc,
+                               float *ws);
+    size_t (*neuron_pool_scratch)(const sbp_layer *L, int tc);
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);

@@ -55,6 +55,18 @@ static int lists_wanted(const sbp_backend *be, const sbp_net *net, int l)
     return syn->forward_events && (!syn->takes_events || syn->takes_events(above));
 }
 
+/* Whether layer l's neurons and the pooling layer above may run as one backend call
+ * (neuron_forward_pool): nothing but that pooling reads l's spikes (no shortcut keeps them, no
+ * event lists, no input counts of a pooling layer, which has no weights), and nothing enters
+ * the pooling layer besides them. */
+static int pool_fusable(const sbp_backend *be, const sbp_net *net, int l, const int *source)
+{
+    if (!be->neuron_forward_pool || l + 1 >= net->n_layers || !is_spiking(&net->layers[l]))
+        return 0;
+    const sbp_layer *P = &net->layers[l + 1];
+    return P->spec.kind == SBP_LAYER_POOL && !P->sc && !source[l] && !lists_wanted(be, net, l);
+}
+
 sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_backend *be,
                            int train, sbp_backward mode, int tc_override, sbp_error *err)
 {
@@ -104,6 +116,10 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
             total += L->n_in; /* counts */
         size_t s = be->synapse[L->spec.kind].scratch(L, tc);
         scratch = s > scratch ? s : scratch;
+        if (pool_fusable(be, net, l, source)) {
+            s = be->neuron_pool_scratch(L, tc);
+            scratch = s > scratch ? s : scratch;
+        }
         if (source[l])
             total += (train ? 2 : 1) * (size_t)tc * L->n_out;
         if (L->sc) {
@@ -195,6 +211,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
             ev_n = net->layers[l].n_out;
     for (int l = 0; ev_n && l < net->n_layers; l++)
         e->lists[l] = lists_wanted(be, net, l);
+    for (int l = 0; l < net->n_layers; l++)
+        e->fuse_pool[l] = pool_fusable(be, net, l, source);
     if (ev_n && !(e->ev = be->alloc(be->events_bytes(ev_n, tc)))) {
         sbp_engine_release(e);
         return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
@@ -475,6 +493,24 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                     be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
+            if (e->fuse_pool[l] && be->neuron_forward_pool(y, e->cur, &e->st[l], L,
+                                                           &net->layers[l + 1], t0, n,
+                                                           e->scratch)) {
+                /* y holds the pooling layer's current; its neurons write into x's rows */
+                l++;
+                L = &net->layers[l];
+                float *yp = e->act[which];
+                void *yev = e->lists[l] ? e->ev : NULL;
+                if (yev)
+                    be->neuron_forward_events(yp, yev, y, &e->st[l], L, t0, n);
+                else
+                    be->neuron_forward(yp, y, &e->st[l], L, t0, n);
+                xev = yev;
+                if (e->keep[l])
+                    be->copy(e->keep[l], yp, sizeof(float) * (size_t)n * L->n_out);
+                x = yp;
+                continue;
+            }
             void *yev = e->lists[l] ? e->ev : NULL; /* x's lists are read: reuse */
             if (yev)
                 be->neuron_forward_events(y, yev, e->cur, &e->st[l], L, t0, n);

@@ -44,6 +44,8 @@ typedef struct sbp_engine {
                                layer's synapse has read its input's lists before its neurons
                                write theirs */
     int lists[SBP_MAX_LAYERS]; /* layer l's neurons write event lists into ev (decided once) */
+    int fuse_pool[SBP_MAX_LAYERS]; /* layer l's neurons and the pooling above in one call,
+                                      where the backend can (backend.h: neuron_forward_pool) */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
     float *cur;             /* (tc · max n) I or gI, time-major */
     float *perm;            /* (tc · n_in) channel-first input staged before the backend's

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/conv.h"
 #include "backend/cpu/dense.h"
+#include "backend/cpu/neuron_pool.h"
 #include "backend/cpu/events.h"
 #include "backend/cpu/pool.h"
 #include "backend/host/host.h"
@@ -115,5 +116,7 @@ const sbp_backend sbp_backend_cpu = {
     .dropout_mask = dropout_mask,
     .events_bytes = sbp_events_bytes,
     .neuron_forward_events = sbp_events_neuron_forward,
+    .neuron_forward_pool = sbp_neuron_pool_forward,
+    .neuron_pool_scratch = sbp_neuron_pool_scratch,
     SBP_HOST_OPERATIONS,
 };

@@ -1,0 +1,179 @@
+/*
+ * neuron_pool.c — a spiking convolution layer's neurons and the 2×2 average pooling above them
+ * in one pass (AVX-512).
+ *
+ * Apart, the neurons store every step's spikes (tc, H, W, C) as floats — on Zen 4 those stores
+ * bound the neuron kernel — and the pooling reads them back to sum each 2×2 window. Here the
+ * neurons of two image rows advance together, vector by vector, with their state in registers
+ * over the chunk's steps as in backend/host/neuron.c; each step the two rows' spikes are added
+ * in registers and stored once into a small row of vertical sums, from which the pooling adds
+ * horizontal neighbours: half the stores of the neurons' output, and no pass over it.
+ *
+ * The same neuron arithmetic as the host kernel, operation by operation (u = v + I; s = u > θ;
+ * v = s ? 0 : λ·u; γ += s; LF = λ·LF + s), so the same v, γ, LF and spike bits. The pooled
+ * current is 0.25·((a + c) + (b + d)) where the pooling layer computes 0.25·(((a + b) + c) + d):
+ * the spikes are 0 or 1, whose sums are exact in any order — the same bits. (With a dropout
+ * mask the spikes are scaled and the order would matter: not done here.) Checked against the
+ * two kernels it replaces by tests/test_kernels.c.
+ */
+#include "backend/cpu/neuron_pool.h"
+
+#include "core/cpu.h"
+#include "core/runs.h"
+
+#include <string.h>
+
+/* Floats of one image row, padded to whole vectors. */
+static size_t row16(const sbp_layer *L)
+{
+    return ((size_t)L->out_w * L->out_c + 15) & ~(size_t)15;
+}
+
+size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc)
+{
+    return (size_t)tc * row16(L) + 16;
+}
+
+#ifdef SBP_RUNS_AVX512
+
+/* NV vectors of each of two image rows (r0, r1 = r0 + row) from neuron i on, over the chunk:
+ * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits); ALIGNED: rows of whole 16-neuron
+ * words, so that each vector's bits are one 16-bit word. sum[t·stride + i …] = the two rows'
+ * spikes added, per step. full: whole vectors, else the masked last one (live lanes). */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
+    const int NV, const int KEEP, const int ALIGNED, float *sum, size_t stride, const float *I, size_t n,
+    sbp_neuron_state *st, size_t r0, size_t row, size_t i, __m512 vl, __m512 vth, int t0, int tc,
+    const int full, __mmask16 live)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const size_t words = sbp_spike_row_words(n);
+#define LOAD(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(live, p))
+#define STORE(p, x) (full ? _mm512_storeu_ps(p, x) : _mm512_mask_storeu_ps(p, live, x))
+    __m512 v[2][2], c[2][2], lf[2][2];
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < NV; j++) {
+            const size_t k = r0 + r * row + i + 16 * (size_t)j;
+            v[r][j] = LOAD(st->v + k);
+            c[r][j] = KEEP & 1 ? LOAD(st->count + k) : zero;
+            lf[r][j] = KEEP & 2 ? LOAD(st->trace + k) : zero;
+        }
+    for (int t = 0; t < tc; t++) {
+        const float *It = I + (size_t)t * n;
+        __mmask16 s[2][2];
+        for (int r = 0; r < 2; r++)
+            for (int j = 0; j < NV; j++) {
+                const size_t k = r0 + r * row + i + 16 * (size_t)j;
+                const __m512 u = _mm512_add_ps(v[r][j], LOAD(It + k));
+                s[r][j] = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
+                v[r][j] = _mm512_maskz_mul_ps((__mmask16)~s[r][j], vl, u);
+                if (KEEP & 1)
+                    c[r][j] = _mm512_mask_add_ps(c[r][j], s[r][j], c[r][j], one);
+                if (KEEP & 2)
+                    lf[r][j] = _mm512_add_ps(_mm512_mul_ps(vl, lf[r][j]),
+                                             _mm512_maskz_mov_ps(s[r][j], one));
+                if (KEEP & 4) {
+                    uint64_t *b = st->bits + (size_t)(t0 + t) * words;
+                    if (ALIGNED) /* rows of whole 16-neuron words: as the host kernel */
+                        ((uint16_t *)(void *)b)[k / 16] = s[r][j];
+                    else { /* anywhere in a word, or across two (the bits start at 0) */
+                        const unsigned sh = (unsigned)(k & 63);
+                        b[k >> 6] |= (uint64_t)s[r][j] << sh;
+                        if (sh > 48 && (full || sh + (unsigned)__builtin_popcount(live) > 64))
+                            b[(k >> 6) + 1] |= (uint64_t)s[r][j] >> (64 - sh);
+                    }
+                }
+            }
+        for (int j = 0; j < NV; j++)
+            _mm512_storeu_ps(sum + (size_t)t * stride + i + 16 * (size_t)j,
+                             _mm512_add_ps(_mm512_maskz_mov_ps(s[0][j], one),
+                                           _mm512_maskz_mov_ps(s[1][j], one)));
+    }
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < NV; j++) {
+            const size_t k = r0 + r * row + i + 16 * (size_t)j;
+            STORE(st->v + k, v[r][j]);
+            if (KEEP & 1)
+                STORE(st->count + k, c[r][j]);
+            if (KEEP & 2)
+                STORE(st->trace + k, lf[r][j]);
+        }
+#undef LOAD
+#undef STORE
+}
+
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, const int ALIGNED,
+                                                        float *P, const float *I,
+                                                        sbp_neuron_state *st, const sbp_layer *L,
+                                                        int t0, int tc, float *sum)
+{
+    const size_t C = (size_t)L->out_c, n = L->n_out, row = (size_t)L->out_w * C;
+    const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
+    const __m512 vl = _mm512_set1_ps(L->leak), vth = _mm512_set1_ps(L->threshold);
+    const __m512 q = _mm512_set1_ps(0.25f);
+    for (int py = 0; py < L->out_h / 2; py++) {
+        const size_t r0 = (size_t)(2 * py) * row;
+        /* two vectors of both rows at a time: four independent chains, as the host kernel's
+         * four vectors */
+        size_t i = 0;
+        for (; i + 32 <= row; i += 32)
+            row_pair(2, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+        for (; i + 16 <= row; i += 16)
+            row_pair(1, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+        if (i < row)
+            row_pair(1, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
+                     sbp_tail_mask(row - i));
+        /* the windows: horizontal neighbours of the vertical sums */
+        for (int t = 0; t < tc; t++) {
+            const float *s = sum + (size_t)t * stride;
+            float *o = P + (size_t)t * on + (size_t)py * orow;
+            for (size_t px = 0; px < Wo; px++, o += C)
+                for (size_t k = 0; k < C; k += 16) {
+                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
+                    const __m512 b = _mm512_maskz_loadu_ps(m, s + (2 * px + 1) * C + k);
+                    _mm512_mask_storeu_ps(o + k, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
+                }
+        }
+    }
+}
+
+static SBP_TARGET_AVX512 void forward_keep(float *P, const float *I, sbp_neuron_state *st,
+                                           const sbp_layer *L, int t0, int tc, float *ws)
+{
+    /* what is kept, compile-time cases as in the host kernel */
+    const int aligned = ((size_t)L->out_w * L->out_c) % 16 == 0;
+    switch ((st->count ? 1 : 0) | (st->trace ? 2 : 0) | (st->bits ? 4 : 0)) {
+#define KEEP_CASE(K)                                                                           \
+    case K:                                                                                    \
+        forward(K, 0, P, I, st, L, t0, tc, ws);                                                \
+        break;
+        KEEP_CASE(0) KEEP_CASE(1) KEEP_CASE(2) KEEP_CASE(3)
+#undef KEEP_CASE
+#define KEEP_CASE(K)                                                                           \
+    case K:                                                                                    \
+        if (aligned)                                                                           \
+            forward(K, 1, P, I, st, L, t0, tc, ws);                                            \
+        else                                                                                   \
+            forward(K, 0, P, I, st, L, t0, tc, ws);                                            \
+        break;
+        KEEP_CASE(4) KEEP_CASE(5) KEEP_CASE(6) KEEP_CASE(7)
+#undef KEEP_CASE
+    }
+}
+#endif
+
+int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                            const sbp_layer *Pl, int t0, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!sbp_use_avx512() || st->mask || L->neuron == SBP_NEURON_INTEGRATOR ||
+        Pl->spec.kind != SBP_LAYER_POOL || L->out_h % 2 || L->out_w % 2 ||
+        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c)
+        return 0;
+    forward_keep(P, I, st, L, t0, tc, ws);
+    return 1;
+#else
+    (void)P, (void)I, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    return 0;
+#endif
+}

@@ -1,0 +1,23 @@
+/*
+ * neuron_pool.h — a spiking convolution layer's neurons and the 2×2 average pooling above them
+ * in one pass (cpu backend, AVX-512; backend.h: neuron_forward_pool).
+ */
+#ifndef SBP_BACKEND_CPU_NEURON_POOL_H
+#define SBP_BACKEND_CPU_NEURON_POOL_H
+
+#include "backend/backend.h"
+
+/* Scratch floats sbp_neuron_pool_forward needs for layer L over chunks of tc steps. */
+size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc);
+
+/* Advances L's neurons over steps t0 … t0+tc−1 from I (tc, n_out of L), as the host's
+ * sbp_neuron_forward does (the same v, γ, LF and spike bits), and writes the pooling layer P's
+ * current (tc, n_out of P) as its synapse would from L's spikes — without writing L's spikes.
+ * Returns 0, doing nothing, where it does not apply: no AVX-512, a dropout mask on L (the pool
+ * would then sum scaled values, whose order matters), or a map of odd size. Spike bits (exact
+ * mode) are ORed into the layer's rows, which the engine zeroes for every sample.
+ * ws: sbp_neuron_pool_scratch. */
+int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                            const sbp_layer *Pl, int t0, int tc, float *ws);
+
+#endif
