@@ -37,11 +37,10 @@ size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc)
 #ifdef SBP_RUNS_AVX512
 
 /* NV vectors of each of two image rows (r0, r1 = r0 + row) from neuron i on, over the chunk:
- * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits); ALIGNED: rows of whole 16-neuron
- * words, so that each vector's bits are one 16-bit word. sum[t·stride + i …] = the two rows'
+ * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits). sum[t·stride + i …] = the two rows'
  * spikes added, per step. full: whole vectors, else the masked last one (live lanes). */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
-    const int NV, const int KEEP, const int ALIGNED, float *sum, size_t stride, const float *I, size_t n,
+    const int NV, const int KEEP, float *sum, size_t stride, const float *I, size_t n,
     sbp_neuron_state *st, size_t r0, size_t row, size_t i, __m512 vl, __m512 vth, int t0, int tc,
     const int full, __mmask16 live)
 {
@@ -71,17 +70,9 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
                 if (KEEP & 2)
                     lf[r][j] = _mm512_add_ps(_mm512_mul_ps(vl, lf[r][j]),
                                              _mm512_maskz_mov_ps(s[r][j], one));
-                if (KEEP & 4) {
-                    uint64_t *b = st->bits + (size_t)(t0 + t) * words;
-                    if (ALIGNED) /* rows of whole 16-neuron words: as the host kernel */
-                        ((uint16_t *)(void *)b)[k / 16] = s[r][j];
-                    else { /* anywhere in a word, or across two (the bits start at 0) */
-                        const unsigned sh = (unsigned)(k & 63);
-                        b[k >> 6] |= (uint64_t)s[r][j] << sh;
-                        if (sh > 48 && (full || sh + (unsigned)__builtin_popcount(live) > 64))
-                            b[(k >> 6) + 1] |= (uint64_t)s[r][j] >> (64 - sh);
-                    }
-                }
+                if (KEEP & 4) /* image rows of whole 16-neuron words (usable below) */
+                    ((uint16_t *)(void *)(st->bits + (size_t)(t0 + t) * words))[k / 16] =
+                        s[r][j];
             }
         for (int j = 0; j < NV; j++)
             _mm512_storeu_ps(sum + (size_t)t * stride + i + 16 * (size_t)j,
@@ -101,8 +92,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
 #undef STORE
 }
 
-static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, const int ALIGNED,
-                                                        float *P, const float *I,
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P, const float *I,
                                                         sbp_neuron_state *st, const sbp_layer *L,
                                                         int t0, int tc, float *sum)
 {
@@ -116,11 +106,11 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, const in
          * four vectors */
         size_t i = 0;
         for (; i + 32 <= row; i += 32)
-            row_pair(2, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+            row_pair(2, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
         for (; i + 16 <= row; i += 16)
-            row_pair(1, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+            row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
         if (i < row)
-            row_pair(1, KEEP, ALIGNED, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
+            row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
                      sbp_tail_mask(row - i));
         /* the windows: horizontal neighbours of the vertical sums */
         for (int t = 0; t < tc; t++) {
@@ -141,21 +131,12 @@ static SBP_TARGET_AVX512 void forward_keep(float *P, const float *I, sbp_neuron_
                                            const sbp_layer *L, int t0, int tc, float *ws)
 {
     /* what is kept, compile-time cases as in the host kernel */
-    const int aligned = ((size_t)L->out_w * L->out_c) % 16 == 0;
     switch ((st->count ? 1 : 0) | (st->trace ? 2 : 0) | (st->bits ? 4 : 0)) {
 #define KEEP_CASE(K)                                                                           \
     case K:                                                                                    \
-        forward(K, 0, P, I, st, L, t0, tc, ws);                                                \
+        forward(K, P, I, st, L, t0, tc, ws);                                                   \
         break;
         KEEP_CASE(0) KEEP_CASE(1) KEEP_CASE(2) KEEP_CASE(3)
-#undef KEEP_CASE
-#define KEEP_CASE(K)                                                                           \
-    case K:                                                                                    \
-        if (aligned)                                                                           \
-            forward(K, 1, P, I, st, L, t0, tc, ws);                                            \
-        else                                                                                   \
-            forward(K, 0, P, I, st, L, t0, tc, ws);                                            \
-        break;
         KEEP_CASE(4) KEEP_CASE(5) KEEP_CASE(6) KEEP_CASE(7)
 #undef KEEP_CASE
     }
@@ -168,7 +149,8 @@ int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, cons
 #ifdef SBP_RUNS_AVX512
     if (!sbp_use_avx512() || st->mask || L->neuron == SBP_NEURON_INTEGRATOR ||
         Pl->spec.kind != SBP_LAYER_POOL || L->out_h % 2 || L->out_w % 2 ||
-        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c)
+        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c ||
+        (st->bits && ((size_t)L->out_w * L->out_c) % 16))
         return 0;
     forward_keep(P, I, st, L, t0, tc, ws);
     return 1;
