@@ -1006,6 +1006,62 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
     return fused;
 }
 
+/* Their exact backward in one pass against the pooling's backward then the neurons' (chunks
+ * from last to first, the carry across them): the same input gradient and carry, bit for bit;
+ * random spike bits, a factor with zeros (as a dropout mask makes). Returns whether it ran. */
+static int neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *Pl, int T,
+                                     const char *what)
+{
+    const size_t n = L->n_out, np = Pl->n_out, words = sbp_spike_row_words(n);
+    char tag[160];
+    snprintf(tag, sizeof tag, "%s: neurons+pool backward %dx%dx%d T %d", what, L->out_h,
+             L->out_w, L->out_c, T);
+    float *gP = falloc((size_t)T * np), *factor = falloc(n), *dx = falloc((size_t)T * n);
+    float *ga = falloc((size_t)T * n), *gb = falloc((size_t)T * n);
+    float *ca = falloc(n), *cb = falloc(n), *ws = falloc(sbp_neuron_pool_scratch(L, 7));
+    uint64_t *bits = calloc((size_t)T * words, sizeof(uint64_t));
+    memset(ca, 0, n * sizeof(float)); /* g_U[T] = 0 (SPEC §3) */
+    memset(cb, 0, n * sizeof(float));
+    for (size_t i = 0; i < (size_t)T * np; i++)
+        gP[i] = nrand();
+    for (size_t i = 0; i < n; i++)
+        factor[i] = urand() < 0.2 ? 0.0f : 0.5f + (float)urand();
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < n; i++)
+            if (urand() < 0.3)
+                bits[(size_t)t * words + i / 64] |= (uint64_t)1 << (i % 64);
+    fill_nan(ga, (size_t)T * n);
+    fill_nan(gb, (size_t)T * n);
+    sbp_neuron_state a = {.carry = ca, .bits = bits}, b = {.carry = cb, .bits = bits};
+    int bounds[64], nc = 0; /* uneven chunks, done from the last to the first */
+    for (int t0 = 0, i = 0; t0 < T && nc < 63; i++) {
+        bounds[nc++] = t0;
+        t0 += chunk_len(i);
+    }
+    bounds[nc] = T;
+    int fused = 1;
+    for (int c = nc - 1; c >= 0; c--) {
+        const int t0 = bounds[c], tc = (bounds[c + 1] < T ? bounds[c + 1] : T) - t0;
+        sbp_pool_backward_fast(dx, gP + (size_t)t0 * np, Pl, tc);
+        sbp_neuron_backward(ga + (size_t)t0 * n, dx, factor, &a, L, t0, tc);
+        fused &= sbp_neuron_pool_backward(gb + (size_t)t0 * n, gP + (size_t)t0 * np, factor, &b,
+                                          L, Pl, t0, tc, ws);
+    }
+    CHECK(fused == sbp_use_avx512(), "%s: fused %d where AVX-512 is %d", tag, fused,
+          sbp_use_avx512());
+    if (fused) {
+        size_t nonzero = 0;
+        for (size_t i = 0; i < (size_t)T * n; i++)
+            nonzero += ga[i] != 0.0f;
+        CHECK(nonzero > 0, "%s: all gradients 0 (the case tests nothing)", tag);
+        CHECK(floats_identical(ga, gb, (size_t)T * n), "%s: input gradient differs", tag);
+        CHECK(floats_identical(ca, cb, n), "%s: carry differs", tag);
+    }
+    free(gP), free(factor), free(dx), free(ga), free(gb), free(ca), free(cb), free(ws);
+    free(bits);
+    return fused;
+}
+
 /* A convolution (3×3, pad 1, or the notation's) and the pooling above it. */
 static int conv_pool_layers(sbp_layer *layers, const char *notation)
 {
@@ -1018,7 +1074,7 @@ static int conv_pool_layers(sbp_layer *layers, const char *notation)
 
 static void test_neuron_pool(void)
 {
-    int cases = 0, compared = 0;
+    int cases = 0, compared = 0, back_cases = 0, back_compared = 0;
     rng_state = TEST_RNG_SEED ^ 0x5A5A;
     sbp_layer layers[SBP_MAX_LAYERS];
     /* LeNet's two: image rows of 560 floats (whole 16-neuron words) and of 700 (not) */
@@ -1031,6 +1087,9 @@ static void test_neuron_pool(void)
                 neuron_pool_case(&layers[2], &layers[3], 20, keeps[k], 0.15f, "LeNet conv 2");
             cases += 2;
         }
+        back_compared += neuron_pool_backward_case(&layers[0], &layers[1], 20, "LeNet conv 1");
+        back_compared += neuron_pool_backward_case(&layers[2], &layers[3], 23, "LeNet conv 2");
+        back_cases += 2;
     } else
         CHECK(0, "LeNet's layers resolve");
     /* other shapes: every row alignment, every kept set, spikes now and then or most steps */
@@ -1045,6 +1104,8 @@ static void test_neuron_pool(void)
         static const int keeps[] = {0, 1, 3, 7}; /* what the engine keeps: LF implies γ */
         compared += neuron_pool_case(&layers[0], &layers[1], irand(1, 30), keeps[trial % 4],
                                      trial % 3 == 1 ? 0.7f : 0.15f, notation);
+        back_compared += neuron_pool_backward_case(&layers[0], &layers[1], irand(1, 30), notation);
+        back_cases++;
         cases++;
     }
     /* where it does not apply: a dropout mask (scaled spikes), an odd map */
@@ -1067,6 +1128,9 @@ static void test_neuron_pool(void)
     printf("neurons+pool: %d cases, %d compared bit for bit with neurons then pooling, %d "
            "declined as they should (no AVX-512, or bits on rows of partial words)%s\n",
            cases, compared, cases - compared, compared ? "" : " — comparison SKIPPED");
+    printf("neurons+pool backward: %d cases, %d compared bit for bit with the pooling's backward "
+           "then the neurons'%s\n",
+           back_cases, back_compared, back_compared ? "" : " — SKIPPED (no AVX-512)");
 }
 
 /* ---------------------------------------------------------------- events */

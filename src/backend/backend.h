@@ -176,6 +176,14 @@ typedef struct sbp_backend {
                                const sbp_layer *L, const sbp_layer *P, int t0, int tc,
                                float *ws);
     size_t (*neuron_pool_scratch)(const sbp_layer *L, int tc);
+    /* Optional (NULL: not fused; needs the two above). Their exact backward, chunks from last
+     * to first: L's neurons' gI (tc, n_out of L) and carry from the pooling layer's current
+     * gradient gP (tc, n_out of P), as neuron_backward computes them from the gradient P's
+     * synapse backward makes — which is not written. Returns 0, doing nothing, where the
+     * backend does not fuse them. ws as above. */
+    int (*neuron_backward_pool)(float *gI, const float *gP, const float *factor,
+                                sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *P,
+                                int t0, int tc, float *ws);
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);

@@ -566,7 +566,23 @@ static void backward_exact(sbp_engine *e, const float *g_out)
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
             add_shortcut_grad(e, l, e->grad[which], n);
-            be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
+            if (l > 0 && e->fuse_pool[l - 1] && be->neuron_backward_pool) {
+                /* a pooling layer over a spiking one (whose gradient nothing else adds to):
+                 * the pooling's current gradient into the other row, which the layer below
+                 * reads in one pass with its neurons */
+                const sbp_layer *P = L;
+                float *gP = e->grad[1 - which];
+                be->neuron_backward(gP, e->grad[which], e->factor[l], &e->st[l], P, t0, n);
+                L = &net->layers[--l];
+                if (!be->neuron_backward_pool(e->cur, gP, e->factor[l], &e->st[l], L, P, t0, n,
+                                              e->scratch)) {
+                    be->synapse[P->spec.kind].backward(e->grad[which], NULL, gP, NULL, NULL, P,
+                                                       n, e->scratch);
+                    be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L,
+                                        t0, n);
+                }
+            } else
+                be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
             if (has_weights(L))
                 layer_input(e, l, t0, n, e->act[0]);
             synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);

@@ -118,5 +118,6 @@ const sbp_backend sbp_backend_cpu = {
     .neuron_forward_events = sbp_events_neuron_forward,
     .neuron_forward_pool = sbp_neuron_pool_forward,
     .neuron_pool_scratch = sbp_neuron_pool_scratch,
+    .neuron_backward_pool = sbp_neuron_pool_backward,
     SBP_HOST_OPERATIONS,
 };

@@ -1,6 +1,6 @@
 /*
  * neuron_pool.c — a spiking convolution layer's neurons and the 2×2 average pooling above them
- * in one pass (AVX-512).
+ * in one pass, forward and exact backward (AVX-512).
  *
  * Apart, the neurons store every step's spikes (tc, H, W, C) as floats — on Zen 4 those stores
  * bound the neuron kernel — and the pooling reads them back to sum each 2×2 window. Here the
@@ -141,6 +141,97 @@ static SBP_TARGET_AVX512 void forward_keep(float *P, const float *I, sbp_neuron_
 #undef KEEP_CASE
     }
 }
+
+/* ---------------------------------------------------------------- backward (exact mode)
+ *
+ * Apart, the pooling's backward writes every input's gradient, 0.25·gP of its window, four
+ * times per pooled value (tc, H, W, C), and the neurons' backward reads it back. Here each
+ * pooled row's 0.25·gP is written once into a row of the full width (each value twice, side
+ * by side), which both image rows of its windows read from L1. The same values (the pooling
+ * computes 0.25·gP too) and the host kernel's recursion: the same bits. */
+
+/* The spike bits of 16 neurons from bit k of a step's row (any k: across two words). */
+static SBP_ALWAYS_INLINE __mmask16 bits16(const uint64_t *row, size_t k, const int full,
+                                          __mmask16 live)
+{
+    const unsigned sh = (unsigned)(k & 63);
+    uint64_t w = row[k >> 6] >> sh;
+    if (sh > 48 && (full || sh + (unsigned)__builtin_popcount(live) > 64))
+        w |= row[(k >> 6) + 1] << (64 - sh);
+    return (__mmask16)w & live;
+}
+
+/* NV vectors of both image rows from neuron i on, steps from last to first, the carry in a
+ * register (backend/host/neuron.c: backward_vector); gy[t·stride + i …] the expanded row. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair_backward(
+    const int NV, float *gI, const float *gy, size_t stride, const float *factor,
+    sbp_neuron_state *st, size_t n, size_t r0, size_t row, size_t i, int t0, int tc,
+    const int full, __mmask16 live)
+{
+    const size_t words = sbp_spike_row_words(n);
+    __m512 c[2][2], f[2][2];
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < NV; j++) {
+            const size_t k = r0 + r * row + i + 16 * (size_t)j;
+            c[r][j] = full ? _mm512_loadu_ps(st->carry + k)
+                           : _mm512_maskz_loadu_ps(live, st->carry + k);
+            f[r][j] = full ? _mm512_loadu_ps(factor + k) : _mm512_maskz_loadu_ps(live, factor + k);
+        }
+    for (int t = tc - 1; t >= 0; t--) {
+        const uint64_t *bits = st->bits + (size_t)(t0 + t) * words;
+        const float *g = gy + (size_t)t * stride + i;
+        for (int r = 0; r < 2; r++)
+            for (int j = 0; j < NV; j++) {
+                const size_t k = r0 + r * row + i + 16 * (size_t)j;
+                const __mmask16 s = bits16(bits, k, full, live);
+                c[r][j] = _mm512_mask_mul_ps(c[r][j], s, f[r][j],
+                                             _mm512_maskz_loadu_ps(s, g + 16 * (size_t)j));
+                if (full)
+                    _mm512_storeu_ps(gI + (size_t)t * n + k, c[r][j]);
+                else
+                    _mm512_mask_storeu_ps(gI + (size_t)t * n + k, live, c[r][j]);
+            }
+    }
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < NV; j++) {
+            const size_t k = r0 + r * row + i + 16 * (size_t)j;
+            if (full)
+                _mm512_storeu_ps(st->carry + k, c[r][j]);
+            else
+                _mm512_mask_storeu_ps(st->carry + k, live, c[r][j]);
+        }
+}
+
+static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *factor,
+                                       sbp_neuron_state *st, const sbp_layer *L, int t0, int tc,
+                                       float *gy)
+{
+    const size_t C = (size_t)L->out_c, n = L->n_out, row = (size_t)L->out_w * C;
+    const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
+    const __m512 q = _mm512_set1_ps(0.25f);
+    for (int py = 0; py < L->out_h / 2; py++) {
+        for (int t = 0; t < tc; t++) { /* the pooled row, widened */
+            const float *g = gP + (size_t)t * on + (size_t)py * orow;
+            float *e = gy + (size_t)t * stride;
+            for (size_t px = 0; px < Wo; px++, g += C)
+                for (size_t k = 0; k < C; k += 16) {
+                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __m512 v = _mm512_mul_ps(q, _mm512_maskz_loadu_ps(m, g + k));
+                    _mm512_mask_storeu_ps(e + 2 * px * C + k, m, v);
+                    _mm512_mask_storeu_ps(e + (2 * px + 1) * C + k, m, v);
+                }
+        }
+        const size_t r0 = (size_t)(2 * py) * row;
+        size_t i = 0;
+        for (; i + 32 <= row; i += 32)
+            row_pair_backward(2, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
+        for (; i + 16 <= row; i += 16)
+            row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
+        if (i < row)
+            row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 0,
+                              sbp_tail_mask(row - i));
+    }
+}
 #endif
 
 int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
@@ -156,6 +247,23 @@ int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, cons
     return 1;
 #else
     (void)P, (void)I, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    return 0;
+#endif
+}
+
+int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
+                             sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
+                             int t0, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!sbp_use_avx512() || L->neuron == SBP_NEURON_INTEGRATOR ||
+        Pl->spec.kind != SBP_LAYER_POOL || L->out_h % 2 || L->out_w % 2 ||
+        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c)
+        return 0;
+    backward(gI, gP, factor, st, L, t0, tc, ws);
+    return 1;
+#else
+    (void)gI, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
     return 0;
 #endif
 }

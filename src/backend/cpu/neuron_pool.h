@@ -1,6 +1,7 @@
 /*
  * neuron_pool.h — a spiking convolution layer's neurons and the 2×2 average pooling above them
- * in one pass (cpu backend, AVX-512; backend.h: neuron_forward_pool).
+ * in one pass, forward and exact backward (cpu backend, AVX-512; backend.h:
+ * neuron_forward_pool, neuron_backward_pool).
  */
 #ifndef SBP_BACKEND_CPU_NEURON_POOL_H
 #define SBP_BACKEND_CPU_NEURON_POOL_H
@@ -21,5 +22,14 @@ size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc);
  * ws: sbp_neuron_pool_scratch. */
 int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                             const sbp_layer *Pl, int t0, int tc, float *ws);
+
+/* The exact backward of the two over steps t0 … t0+tc−1 (chunks from last to first), from the
+ * pooling layer's current gradient gP (tc, n_out of P): L's neurons' gI (tc, n_out of L) and
+ * carry as sbp_neuron_backward computes them from the gradient the pooling's backward would
+ * give, without writing that. Declines as the forward does, except that a dropout mask (it is
+ * in factor) and bits anywhere in a row are fine. ws: sbp_neuron_pool_scratch. */
+int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
+                             sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
+                             int t0, int tc, float *ws);
 
 #endif
