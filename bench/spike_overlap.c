@@ -94,9 +94,9 @@ int main(int argc, char **argv)
         spec.init_gain = 2.0f; /* as bench/sbp_bench.c builds VGG9 */
         st = sbp_net_create(&net, &spec, 1, &err);
     }
+    const char *set = data ? data : vgg ? "cifar10:tests/data/cifar-10-slice" : "mnist";
     if (st == SBP_OK)
-        st = sbp_dataset_open(&ds, data ? data : vgg ? "cifar10:tests/data/cifar-10-slice" : "mnist",
-                              SBP_SPLIT_TEST, (size_t)images, &err);
+        st = sbp_dataset_open(&ds, set, SBP_SPLIT_TEST, (size_t)images, &err);
     const sbp_backend *be = st == SBP_OK ? sbp_backend_get(SBP_BACKEND_CPU, &err) : NULL;
     sbp_engine e;
     if (st != SBP_OK || !be ||
