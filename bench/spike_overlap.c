@@ -55,6 +55,42 @@ static unsigned pop(uint64_t w)
     return (unsigned)__builtin_popcountll(w);
 }
 
+/* Adds one sample's counts: cur and prev are T rows of w words of spike bits (this sample's and
+ * the one before it); pair: prev is this one's partner (two samples). */
+static void count(overlap *o, const uint64_t *cur, const uint64_t *prev, size_t w, int T,
+                  int pair)
+{
+    for (int t = 0; t < T; t++) {
+        const uint64_t *r = cur + (size_t)t * w, *p = prev + (size_t)t * w;
+        for (size_t q = 0; q < w; q++) {
+            if (pair) {
+                o->sum2 += pop(r[q]) + pop(p[q]);
+                o->union2 += pop(r[q] | p[q]);
+            }
+            if (t % 2 == 0 && t + 2 <= T) {
+                o->sum_s2 += pop(r[q]) + pop(r[q + w]);
+                o->uni_s2 += pop(r[q] | r[q + w]);
+            }
+            if (t % 4 == 0 && t + 4 <= T) {
+                uint64_t u = 0;
+                for (int d = 0; d < 4; d++) {
+                    u |= r[q + (size_t)d * w];
+                    o->sum_s4 += pop(r[q + (size_t)d * w]);
+                }
+                o->uni_s4 += pop(u);
+            }
+        }
+    }
+}
+
+static void print_row(const char *name, const char *feeds, size_t n, const overlap *o,
+                      int images, int T)
+{
+    printf("%-6s %-8s %9zu %9.4f %12.3f %12.3f %12.3f\n", name, feeds, n,
+           o->sum_s2 / ((double)images * (T & ~1) * n), o->sum2 > 0 ? o->union2 / o->sum2 : 1.0,
+           o->uni_s2 / o->sum_s2, o->sum_s4 > 0 ? o->uni_s4 / o->sum_s4 : 1.0);
+}
+
 int main(int argc, char **argv)
 {
     const char *net_name = NULL, *model = NULL, *data = NULL;
@@ -112,13 +148,15 @@ int main(int argc, char **argv)
     sbp_engine_clear_masks(&e);
 
     const int nl = net->n_layers;
-    const size_t nin = net->layers[0].n_in;
+    const size_t nin = net->layers[0].n_in, win = sbp_spike_row_words(nin);
     uint64_t *prev = malloc(e.bits_words * sizeof(uint64_t));
-    int8_t *prev_in = malloc((size_t)T * nin);
-    overlap in_ov = {0}; /* the encoded input spikes, which feed layer 1 */
+    /* the encoded input spikes (which feed layer 1), as bits: this sample's and the last one's */
+    uint64_t *in_bits[2] = {calloc((size_t)T * win, sizeof(uint64_t)),
+                            calloc((size_t)T * win, sizeof(uint64_t))};
+    overlap in_ov = {0};
     overlap *ov = calloc((size_t)nl, sizeof *ov);
     float *out = malloc(sizeof(float) * net->layers[nl - 1].n_out);
-    if (!prev || !prev_in || !ov || !out) {
+    if (!prev || !in_bits[0] || !in_bits[1] || !ov || !out) {
         fprintf(stderr, "spike_overlap: out of memory\n");
         return 1;
     }
@@ -127,82 +165,37 @@ int main(int argc, char **argv)
         sbp_input in;
         sbp_input_for(&in, ds, (size_t)i, key, 0);
         sbp_engine_forward(&e, &in, out);
-        for (int l = 0; l + 1 < nl; l++) {
-            if (!e.st[l].bits)
-                continue;
-            const size_t w = sbp_spike_row_words(net->layers[l].n_out);
-            const uint64_t *a = e.st[l].bits, *b = prev + (e.st[l].bits - e.bits);
-            overlap *o = &ov[l];
-            for (int t = 0; t < T; t++) {
-                const uint64_t *r = a + (size_t)t * w;
-                for (size_t q = 0; q < w; q++) {
-                    if (i & 1) {
-                        o->sum2 += pop(r[q]) + pop(b[(size_t)t * w + q]);
-                        o->union2 += pop(r[q] | b[(size_t)t * w + q]);
-                    }
-                    if (t % 2 == 0 && t + 2 <= T) {
-                        o->sum_s2 += pop(r[q]) + pop(r[q + w]);
-                        o->uni_s2 += pop(r[q] | r[q + w]);
-                    }
-                    if (t % 4 == 0 && t + 4 <= T) {
-                        uint64_t u = 0;
-                        for (int d = 0; d < 4; d++) {
-                            u |= r[q + (size_t)d * w];
-                            o->sum_s4 += pop(r[q + (size_t)d * w]);
-                        }
-                        o->uni_s4 += pop(u);
-                    }
-                }
-            }
-        }
+        uint64_t *ib = in_bits[i & 1];
+        memset(ib, 0, (size_t)T * win * sizeof(uint64_t));
         for (int t = 0; t < T; t++)
-            for (size_t q = 0; q < nin; q++) {
-                const size_t k = (size_t)t * nin + q;
-                const int x = e.enc[k] != 0, y = prev_in[k] != 0;
-                if (i & 1) {
-                    in_ov.sum2 += x + y;
-                    in_ov.union2 += x | y;
-                }
-                if (t % 2 == 0 && t + 2 <= T) {
-                    const int x1 = e.enc[k + nin] != 0;
-                    in_ov.sum_s2 += x + x1;
-                    in_ov.uni_s2 += x | x1;
-                }
-                if (t % 4 == 0 && t + 4 <= T) {
-                    int u = 0;
-                    for (int d = 0; d < 4; d++) {
-                        const int xd = e.enc[k + (size_t)d * nin] != 0;
-                        u |= xd;
-                        in_ov.sum_s4 += xd;
-                    }
-                    in_ov.uni_s4 += u;
-                }
-            }
+            for (size_t q = 0; q < nin; q++)
+                if (e.enc[(size_t)t * nin + q])
+                    ib[(size_t)t * win + q / 64] |= (uint64_t)1 << (q % 64);
+        count(&in_ov, ib, in_bits[!(i & 1)], win, T, i & 1);
+        for (int l = 0; l + 1 < nl; l++)
+            if (e.st[l].bits)
+                count(&ov[l], e.st[l].bits, prev + (e.st[l].bits - e.bits),
+                      sbp_spike_row_words(net->layers[l].n_out), T, i & 1);
         memcpy(prev, e.bits, e.bits_words * sizeof(uint64_t));
-        memcpy(prev_in, e.enc, (size_t)T * nin);
     }
     printf("%s, %d images, T = %d: union / sum of the inputs each synapse receives\n",
            vgg ? "VGG9 (initial weights)" : model, images, T);
     printf("%-6s %-8s %9s %9s %12s %12s %12s\n", "layer", "feeds", "neurons", "rate",
            "two samples", "2 steps", "4 steps");
-    printf("%-6s %-8s %9zu %9.4f %12.3f %12.3f %12.3f\n", "input", "conv", nin,
-           in_ov.sum_s2 / ((double)images * (T & ~1) * nin), in_ov.union2 / in_ov.sum2,
-           in_ov.uni_s2 / in_ov.sum_s2, in_ov.uni_s4 / in_ov.sum_s4);
+    print_row("input", sbp_layer_kind_name(net->layers[0].spec.kind), nin, &in_ov, images, T);
     for (int l = 0; l + 1 < nl; l++) {
-        const overlap *o = &ov[l];
-        if (!e.st[l].bits || o->sum_s2 == 0)
+        if (!e.st[l].bits || ov[l].sum_s2 == 0)
             continue;
-        const sbp_layer *up = &net->layers[l + 1];
-        const char *kind = sbp_layer_kind_name(up->spec.kind);
-        printf("%-6d %-8s %9zu %9.4f %12.3f %12.3f %12.3f\n", l + 1, kind,
-               net->layers[l].n_out, o->sum_s2 / ((double)images * (T & ~1) * net->layers[l].n_out),
-               o->sum2 > 0 ? o->union2 / o->sum2 : 1.0, o->uni_s2 / o->sum_s2,
-               o->sum_s4 > 0 ? o->uni_s4 / o->sum_s4 : 1.0);
+        char name[16];
+        snprintf(name, sizeof name, "%d", l + 1);
+        print_row(name, sbp_layer_kind_name(net->layers[l + 1].spec.kind),
+                  net->layers[l].n_out, &ov[l], images, T);
     }
     free(out);
     free(ov);
     free(prev);
-    free(prev_in);
+    free(in_bits[0]);
+    free(in_bits[1]);
     sbp_engine_release(&e);
     sbp_dataset_free(ds);
     sbp_net_free(net);

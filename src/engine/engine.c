@@ -493,29 +493,22 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                     be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
             }
             float *y = e->act[1 - which];
+            const float *I = e->cur;
             if (e->fuse_pool[l] && be->neuron_forward_pool(y, e->cur, &e->st[l], L,
                                                            &net->layers[l + 1], t0, n,
                                                            e->scratch)) {
-                /* y holds the pooling layer's current; its neurons write into x's rows */
-                l++;
-                L = &net->layers[l];
-                float *yp = e->act[which];
-                void *yev = e->lists[l] ? e->ev : NULL;
-                if (yev)
-                    be->neuron_forward_events(yp, yev, y, &e->st[l], L, t0, n);
-                else
-                    be->neuron_forward(yp, y, &e->st[l], L, t0, n);
-                xev = yev;
-                if (e->keep[l])
-                    be->copy(e->keep[l], yp, sizeof(float) * (size_t)n * L->n_out);
-                x = yp;
-                continue;
+                /* y holds the pooling layer's current: its neurons, below, read it and write
+                 * into x's rows */
+                L = &net->layers[++l];
+                I = y;
+                y = e->act[which];
+                which = 1 - which;
             }
             void *yev = e->lists[l] ? e->ev : NULL; /* x's lists are read: reuse */
             if (yev)
-                be->neuron_forward_events(y, yev, e->cur, &e->st[l], L, t0, n);
+                be->neuron_forward_events(y, yev, I, &e->st[l], L, t0, n);
             else
-                be->neuron_forward(is_spiking(L) ? y : NULL, e->cur, &e->st[l], L, t0, n);
+                be->neuron_forward(is_spiking(L) ? y : NULL, I, &e->st[l], L, t0, n);
             xev = yev;
             if (e->keep[l])
                 be->copy(e->keep[l], y, sizeof(float) * (size_t)n * L->n_out);

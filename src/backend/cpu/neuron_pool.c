@@ -232,16 +232,22 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
                               sbp_tail_mask(row - i));
     }
 }
+
+/* What both directions need: AVX-512, spiking neurons on an even map, and the 2×2 pooling of
+ * exactly that map above them. */
+static int pair_usable(const sbp_layer *L, const sbp_layer *Pl)
+{
+    return sbp_use_avx512() && L->neuron != SBP_NEURON_INTEGRATOR &&
+           Pl->spec.kind == SBP_LAYER_POOL && L->out_h % 2 == 0 && L->out_w % 2 == 0 &&
+           Pl->in_h == L->out_h && Pl->in_w == L->out_w && Pl->in_c == L->out_c;
+}
 #endif
 
 int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                             const sbp_layer *Pl, int t0, int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
-    if (!sbp_use_avx512() || st->mask || L->neuron == SBP_NEURON_INTEGRATOR ||
-        Pl->spec.kind != SBP_LAYER_POOL || L->out_h % 2 || L->out_w % 2 ||
-        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c ||
-        (st->bits && ((size_t)L->out_w * L->out_c) % 16))
+    if (!pair_usable(L, Pl) || st->mask || (st->bits && ((size_t)L->out_w * L->out_c) % 16))
         return 0;
     forward_keep(P, I, st, L, t0, tc, ws);
     return 1;
@@ -256,9 +262,7 @@ int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
                              int t0, int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
-    if (!sbp_use_avx512() || L->neuron == SBP_NEURON_INTEGRATOR ||
-        Pl->spec.kind != SBP_LAYER_POOL || L->out_h % 2 || L->out_w % 2 ||
-        Pl->in_h != L->out_h || Pl->in_w != L->out_w || Pl->in_c != L->out_c)
+    if (!pair_usable(L, Pl))
         return 0;
     backward(gI, gP, factor, st, L, t0, tc, ws);
     return 1;
