@@ -13,7 +13,7 @@ static sbp_status make_spec(sbp_net_spec *s, const bc_case *c, sbp_error *err)
 {
     if (c->notation) {
         sbp_status st = sbp_net_spec_parse(s, c->notation, err);
-        if (st == SBP_OK)
+        if (st == SBP_OK && !c->framed)
             s->layers[0].dropout = 0.2f; /* masks in the backend's neuron order */
         if (st == SBP_OK && !strcmp(c->name, "strided"))
             s->layers[0].pad = 1;
@@ -63,7 +63,7 @@ double bc_rel_diff(const float *a, const float *b, size_t n)
  * counts after the last sample (n_out, channel-first) of `samples` images through one engine
  * of the backend named `name`. */
 static int run_engine(const char *name, const sbp_net *net, int T, int tc, sbp_backward mode,
-                      int samples, float *outs, float *grad, float *count0)
+                      int framed, int samples, float *outs, float *grad, float *count0)
 {
     sbp_error err = {0};
     sbp_backend_id id;
@@ -83,15 +83,29 @@ static int run_engine(const char *name, const sbp_net *net, int T, int tc, sbp_b
     const int classes = (int)net->layers[net->n_layers - 1].n_out;
     uint8_t *px = malloc(npx);
     const float mean[4] = {0.5f, 0.4f, 0.3f, 0.5f}, sd[4] = {0.3f, 0.3f, 0.3f, 0.3f};
+    const float blank[4] = {0, 0, 0, 0};
     const sbp_rng_key enc = sbp_rng_key_make(7, SBP_RNG_ENCODE);
     const sbp_rng_key drop = sbp_rng_key_make(7, SBP_RNG_DROPOUT);
     for (int i = 0; i < samples; i++) {
         bc_image(px, npx, (uint32_t)i);
-        sbp_input in = {.pixels = px, .mean = mean, .std = sd, .gain = 1.0f, .key = enc,
-                        .tag = 3, .sample = (uint32_t)i};
+        if (framed) /* a box of rows 3 + i … H − 4, columns 4 … W − 3 − i; blank around it */
+            for (size_t j = 0; j < npx; j++) {
+                const int y = (int)(j / (size_t)s->in_w % (size_t)s->in_h);
+                const int x = (int)(j % (size_t)s->in_w);
+                if (y < 3 + i || y >= s->in_h - 3 || x < 4 || x >= s->in_w - 2 - i)
+                    px[j] = 0;
+            }
+        sbp_input in = {.pixels = px, .mean = framed ? blank : mean, .std = sd, .gain = 1.0f,
+                        .key = enc, .tag = 3, .sample = (uint32_t)i};
         float *o = outs + (size_t)i * classes, g[16];
         sbp_engine_draw_masks(&e, drop, 3, (uint32_t)i);
         sbp_engine_forward(&e, &in, o);
+        if (framed) { /* the box, grown by the first layer's reach (k 5, padding 2): 1 + i … */
+            const int *q = e.st[0].quiet, want[4] = {1 + i, 1, 2, i};
+            CHECK(!memcmp(q, want, sizeof want), "%s sample %d: quiet margins %d %d %d %d, not "
+                  "%d %d %d %d", name, i, q[0], q[1], q[2], q[3], want[0], want[1], want[2],
+                  want[3]);
+        }
         for (int k = 0; k < classes; k++)
             g[k] = 2.0f * (o[k] - (k == i % classes ? 1.0f : 0.0f)); /* §2 */
         sbp_engine_backward(&e, g);
@@ -126,8 +140,8 @@ void bc_compare_engines(const char *name, const bc_case *c, sbp_backward mode, i
     float *o_ref = calloc(samples * classes, sizeof(float)), *o_be = calloc(samples * classes, 4);
     float *g_ref = calloc(np, sizeof(float)), *g_be = calloc(np, sizeof(float));
     float *c_ref = calloc(n0, sizeof(float)), *c_be = calloc(n0, sizeof(float));
-    if (run_engine("reference", net, T, 0, mode, samples, o_ref, g_ref, c_ref) &&
-        run_engine(name, net, T, tc, mode, samples, o_be, g_be, c_be)) {
+    if (run_engine("reference", net, T, 0, mode, c->framed, samples, o_ref, g_ref, c_ref) &&
+        run_engine(name, net, T, tc, mode, c->framed, samples, o_be, g_be, c_be)) {
         const char *m = sbp_backward_name(mode);
         CHECK(bc_max_abs(o_ref, samples * classes) > 0, "%s/%s: outputs are all zero", c->name,
               m);

@@ -21,10 +21,13 @@
 
 /* A network: notation (with dropout 0.2 on layer 1), or NULL for the residual net (a 1×1 conv,
  * a subsample and an identity shortcut, dropout 0.25 on layer 2). The case named "strided"
- * gets padding 1 on layer 1 instead of the notation's (k − 1)/2. */
+ * gets padding 1 on layer 1 instead of the notation's (k − 1)/2. framed: no dropout, and images
+ * as MNIST's, blank (mean 0) outside a box, so that the engine finds margins of layer 1 that no
+ * current reaches (sbp_neuron_state.quiet) and a backend may skip them. */
 typedef struct bc_case {
     const char *name;
     const char *notation;
+    int framed;
 } bc_case;
 
 /* Deterministic pseudo-random pixels. */

@@ -31,10 +31,11 @@
 #include "golden_case.h"
 
 static const bc_case cases[] = {
-    {"plain", "10x10x1-6C3-P2-12FC-4"},
-    {"rgb", "8x8x3-5C3-6C3/2-10FC-3"},
-    {"strided", "9x9x2-4C5/2-3C1-P2-3"}, /* odd sizes, k 5 stride 2 padding 1, a 1×1 conv */
-    {"residual", NULL},
+    {"plain", "10x10x1-6C3-P2-12FC-4", 0},
+    {"rgb", "8x8x3-5C3-6C3/2-10FC-3", 0},
+    {"strided", "9x9x2-4C5/2-3C1-P2-3", 0}, /* odd sizes, k 5 stride 2 padding 1, a 1×1 conv */
+    {"residual", NULL, 0},
+    {"framed", "16x16x1-4C5-P2-6C3-P2-10FC-3", 1}, /* margins of layer 1 with no current */
 };
 
 /* The draws: the same input spikes and dropout masks as the reference, bit for bit, and the

@@ -942,27 +942,39 @@ static void test_neuron(void) {
 /* The cpu backend's neurons and 2×2 pooling in one pass (backend/cpu/neuron_pool.c) against the
  * two kernels it stands for, each tested against its reference above: the same pooled current,
  * membrane, γ, LF and spike bits, bit for bit, chunk by chunk (uneven chunks, bits at t0).
- * keep: 1 γ, 2 LF, 4 bits (inference 0, analysis 1, aggregate 3, exact 7). Where the one pass
- * declines (no AVX-512; bits on rows of partial words) the engine calls the two kernels:
- * checked, nothing to compare. */
+ * keep: 1 γ, 2 LF, 4 bits (inference 0, analysis 1, aggregate 3, exact 7). quiet (or NULL):
+ * margins of the map (top, bottom, left, right) that get no current, told to the one pass
+ * (sbp_neuron_state.quiet), which may skip them — the two kernels step every neuron. Where the
+ * one pass declines (no AVX-512; bits on rows of partial words) the engine calls the two
+ * kernels: checked, nothing to compare. */
 static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int keep,
-                            float mean, const char *what)
+                            float mean, const int *quiet, const char *what)
 {
-    const size_t n = L->n_out, np = Pl->n_out;
-    char tag[160];
-    snprintf(tag, sizeof tag, "%s: neurons+pool %dx%dx%d T %d keep %d mean %.2f", what,
-             L->out_h, L->out_w, L->out_c, T, keep, (double)mean);
+    const size_t n = L->n_out, np = Pl->n_out, C = (size_t)L->out_c;
+    char tag[200];
+    snprintf(tag, sizeof tag, "%s: neurons+pool %dx%dx%d T %d keep %d mean %.2f quiet %d %d %d %d",
+             what, L->out_h, L->out_w, L->out_c, T, keep, (double)mean, quiet ? quiet[0] : 0,
+             quiet ? quiet[1] : 0, quiet ? quiet[2] : 0, quiet ? quiet[3] : 0);
     float *I = falloc((size_t)T * n), *Ic = falloc((size_t)T * n), *y = falloc((size_t)T * n);
     float *Pa = falloc((size_t)T * np), *Pb = falloc((size_t)T * np);
     float *ws = falloc(sbp_neuron_pool_scratch(L, 7));
-    for (size_t i = 0; i < (size_t)T * n; i++)
-        I[i] = 0.45f * nrand() + mean;
+    int live = 1; /* whether any neuron is outside the margins */
+    for (size_t i = 0; i < (size_t)T * n; i++) {
+        const int yy = (int)(i % n / C / (size_t)L->out_w), xx = (int)(i % n / C % (size_t)L->out_w);
+        const int in = !quiet || (yy >= quiet[0] && yy < L->out_h - quiet[1] &&
+                                  xx >= quiet[2] && xx < L->out_w - quiet[3]);
+        I[i] = in ? 0.45f * nrand() + mean : 0.0f;
+    }
+    if (quiet)
+        live = quiet[0] + quiet[1] < L->out_h && quiet[2] + quiet[3] < L->out_w;
     fill_nan(Pa, (size_t)T * np);
     fill_nan(Pb, (size_t)T * np);
     neuron_buf a, b;
     nb_init(&a, L, T, NULL);
     nb_init(&b, L, T, NULL);
     neuron_buf *both[2] = {&a, &b};
+    if (quiet)
+        memcpy(b.st.quiet, quiet, sizeof b.st.quiet);
     for (int k = 0; k < 2; k++) {
         if (!(keep & 1))
             both[k]->st.count = NULL;
@@ -990,7 +1002,8 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
         size_t spikes = 0;
         for (size_t i = 0; i < (size_t)T * np; i++)
             spikes += Pa[i] != 0.0f;
-        CHECK(spikes > 0, "%s: no spike reached the pooling (the case tests nothing)", tag);
+        CHECK(!live || spikes > 0, "%s: no spike reached the pooling (the case tests nothing)",
+              tag);
         CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
         CHECK(floats_identical(a.v, b.v, n), "%s: membrane differs", tag);
         if (keep & 1)
@@ -1081,11 +1094,20 @@ static void test_neuron_pool(void)
     if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
         const int keeps[] = {0, 3, 7};
         for (int k = 0; k < 3; k++) {
-            compared +=
-                neuron_pool_case(&layers[0], &layers[1], 20, keeps[k], 0.15f, "LeNet conv 1");
-            compared +=
-                neuron_pool_case(&layers[2], &layers[3], 20, keeps[k], 0.15f, "LeNet conv 2");
-            cases += 2;
+            /* margins as an MNIST digit leaves them on the first layer, odd and even */
+            static const int q1[4] = {3, 5, 4, 1}, q2[4] = {2, 1, 3, 0};
+            static const int q3[4] = {1, 2, 2, 0}; /* from neuron 40: not a whole word */
+            compared += neuron_pool_case(&layers[0], &layers[1], 20, keeps[k], 0.15f, NULL,
+                                         "LeNet conv 1");
+            compared += neuron_pool_case(&layers[2], &layers[3], 20, keeps[k], 0.15f, NULL,
+                                         "LeNet conv 2");
+            compared += neuron_pool_case(&layers[0], &layers[1], 20, keeps[k], 0.5f, q1,
+                                         "LeNet conv 1");
+            compared += neuron_pool_case(&layers[2], &layers[3], 20, keeps[k], 0.5f, q2,
+                                         "LeNet conv 2");
+            compared += neuron_pool_case(&layers[0], &layers[1], 20, keeps[k], 0.5f, q3,
+                                         "LeNet conv 1");
+            cases += 5;
         }
         back_compared += neuron_pool_backward_case(&layers[0], &layers[1], 20, "LeNet conv 1");
         back_compared += neuron_pool_backward_case(&layers[2], &layers[3], 23, "LeNet conv 2");
@@ -1102,8 +1124,11 @@ static void test_neuron_pool(void)
         if (!ok)
             continue;
         static const int keeps[] = {0, 1, 3, 7}; /* what the engine keeps: LF implies γ */
+        /* every other shape with random margins, now and then covering the whole map */
+        int quiet[4] = {irand(0, h), irand(0, h / 2), irand(0, w / 2), irand(0, w / 2)};
         compared += neuron_pool_case(&layers[0], &layers[1], irand(1, 30), keeps[trial % 4],
-                                     trial % 3 == 1 ? 0.7f : 0.15f, notation);
+                                     trial % 3 == 1 ? 0.7f : 0.15f, trial % 2 ? quiet : NULL,
+                                     notation);
         back_compared += neuron_pool_backward_case(&layers[0], &layers[1], irand(1, 30), notation);
         back_cases++;
         cases++;
@@ -1291,11 +1316,45 @@ static void test_encode(void) {
     printf("encode: %d images (sparse and dense forms vs one draw per pixel)\n", cases);
 }
 
+/* The pixels that can spike (sbp_input_support): images of C channels whose nonzero pixels
+ * are a few placed at random, in any channel, with mean 0 — the box is theirs; with a mean
+ * that no pixel value meets, every pixel; a blank image, none. */
+static void test_support(void)
+{
+    int bad = 0, cases = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        const int C = irand(1, 3), H = irand(1, 33), W = irand(1, 33), dots = irand(0, 4);
+        uint8_t *px = calloc((size_t)C * H * W, 1);
+        int want[4] = {H, 0, W, 0};
+        for (int d = 0; d < dots; d++) {
+            const int c = irand(0, C - 1), y = irand(0, H - 1), x = irand(0, W - 1);
+            px[((size_t)c * H + y) * W + x] = (uint8_t)irand(1, 255);
+            want[0] = y < want[0] ? y : want[0], want[1] = y + 1 > want[1] ? y + 1 : want[1];
+            want[2] = x < want[2] ? x : want[2], want[3] = x + 1 > want[3] ? x + 1 : want[3];
+        }
+        if (!dots)
+            want[0] = want[1] = want[2] = want[3] = 0;
+        const float mean[3] = {0, 0, 0}, offset[3] = {0, 0.1f, 0}, sd[3] = {0.3f, 0.5f, 1};
+        sbp_input in = {.pixels = px, .mean = trial % 10 == 9 ? offset : mean, .std = sd,
+                        .gain = 0.5f};
+        if (trial % 10 == 9 && C > 1) /* channel 1's 0.1 is no pixel/255: all of it */
+            want[0] = 0, want[1] = H, want[2] = 0, want[3] = W;
+        int box[4];
+        sbp_input_support(&in, C, H, W, box);
+        bad += memcmp(box, want, sizeof box) != 0;
+        free(px);
+        cases++;
+    }
+    CHECK(bad == 0, "sbp_input_support: %d of %d boxes wrong", bad, cases);
+    printf("input support: %d images (dots in any channel, offsets, blank)\n", cases);
+}
+
 int main(void) {
     test_divide();
     test_rng16();
     test_rng16_lanes();
     test_encode();
+    test_support();
     test_events();
     test_conv();
     test_conv_wgrad();

@@ -60,6 +60,11 @@ typedef struct sbp_neuron_state {
                         backward */
     float *history;  /* integrator only, optional, HOST memory: (T, n_out) membrane after
                         every step (analysis; host backends only) */
+    int quiet[4];    /* rows at the top and bottom, columns at the left and right of the
+                        layer's out_h × out_w map that no current reaches in this sample: there
+                        V stays 0 and no neuron fires, so a kernel may skip them, writing what
+                        they would write (zeros). 0 = none; the engine sets them (engine.c:
+                        quiet_margins) */
 } sbp_neuron_state;
 
 /* 64-bit words of one step's row of spike bits for n neurons. */

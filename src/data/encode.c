@@ -24,14 +24,35 @@ void sbp_input_for(sbp_input *in, const sbp_dataset *ds, size_t i, sbp_rng_key k
     in->sample = (uint32_t)i;
 }
 
+/* Pixel j's value x·gain in channel c (§1). */
+static inline float input_value(const sbp_input *in, int c, size_t j)
+{
+    return ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
+}
+
 /* The input chunk x (n, C, H, W) for steps t0 … t0+n−1 (§1 rate encoding). */
 void sbp_input_values(float *xval, const sbp_input *in, int C, size_t P)
 {
     for (int c = 0; c < C; c++)
         for (size_t p = 0; p < P; p++) {
             size_t j = (size_t)c * P + p;
-            xval[j] = ((float)in->pixels[j] / 255.0f - in->mean[c]) / in->std[c] * in->gain;
+            xval[j] = input_value(in, c, j);
         }
+}
+
+void sbp_input_support(const sbp_input *in, int C, int H, int W, int box[4])
+{
+    int y0 = H, y1 = 0, x0 = W, x1 = 0;
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (input_value(in, c, ((size_t)c * H + y) * W + x) != 0.0f) { /* NaN too */
+                    y0 = y < y0 ? y : y0, y1 = y + 1 > y1 ? y + 1 : y1;
+                    x0 = x < x0 ? x : x0, x1 = x + 1 > x1 ? x + 1 : x1;
+                }
+    if (y0 >= y1)
+        y0 = y1 = x0 = x1 = 0;
+    box[0] = y0, box[1] = y1, box[2] = x0, box[3] = x1;
 }
 
 /* Spike of value v against word r: sign(v)·[|v| > r] (§1). */

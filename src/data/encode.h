@@ -41,4 +41,9 @@ void sbp_input_values(float *xval, const sbp_input *in, int C, size_t P);
 void sbp_input_spikes(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
                       int steps);
 
+/* The rows [box[0], box[1]) and columns [box[2], box[3]) that hold every pixel of a (C, H, W)
+ * image whose value (as sbp_input_values computes it) is not 0 in some channel: only those can
+ * ever spike (|x|·gain > r ≥ 0 fails for x = 0). All 0 when none can. */
+void sbp_input_support(const sbp_input *in, int C, int H, int W, int box[4]);
+
 #endif

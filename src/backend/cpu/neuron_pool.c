@@ -100,23 +100,47 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
     const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
     const __m512 vl = _mm512_set1_ps(L->leak), vth = _mm512_set1_ps(L->threshold);
     const __m512 q = _mm512_set1_ps(0.25f);
-    for (int py = 0; py < L->out_h / 2; py++) {
+    /* The windows that hold a neuron outside the quiet margins (sbp_neuron_state.quiet): pooled
+     * rows [py0, py1), columns [px0, px1); outside them the neurons keep V = 0 and fire never,
+     * so they are skipped and their windows' currents written as zeros. The neurons stepped run
+     * from a whole 16-neuron word (where the bits go) to the end of the last window's pixel. */
+    const int *qm = st->quiet;
+    const int py0 = qm[0] / 2, py1 = (L->out_h - qm[1] + 1) / 2;
+    const size_t px0 = (size_t)qm[2] / 2, px1 = ((size_t)(L->out_w - qm[3]) + 1) / 2;
+    const int live = py0 < py1 && px0 < px1;
+    const size_t i0 = live ? (2 * px0 * C) & ~(size_t)15 : 0;
+    const size_t i1 = live ? 2 * px1 * C : 0;
+    for (int t = 0; t < tc; t++) {
+        float *Pt = P + (size_t)t * on;
+        if (!live) {
+            memset(Pt, 0, on * sizeof(float));
+            continue;
+        }
+        memset(Pt, 0, (size_t)py0 * orow * sizeof(float));
+        memset(Pt + (size_t)py1 * orow, 0, (on - (size_t)py1 * orow) * sizeof(float));
+        if (px0 > 0 || px1 < Wo)
+            for (int py = py0; py < py1; py++) {
+                memset(Pt + (size_t)py * orow, 0, px0 * C * sizeof(float));
+                memset(Pt + (size_t)py * orow + px1 * C, 0, (Wo - px1) * C * sizeof(float));
+            }
+    }
+    for (int py = live ? py0 : py1; py < py1; py++) {
         const size_t r0 = (size_t)(2 * py) * row;
         /* two vectors of both rows at a time: four independent chains, as the host kernel's
          * four vectors */
-        size_t i = 0;
-        for (; i + 32 <= row; i += 32)
+        size_t i = i0;
+        for (; i + 32 <= i1; i += 32)
             row_pair(2, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
-        for (; i + 16 <= row; i += 16)
+        for (; i + 16 <= i1; i += 16)
             row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
-        if (i < row)
+        if (i < i1)
             row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
-                     sbp_tail_mask(row - i));
+                     sbp_tail_mask(i1 - i));
         /* the windows: horizontal neighbours of the vertical sums */
         for (int t = 0; t < tc; t++) {
             const float *s = sum + (size_t)t * stride;
-            float *o = P + (size_t)t * on + (size_t)py * orow;
-            for (size_t px = 0; px < Wo; px++, o += C)
+            float *o = P + (size_t)t * on + (size_t)py * orow + px0 * C;
+            for (size_t px = px0; px < px1; px++, o += C)
                 for (size_t k = 0; k < C; k += 16) {
                     const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
                     const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
