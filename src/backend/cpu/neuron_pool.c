@@ -36,6 +36,27 @@ size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc)
 
 #ifdef SBP_RUNS_AVX512
 
+/* The pooling windows that hold a neuron outside the quiet margins (sbp_neuron_state.quiet):
+ * pooled rows [py0, py1), columns [px0, px1) (none: py0 = py1 = 0). The others' neurons keep
+ * V = 0 and never fire, so both directions skip them and write the zeros they would. The
+ * neurons stepped in each of those rows run from a whole 16-neuron word (where the bits go),
+ * i0, to the end of the last window's pixel, i1. */
+typedef struct quiet_windows {
+    int py0, py1;
+    size_t px0, px1, i0, i1;
+} quiet_windows;
+
+static void windows(quiet_windows *w, const sbp_neuron_state *st, const sbp_layer *L)
+{
+    const int *q = st->quiet;
+    const size_t C = (size_t)L->out_c;
+    w->py0 = q[0] / 2, w->py1 = (L->out_h - q[1] + 1) / 2;
+    w->px0 = (size_t)q[2] / 2, w->px1 = ((size_t)(L->out_w - q[3]) + 1) / 2;
+    if (w->py0 >= w->py1 || w->px0 >= w->px1)
+        w->py0 = w->py1 = 0, w->px0 = w->px1 = 0;
+    w->i0 = (2 * w->px0 * C) & ~(size_t)15, w->i1 = 2 * w->px1 * C;
+}
+
 /* NV vectors of each of two image rows (r0, r1 = r0 + row) from neuron i on, over the chunk:
  * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits). sum[t·stride + i …] = the two rows'
  * spikes added, per step. full: whole vectors, else the masked last one (live lanes). */
@@ -100,47 +121,36 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
     const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
     const __m512 vl = _mm512_set1_ps(L->leak), vth = _mm512_set1_ps(L->threshold);
     const __m512 q = _mm512_set1_ps(0.25f);
-    /* The windows that hold a neuron outside the quiet margins (sbp_neuron_state.quiet): pooled
-     * rows [py0, py1), columns [px0, px1); outside them the neurons keep V = 0 and fire never,
-     * so they are skipped and their windows' currents written as zeros. The neurons stepped run
-     * from a whole 16-neuron word (where the bits go) to the end of the last window's pixel. */
-    const int *qm = st->quiet;
-    const int py0 = qm[0] / 2, py1 = (L->out_h - qm[1] + 1) / 2;
-    const size_t px0 = (size_t)qm[2] / 2, px1 = ((size_t)(L->out_w - qm[3]) + 1) / 2;
-    const int live = py0 < py1 && px0 < px1;
-    const size_t i0 = live ? (2 * px0 * C) & ~(size_t)15 : 0;
-    const size_t i1 = live ? 2 * px1 * C : 0;
+    /* only the windows that hold a neuron outside the quiet margins; the others' currents 0 */
+    quiet_windows w;
+    windows(&w, st, L);
     for (int t = 0; t < tc; t++) {
         float *Pt = P + (size_t)t * on;
-        if (!live) {
-            memset(Pt, 0, on * sizeof(float));
-            continue;
-        }
-        memset(Pt, 0, (size_t)py0 * orow * sizeof(float));
-        memset(Pt + (size_t)py1 * orow, 0, (on - (size_t)py1 * orow) * sizeof(float));
-        if (px0 > 0 || px1 < Wo)
-            for (int py = py0; py < py1; py++) {
-                memset(Pt + (size_t)py * orow, 0, px0 * C * sizeof(float));
-                memset(Pt + (size_t)py * orow + px1 * C, 0, (Wo - px1) * C * sizeof(float));
+        memset(Pt, 0, (size_t)w.py0 * orow * sizeof(float));
+        memset(Pt + (size_t)w.py1 * orow, 0, (on - (size_t)w.py1 * orow) * sizeof(float));
+        if (w.px0 > 0 || w.px1 < Wo)
+            for (int py = w.py0; py < w.py1; py++) {
+                memset(Pt + (size_t)py * orow, 0, w.px0 * C * sizeof(float));
+                memset(Pt + (size_t)py * orow + w.px1 * C, 0, (Wo - w.px1) * C * sizeof(float));
             }
     }
-    for (int py = live ? py0 : py1; py < py1; py++) {
+    for (int py = w.py0; py < w.py1; py++) {
         const size_t r0 = (size_t)(2 * py) * row;
         /* two vectors of both rows at a time: four independent chains, as the host kernel's
          * four vectors */
-        size_t i = i0;
-        for (; i + 32 <= i1; i += 32)
+        size_t i = w.i0;
+        for (; i + 32 <= w.i1; i += 32)
             row_pair(2, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
-        for (; i + 16 <= i1; i += 16)
+        for (; i + 16 <= w.i1; i += 16)
             row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
-        if (i < i1)
+        if (i < w.i1)
             row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
-                     sbp_tail_mask(i1 - i));
+                     sbp_tail_mask(w.i1 - i));
         /* the windows: horizontal neighbours of the vertical sums */
         for (int t = 0; t < tc; t++) {
             const float *s = sum + (size_t)t * stride;
-            float *o = P + (size_t)t * on + (size_t)py * orow + px0 * C;
-            for (size_t px = px0; px < px1; px++, o += C)
+            float *o = P + (size_t)t * on + (size_t)py * orow + w.px0 * C;
+            for (size_t px = w.px0; px < w.px1; px++, o += C)
                 for (size_t k = 0; k < C; k += 16) {
                     const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
                     const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
@@ -233,11 +243,28 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
     const size_t C = (size_t)L->out_c, n = L->n_out, row = (size_t)L->out_w * C;
     const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
     const __m512 q = _mm512_set1_ps(0.25f);
-    for (int py = 0; py < L->out_h / 2; py++) {
+    /* outside the quiet margins' windows (as forward) no neuron fired: their gradient is the
+     * carry they never set, 0 — written, not worked out */
+    quiet_windows w;
+    windows(&w, st, L);
+    for (int t = 0; w.py0 < w.py1 && t < tc; t++)
+        for (int py = w.py0; py < w.py1; py++) {
+            float *g = gI + (size_t)t * n + (size_t)(2 * py) * row;
+            for (int r = 0; r < 2; r++, g += row) {
+                memset(g, 0, w.i0 * sizeof(float));
+                memset(g + w.i1, 0, (row - w.i1) * sizeof(float));
+            }
+        }
+    for (int t = 0; t < tc; t++) {
+        memset(gI + (size_t)t * n, 0, (size_t)(2 * w.py0) * row * sizeof(float));
+        memset(gI + (size_t)t * n + (size_t)(2 * w.py1) * row, 0,
+               (n - (size_t)(2 * w.py1) * row) * sizeof(float));
+    }
+    for (int py = w.py0; py < w.py1; py++) {
         for (int t = 0; t < tc; t++) { /* the pooled row, widened */
-            const float *g = gP + (size_t)t * on + (size_t)py * orow;
+            const float *g = gP + (size_t)t * on + (size_t)py * orow + w.px0 * C;
             float *e = gy + (size_t)t * stride;
-            for (size_t px = 0; px < Wo; px++, g += C)
+            for (size_t px = w.px0; px < w.px1; px++, g += C)
                 for (size_t k = 0; k < C; k += 16) {
                     const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
                     const __m512 v = _mm512_mul_ps(q, _mm512_maskz_loadu_ps(m, g + k));
@@ -246,14 +273,14 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
                 }
         }
         const size_t r0 = (size_t)(2 * py) * row;
-        size_t i = 0;
-        for (; i + 32 <= row; i += 32)
+        size_t i = w.i0;
+        for (; i + 32 <= w.i1; i += 32)
             row_pair_backward(2, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
-        for (; i + 16 <= row; i += 16)
+        for (; i + 16 <= w.i1; i += 16)
             row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
-        if (i < row)
+        if (i < w.i1)
             row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 0,
-                              sbp_tail_mask(row - i));
+                              sbp_tail_mask(w.i1 - i));
     }
 }
 
