@@ -1217,6 +1217,104 @@ static void test_events(void) {
     printf("events: %d lists (vector path where available vs plain loop)\n", cases);
 }
 
+/* Spike bits to rows and event lists in one pass (sbp_events_unpack, the cpu backend's
+ * spikes_unpack_events) against the rows the host unpacks and the lists the plain scan finds
+ * in them; then the synapses' backward given those lists (backward_events) against their
+ * backward that scans the rows (backward_fast): the same dW and dx, bit for bit, sparse and
+ * dense inputs, dropout masks with zeros, with and without dx. */
+static void backward_events_case(const sbp_layer *L, int tc, double density, int masked,
+                                 int with_dx, const char *what)
+{
+    const size_t n = L->n_in, words = sbp_spike_row_words(n), nw = L->w_count + 64;
+    const int t0 = irand(0, 3), T = t0 + tc;
+    uint64_t *bits = calloc((size_t)T * words, sizeof(uint64_t));
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < n; i++)
+            if (urand() < density)
+                bits[(size_t)t * words + i / 64] |= (uint64_t)1 << (i % 64);
+    float *mask = masked ? falloc(n) : NULL;
+    for (size_t i = 0; masked && i < n; i++)
+        mask[i] = urand() < 0.3 ? 0.0f : 1.25f;
+    float *x = falloc((size_t)tc * n), *y = falloc((size_t)tc * n);
+    void *buf = scratch_alloc(sbp_events_bytes(n, tc) / sizeof(float) + 16);
+    float *wb = scratch_alloc(sbp_events_scratch(n, tc));
+    fill_nan(x, (size_t)tc * n);
+    sbp_events_unpack(x, buf, bits, mask, n, t0, tc);
+    for (int t = 0; t < tc; t++)
+        sbp_spikes_unpack(y + (size_t)t * n, bits + (size_t)(t0 + t) * words, mask, n);
+    size_t k = 0;
+    const sbp_events *want = sbp_events_build_plain(wb, y, n, tc, &k);
+    const sbp_events *got = buf;
+    int same = floats_identical(x, y, (size_t)tc * n) && got->off[tc] == k;
+    for (int t = 0; t <= tc && same; t++)
+        same = got->off[t] == want->off[t];
+    for (size_t e = 0; e < k && same; e++)
+        same = got->idx[e] == want->idx[e] && got->val[e] == want->val[e];
+    CHECK(same, "%s: unpacked rows or lists differ (n %zu, tc %d, t0 %d, density %.2f, mask %d)",
+          what, n, tc, t0, density, masked);
+    /* the backward both ways, from the same start */
+    const int conv = L->spec.kind == SBP_LAYER_CONV;
+    const size_t nWt = conv ? sbp_conv_weights_floats(L) : nw;
+    float *Wt = falloc(nWt), *gI = falloc((size_t)tc * L->n_out), *dw0 = falloc(nWt);
+    float *dwa = falloc(nWt), *dwb = falloc(nWt), *dxa = falloc((size_t)tc * n);
+    float *dxb = falloc((size_t)tc * n);
+    float *ws = scratch_alloc(conv ? sbp_conv_scratch(L, tc) : sbp_dense_scratch(L, tc));
+    fill_normal(Wt, nWt), fill_normal(gI, (size_t)tc * L->n_out), fill_normal(dw0, nWt);
+    memcpy(dwa, dw0, nWt * sizeof(float)), memcpy(dwb, dw0, nWt * sizeof(float));
+    fill_nan(dxa, (size_t)tc * n), fill_nan(dxb, (size_t)tc * n);
+    if (conv) {
+        sbp_conv_backward_fast(with_dx ? dxa : NULL, dwa, gI, x, Wt, L, tc, ws);
+        sbp_conv_backward_events(with_dx ? dxb : NULL, dwb, gI, x, buf, Wt, L, tc, ws);
+    } else {
+        sbp_dense_backward_fast(with_dx ? dxa : NULL, dwa, gI, x, Wt, L, tc, ws);
+        sbp_dense_backward_events(with_dx ? dxb : NULL, dwb, gI, x, buf, Wt, L, tc, ws);
+    }
+    CHECK(floats_identical(dwa, dwb, nWt), "%s: dW given the lists differs (density %.2f)", what,
+          density);
+    /* dx matters where x ≠ 0 (backend.h); elsewhere either may hold anything */
+    int dx_same = 1;
+    for (size_t i = 0; with_dx && i < (size_t)tc * n; i++)
+        if (x[i] != 0.0f)
+            dx_same &= dxa[i] == dxb[i] || (dxa[i] != dxa[i] && dxb[i] != dxb[i]);
+    CHECK(dx_same, "%s: dx given the lists differs (density %.2f)", what, density);
+    free(bits), free(mask), free(x), free(y), free(buf), free(wb), free(Wt), free(gI), free(dw0);
+    free(dwa), free(dwb), free(dxa), free(dxb), free(ws);
+}
+
+static void test_backward_events(void)
+{
+    int cases = 0;
+    sbp_layer L;
+    static const double densities[] = {0.0, 0.03, 0.2, 0.7};
+    /* LeNet's second convolution and dense layers (as the exact backward runs them), then
+     * other convolutions and dense layers */
+    static const int convs[][7] = {{20, 14, 14, 50, 5, 1, 2}, {3, 10, 9, 64, 3, 1, 1},
+                                   {4, 9, 6, 51, 5, 1, 1},   {5, 7, 8, 85, 3, 2, 1},
+                                   {1, 4, 4, 1, 3, 1, 1}};
+    for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
+        const int *f = convs[c];
+        if (!conv_layer(&L, f[0], f[1], f[2], f[3], f[4], f[5], f[6])) {
+            CHECK(0, "backward events: conv shape %zu rejected", c);
+            continue;
+        }
+        for (int d = 0; d < 4; d++, cases++)
+            backward_events_case(&L, irand(1, 5), densities[d], d % 2, d != 3, "conv");
+    }
+    static const int denses[][5] = {{50, 7, 7, 200, 0}, {200, 1, 1, 10, 1}, {3, 5, 4, 37, 0}};
+    for (size_t c = 0; c < sizeof denses / sizeof denses[0]; c++) {
+        const int *f = denses[c];
+        if (!dense_layer(&L, f[0], f[1], f[2], f[3], f[4])) {
+            CHECK(0, "backward events: dense shape %zu rejected", c);
+            continue;
+        }
+        for (int d = 0; d < 4; d++, cases++)
+            backward_events_case(&L, d == 1 ? 1 : irand(1, 5), densities[d], d % 2, d != 2,
+                                 "dense");
+    }
+    printf("backward events: %d cases (unpacked lists vs a scan; backward given them vs "
+           "scanning, bit for bit)\n", cases);
+}
+
 /* core/divide.h: the multiply-shift quotient and remainder equal / and % for divisors of every
  * size the kernels use and beyond, at the edges of the 32-bit range and at random. */
 static void test_divide(void) {
@@ -1383,6 +1481,7 @@ int main(void) {
     test_encode();
     test_support();
     test_events();
+    test_backward_events();
     test_conv();
     test_conv_wgrad();
     test_dense();

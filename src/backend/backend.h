@@ -108,6 +108,11 @@ typedef struct sbp_synapse_ops {
     /* Whether forward_events walks the lists for layer L (a kernel that reads x its own way
      * would leave them unread, and listing costs the neurons below some time); NULL: always. */
     int (*takes_events)(const sbp_layer *L);
+    /* Optional (NULL: not offered): backward given, besides x, the event lists ev that the
+     * backend's spikes_unpack_events wrote for x — the same dW and dx as backward. The kernel
+     * may use ev as scratch (it is not read afterwards). */
+    void (*backward_events)(float *dx, float *dW, const float *gI, const float *x, void *ev,
+                            const float *W, const sbp_layer *L, int tc, float *ws);
     /* Optional: floats the backend's layout of L's weights takes, at least w_count (a layout
      * may pad rows to whole vectors); NULL: w_count. The engine starts every layer's weights
      * and gradient sum on a 64-byte boundary; padding is the backend's to fill (weights_in)
@@ -192,6 +197,11 @@ typedef struct sbp_backend {
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);
+    /* Optional (NULL: not offered; needs events_bytes): spikes_unpack, and the same spikes as
+     * event lists in ev (events_bytes(n, steps) bytes, the layout of neuron_forward_events)
+     * for a synapse's backward_events — read from the bits instead of found again in y. */
+    void (*spikes_unpack_events)(float *y, void *ev, const uint64_t *bits, const float *mask,
+                                 size_t n, int t0, int steps);
 
     /* ---- input (§1 rate code, the same Philox draws on every backend) */
     /* xval (n_in) = |x|·gain with x's sign, channel-first, from in's pixels (host). */

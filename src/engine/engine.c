@@ -213,6 +213,7 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         e->lists[l] = lists_wanted(be, net, l);
     for (int l = 0; l < net->n_layers; l++)
         e->fuse_pool[l] = pool_fusable(be, net, l, source);
+    e->ev_n = ev_n;
     if (ev_n && !(e->ev = be->alloc(be->events_bytes(ev_n, tc)))) {
         sbp_engine_release(e);
         return sbp_fail(err, SBP_ERR_NOMEM, "engine: cannot allocate %zu KiB of event lists",
@@ -403,6 +404,28 @@ static void synapse_backward(sbp_engine *e, const sbp_layer *L, float *dx, const
     e->be->synapse[L->spec.kind].backward(dx, e->gk + o, e->cur, x, e->wk + o, L, n, e->scratch);
 }
 
+/* The exact backward of layer l's synapse for the chunk at t0 (synapse_backward), its input
+ * rebuilt from what the forward kept (layer_input) — and, where the backend and the synapse
+ * offer it, as event lists too, read from the spike bits of the layer below, so that the
+ * synapse need not scan the rebuilt rows for them (the lists fit in ev: a layer whose input is
+ * wider than any list the forward writes goes the other way). */
+static void input_and_backward(sbp_engine *e, int l, float *dx, int t0, int n)
+{
+    const sbp_layer *L = &e->net->layers[l];
+    const sbp_synapse_ops *syn = &e->be->synapse[L->spec.kind];
+    float *x = e->act[0];
+    if (l > 0 && e->be->spikes_unpack_events && syn->backward_events && e->st[l - 1].bits &&
+        L->n_in <= e->ev_n) {
+        const sbp_neuron_state *st = &e->st[l - 1];
+        const size_t o = koff(e, L);
+        e->be->spikes_unpack_events(x, e->ev, st->bits, st->mask, L->n_in, t0, n);
+        syn->backward_events(dx, e->gk + o, e->cur, x, e->ev, e->wk + o, L, n, e->scratch);
+        return;
+    }
+    layer_input(e, l, t0, n, x);
+    synapse_backward(e, L, dx, x, n);
+}
+
 /* Adds layer l's shortcut current (block input xs (n, C, H, W)) into e->cur. */
 static void shortcut_forward(sbp_engine *e, const sbp_layer *L, const float *xs, int n)
 {
@@ -578,8 +601,7 @@ static void backward_exact(sbp_engine *e, const float *g_out)
         be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, n);
         int which = 0;
         clear_shortcut_grads(e, n);
-        layer_input(e, last, t0, n, e->act[0]);
-        synapse_backward(e, Lo, last > 0 ? e->grad[0] : NULL, e->act[0], n);
+        input_and_backward(e, last, last > 0 ? e->grad[0] : NULL, t0, n);
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
             add_shortcut_grad(e, l, e->grad[which], n);
@@ -601,8 +623,9 @@ static void backward_exact(sbp_engine *e, const float *g_out)
             } else
                 be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
             if (has_weights(L))
-                layer_input(e, l, t0, n, e->act[0]);
-            synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);
+                input_and_backward(e, l, l > 0 ? e->grad[1 - which] : NULL, t0, n);
+            else /* a pooling layer: no input needed */
+                synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);
             if (L->sc) {
                 layer_input(e, L->spec.shortcut_from + 1, t0, n, e->act[1]);
                 shortcut_backward(e, L, e->act[1], n);

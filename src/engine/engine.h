@@ -42,7 +42,9 @@ typedef struct sbp_engine {
     void *ev;               /* event lists of the current layer input where the backend has
                                them (backend.h: events_bytes), else NULL: one buffer, since a
                                layer's synapse has read its input's lists before its neurons
-                               write theirs */
+                               write theirs; in the exact backward, the input lists of the
+                               layer whose synapse runs (spikes_unpack_events) */
+    size_t ev_n;            /* the inputs ev has room for */
     int lists[SBP_MAX_LAYERS]; /* layer l's neurons write event lists into ev (decided once) */
     int fuse_pool[SBP_MAX_LAYERS]; /* layer l's neurons and the pooling above in one call,
                                       where the backend can (backend.h: neuron_forward_pool) */

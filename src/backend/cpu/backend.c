@@ -94,7 +94,8 @@ static void dropout_mask(float *m, const sbp_layer *L, int l, sbp_rng_key key, u
 
 #define CPU_DENSE                                                                              \
     {sbp_dense_forward_fast, sbp_dense_backward_fast, sbp_dense_scratch,                       \
-     sbp_dense_to_kernel_layout, sbp_dense_add_from_kernel_layout, sbp_dense_forward_events}
+     sbp_dense_to_kernel_layout, sbp_dense_add_from_kernel_layout, sbp_dense_forward_events,    \
+     NULL, sbp_dense_backward_events}
 
 const sbp_backend sbp_backend_cpu = {
     .name = "cpu",
@@ -106,7 +107,7 @@ const sbp_backend sbp_backend_cpu = {
             [SBP_LAYER_CONV] = {sbp_conv_forward_fast, sbp_conv_backward_fast, sbp_conv_scratch,
                                 sbp_conv_to_kernel_layout, sbp_conv_add_from_kernel_layout,
                                 sbp_conv_forward_events, sbp_conv_takes_events,
-                                sbp_conv_weights_floats},
+                                sbp_conv_backward_events, sbp_conv_weights_floats},
             [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
             [SBP_LAYER_DENSE] = CPU_DENSE,
             [SBP_LAYER_OUTPUT] = CPU_DENSE,
@@ -116,6 +117,7 @@ const sbp_backend sbp_backend_cpu = {
     .dropout_mask = dropout_mask,
     .events_bytes = sbp_events_bytes,
     .neuron_forward_events = sbp_events_neuron_forward,
+    .spikes_unpack_events = sbp_events_unpack,
     .neuron_forward_pool = sbp_neuron_pool_forward,
     .neuron_pool_scratch = sbp_neuron_pool_scratch,
     .neuron_backward_pool = sbp_neuron_pool_backward,

@@ -298,15 +298,17 @@ static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, con
 
 /* The event-driven backward, compiled once per run primitive (core/runs.h). */
 static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float *gI,
-                                              const float *x, const float *Wt, const sbp_layer *L,
-                                              int tc, float *ws, update_dot_fn update_dot,
+                                              const float *x, const sbp_events *ev,
+                                              const float *Wt, const sbp_layer *L, int tc,
+                                              float *ws, update_dot_fn update_dot,
                                               update_fn update)
 {
     const int k = L->spec.kernel, s = L->spec.stride, pad = L->spec.pad;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, Ci = L->in_c;
     const size_t C = (size_t)L->out_c;
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    if (!ev) /* x's lists, unless given */
+        ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
     for (int t = 0; t < tc; t++) {
@@ -366,9 +368,10 @@ static void forward_events_plain(float *I, const sbp_events *ev, const float *Wt
 }
 
 static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
-                                  const float *Wt, const sbp_layer *L, int tc, float *ws)
+                                  const sbp_events *ev, const float *Wt, const sbp_layer *L,
+                                  int tc, float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain, sbp_update_plain);
+    backward_sparse(dx, dWt, gI, x, ev, Wt, L, tc, ws, sbp_update_dot_plain, sbp_update_plain);
 }
 
 #ifdef SBP_RUNS_AVX512
@@ -379,10 +382,11 @@ static SBP_TARGET_AVX512 void forward_events_avx512(float *I, const sbp_events *
 }
 
 static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
-                                                     const float *x, const float *Wt,
-                                                     const sbp_layer *L, int tc, float *ws)
+                                                     const float *x, const sbp_events *ev,
+                                                     const float *Wt, const sbp_layer *L, int tc,
+                                                     float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512, sbp_update_avx512);
+    backward_sparse(dx, dWt, gI, x, ev, Wt, L, tc, ws, sbp_update_dot_avx512, sbp_update_avx512);
 }
 #endif
 
@@ -416,25 +420,40 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
     scatter(I, ev, Wt, L, tc, ws);
 }
 
+/* The scatter backward over x's event lists ev (NULL: made from x). */
+static void backward_scatter(float *dx, float *dWt, const float *gI, const float *x,
+                             const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc,
+                             float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (sbp_use_avx512()) {
+        backward_sparse_avx512(dx, dWt, gI, x, ev, Wt, L, tc, ws);
+        return;
+    }
+#endif
+    backward_sparse_plain(dx, dWt, gI, x, ev, Wt, L, tc, ws);
+}
+
+/* The weight gradient in registers (conv_wgrad.c) where it applies: the same bits, measured
+ * 1.04× on LeNet's exact training (conv2: 10 % less time in the backward); else the scatter. */
+static void backward_sparse_any(float *dx, float *dWt, const float *gI, const float *x,
+                                sbp_events *ev, const float *Wt, const sbp_layer *L, int tc,
+                                float *ws)
+{
+    if (!sbp_conv_backward_wgrad_events(dx, dWt, gI, x, ev, Wt, L, tc, ws))
+        backward_scatter(dx, dWt, gI, x, ev, Wt, L, tc, ws);
+}
+
 void sbp_conv_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
                               const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
-    /* The weight gradient in registers (conv_wgrad.c) where it applies: the same bits, measured
-     * 1.04× on LeNet's exact training (conv2: 10 % less time in the backward). */
-    if (!sbp_conv_backward_wgrad(dx, dWt, gI, x, Wt, L, tc, ws))
-        sbp_conv_backward_scatter(dx, dWt, gI, x, Wt, L, tc, ws);
+    backward_sparse_any(dx, dWt, gI, x, NULL, Wt, L, tc, ws);
 }
 
 void sbp_conv_backward_scatter(float *dx, float *dWt, const float *gI, const float *x,
                                const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
-#ifdef SBP_RUNS_AVX512
-    if (sbp_use_avx512()) {
-        backward_sparse_avx512(dx, dWt, gI, x, Wt, L, tc, ws);
-        return;
-    }
-#endif
-    backward_sparse_plain(dx, dWt, gI, x, Wt, L, tc, ws);
+    backward_scatter(dx, dWt, gI, x, NULL, Wt, L, tc, ws);
 }
 
 /* Highest input density at which the event-driven kernels beat im2col + SGEMM, measured with
@@ -484,6 +503,17 @@ void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float 
     size_t nnz = sbp_events_count(x, L->n_in, tc);
     if ((double)nnz <= sparse_max_density(L, 1) * (double)L->n_in * tc)
         sbp_conv_backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws);
+    else
+        sbp_conv_backward_gemm(dx, dWt, gI, x, Wt, L, tc, ws);
+}
+
+void sbp_conv_backward_events(float *dx, float *dWt, const float *gI, const float *x, void *evp,
+                              const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    /* the choices of sbp_conv_backward_fast, with the count and the lists given */
+    sbp_events *ev = evp;
+    if ((double)ev->off[tc] <= sparse_max_density(L, 1) * (double)L->n_in * tc)
+        backward_sparse_any(dx, dWt, gI, x, ev, Wt, L, tc, ws);
     else
         sbp_conv_backward_gemm(dx, dWt, gI, x, Wt, L, tc, ws);
 }

@@ -90,6 +90,10 @@ void sbp_conv_backward_scatter(float *dx, float *dWt, const float *gI, const flo
                                const float *Wt, const sbp_layer *L, int tc, float *ws);
 int sbp_conv_backward_wgrad(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws);
+/* The same given x's event lists ev (NULL: made from x), which it overwrites. */
+int sbp_conv_backward_wgrad_events(float *dx, float *dWt, const float *gI, const float *x,
+                                   struct sbp_events *ev, const float *Wt, const sbp_layer *L,
+                                   int tc, float *ws);
 size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc);
 int sbp_conv_wgrad_usable(const sbp_layer *L);
 
@@ -102,6 +106,10 @@ void sbp_conv_forward_events(float *I, const float *x, const void *ev, const flo
 /* Whether sbp_conv_forward_events walks the lists for L (not where the output-stationary form
  * runs: it reads x as a bitmap). */
 int sbp_conv_takes_events(const sbp_layer *L);
+/* sbp_conv_backward_fast given x's event lists (events.h: sbp_events_unpack), which it may
+ * overwrite: the same dW and dx without scanning x. */
+void sbp_conv_backward_events(float *dx, float *dWt, const float *gI, const float *x, void *ev,
+                              const float *Wt, const sbp_layer *L, int tc, float *ws);
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws);
 

@@ -204,12 +204,13 @@ static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const floa
 }
 
 static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float *gI,
-                                             const float *x, const float *Wt,
+                                             const float *x, sbp_events *ev, const float *Wt,
                                              const sbp_layer *L, int tc, float *ws)
 {
     const int k = L->spec.kernel, Ci = L->in_c, C = L->out_c;
-    size_t nev;
-    const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    size_t nev = ev ? ev->off[tc] : 0;
+    if (!ev) /* x's lists, unless given */
+        ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
     /* the events sorted by channel, stably: counts, offsets, then a pass in list order */
     size_t *start = (size_t *)(void *)(ws + lists_end(L, tc));
     event_rec *rec = (event_rec *)(void *)(start + Ci + 1);
@@ -249,15 +250,22 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
 }
 #endif
 
-int sbp_conv_backward_wgrad(float *dx, float *dWt, const float *gI, const float *x,
-                            const float *Wt, const sbp_layer *L, int tc, float *ws)
+int sbp_conv_backward_wgrad_events(float *dx, float *dWt, const float *gI, const float *x,
+                                   struct sbp_events *ev, const float *Wt, const sbp_layer *L,
+                                   int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
     if (sbp_conv_wgrad_usable(L) && tc <= 65536) {
-        backward_wgrad(dx, dWt, gI, x, Wt, L, tc, ws);
+        backward_wgrad(dx, dWt, gI, x, ev, Wt, L, tc, ws);
         return 1;
     }
 #endif
-    (void)dx, (void)dWt, (void)gI, (void)x, (void)Wt, (void)L, (void)tc, (void)ws;
+    (void)dx, (void)dWt, (void)gI, (void)x, (void)ev, (void)Wt, (void)L, (void)tc, (void)ws;
     return 0;
+}
+
+int sbp_conv_backward_wgrad(float *dx, float *dWt, const float *gI, const float *x,
+                            const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    return sbp_conv_backward_wgrad_events(dx, dWt, gI, x, NULL, Wt, L, tc, ws);
 }

@@ -92,12 +92,14 @@ static SBP_ALWAYS_INLINE void forward_events(float *I, const sbp_events *ev, con
 }
 
 static SBP_ALWAYS_INLINE void backward_sparse(float *dx, float *dWt, const float *gI,
-                                              const float *x, const float *Wt, const sbp_layer *L,
-                                              int tc, float *ws, update_dot_fn update_dot)
+                                              const float *x, const sbp_events *ev,
+                                              const float *Wt, const sbp_layer *L, int tc,
+                                              float *ws, update_dot_fn update_dot)
 {
     const size_t nout = L->n_out, nin = L->n_in;
     size_t nev;
-    sbp_events *ev = sbp_events_build(ws, x, nin, tc, &nev);
+    if (!ev) /* x's lists, unless given */
+        ev = sbp_events_build(ws, x, nin, tc, &nev);
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * nin);
     for (int t = 0; t < tc; t++) {
@@ -118,9 +120,10 @@ static void forward_events_plain(float *I, const sbp_events *ev, const float *Wt
 }
 
 static void backward_sparse_plain(float *dx, float *dWt, const float *gI, const float *x,
-                                  const float *Wt, const sbp_layer *L, int tc, float *ws)
+                                  const sbp_events *ev, const float *Wt, const sbp_layer *L,
+                                  int tc, float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_plain);
+    backward_sparse(dx, dWt, gI, x, ev, Wt, L, tc, ws, sbp_update_dot_plain);
 }
 
 #ifdef SBP_RUNS_AVX512
@@ -183,10 +186,11 @@ static SBP_TARGET_AVX512 void forward_events_avx512(float *I, const sbp_events *
 }
 
 static SBP_TARGET_AVX512 void backward_sparse_avx512(float *dx, float *dWt, const float *gI,
-                                                     const float *x, const float *Wt,
-                                                     const sbp_layer *L, int tc, float *ws)
+                                                     const float *x, const sbp_events *ev,
+                                                     const float *Wt, const sbp_layer *L, int tc,
+                                                     float *ws)
 {
-    backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws, sbp_update_dot_avx512);
+    backward_sparse(dx, dWt, gI, x, ev, Wt, L, tc, ws, sbp_update_dot_avx512);
 }
 #endif
 
@@ -218,16 +222,24 @@ void sbp_dense_forward_events(float *I, const float *x, const void *evp, const f
         sbp_dense_forward_gemm(I, x, Wt, L, tc);
 }
 
-void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
-                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+/* The event-driven backward over x's event lists ev (NULL: made from x). */
+static void backward_events(float *dx, float *dWt, const float *gI, const float *x,
+                            const sbp_events *ev, const float *Wt, const sbp_layer *L, int tc,
+                            float *ws)
 {
 #ifdef SBP_RUNS_AVX512
     if (sbp_use_avx512()) {
-        backward_sparse_avx512(dx, dWt, gI, x, Wt, L, tc, ws);
+        backward_sparse_avx512(dx, dWt, gI, x, ev, Wt, L, tc, ws);
         return;
     }
 #endif
-    backward_sparse_plain(dx, dWt, gI, x, Wt, L, tc, ws);
+    backward_sparse_plain(dx, dWt, gI, x, ev, Wt, L, tc, ws);
+}
+
+void sbp_dense_backward_sparse(float *dx, float *dWt, const float *gI, const float *x,
+                               const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    backward_events(dx, dWt, gI, x, NULL, Wt, L, tc, ws);
 }
 
 void sbp_dense_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
@@ -252,6 +264,18 @@ void sbp_dense_backward_fast(float *dx, float *dWt, const float *gI, const float
     const double max_density = tc == 1 ? 1.0 : SBP_SPARSE_MAX_DENSITY;
     if ((double)nnz < max_density * (double)L->n_in * tc)
         sbp_dense_backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws);
+    else
+        sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
+}
+
+void sbp_dense_backward_events(float *dx, float *dWt, const float *gI, const float *x,
+                               void *evp, const float *Wt, const sbp_layer *L, int tc, float *ws)
+{
+    /* the choices of sbp_dense_backward_fast, with the count and the lists given */
+    const sbp_events *ev = evp;
+    const double max_density = tc == 1 ? 1.0 : SBP_SPARSE_MAX_DENSITY;
+    if ((double)ev->off[tc] < max_density * (double)L->n_in * tc)
+        backward_events(dx, dWt, gI, x, ev, Wt, L, tc, ws);
     else
         sbp_dense_backward_gemm(dx, dWt, gI, x, Wt, L, tc);
 }

@@ -30,5 +30,9 @@ void sbp_dense_forward_events(float *I, const float *x, const void *ev, const fl
                               const sbp_layer *L, int tc, float *ws);
 void sbp_dense_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                              const float *Wt, const sbp_layer *L, int tc, float *ws);
+/* sbp_dense_backward_fast given x's event lists (events.h: sbp_events_unpack): the same dW
+ * and dx without scanning x. */
+void sbp_dense_backward_events(float *dx, float *dWt, const float *gI, const float *x,
+                               void *ev, const float *Wt, const sbp_layer *L, int tc, float *ws);
 
 #endif

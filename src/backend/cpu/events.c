@@ -139,14 +139,21 @@ size_t sbp_events_bytes(size_t n, int tc)
     return (head + 63) / 64 * 64 + 2 * (size_t)tc * lists_stride(n) * sizeof(float);
 }
 
+/* The lists' header in buf, its idx and val regions placed (rows of lists_stride(n)). */
+static sbp_events *lists_at(void *buf, size_t n, int tc)
+{
+    sbp_events *ev = buf;
+    const size_t head = sizeof(sbp_events) + (size_t)tc * sizeof(size_t);
+    ev->idx = (uint32_t *)(void *)((char *)buf + (head + 63) / 64 * 64);
+    ev->val = (float *)(void *)(ev->idx + (size_t)tc * lists_stride(n));
+    return ev;
+}
+
 void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_state *st,
                                const sbp_layer *L, int t0, int tc)
 {
-    sbp_events *ev = buf;
     const size_t n = L->n_out, stride = lists_stride(n);
-    const size_t head = sizeof(sbp_events) + (size_t)tc * sizeof(size_t);
-    ev->idx = (uint32_t *)(void *)((char *)buf + (head + 63) / 64 * 64);
-    ev->val = (float *)(void *)(ev->idx + (size_t)tc * stride);
+    sbp_events *ev = lists_at(buf, n, tc);
     /* the counts go to off[1 …], then become offsets as the rows move to the front */
     sbp_spike_lists out = {.idx = ev->idx, .val = ev->val, .count = ev->off + 1, .stride = stride};
     sbp_neuron_forward_lists(y, &out, I, st, L, t0, tc);
@@ -159,4 +166,65 @@ void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_s
         }
         ev->off[t + 1] = to + k;
     }
+}
+
+#ifdef SBP_EVENTS_AVX512
+/* 16 neurons per step: the bits as the lane mask, the values stored whole (masked stores are
+ * slow on Zen 4) and packed with a register compress, as build_avx512 packs a scan's hits. */
+__attribute__((target("avx512f"))) static void unpack_avx512(float *y, sbp_events *ev,
+                                                            const uint64_t *bits,
+                                                            const float *mask, size_t n, int t0,
+                                                            int tc)
+{
+    const size_t words = sbp_spike_row_words(n);
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    size_t k = 0;
+    for (int t = 0; t < tc; t++) {
+        ev->off[t] = k;
+        const uint64_t *row = bits + (size_t)(t0 + t) * words;
+        float *yt = y + (size_t)t * n;
+        for (size_t i = 0; i < n; i += 16) {
+            const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+            const __mmask16 s = (__mmask16)(row[i >> 6] >> (i & 63)) & live;
+            const __m512 v = mask ? _mm512_maskz_loadu_ps(s, mask + i) : _mm512_maskz_mov_ps(s, one);
+            if (live == 0xFFFF)
+                _mm512_storeu_ps(yt + i, v);
+            else
+                _mm512_mask_storeu_ps(yt + i, live, v);
+            /* the nonzero values: a mask of 0 silences a spike, as in the scan */
+            const __mmask16 m = mask ? _mm512_mask_cmp_ps_mask(s, v, zero, _CMP_NEQ_UQ) : s;
+            const __m512i id = _mm512_add_epi32(lane, _mm512_set1_epi32((int)i));
+            _mm512_storeu_si512((void *)(ev->idx + k), _mm512_maskz_compress_epi32(m, id));
+            _mm512_storeu_ps(ev->val + k, _mm512_maskz_compress_ps(m, v));
+            k += (size_t)__builtin_popcount((unsigned)m);
+        }
+    }
+    ev->off[tc] = k;
+}
+#endif
+
+void sbp_events_unpack(float *y, void *buf, const uint64_t *bits, const float *mask, size_t n,
+                       int t0, int tc)
+{
+    sbp_events *ev = lists_at(buf, n, tc);
+#ifdef SBP_EVENTS_AVX512
+    if (sbp_use_avx512()) {
+        unpack_avx512(y, ev, bits, mask, n, t0, tc);
+        return;
+    }
+#endif
+    size_t k = 0;
+    for (int t = 0; t < tc; t++) {
+        float *yt = y + (size_t)t * n;
+        sbp_spikes_unpack(yt, bits + (size_t)(t0 + t) * sbp_spike_row_words(n), mask, n);
+        ev->off[t] = k;
+        for (size_t i = 0; i < n; i++)
+            if (yt[i] != 0.0f) {
+                ev->idx[k] = (uint32_t)i;
+                ev->val[k] = yt[i];
+                k++;
+            }
+    }
+    ev->off[tc] = k;
 }

@@ -40,6 +40,13 @@ size_t sbp_events_bytes(size_t n, int tc);
 void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_state *st,
                                const sbp_layer *L, int t0, int tc);
 
+/* The cpu backend's spikes_unpack_events: y (tc, n) the spikes of steps t0 … t0+tc−1 from a
+ * layer's bits, × mask, as spikes_unpack makes them, and in buf (sbp_events_bytes(n, tc)) the
+ * event lists sbp_events_build would make of y — for a synapse's backward_events, without a
+ * scan of y. */
+void sbp_events_unpack(float *y, void *buf, const uint64_t *bits, const float *mask, size_t n,
+                       int t0, int tc);
+
 /* The event-driven dense-layer kernels are used where the input's density (nonzeros / entries)
  * is at most this; above it the dense GEMM wins (bench/: measured on LeNet layers). The
  * convolutions choose per layer width (conv.c, sparse_max_density). */
