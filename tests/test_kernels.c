@@ -1252,6 +1252,19 @@ static void backward_events_case(const sbp_layer *L, int tc, double density, int
         same = got->idx[e] == want->idx[e] && got->val[e] == want->val[e];
     CHECK(same, "%s: unpacked rows or lists differ (n %zu, tc %d, t0 %d, density %.2f, mask %d)",
           what, n, tc, t0, density, masked);
+    /* the portable loop, which runs where the vector path does not */
+    void *pbuf = scratch_alloc(sbp_events_bytes(n, tc) / sizeof(float) + 16);
+    float *px = falloc((size_t)tc * n);
+    sbp_events_unpack_plain(px, pbuf, bits, mask, n, t0, tc);
+    const sbp_events *plain = pbuf;
+    int psame = floats_identical(px, y, (size_t)tc * n) && plain->off[tc] == k;
+    for (int t = 0; t <= tc && psame; t++)
+        psame = plain->off[t] == want->off[t];
+    for (size_t e = 0; e < k && psame; e++)
+        psame = plain->idx[e] == want->idx[e] && plain->val[e] == want->val[e];
+    CHECK(psame, "%s: the portable unpack differs (n %zu, tc %d, density %.2f, mask %d)", what, n,
+          tc, density, masked);
+    free(pbuf), free(px);
     /* the backward both ways, from the same start */
     const int conv = L->spec.kind == SBP_LAYER_CONV;
     const size_t nWt = conv ? sbp_conv_weights_floats(L) : nw;

@@ -37,20 +37,25 @@ static sbp_events *events_at(float *ws, size_t n, int tc)
     return ev;
 }
 
+/* Step t's list: the nonzeros of its row xt (n entries) from entry k on; returns the end. */
+static size_t list_row(sbp_events *ev, int t, size_t k, const float *xt, size_t n)
+{
+    ev->off[t] = k;
+    for (size_t i = 0; i < n; i++)
+        if (xt[i] != 0.0f) {
+            ev->idx[k] = (uint32_t)i;
+            ev->val[k] = xt[i];
+            k++;
+        }
+    return k;
+}
+
 sbp_events *sbp_events_build_plain(float *ws, const float *x, size_t n, int tc, size_t *count)
 {
     sbp_events *ev = events_at(ws, n, tc);
     size_t k = 0;
-    for (int t = 0; t < tc; t++) {
-        ev->off[t] = k;
-        const float *xt = x + (size_t)t * n;
-        for (size_t i = 0; i < n; i++)
-            if (xt[i] != 0.0f) {
-                ev->idx[k] = (uint32_t)i;
-                ev->val[k] = xt[i];
-                k++;
-            }
-    }
+    for (int t = 0; t < tc; t++)
+        k = list_row(ev, t, k, x + (size_t)t * n, n);
     ev->off[tc] = k;
     *count = k;
     return ev;
@@ -204,27 +209,27 @@ __attribute__((target("avx512f"))) static void unpack_avx512(float *y, sbp_event
 }
 #endif
 
-void sbp_events_unpack(float *y, void *buf, const uint64_t *bits, const float *mask, size_t n,
-                       int t0, int tc)
+void sbp_events_unpack_plain(float *y, void *buf, const uint64_t *bits, const float *mask,
+                             size_t n, int t0, int tc)
 {
     sbp_events *ev = lists_at(buf, n, tc);
-#ifdef SBP_EVENTS_AVX512
-    if (sbp_use_avx512()) {
-        unpack_avx512(y, ev, bits, mask, n, t0, tc);
-        return;
-    }
-#endif
     size_t k = 0;
     for (int t = 0; t < tc; t++) {
         float *yt = y + (size_t)t * n;
         sbp_spikes_unpack(yt, bits + (size_t)(t0 + t) * sbp_spike_row_words(n), mask, n);
-        ev->off[t] = k;
-        for (size_t i = 0; i < n; i++)
-            if (yt[i] != 0.0f) {
-                ev->idx[k] = (uint32_t)i;
-                ev->val[k] = yt[i];
-                k++;
-            }
+        k = list_row(ev, t, k, yt, n);
     }
     ev->off[tc] = k;
+}
+
+void sbp_events_unpack(float *y, void *buf, const uint64_t *bits, const float *mask, size_t n,
+                       int t0, int tc)
+{
+#ifdef SBP_EVENTS_AVX512
+    if (sbp_use_avx512()) {
+        unpack_avx512(y, lists_at(buf, n, tc), bits, mask, n, t0, tc);
+        return;
+    }
+#endif
+    sbp_events_unpack_plain(y, buf, bits, mask, n, t0, tc);
 }

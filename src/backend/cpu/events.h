@@ -46,6 +46,9 @@ void sbp_events_neuron_forward(float *y, void *buf, const float *I, sbp_neuron_s
  * scan of y. */
 void sbp_events_unpack(float *y, void *buf, const uint64_t *bits, const float *mask, size_t n,
                        int t0, int tc);
+/* Its portable loop (the vector path is checked against it). */
+void sbp_events_unpack_plain(float *y, void *buf, const uint64_t *bits, const float *mask,
+                             size_t n, int t0, int tc);
 
 /* The event-driven dense-layer kernels are used where the input's density (nonzeros / entries)
  * is at most this; above it the dense GEMM wins (bench/: measured on LeNet layers). The
