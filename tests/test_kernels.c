@@ -1222,6 +1222,19 @@ static void test_events(void) {
  * in them; then the synapses' backward given those lists (backward_events) against their
  * backward that scans the rows (backward_fast): the same dW and dx, bit for bit, sparse and
  * dense inputs, dropout masks with zeros, with and without dx. */
+/* Whether unpacked rows x and lists buf equal the rows y and lists want (n per step, tc steps). */
+static int unpacked_as(const float *x, const void *buf, const float *y, const sbp_events *want,
+                       size_t n, int tc)
+{
+    const sbp_events *got = buf;
+    int same = floats_identical(x, y, (size_t)tc * n) && got->off[tc] == want->off[tc];
+    for (int t = 0; t <= tc && same; t++)
+        same = got->off[t] == want->off[t];
+    for (size_t e = 0; e < want->off[tc] && same; e++)
+        same = got->idx[e] == want->idx[e] && got->val[e] == want->val[e];
+    return same;
+}
+
 static void backward_events_case(const sbp_layer *L, int tc, double density, int masked,
                                  int with_dx, const char *what)
 {
@@ -1244,26 +1257,16 @@ static void backward_events_case(const sbp_layer *L, int tc, double density, int
         sbp_spikes_unpack(y + (size_t)t * n, bits + (size_t)(t0 + t) * words, mask, n);
     size_t k = 0;
     const sbp_events *want = sbp_events_build_plain(wb, y, n, tc, &k);
-    const sbp_events *got = buf;
-    int same = floats_identical(x, y, (size_t)tc * n) && got->off[tc] == k;
-    for (int t = 0; t <= tc && same; t++)
-        same = got->off[t] == want->off[t];
-    for (size_t e = 0; e < k && same; e++)
-        same = got->idx[e] == want->idx[e] && got->val[e] == want->val[e];
-    CHECK(same, "%s: unpacked rows or lists differ (n %zu, tc %d, t0 %d, density %.2f, mask %d)",
-          what, n, tc, t0, density, masked);
+    CHECK(unpacked_as(x, buf, y, want, n, tc),
+          "%s: unpacked rows or lists differ (n %zu, tc %d, t0 %d, density %.2f, mask %d)", what,
+          n, tc, t0, density, masked);
     /* the portable loop, which runs where the vector path does not */
     void *pbuf = scratch_alloc(sbp_events_bytes(n, tc) / sizeof(float) + 16);
     float *px = falloc((size_t)tc * n);
     sbp_events_unpack_plain(px, pbuf, bits, mask, n, t0, tc);
-    const sbp_events *plain = pbuf;
-    int psame = floats_identical(px, y, (size_t)tc * n) && plain->off[tc] == k;
-    for (int t = 0; t <= tc && psame; t++)
-        psame = plain->off[t] == want->off[t];
-    for (size_t e = 0; e < k && psame; e++)
-        psame = plain->idx[e] == want->idx[e] && plain->val[e] == want->val[e];
-    CHECK(psame, "%s: the portable unpack differs (n %zu, tc %d, density %.2f, mask %d)", what, n,
-          tc, density, masked);
+    CHECK(unpacked_as(px, pbuf, y, want, n, tc),
+          "%s: the portable unpack differs (n %zu, tc %d, density %.2f, mask %d)", what, n, tc,
+          density, masked);
     free(pbuf), free(px);
     /* the backward both ways, from the same start */
     const int conv = L->spec.kind == SBP_LAYER_CONV;
