@@ -685,9 +685,10 @@ static void slice_steps(float *Ic, const float *I, size_t n, int t0, int tc) {
 }
 
 /* Next chunk length of a deliberately uneven schedule 3, 4, 1, 5, 2, … */
-static int chunk_len(int i) {
+/* The length of chunk i (uneven lengths in turn), at most `left` steps. */
+static int chunk_len(int i, int left) {
     static const int lens[] = {3, 4, 1, 5, 2, 7, 6};
-    return lens[i % 7];
+    return lens[i % 7] < left ? lens[i % 7] : left;
 }
 
 static int bits_equal(const uint64_t *a, const uint64_t *b, size_t n, int T) {
@@ -732,9 +733,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
     sbp_neuron_forward(spiking ? y1 : NULL, I, &a.st, L, 0, T);
     int chunks = 0;
     for (int t0 = 0, i = 0; t0 < T; i++) {
-        int tc = chunk_len(i);
-        if (tc > T - t0)
-            tc = T - t0;
+        const int tc = chunk_len(i, T - t0);
         slice_steps(Ic, I, n, t0, tc);
         sbp_neuron_forward(spiking ? y2 + (size_t)t0 * n : NULL, Ic, &b.st, L, t0, tc);
         t0 += tc;
@@ -751,9 +750,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
         void *buf = malloc(sbp_events_bytes(n, 7));
         int same_lists = 1;
         for (int t0 = 0, i = 0; t0 < T; i++) {
-            int tc = chunk_len(i + 1);
-            if (tc > T - t0)
-                tc = T - t0;
+            const int tc = chunk_len(i + 1, T - t0);
             slice_steps(Ic, I, n, t0, tc);
             sbp_events_neuron_forward(y3 + (size_t)t0 * n, buf, Ic, &c.st, L, t0, tc);
             const sbp_events *got = buf;
@@ -834,9 +831,7 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
         memset(b.carry, 0, n * sizeof(float));
         int ok = 1;
         for (int t1 = T, i = 0; t1 > 0; i++) {
-            int tc = chunk_len(i + 2);
-            if (tc > t1)
-                tc = t1;
+            const int tc = chunk_len(i + 2, t1);
             int t0 = t1 - tc;
             fill_nan(Ic, (size_t)tc * n);
             sbp_neuron_backward(Ic, gy + (size_t)t0 * n, factor, &b.st, L, t0, tc);
@@ -939,6 +934,15 @@ static void test_neuron(void) {
 
 /* ---------------------------------------------------------------- neurons + pooling */
 
+/* Whether neuron i (channel-last) of L's map lies outside the quiet margins (NULL: none). */
+static int live_neuron(const sbp_layer *L, const int *quiet, size_t i)
+{
+    const int y = (int)(i / (size_t)L->out_c / (size_t)L->out_w);
+    const int x = (int)(i / (size_t)L->out_c % (size_t)L->out_w);
+    return !quiet || (y >= quiet[0] && y < L->out_h - quiet[1] && x >= quiet[2] &&
+                      x < L->out_w - quiet[3]);
+}
+
 /* The cpu backend's neurons and 2×2 pooling in one pass (backend/cpu/neuron_pool.c) against the
  * two kernels it stands for, each tested against its reference above: the same pooled current,
  * membrane, γ, LF and spike bits, bit for bit, chunk by chunk (uneven chunks, bits at t0).
@@ -950,7 +954,7 @@ static void test_neuron(void) {
 static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int keep,
                             float mean, const int *quiet, int *silent, const char *what)
 {
-    const size_t n = L->n_out, np = Pl->n_out, C = (size_t)L->out_c;
+    const size_t n = L->n_out, np = Pl->n_out;
     char tag[200];
     snprintf(tag, sizeof tag, "%s: neurons+pool %dx%dx%d T %d keep %d mean %.2f quiet %d %d %d %d",
              what, L->out_h, L->out_w, L->out_c, T, keep, (double)mean, quiet ? quiet[0] : 0,
@@ -960,10 +964,7 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
     float *ws = falloc(sbp_neuron_pool_scratch(L, 7));
     int live = 1; /* whether any neuron is outside the margins */
     for (size_t i = 0; i < (size_t)T * n; i++) {
-        const int yy = (int)(i % n / C / (size_t)L->out_w), xx = (int)(i % n / C % (size_t)L->out_w);
-        const int in = !quiet || (yy >= quiet[0] && yy < L->out_h - quiet[1] &&
-                                  xx >= quiet[2] && xx < L->out_w - quiet[3]);
-        I[i] = in ? 0.45f * nrand() + mean : 0.0f;
+        I[i] = live_neuron(L, quiet, i % n) ? 0.45f * nrand() + mean : 0.0f;
     }
     if (quiet)
         live = quiet[0] + quiet[1] < L->out_h && quiet[2] + quiet[3] < L->out_w;
@@ -985,9 +986,7 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
     }
     int fused = 1;
     for (int t0 = 0, i = 0; t0 < T; i++) {
-        int tc = chunk_len(i);
-        if (tc > T - t0)
-            tc = T - t0;
+        const int tc = chunk_len(i, T - t0);
         slice_steps(Ic, I, n, t0, tc);
         sbp_neuron_forward(y, Ic, &a.st, L, t0, tc);
         sbp_pool_forward_fast(Pa + (size_t)t0 * np, y, Pl, tc);
@@ -1029,7 +1028,6 @@ static int neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *Pl, in
                                      const int *quiet, int *silent, const char *what)
 {
     const size_t n = L->n_out, np = Pl->n_out, words = sbp_spike_row_words(n);
-    const size_t C = (size_t)L->out_c, Wd = (size_t)L->out_w;
     char tag[200];
     snprintf(tag, sizeof tag, "%s: neurons+pool backward %dx%dx%d T %d quiet %d %d %d %d", what,
              L->out_h, L->out_w, L->out_c, T, quiet ? quiet[0] : 0, quiet ? quiet[1] : 0,
@@ -1046,10 +1044,7 @@ static int neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *Pl, in
         factor[i] = urand() < 0.2 ? 0.0f : 0.5f + (float)urand();
     for (int t = 0; t < T; t++)
         for (size_t i = 0; i < n; i++) {
-            const int yy = (int)(i / C / Wd), xx = (int)(i / C % Wd);
-            const int in = !quiet || (yy >= quiet[0] && yy < L->out_h - quiet[1] &&
-                                      xx >= quiet[2] && xx < L->out_w - quiet[3]);
-            if (in && urand() < 0.3)
+            if (live_neuron(L, quiet, i) && urand() < 0.3)
                 bits[(size_t)t * words + i / 64] |= (uint64_t)1 << (i % 64);
         }
     fill_nan(ga, (size_t)T * n);
@@ -1061,7 +1056,7 @@ static int neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *Pl, in
     int bounds[64], nc = 0; /* uneven chunks, done from the last to the first */
     for (int t0 = 0, i = 0; t0 < T && nc < 63; i++) {
         bounds[nc++] = t0;
-        t0 += chunk_len(i);
+        t0 += chunk_len(i, T - t0);
     }
     bounds[nc] = T;
     int fused = 1;
