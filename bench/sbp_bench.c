@@ -299,11 +299,12 @@ static int sgemm_peak(int n, int json)
     sbp_describe_cpu(cpu, sizeof cpu);
     if (json)
         printf("{\"tool\":\"sgemm\",\"n\":%d,\"threads\":%d,\"seconds\":%.6f,\"gflops\":%.2f,"
-               "\"cpu_features\":\"%s\"}\n",
-               n, threads, best, gflops, cpu);
+               "\"cpu_features\":\"%s\",\"blas_kernels\":\"%s\"}\n",
+               n, threads, best, gflops, cpu, sbp_blas_kernels());
     else
-        printf("sgemm %d×%d×%d, %d OpenBLAS threads: %.2f GFLOP/s (best of 10, %.4f s)\nCPU: %s\n",
-               n, n, n, threads, gflops, best, cpu);
+        printf("sgemm %d×%d×%d, %d OpenBLAS threads (%s kernels): %.2f GFLOP/s (best of 10, "
+               "%.4f s)\nCPU: %s\n",
+               n, n, n, threads, sbp_blas_kernels(), gflops, best, cpu);
     free(a);
     free(b);
     free(c);
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
         {"backend", required_argument, 0, 'E'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, seed = 1;
+    sbp_blas_pick_kernels(argv); /* OPENBLAS_CORETYPE where OpenBLAS does not know the CPU */
     while ((c = getopt_long(argc, argv, "T:h", longs, NULL)) != -1) {
         switch (c) {
         case 'n': o.net = optarg; break;

@@ -65,6 +65,21 @@ extern "C" {
  * "AVX-512F yes (used), AVX2 yes, AMX-TILE no". */
 void sbp_describe_cpu(char *buf, size_t size);
 
+/* The kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", "Zen", …). OpenBLAS before
+ * 0.3.25 (Debian 12: 0.3.21) does not know CPUs newer than itself — Intel's Emerald Rapids among
+ * them — and falls back to its generic SSE3 kernels, "Prescott": sgemm 5× slower there. */
+const char *sbp_blas_kernels(void);
+
+/* One line for --version: the kernels, and whether OPENBLAS_CORETYPE was set for them. */
+void sbp_describe_blas(char *buf, size_t size);
+
+/* For a program's main(), first thing: where OpenBLAS fell back to "Prescott" on a CPU that
+ * runs its SkylakeX (AVX-512) or Haswell (AVX2 + FMA) kernels and OPENBLAS_CORETYPE is not set,
+ * sets it and executes the program again with the same arguments (OpenBLAS reads the variable
+ * only as it loads). Returns where it did nothing, and where the new execution failed (after a
+ * line on stderr naming the variable to set). Not under valgrind. */
+void sbp_blas_pick_kernels(char **argv);
+
 /* ---------------------------------------------------------------- status and errors */
 
 typedef enum sbp_status {

@@ -15,6 +15,9 @@ from .data import Dataset
 from .net import EvalResult, Layer, LayerStats, Net
 from .training import BatchResult, EpochResult, Trainer, train, train_options
 
+import os as _os
+import warnings as _warnings
+
 __version__ = CONSTANTS.get("SBP_VERSION_STRING", "unknown")  # the header's version
 
 
@@ -24,6 +27,22 @@ def describe_cpu():
     return ffi.string(buf).decode()
 
 
+def describe_blas():
+    """The kernels OpenBLAS runs, e.g. "OpenBLAS SkylakeX kernels"."""
+    buf = ffi.new("char[256]")
+    lib.sbp_describe_blas(buf, len(buf))
+    return ffi.string(buf).decode()
+
+
+# OpenBLAS chooses its kernels as it loads, before this module can set OPENBLAS_CORETYPE (the
+# spikebp tool executes itself again instead, spikebp.h: sbp_blas_pick_kernels): where it fell
+# back to its generic kernels on a CPU that runs faster ones, say how to get them.
+if "OPENBLAS_CORETYPE=" in describe_blas() and "OPENBLAS_CORETYPE" not in _os.environ:
+    _warnings.warn("spikebp: " + describe_blas() + "; set it in the environment before Python "
+                   "starts", RuntimeWarning, stacklevel=2)
+
+
 __all__ = ["Net", "Dataset", "Trainer", "train", "train_options", "SpikebpError", "Status",
            "EvalResult", "Layer", "LayerStats", "BatchResult", "EpochResult", "describe_cpu",
+           "describe_blas",
            "LIBRARY_PATH", "HEADER_PATH"]

@@ -202,3 +202,10 @@ def test_spike_stats_input_rate_is_the_encoders_probability():
     for s in net.spike_stats(black, timesteps=10)[:-1]:
         assert s.rate == 0.0 and s.silent == 1.0
     assert np.isnan(st[-1].rate) and not st[-1].spiking
+
+
+def test_blas_kernels_named():
+    # the kernels OpenBLAS chose, as the library names them (spikebp.h: sbp_describe_blas)
+    text = sb.describe_blas()
+    assert text.startswith("OpenBLAS ") and " kernels" in text
+    assert sb.ffi.string(sb.lib.sbp_blas_kernels()).decode() in text

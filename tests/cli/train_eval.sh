@@ -35,6 +35,21 @@ contains "$OUT" "usage: spikebp eval" "spikebp help eval"
 run "$SBP_CLI" --version
 expect_rc 0 "spikebp --version"
 contains "$OUT" "spikebp " "spikebp --version"
+contains "$OUT" "BLAS: OpenBLAS " "spikebp --version names the BLAS kernels"
+# OpenBLAS 0.3.21 falls back to its generic SSE3 kernels ("Prescott") on CPUs it does not know
+# (an Emerald Rapids Xeon): on a CPU with AVX2 and FMA the tool must not run with them unless
+# the user asked for them, and a user's OPENBLAS_CORETYPE is left as it is.
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+if [[ -z ${OPENBLAS_CORETYPE:-} && " $flags " == *" avx2 "* && " $flags " == *" fma "* ]]; then
+    blas=$(grep '^BLAS:' <<<"$OUT" || true)
+    if [[ $blas == *'Prescott kernels'* ]]; then
+        fail "the generic OpenBLAS kernels on an AVX2 CPU: $blas"
+    else
+        pass
+    fi
+fi
+run env OPENBLAS_CORETYPE=Prescott "$SBP_CLI" --version
+contains "$OUT" "BLAS: OpenBLAS Prescott kernels" "OPENBLAS_CORETYPE set by the user is kept"
 run "$SBP_CLI"
 expect_rc 2 "spikebp without a command"
 run "$SBP_CLI" frobnicate

@@ -34,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sbp_blas_pick_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -49,9 +50,10 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        char cpu[160];
+        char cpu[160], blas[200];
         sbp_describe_cpu(cpu, sizeof cpu);
-        printf("spikebp %s\nCPU: %s\nMPI: %s\n", SBP_VERSION_STRING, cpu,
+        sbp_describe_blas(blas, sizeof blas);
+        printf("spikebp %s\nCPU: %s\nBLAS: %s\nMPI: %s\n", SBP_VERSION_STRING, cpu, blas,
                sbp_comm_mpi_built() ? "yes (mpirun -np R spikebp train|eval …, docs/mpi.md)"
                                     : "no (this build runs as one process)");
         return CLI_OK;
