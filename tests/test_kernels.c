@@ -391,6 +391,68 @@ static void test_conv(void) {
            shapes, fast_took_sparse, fast_took_gemm, skipped);
 }
 
+/* The first layer's forward by input patterns (conv_patterns.c) against the reference loops:
+ * unit spikes at densities 0, 5, 30 and 100 %, LeNet's first layer and random image-layer
+ * shapes (every pixel written: NaN beforehand); a value other than 0 and 1 anywhere declined;
+ * layers it does not serve declined. */
+static void test_conv_patterns(void) {
+    int cases = 0;
+    static const double density[] = {0.0, 0.05, 0.3, 1.0};
+    for (int trial = 0; trial < 160; trial++) {
+        int h = 28, w = 28, co = 20, k = 5, p = 2, tc = 4; /* LeNet's first layer first */
+        if (trial >= 4)
+            h = irand(1, 30), w = irand(1, 60), co = irand(1, 32), k = irand(1, 5),
+            p = irand(0, k - 1), tc = irand(1, 5);
+        sbp_layer L;
+        if (!conv_layer(&L, 1, h, w, co, k, 1, p))
+            continue;
+        if (!sbp_conv_patterns_usable(&L)) {
+            CHECK(!sbp_use_avx512() || w + 2 * p > 64, "conv patterns declined 1x%dx%d k%d p%d "
+                  "Cout %d", h, w, k, p, co);
+            continue;
+        }
+        const size_t nx = (size_t)tc * L.n_in, nI = (size_t)tc * L.n_out;
+        float *x = falloc(nx), *W = falloc(L.w_count), *Wt = falloc(sbp_conv_weights_floats(&L));
+        float *I = falloc(nI), *I_ref = falloc(nI), *ws = scratch_alloc(sbp_conv_scratch(&L, tc));
+        const double d = density[trial % 4];
+        for (size_t i = 0; i < nx; i++)
+            x[i] = urand() < d ? 1.0f : 0.0f;
+        fill_normal(W, L.w_count);
+        sbp_conv_to_kernel_layout(Wt, W, &L);
+        fill_nan(I_ref, nI);
+        sbp_conv_forward_ref(I_ref, x, W, &L, tc, NULL);
+        float *I_hwc = falloc(nI); /* the kernel's channel-last rows, the reference's first */
+        fill_nan(I_hwc, nI);
+        CHECK(sbp_conv_forward_patterns(I_hwc, x, Wt, &L, tc, ws),
+              "conv patterns declined unit spikes");
+        to_channel_first(I, I_hwc, co, (size_t)L.out_h * L.out_w, tc);
+        free(I_hwc);
+        CHECK_ARRAYS(I, I_ref, nI, "conv patterns 1x%dx%d k%d p%d Cout %d tc %d density %.2f", h,
+                     w, k, p, co, tc, d);
+        x[irand(0, (int)nx - 1)] = urand() < 0.5 ? -1.0f : 0.5f;
+        CHECK(!sbp_conv_forward_patterns(I, x, Wt, &L, tc, ws),
+              "conv patterns accepted a value other than 0 and 1 (1x%dx%d k%d)", h, w, k);
+        cases++;
+        free(x), free(W), free(Wt), free(I), free(I_ref), free(ws);
+    }
+    static const int other[][7] = {
+        /* ci h w co k s p: two channels, stride 2, 33 outputs, k 7, a row over 64 bits */
+        {2, 8, 8, 4, 3, 1, 1}, {1, 9, 9, 4, 3, 2, 1}, {1, 8, 8, 33, 3, 1, 1},
+        {1, 9, 9, 4, 7, 1, 3}, {1, 8, 63, 4, 3, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        const int *f = other[i];
+        sbp_layer L;
+        CHECK(conv_layer(&L, f[0], f[1], f[2], f[3], f[4], f[5], f[6]) &&
+                  !sbp_conv_patterns_usable(&L),
+              "conv patterns took a layer it does not serve (%zu)", i);
+    }
+    if (sbp_use_avx512())
+        CHECK(cases >= 100, "conv patterns: only %d cases ran", cases);
+    printf("conv patterns: %d cases against the reference (unit spikes 0-100 %%), each also "
+           "declining a value other than 0 and 1\n", cases);
+}
+
 /* The weight-gradient-in-registers backward (conv_wgrad.c) gives the scatter's bits: dWt
  * accumulated from a nonzero start, and dx, on every input kind, with and without dx. */
 static void test_conv_wgrad(void) {
@@ -1494,6 +1556,7 @@ int main(void) {
     test_events();
     test_backward_events();
     test_conv();
+    test_conv_patterns();
     test_conv_wgrad();
     test_dense();
     test_pool();

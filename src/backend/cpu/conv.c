@@ -128,6 +128,8 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
         sparse = sbp_conv_pull_scratch(L);
     if (sparse < sbp_conv_wgrad_scratch(L, tc))
         sparse = sbp_conv_wgrad_scratch(L, tc);
+    if (sparse < sbp_conv_patterns_scratch(L, tc))
+        sparse = sbp_conv_patterns_scratch(L, tc);
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 
@@ -414,6 +416,12 @@ void sbp_conv_forward_sparse(float *I, const float *x, const float *Wt, const sb
      * channels, 1.2–1.3× at 128, 1.1–1.2× at 256; slower on narrow layers (LeNet's 20 and 50),
      * where the per-pixel scan of the receptive field costs more than the few events. */
     if (L->out_c >= 64 && sbp_conv_forward_pull(I, x, Wt, L, tc, ws))
+        return;
+    /* An image layer of unit spikes: gathered by input patterns (conv_patterns.c), no events.
+     * LeNet on MNIST, T = 100, 1 thread (2026-12-05, Emerald Rapids): the first layer 16 % →
+     * 11 % of inference, which runs 1.05× (best batches 1.07×), aggregate training best
+     * batches 1.12× (bench/results-2026-12-05h-cpu.md). */
+    if (sbp_conv_forward_patterns(I, x, Wt, L, tc, ws))
         return;
     size_t nev;
     const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);

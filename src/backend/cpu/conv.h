@@ -73,6 +73,15 @@ size_t sbp_conv_pull_scratch(const sbp_layer *L);
 /* Whether sbp_conv_forward_pull runs here (AVX-512, kernel ≤ 16). */
 int sbp_conv_pull_usable(const sbp_layer *L);
 
+/* The first layer's forward by input patterns (conv_patterns.c): one input channel of values 0
+ * and 1, stride 1, k ≤ 5, Cout ≤ 32, in_w + 2·pad ≤ 64, AVX-512. Returns 0 where it does not
+ * apply (then I may hold anything: the caller's other forward overwrites it); else I, summed in
+ * another order than the reference. Scratch: sbp_conv_patterns_scratch. */
+int sbp_conv_forward_patterns(float *I, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc, float *ws);
+size_t sbp_conv_patterns_scratch(const sbp_layer *L, int tc);
+int sbp_conv_patterns_usable(const sbp_layer *L);
+
 /* The event-driven forward by input column (conv_cols.c): returns 0, doing nothing, where it
  * does not apply (no AVX-512, stride ≠ 1, k·Cout > 256); else the scatter's I summed in
  * another order. Scratch (after the event lists): sbp_conv_cols_scratch. */
