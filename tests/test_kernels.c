@@ -54,9 +54,10 @@ static void fill_nan(float *a, size_t n) {
 /* Input kinds: signed spikes (~60 % nonzero: the dense path of every layer width), sparse
  * spikes (~5 %: the event-driven path), dropout-scaled spikes (~10 %, ±1/(1 − 0.25)), arbitrary floats, and an
  * all-zero chunk (no events at all; only in the hand-picked cases). */
-enum { X_SPIKES, X_SPARSE, X_DROPOUT, X_FLOATS, X_KINDS, X_ZERO = X_KINDS, X_ALL_KINDS };
+enum { X_SPIKES, X_SPARSE, X_DROPOUT, X_FLOATS, X_KINDS, X_ZERO = X_KINDS, X_UNIT, X_ALL_KINDS };
 static const char *x_kind_name[X_ALL_KINDS] = {"signed spikes 60%", "signed spikes 5%",
-                                               "dropout-scaled spikes 10%", "floats", "zeros"};
+                                               "dropout-scaled spikes 10%", "floats", "zeros",
+                                               "unit spikes 5%"};
 
 static void fill_input(float *x, size_t n, int kind) {
     for (size_t i = 0; i < n; i++) {
@@ -68,6 +69,8 @@ static void fill_input(float *x, size_t n, int kind) {
         if (kind == X_ZERO)
             half = 0.0;
         float v = r < half ? -1.0f : r < 2 * half ? 1.0f : 0.0f;
+        if (kind == X_UNIT) /* spikes of a layer without dropout: every value 1 */
+            v = r < 0.05 ? 1.0f : 0.0f;
         if (kind == X_DROPOUT && v != 0.0f)
             v *= 1.3333334f; /* 1/(1 − 0.25) */
         x[i] = v;
@@ -381,6 +384,7 @@ static void test_conv(void) {
         synapse_case(&conv_family, &L, 3, X_SPIKES);
         synapse_case(&conv_family, &L, 3, X_SPARSE);
         synapse_case(&conv_family, &L, 3, X_FLOATS);
+        synapse_case(&conv_family, &L, 3, X_UNIT);
         shapes++;
     }
     CHECK(fast_took_sparse > 0 && fast_took_gemm > 0,

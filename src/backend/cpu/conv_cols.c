@@ -30,6 +30,7 @@
 #include <string.h>
 
 #define MAX_VECS 16 /* a kernel row's block (k·Cout, padded) ≤ 256 floats */
+#define MAX_ROWS 256 /* input rows (a column's row bounds on the stack) */
 
 /* One event of a column: its value, input row and weight offset (ci·k + iy + pad)·kr, so
  * that its weights for output row oy are at w0 + woff − oy·kr (kernel row iy + pad − oy):
@@ -43,7 +44,8 @@ typedef struct {
 
 size_t sbp_conv_cols_scratch(const sbp_layer *L)
 {
-    return 3 * L->n_in + (size_t)L->in_w + 1 + 16; /* col_event: 3 floats */
+    /* the cells' bounds (B below), then the sorted events (col_event: 3 floats) */
+    return (size_t)L->in_w * (size_t)L->in_h + 2 + 3 * L->n_in + 16;
 }
 
 int sbp_conv_cols_usable(const sbp_layer *L)
@@ -51,6 +53,7 @@ int sbp_conv_cols_usable(const sbp_layer *L)
 #ifdef SBP_RUNS_AVX512
     const size_t kr = sbp_conv_block(L); /* woff below 2^32 */
     return sbp_use_avx512() && L->spec.stride == 1 && kr <= 16 * MAX_VECS &&
+           L->in_h <= MAX_ROWS &&
            ((size_t)L->in_c * L->spec.kernel + L->in_h + L->spec.pad) * kr < ((size_t)1 << 32);
 #else
     (void)L;
@@ -63,8 +66,10 @@ int sbp_conv_cols_usable(const sbp_layer *L)
 /* One column's n events (sorted by row) into the output runs at out (output row 0, the run's
  * first pixel; row stride `row` floats), run length len floats in NV vectors; w0 the weight row
  * of (channel 0, kernel row 0) at the run's first tap, kr the stride of a kernel row. */
-static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out, size_t row,
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, const int UNIT, float *out,
+                                                       size_t row,
                                                        const col_event *ev, int n,
+                                                       const uint32_t *cell, int H,
                                                        const float *w0, size_t kr,
                                                        size_t len, int k, int pad, int Ho)
 {
@@ -73,12 +78,14 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out,
     int oy0 = ev[0].iy + pad - (k - 1), oy1 = ev[n - 1].iy + pad;
     oy0 = oy0 > 0 ? oy0 : 0;
     oy1 = oy1 < Ho - 1 ? oy1 : Ho - 1;
-    int a = 0, b = 0; /* the events whose kernel rows reach oy: iy ∈ [oy − pad, oy − pad + k − 1] */
     for (int oy = oy0; oy <= oy1; oy++) {
-        while (a < n && ev[a].iy < oy - pad)
-            a++;
-        while (b < n && ev[b].iy <= oy - pad + k - 1)
-            b++;
+        /* the events whose kernel rows reach oy: iy ∈ [oy − pad, oy − pad + k − 1], from the
+         * column's row bounds (cell[iy] its first event of row iy, relative to ev) — no loop
+         * that stops where the data says */
+        int r0 = oy - pad, r1 = oy - pad + k;
+        r0 = r0 < 0 ? 0 : r0 > H ? H : r0;
+        r1 = r1 < 0 ? 0 : r1 > H ? H : r1;
+        const int a = (int)cell[r0], b = (int)cell[r1];
         if (a == b)
             continue;
         float *o = out + (size_t)oy * row;
@@ -88,8 +95,15 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out,
             acc[j] = _mm512_loadu_ps(o + 16 * j);
         acc[NV - 1] = _mm512_maskz_loadu_ps(last, o + 16 * (NV - 1));
         for (int e = a; e < b; e++) {
-            const __m512 vv = _mm512_set1_ps(ev[e].v);
             const float *w = w0 + (ev[e].woff - below);
+            if (UNIT) { /* every value 1: v·w = w exactly, so the same sums without the products */
+                for (int j = 0; j < NV - 1; j++)
+                    acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(w + 16 * j));
+                acc[NV - 1] =
+                    _mm512_add_ps(acc[NV - 1], _mm512_maskz_loadu_ps(last, w + 16 * (NV - 1)));
+                continue;
+            }
+            const __m512 vv = _mm512_set1_ps(ev[e].v);
             for (int j = 0; j < NV - 1; j++)
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(vv, _mm512_loadu_ps(w + 16 * j)));
             acc[NV - 1] = _mm512_add_ps(
@@ -101,28 +115,42 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void column(const int NV, float *out,
     }
 }
 
-static SBP_TARGET_AVX512 void column_dispatch(int nv, float *out, size_t row, const col_event *ev,
-                                              int n, const float *w0, size_t kr,
-                                              size_t len, int k, int pad, int Ho)
+static SBP_TARGET_AVX512 void column_dispatch(int nv, int unit, float *out, size_t row,
+                                              const col_event *ev, int n, const uint32_t *cell,
+                                              int H, const float *w0, size_t kr, size_t len,
+                                              int k, int pad, int Ho)
 {
-    switch (nv) {
+    if (unit)
+        switch (nv) {
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        column(N, out, row, ev, n, w0, kr, len, k, pad, Ho);                                   \
+        column(N, 1, out, row, ev, n, cell, H, w0, kr, len, k, pad, Ho);                      \
         break;
-        SBP_VECTOR_COUNTS(CASE)
+            SBP_VECTOR_COUNTS(CASE)
 #undef CASE
-    }
+        }
+    else
+        switch (nv) {
+#define CASE(N)                                                                                \
+    case N:                                                                                    \
+        column(N, 0, out, row, ev, n, cell, H, w0, kr, len, k, pad, Ho);                      \
+        break;
+            SBP_VECTOR_COUNTS(CASE)
+#undef CASE
+        }
 }
 
 static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const float *Wt,
                                            const sbp_layer *L, int tc, float *ws)
 {
     const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
-    const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w;
-    const size_t C = (size_t)L->out_c, kr = sbp_conv_block(L);
-    uint32_t *start = (uint32_t *)(void *)ws;
-    col_event *sorted = (col_event *)(void *)(start + Wd + 1);
+    const int Wd = L->in_w, H = L->in_h, Ho = L->out_h, Wo = L->out_w;
+    const size_t C = (size_t)L->out_c, kr = sbp_conv_block(L), cells = (size_t)Wd * H;
+    /* events sorted by cell (column ix, row iy), key ix·H + iy: B[c] the first event of cell c
+     * (B[0] = 0; B[cells] = the step's count); start = B + 1 the counting sort's array */
+    uint32_t *B = (uint32_t *)(void *)ws, *start = B + 1;
+    col_event *sorted = (col_event *)(void *)(B + cells + 2);
+    B[0] = 0;
     const sbp_divider by_ci = sbp_divider_make((uint32_t)Ci), by_w = sbp_divider_make((uint32_t)Wd);
     memset(I, 0, sizeof(float) * (size_t)tc * L->n_out);
     for (int t = 0; t < tc; t++) {
@@ -130,33 +158,39 @@ static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const
         if (e0 == e1)
             continue;
         /* the step's events by column, stably (each column keeps the list's row order) */
-        memset(start, 0, sizeof(uint32_t) * ((size_t)Wd + 1));
+        memset(start, 0, sizeof(uint32_t) * (cells + 1));
         for (size_t e = e0; e < e1; e++) {
             const uint32_t pix = sbp_div(ev->idx[e], by_ci), iy = sbp_div(pix, by_w);
-            start[sbp_mod_q(pix, iy, by_w) + 1]++;
+            start[sbp_mod_q(pix, iy, by_w) * (uint32_t)H + iy + 1]++;
         }
-        for (int c = 0; c < Wd; c++)
+        for (size_t c = 0; c < cells; c++)
             start[c + 1] += start[c];
+        int unit = 1; /* every value of the step 1 (spikes without dropout's scale) */
         for (size_t e = e0; e < e1; e++) {
+            unit &= ev->val[e] == 1.0f;
             const uint32_t i = ev->idx[e], pix = sbp_div(i, by_ci), iy = sbp_div(pix, by_w);
             const size_t ci = sbp_mod_q(i, pix, by_ci);
-            sorted[start[sbp_mod_q(pix, iy, by_w)]++] = (col_event){
+            sorted[start[sbp_mod_q(pix, iy, by_w) * (uint32_t)H + iy]++] = (col_event){
                 ev->val[e], (int32_t)iy, (uint32_t)((ci * k + iy + pad) * kr)};
         }
-        /* start[ix] is now column ix's end */
+        /* start[c] is now cell c's end, so B[c] its first event */
         float *It = I + (size_t)t * L->n_out;
+        uint32_t rel[(MAX_ROWS + 1)]; /* a column's row bounds relative to its first event */
         for (int ix = 0; ix < Wd; ix++) {
-            const uint32_t b = ix ? start[ix - 1] : 0, n = start[ix] - b;
+            const uint32_t *col = B + (size_t)ix * H, b = col[0], n = col[H] - b;
             if (!n)
                 continue;
+            for (int r = 0; r <= H; r++)
+                rel[r] = col[r] - b;
             int kx0, kx1; /* the column's taps: outputs ox = ix + pad − kx inside [0, Wo) */
             sbp_conv_taps_s1(ix, pad, k, Wo, &kx0, &kx1);
             if (kx0 > kx1)
                 continue;
             const int r0 = k - 1 - kx1, ox0 = ix + pad - kx1;
             const size_t len = (size_t)(kx1 - kx0 + 1) * C;
-            column_dispatch((int)((len + 15) / 16), It + (size_t)ox0 * C, (size_t)Wo * C,
-                            sorted + b, (int)n, Wt + (size_t)r0 * C, kr, len, k, pad, Ho);
+            column_dispatch((int)((len + 15) / 16), unit, It + (size_t)ox0 * C, (size_t)Wo * C,
+                            sorted + b, (int)n, rel, H, Wt + (size_t)r0 * C, kr, len, k, pad,
+                            Ho);
         }
     }
 }
