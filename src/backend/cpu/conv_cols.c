@@ -120,24 +120,17 @@ static SBP_TARGET_AVX512 void column_dispatch(int nv, int unit, float *out, size
                                               int H, const float *w0, size_t kr, size_t len,
                                               int k, int pad, int Ho)
 {
-    if (unit)
-        switch (nv) {
+    switch (2 * nv + (unit ? 1 : 0)) {
 #define CASE(N)                                                                                \
-    case N:                                                                                    \
+    case 2 * N:                                                                                \
+        column(N, 0, out, row, ev, n, cell, H, w0, kr, len, k, pad, Ho);                      \
+        break;                                                                                 \
+    case 2 * N + 1:                                                                            \
         column(N, 1, out, row, ev, n, cell, H, w0, kr, len, k, pad, Ho);                      \
         break;
-            SBP_VECTOR_COUNTS(CASE)
+        SBP_VECTOR_COUNTS(CASE)
 #undef CASE
-        }
-    else
-        switch (nv) {
-#define CASE(N)                                                                                \
-    case N:                                                                                    \
-        column(N, 0, out, row, ev, n, cell, H, w0, kr, len, k, pad, Ho);                      \
-        break;
-            SBP_VECTOR_COUNTS(CASE)
-#undef CASE
-        }
+    }
 }
 
 static SBP_TARGET_AVX512 void forward_cols(float *I, const sbp_events *ev, const float *Wt,
