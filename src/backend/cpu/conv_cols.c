@@ -10,10 +10,10 @@
  * events are sorted by column (stably), and for each column and each output row its events'
  * kernel rows reach, the run is loaded into up to 16 vector registers once, every event of the
  * column whose kernel row reaches that output row adds its weights, and the run is stored once.
- * The sort is by cell (column, row), so that the events reaching an output row are found from
- * the cells' bounds, not by loops whose ends the data decides (on a Xeon those loops' branches
- * cost a quarter of the kernel: bench/results-2026-12-05h-cpu.md).
- * On LeNet's 20 → 50 layer that is about 2.7 events per load and store.
+ * On LeNet's 20 → 50 layer that is about 2.7 events per load and store. The sort is by cell
+ * (column, row), so that the events reaching an output row are found from the cells' bounds,
+ * not by loops whose ends the data decides (on a Xeon those loops' branches cost a quarter of
+ * the kernel: bench/results-2026-12-05h-cpu.md).
  *
  * The same products as the scatter, added to each output in another order (by column, then by
  * row, instead of by row, then by column), so not the scatter's bits: checked against the
