@@ -86,7 +86,9 @@ def test_ctrl_c_stops_after_the_current_batch(tiny_data):
     ref = sb.Net(TINY, seed=1)
     matches = []
     with sb.Trainer(ref, ds, epochs=3, **opts) as tr:
-        for k in range(1, 6):
+        # up to the batch after the last one reported: on a busy machine (or with fast batches)
+        # the signal can land several batches after the second
+        for k in range(1, min(len(seen) + 1, 3 * seen[0].batches_per_epoch) + 1):
             tr.step()
             if all(np.array_equal(v, ref.state_dict()[n]) for n, v in net.state_dict().items()):
                 matches.append(k)
