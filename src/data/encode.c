@@ -151,9 +151,10 @@ static void lanes_flush(lanes *ln, float *out, const sbp_input *in, const float 
  * MNIST digits leave ~70 % of the groups empty. A row apart from the values is zeroed whole
  * and only the live groups are visited (a test per group cost 4–5 % of LeNet's inference on
  * an Emerald Rapids Xeon: the live pattern is too long for the branch predictor); the row that
- * is the value map itself (the analysis layout) keeps the test, its empty groups already 0. Each slot is written once and after its own
- * value was read, as the header promises. Returns 0 (nothing written) when the image has more
- * groups than the sparse form handles, or too few are empty to gain. */
+ * is the value map itself (the analysis layout) keeps the test, its empty groups already 0.
+ * Each slot is written once and after its own value was read, as the header promises. Returns
+ * 0 (nothing written) when the image has more groups than the sparse form handles, or too few
+ * are empty to gain. */
 static int spikes_sparse(float *out, const sbp_input *in, const float *xval, size_t n, int t0,
                          int steps)
 {

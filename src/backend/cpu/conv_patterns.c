@@ -92,7 +92,8 @@ static SBP_TARGET_AVX512 void build_table(float *table, const float *Wt, const s
         memset(T, 0, row * sizeof(float));
         for (int p = 1; p < np; p++) {
             const int hi = 31 - __builtin_clz((unsigned)p);
-            const float *w = Wt + sbp_conv_wt(L, 0, ky, k - 1 - hi); /* kernel layout: kx reversed */
+            /* the kernel layout keeps kx reversed */
+            const float *w = Wt + sbp_conv_wt(L, 0, ky, k - 1 - hi);
             const float *prev = T + (size_t)(p & ~(1 << hi)) * row;
             for (size_t j = 0; j < NV; j++) {
                 const size_t left = C - 16 * j;
@@ -207,8 +208,9 @@ int sbp_conv_forward_patterns(float *I, const float *x, const float *Wt, const s
     if (!sbp_conv_patterns_usable(L))
         return 0;
     const size_t k = (size_t)L->spec.kernel;
+    const size_t table_floats = (k * ((size_t)1 << k) * table_row(L) + 15) & ~(size_t)15;
     float *table = ws;
-    uint64_t *bits = (uint64_t *)(void *)(ws + ((k * ((size_t)1 << k) * table_row(L) + 15) & ~(size_t)15));
+    uint64_t *bits = (uint64_t *)(void *)(ws + table_floats);
     if (!input_bits(bits, x, L, tc))
         return 0;
     build_table(table, Wt, L);
