@@ -67,16 +67,16 @@ void sbp_blas_pick_kernels(char **argv)
 void sbp_describe_blas(char *buf, size_t size)
 {
     const char *set = getenv("SBP_BLAS_KERNELS_SET");
-    const char *name = sbp_blas_kernels();
+    const char *name = sbp_blas_kernels(), *better = better_kernels();
     if (set && !strcmp(set, "1"))
         snprintf(buf, size,
                  "OpenBLAS %s kernels (OPENBLAS_CORETYPE set by spikebp: this OpenBLAS does not "
                  "know the CPU and would use its generic SSE3 ones)",
                  name);
-    else if (!strcmp(name, "Prescott") && better_kernels())
+    else if (!strcmp(name, "Prescott") && better)
         snprintf(buf, size,
                  "OpenBLAS Prescott kernels (generic SSE3: OPENBLAS_CORETYPE=%s is faster here)",
-                 better_kernels());
+                 better);
     else
         snprintf(buf, size, "OpenBLAS %s kernels", name);
 }

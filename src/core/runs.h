@@ -63,6 +63,12 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 __mmask16 sbp_tail_mask(size_t left)
     return (__mmask16)((1u << left) - 1u);
 }
 
+/* The lanes of the first min(left, 16) floats: a whole vector, or the tail. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 __mmask16 sbp_lanes_mask(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(left);
+}
+
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void sbp_axpy_avx512(float *restrict o,
                                                                 const float *restrict w,
                                                                 float v, size_t n)
@@ -77,7 +83,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void sbp_axpy_avx512(float *restrict 
         _mm512_storeu_ps(o + j + 16, b);
     }
     for (; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(n - j);
+        const __mmask16 m = sbp_lanes_mask(n - j);
         __m512 a = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o + j),
                                  _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, w + j)));
         _mm512_mask_storeu_ps(o + j, m, a);
@@ -101,7 +107,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 float sbp_update_dot_avx512(float *re
         d1 = _mm512_add_ps(d1, _mm512_mul_ps(_mm512_loadu_ps(w + j + 16), g1));
     }
     for (; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(n - j);
+        const __mmask16 m = sbp_lanes_mask(n - j);
         const __m512 g0 = _mm512_maskz_loadu_ps(m, g + j);
         _mm512_mask_storeu_ps(dw + j, m,
                               _mm512_add_ps(_mm512_maskz_loadu_ps(m, dw + j), _mm512_mul_ps(vv, g0)));
@@ -123,7 +129,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 float sbp_dot_avx512(const float *res
                                              _mm512_loadu_ps(g + j + 16)));
     }
     for (; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(n - j);
+        const __mmask16 m = sbp_lanes_mask(n - j);
         d0 = _mm512_add_ps(d0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + j),
                                              _mm512_maskz_loadu_ps(m, g + j)));
     }

@@ -146,6 +146,16 @@ static void lanes_flush(lanes *ln, float *out, const sbp_input *in, const float 
     ln->k = 0;
 }
 
+/* Queues the draw of (step t, group g), flushing every 16. */
+static inline void lanes_push(lanes *ln, uint32_t t, uint32_t g, float *out, const sbp_input *in,
+                              const float *xval, size_t n, int t0)
+{
+    ln->t[ln->k] = t;
+    ln->g[ln->k] = g;
+    if (++ln->k == 16)
+        lanes_flush(ln, out, in, xval, n, t0);
+}
+
 /* Only the counters of groups holding a nonzero value are drawn, 16 (step, group) pairs per
  * call whatever the step: the rest never spike (|x| = 0 is never above a draw in [0, 1)).
  * MNIST digits leave ~70 % of the groups empty. A row apart from the values is zeroed whole
@@ -181,12 +191,8 @@ static int spikes_sparse(float *out, const sbp_input *in, const float *xval, siz
             /* a row apart from the values: zeroed whole, then the live groups drawn — no
              * test per group (on MNIST ~70 % are empty, in a pattern too long to predict) */
             memset(xt, 0, n * sizeof(float));
-            for (size_t q = 0; q < nlive; q++) {
-                ln.t[ln.k] = (uint32_t)t;
-                ln.g[ln.k] = list[q];
-                if (++ln.k == 16)
-                    lanes_flush(&ln, out, in, xval, n, t0);
-            }
+            for (size_t q = 0; q < nlive; q++)
+                lanes_push(&ln, (uint32_t)t, list[q], out, in, xval, n, t0);
             continue;
         }
         for (size_t g = 0; g < groups; g++) {
@@ -195,10 +201,7 @@ static int spikes_sparse(float *out, const sbp_input *in, const float *xval, siz
                     xt[i] = 0.0f;
                 continue;
             }
-            ln.t[ln.k] = (uint32_t)t;
-            ln.g[ln.k] = (uint32_t)g;
-            if (++ln.k == 16)
-                lanes_flush(&ln, out, in, xval, n, t0);
+            lanes_push(&ln, (uint32_t)t, (uint32_t)g, out, in, xval, n, t0);
         }
     }
     if (ln.k)

@@ -36,11 +36,17 @@ static size_t table_row(const sbp_layer *L)
     return ((size_t)L->out_c + 15) & ~(size_t)15;
 }
 
-size_t sbp_conv_patterns_scratch(const sbp_layer *L, int tc)
+/* Floats of the table: k·2^k rows (a multiple of 16: the bits after it stay aligned). */
+static size_t table_floats(const sbp_layer *L)
 {
     const size_t k = (size_t)L->spec.kernel;
+    return k * ((size_t)1 << k) * table_row(L);
+}
+
+size_t sbp_conv_patterns_scratch(const sbp_layer *L, int tc)
+{
     /* the table, then each step's input rows as bits (2 floats per 64-bit word) */
-    return k * ((size_t)1 << k) * table_row(L) + 2 * (size_t)tc * (size_t)L->in_h + 16;
+    return table_floats(L) + 2 * (size_t)tc * (size_t)L->in_h + 16;
 }
 
 int sbp_conv_patterns_usable(const sbp_layer *L)
@@ -69,7 +75,7 @@ static SBP_TARGET_AVX512 int input_bits(uint64_t *bits, const float *x, const sb
             const float *r = x + ((size_t)t * H + iy) * (size_t)Wd;
             uint64_t w = 0;
             for (int ix = 0; ix < Wd; ix += 16) {
-                const __mmask16 m = Wd - ix >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(Wd - ix);
+                const __mmask16 m = sbp_lanes_mask(Wd - ix);
                 const __m512 v = _mm512_maskz_loadu_ps(m, r + ix);
                 const __mmask16 nz = _mm512_mask_cmp_ps_mask(m, v, zero, _CMP_NEQ_UQ);
                 if (nz != _mm512_mask_cmp_ps_mask(m, v, one, _CMP_EQ_OQ))
@@ -97,7 +103,7 @@ static SBP_TARGET_AVX512 void build_table(float *table, const float *Wt, const s
             const float *prev = T + (size_t)(p & ~(1 << hi)) * row;
             for (size_t j = 0; j < NV; j++) {
                 const size_t left = C - 16 * j;
-                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(left);
+                const __mmask16 m = sbp_lanes_mask(left);
                 _mm512_storeu_ps(T + (size_t)p * row + 16 * j,
                                  _mm512_add_ps(_mm512_loadu_ps(prev + 16 * j),
                                                _mm512_maskz_loadu_ps(m, w + 16 * j)));
@@ -157,7 +163,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int NV, const int 
     const int H = L->in_h, Ho = L->out_h, Wo = L->out_w, pad = L->spec.pad;
     const size_t C = (size_t)L->out_c, row = table_row(L);
     const size_t left = C - 16 * (size_t)(NV - 1);
-    const __mmask16 tail = left >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(left);
+    const __mmask16 tail = sbp_lanes_mask(left);
     for (int t = 0; t < tc; t++) {
         const uint64_t *bt = bits + (size_t)t * H;
         float *It = I + (size_t)t * L->n_out;
@@ -207,10 +213,8 @@ int sbp_conv_forward_patterns(float *I, const float *x, const float *Wt, const s
 #ifdef SBP_RUNS_AVX512
     if (!sbp_conv_patterns_usable(L))
         return 0;
-    const size_t k = (size_t)L->spec.kernel;
-    const size_t table_floats = (k * ((size_t)1 << k) * table_row(L) + 15) & ~(size_t)15;
     float *table = ws;
-    uint64_t *bits = (uint64_t *)(void *)(ws + table_floats);
+    uint64_t *bits = (uint64_t *)(void *)(ws + table_floats(L));
     if (!input_bits(bits, x, L, tc))
         return 0;
     build_table(table, Wt, L);

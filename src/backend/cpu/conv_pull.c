@@ -35,7 +35,7 @@ static SBP_TARGET_AVX512 void nonzero_bits(uint64_t *bits, const float *x, size_
         uint64_t word = 0;
         for (size_t q = 0; q < 4 && w * 64 + q * 16 < n; q++) {
             const size_t i = w * 64 + q * 16;
-            const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(n - i);
+            const __mmask16 live = sbp_lanes_mask(n - i);
             const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
             word |= (uint64_t)_mm512_mask_cmp_ps_mask(live, v, zero, _CMP_NEQ_UQ) << (q * 16);
         }

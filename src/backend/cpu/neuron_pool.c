@@ -156,7 +156,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
             float *o = P + (size_t)t * on + (size_t)py * orow + w.px0 * C;
             for (size_t px = w.px0; px < w.px1; px++, o += C)
                 for (size_t k = 0; k < C; k += 16) {
-                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __mmask16 m = sbp_lanes_mask(C - k);
                     const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
                     const __m512 b = _mm512_maskz_loadu_ps(m, s + (2 * px + 1) * C + k);
                     _mm512_mask_storeu_ps(o + k, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
@@ -270,7 +270,7 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
             float *e = gy + (size_t)t * stride;
             for (size_t px = w.px0; px < w.px1; px++, g += C)
                 for (size_t k = 0; k < C; k += 16) {
-                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __mmask16 m = sbp_lanes_mask(C - k);
                     const __m512 v = _mm512_mul_ps(q, _mm512_maskz_loadu_ps(m, g + k));
                     _mm512_mask_storeu_ps(e + 2 * px * C + k, m, v);
                     _mm512_mask_storeu_ps(e + (2 * px + 1) * C + k, m, v);

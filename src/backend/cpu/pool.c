@@ -66,7 +66,7 @@ static SBP_TARGET_AVX512 void pool_forward_avx512(float *I, const float *x, cons
                 const float *a = xt + ((size_t)(2 * oy) * W + 2 * ox) * C, *b = a + C;
                 const float *c = a + (size_t)W * C, *d = c + C;
                 for (size_t k = 0; k < C; k += 16) {
-                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __mmask16 m = sbp_lanes_mask(C - k);
                     const __m512 s = _mm512_add_ps(
                         _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, a + k),
                                                     _mm512_maskz_loadu_ps(m, b + k)),
@@ -96,7 +96,7 @@ static SBP_TARGET_AVX512 void pool_backward_avx512(float *dx, const float *gI,
                 float *a = xt + ((size_t)(2 * oy) * W + 2 * ox) * C, *b = a + C;
                 float *c = a + (size_t)W * C, *d = c + C;
                 for (size_t k = 0; k < C; k += 16) {
-                    const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : sbp_tail_mask(C - k);
+                    const __mmask16 m = sbp_lanes_mask(C - k);
                     const __m512 v = _mm512_mul_ps(q4, _mm512_maskz_loadu_ps(m, g + k));
                     _mm512_mask_storeu_ps(a + k, m, v);
                     _mm512_mask_storeu_ps(b + k, m, v);
