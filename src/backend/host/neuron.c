@@ -125,9 +125,15 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
         lf[j] = KEEP & 2 ? LOAD(tr + k) : zero;
         m[j] = st->mask ? LOAD(st->mask + k) : one;
     }
+    /* the lists' arrays in registers: the vector stores below may alias anything, so read
+     * through out they would be loaded again for every vector */
+    uint32_t *const lidx = out ? out->idx : NULL;
+    float *const lval = out ? out->val : NULL;
+    size_t *const lcount = out ? out->count : NULL;
+    const size_t lstride = out ? out->stride : 0;
     for (int t = 0; t < tc; t++) {
         /* this step's list length, in a register across the NV vectors */
-        size_t listed = out ? out->count[t] : 0;
+        size_t listed = out ? lcount[t] : 0;
         for (int j = 0; j < NV; j++) {
             const size_t k = i + 16 * (size_t)j;
             const __m512 u = _mm512_add_ps(v[j], LOAD(I + (size_t)t * n + k));
@@ -153,23 +159,23 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
                 const __m512i lane = _mm512_add_epi32(
                     _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                     _mm512_set1_epi32((int)k));
-                const size_t at = (size_t)t * out->stride + listed;
+                const size_t at = (size_t)t * lstride + listed;
                 const __m512i ci = _mm512_maskz_compress_epi32(nz, lane);
                 const __m512 cv = _mm512_maskz_compress_ps(nz, yv);
                 const unsigned pc = (unsigned)__builtin_popcount((unsigned)nz);
-                _mm256_storeu_si256((void *)(out->idx + at), _mm512_castsi512_si256(ci));
-                _mm256_storeu_ps(out->val + at, _mm512_castps512_ps256(cv));
+                _mm256_storeu_si256((void *)(lidx + at), _mm512_castsi512_si256(ci));
+                _mm256_storeu_ps(lval + at, _mm512_castps512_ps256(cv));
                 if (pc > 8) {
                     const __m256d hi = _mm512_extractf64x4_pd(_mm512_castps_pd(cv), 1);
-                    _mm256_storeu_si256((void *)(out->idx + at + 8),
+                    _mm256_storeu_si256((void *)(lidx + at + 8),
                                         _mm512_extracti64x4_epi64(ci, 1));
-                    _mm256_storeu_ps(out->val + at + 8, _mm256_castpd_ps(hi));
+                    _mm256_storeu_ps(lval + at + 8, _mm256_castpd_ps(hi));
                 }
                 listed += pc;
             }
         }
         if (out)
-            out->count[t] = listed;
+            lcount[t] = listed;
     }
     for (int j = 0; j < NV; j++) {
         const size_t k = i + 16 * (size_t)j;
