@@ -31,6 +31,7 @@
 #include "testutil.h"
 #include "layout.h"
 #include "backend/cpu/conv.h"
+#include "backend/cpu/conv_neuron_pool.h"
 #include "backend/cpu/dense.h"
 #include "backend/reference/reference.h"
 #include "core/divide.h"
@@ -1246,6 +1247,167 @@ static void test_neuron_pool(void)
            back_cases, back_compared, back_compared ? "" : " — SKIPPED (no AVX-512)", silent);
 }
 
+/* The first convolution, its neurons and the pooling in one pass (conv_neuron_pool.c) against
+ * the convolution's forward then the neurons+pooling pass, each tested above: the same pooled
+ * current, membrane, γ, LF and bits, bit for bit, chunk by chunk. x: unit spikes inside an
+ * input rectangle (the pixels that can spike), the quiet margins (sbp_neuron_state.quiet) the
+ * outputs it does not reach, as the engine sets them. Where a chunk is too dense for the
+ * patterns (sbp_conv_forward_fast then runs a GEMM) or values are not 0/1, the one pass must
+ * decline and leave everything as it was. Returns whether every chunk ran fused. */
+static int conv_neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int keep,
+                                 double density, const int *box, int scaled, const char *what)
+{
+    const size_t n = L->n_out, np = Pl->n_out, nin = L->n_in;
+    const int k = L->spec.kernel, pad = L->spec.pad, Ho = L->out_h, Wo = L->out_w;
+    char tag[200];
+    snprintf(tag, sizeof tag, "%s: conv+neurons+pool keep %d density %.2f box %d-%d x %d-%d%s",
+             what, keep, density, box[0], box[1], box[2], box[3], scaled ? " scaled" : "");
+    const size_t nw = sbp_conv_weights_floats(L);
+    float *x = falloc((size_t)T * nin), *xc = falloc((size_t)T * nin), *Wt = falloc(nw);
+    float *I = falloc((size_t)T * n), *Pa = falloc((size_t)T * np), *Pb = falloc((size_t)T * np);
+    float *wsa = scratch_alloc(sbp_conv_scratch(L, 7) > sbp_neuron_pool_scratch(L, 7)
+                                   ? sbp_conv_scratch(L, 7)
+                                   : sbp_neuron_pool_scratch(L, 7));
+    float *wsb = scratch_alloc(sbp_conv_neuron_pool_scratch(L, 7));
+    fill_normal(Wt, nw);
+    for (size_t i = 0; i < nw; i++)
+        Wt[i] *= 0.6f; /* spikes now and then, not at every step */
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < nin; i++) {
+            const int y = (int)(i / (size_t)L->in_w), xx = (int)(i % (size_t)L->in_w);
+            const int in = y >= box[0] && y < box[1] && xx >= box[2] && xx < box[3];
+            x[(size_t)t * nin + i] = in && urand() < density ? 1.0f : 0.0f;
+        }
+    if (scaled)
+        x[(size_t)(T / 2) * nin + (size_t)box[0] * L->in_w + box[2]] = 1.25f; /* dropout's */
+    /* outputs reached by the box: rows box[0] + pad − k + 1 … box[1] − 1 + pad */
+    int quiet[4] = {box[0] + pad - k + 1, Ho - (box[1] + pad), box[2] + pad - k + 1,
+                    Wo - (box[3] + pad)};
+    for (int q = 0; q < 4; q++)
+        quiet[q] = quiet[q] < 0 ? 0 : quiet[q];
+    fill_nan(Pa, (size_t)T * np);
+    fill_nan(Pb, (size_t)T * np);
+    neuron_buf a, b;
+    nb_init(&a, L, T, NULL);
+    nb_init(&b, L, T, NULL);
+    neuron_buf *both[2] = {&a, &b};
+    for (int q = 0; q < 2; q++) {
+        memcpy(both[q]->st.quiet, quiet, sizeof quiet);
+        if (!(keep & 1))
+            both[q]->st.count = NULL;
+        if (!(keep & 2))
+            both[q]->st.trace = NULL;
+        if (!(keep & 4))
+            both[q]->st.bits = NULL;
+    }
+    int all = 1, spikes = 0;
+    for (int t0 = 0, i = 0; t0 < T; i++) {
+        const int tc = chunk_len(i, T - t0);
+        slice_steps(xc, x, nin, t0, tc);
+        size_t nnz = 0;
+        int unit = 1;
+        for (size_t j = 0; j < (size_t)tc * nin; j++)
+            nnz += xc[j] != 0.0f, unit &= xc[j] == 0.0f || xc[j] == 1.0f;
+        const int applies = sbp_use_avx512() && unit && (double)nnz <= 0.5 * (double)nin * tc &&
+                            !((keep & 4) && (size_t)L->out_w * L->out_c % 16);
+        const float v_before = b.v[n / 2];
+        const int took = sbp_conv_neuron_pool_forward(Pb + (size_t)t0 * np, xc, Wt, &b.st, L,
+                                                      Pl, t0, tc, wsb);
+        CHECK(took == applies, "%s: chunk %d fused %d where it %s", tag, i, took,
+              applies ? "applies" : "does not apply");
+        sbp_conv_forward_fast(I, xc, Wt, L, tc, wsa);
+        const int pa = sbp_neuron_pool_forward(Pa + (size_t)t0 * np, I, &a.st, L, Pl, t0, tc, wsa);
+        if (!took) { /* nothing changed: the engine makes the same step with the two calls */
+            CHECK(isnan(Pb[(size_t)t0 * np]) && floats_identical(&b.v[n / 2], &v_before, 1),
+                  "%s: chunk %d declined but wrote", tag, i);
+            if (pa)
+                memcpy(Pb + (size_t)t0 * np, Pa + (size_t)t0 * np, (size_t)tc * np * sizeof(float));
+            memcpy(b.v, a.v, n * sizeof(float));
+            if (keep & 1)
+                memcpy(b.count, a.count, n * sizeof(float));
+            if (keep & 2)
+                memcpy(b.trace, a.trace, n * sizeof(float));
+            if (keep & 4)
+                memcpy(b.bits, a.bits, (size_t)T * sbp_spike_row_words(n) * sizeof(uint64_t));
+        }
+        all &= took;
+        t0 += tc;
+    }
+    if (all) {
+        for (size_t i = 0; i < (size_t)T * np; i++)
+            spikes += Pa[i] != 0.0f;
+        CHECK(spikes > 0, "%s: no spike reached the pooling (the case tests nothing)", tag);
+    }
+    CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
+    CHECK(floats_identical(a.v, b.v, n), "%s: membrane differs", tag);
+    if (keep & 1)
+        CHECK(floats_identical(a.count, b.count, n), "%s: spike counts differ", tag);
+    if (keep & 2)
+        CHECK(floats_identical(a.trace, b.trace, n), "%s: traces differ", tag);
+    if (keep & 4)
+        CHECK(bits_equal(a.bits, b.bits, n, T), "%s: spike bits differ", tag);
+    nb_free(&a);
+    nb_free(&b);
+    free(x), free(xc), free(Wt), free(I), free(Pa), free(Pb), free(wsa), free(wsb);
+    return all;
+}
+
+static void test_conv_neuron_pool(void)
+{
+    int cases = 0, fused = 0;
+    rng_state = TEST_RNG_SEED ^ 0xC0DE;
+    sbp_layer layers[SBP_MAX_LAYERS];
+    if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
+        static const int digit[4] = {4, 24, 5, 23}, whole[4] = {0, 28, 0, 28};
+        static const int corner[4] = {0, 9, 19, 28}; /* margins odd and even, one side none */
+        const int keeps[] = {0, 3, 7};
+        for (int q = 0; q < 3; q++) {
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 23, keeps[q], 0.15, digit, 0,
+                                           "LeNet conv 1");
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 9, keeps[q], 0.3, whole, 0,
+                                           "LeNet conv 1");
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 11, keeps[q], 0.2, corner, 0,
+                                           "LeNet conv 1");
+            cases += 3;
+        }
+        /* declined: a dropout-scaled value in one chunk; every pixel spiking (too dense) */
+        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 12, 3, 0.2, digit, 1,
+                                     "LeNet conv 1"),
+              "conv+neurons+pool: a scaled spike must be declined");
+        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 8, 0, 1.0, whole, 0,
+                                     "LeNet conv 1"),
+              "conv+neurons+pool: a chunk denser than the patterns take must be declined");
+        /* the second convolution (20 channels in): not by patterns, so not fused */
+        float P[8], ws[64];
+        sbp_neuron_state st = {0};
+        CHECK(!sbp_conv_neuron_pool_forward(P, ws, ws, &st, &layers[2], &layers[3], 0, 1, ws),
+              "conv+neurons+pool: declines a layer of several input channels");
+    } else
+        CHECK(0, "LeNet's layers resolve");
+    /* other shapes the patterns take: k 1, 3, 5 ("same" padding: even maps for the pooling),
+     * up to 32 channels, rows of whole words or not */
+    for (int trial = 0; trial < 24; trial++) {
+        char notation[96];
+        const int h = 2 * irand(3, 12), w = 2 * irand(3, 12), co = irand(1, 32);
+        const int kk = 1 + 2 * (trial % 3);
+        snprintf(notation, sizeof notation, "%dx%dx1-%dC%d-P2-4FC-2", h, w, co, kk);
+        const int ok = conv_pool_layers(layers, notation);
+        CHECK(ok, "layers %s resolve", notation);
+        if (!ok)
+            continue;
+        const int box[4] = {irand(0, h / 3), h - irand(0, h / 3), irand(0, w / 3),
+                            w - irand(0, w / 3)};
+        fused += conv_neuron_pool_case(&layers[0], &layers[1], irand(1, 20), trial % 2 ? 7 : 3,
+                                       0.1 + 0.3 * urand(), box, 0, notation);
+        cases++;
+    }
+    if (sbp_use_avx512())
+        CHECK(fused >= 12, "conv+neurons+pool: only %d of %d cases ran fused", fused, cases);
+    printf("conv+neurons+pool: %d cases, %d fused and bit-identical to the convolution then "
+           "neurons+pooling, the rest declined as they should%s\n",
+           cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
+}
+
 /* ---------------------------------------------------------------- events */
 
 /* The event list (vector path where the CPU has one) against the plain loop: same offsets,
@@ -1566,5 +1728,6 @@ int main(void) {
     test_pool();
     test_neuron();
     test_neuron_pool();
+    test_conv_neuron_pool();
     return check_finish("test_kernels");
 }

@@ -194,6 +194,15 @@ typedef struct sbp_backend {
     int (*neuron_backward_pool)(float *gI, const float *gP, const float *factor,
                                 sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *P,
                                 int t0, int tc, float *ws);
+    /* Optional, both or neither (NULL: not fused; needs neuron_forward_pool). A layer's
+     * synapse too: what synapse[L's kind].forward from x (tc, n_in of L) and w, then
+     * neuron_forward_pool, would do — the same Ip, state and bits — without writing L's
+     * current. Returns 0, doing nothing, where the backend does not fuse the three (the engine
+     * then calls them); ws holds synapse_neuron_pool_scratch(L, tc) floats. */
+    int (*synapse_neuron_pool_forward)(float *Ip, const float *x, const float *w,
+                                       sbp_neuron_state *st, const sbp_layer *L,
+                                       const sbp_layer *P, int t0, int tc, float *ws);
+    size_t (*synapse_neuron_pool_scratch)(const sbp_layer *L, int tc);
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);

@@ -119,6 +119,10 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         if (pool_fusable(be, net, l, source)) {
             s = be->neuron_pool_scratch(L, tc);
             scratch = s > scratch ? s : scratch;
+            if (be->synapse_neuron_pool_scratch && !L->sc) {
+                s = be->synapse_neuron_pool_scratch(L, tc);
+                scratch = s > scratch ? s : scratch;
+            }
         }
         if (source[l])
             total += (train ? 2 : 1) * (size_t)tc * L->n_out;
@@ -529,23 +533,32 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             if (e->counts[l] && !counts_from_below(e, l))
                 be->add_rows(e->counts[l], x, L->n_in, n);
             const sbp_synapse_ops *syn = &be->synapse[L->spec.kind];
-            if (xev)
-                syn->forward_events(e->cur, x, xev, params + e->koff[l], L, n, e->scratch);
-            else
-                syn->forward(e->cur, x, params + e->koff[l], L, n, e->scratch);
-            if (L->sc) {
-                const float *xs = shortcut_source(e, L);
-                shortcut_forward(e, L, xs, n);
-                if (e->sc_counts[l])
-                    be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
-            }
             float *y = e->act[1 - which];
             const float *I = e->cur;
-            if (e->fuse_pool[l] && be->neuron_forward_pool(y, e->cur, &e->st[l], L,
-                                                           &net->layers[l + 1], t0, n,
-                                                           e->scratch)) {
-                /* y holds the pooling layer's current: its neurons, below, read it and write
-                 * into x's rows */
+            /* With the pooling layer above fused (backend.h), the synapse too where the backend
+             * takes all three; y then holds the pooling layer's current: its neurons, below,
+             * read it and write into x's rows. */
+            int fused = e->fuse_pool[l] && !xev && !L->sc && be->synapse_neuron_pool_forward &&
+                        be->synapse_neuron_pool_forward(y, x, params + e->koff[l], &e->st[l],
+                                                        L, &net->layers[l + 1], t0, n,
+                                                        e->scratch);
+            if (!fused) {
+                if (xev)
+                    syn->forward_events(e->cur, x, xev, params + e->koff[l], L, n,
+                                        e->scratch);
+                else
+                    syn->forward(e->cur, x, params + e->koff[l], L, n, e->scratch);
+                if (L->sc) {
+                    const float *xs = shortcut_source(e, L);
+                    shortcut_forward(e, L, xs, n);
+                    if (e->sc_counts[l])
+                        be->add_rows(e->sc_counts[l], xs, L->sc->n_in, n);
+                }
+                fused = e->fuse_pool[l] && be->neuron_forward_pool(y, e->cur, &e->st[l], L,
+                                                                   &net->layers[l + 1], t0, n,
+                                                                   e->scratch);
+            }
+            if (fused) {
                 L = &net->layers[++l];
                 I = y;
                 y = e->act[which];

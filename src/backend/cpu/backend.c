@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 
 #include "backend/cpu/conv.h"
+#include "backend/cpu/conv_neuron_pool.h"
 #include "backend/cpu/dense.h"
 #include "backend/cpu/neuron_pool.h"
 #include "backend/cpu/events.h"
@@ -121,5 +122,7 @@ const sbp_backend sbp_backend_cpu = {
     .neuron_forward_pool = sbp_neuron_pool_forward,
     .neuron_pool_scratch = sbp_neuron_pool_scratch,
     .neuron_backward_pool = sbp_neuron_pool_backward,
+    .synapse_neuron_pool_forward = sbp_conv_neuron_pool_forward,
+    .synapse_neuron_pool_scratch = sbp_conv_neuron_pool_scratch,
     SBP_HOST_OPERATIONS,
 };

@@ -489,6 +489,17 @@ void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_
         sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
 }
 
+int sbp_conv_forward_fast_patterns(float *ws, const float *x, const float *Wt,
+                                   const sbp_layer *L, int tc)
+{
+    /* the choices of sbp_conv_forward_fast and sbp_conv_forward_sparse, up to the patterns */
+    if ((L->out_c >= 64 && sbp_conv_pull_usable(L)) || !sbp_conv_patterns_usable(L))
+        return 0;
+    const size_t nnz = sbp_events_count(x, L->n_in, tc);
+    return (double)nnz <= sparse_max_density(L, 0) * (double)L->n_in * tc &&
+           sbp_conv_patterns_prepare(ws, x, Wt, L, tc);
+}
+
 void sbp_conv_forward_events(float *I, const float *x, const void *evp, const float *Wt,
                              const sbp_layer *L, int tc, float *ws)
 {

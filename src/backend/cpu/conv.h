@@ -81,6 +81,17 @@ int sbp_conv_forward_patterns(float *I, const float *x, const float *Wt, const s
                               int tc, float *ws);
 size_t sbp_conv_patterns_scratch(const sbp_layer *L, int tc);
 int sbp_conv_patterns_usable(const sbp_layer *L);
+/* sbp_conv_forward_patterns in two parts, for a caller that takes the output a few rows at a
+ * time (conv_neuron_pool.c): prepare reads x and the weights into ws (returning 0 where the
+ * patterns do not apply, as above), then rows writes output rows oy0 … oy0 + rows − 1 of every
+ * step, row oy of step t at I + t·tstride + (oy − oy0)·out_w·out_c — the same values. */
+int sbp_conv_patterns_prepare(float *ws, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc);
+void sbp_conv_patterns_rows(float *I, size_t tstride, int oy0, int rows, const float *ws,
+                            const sbp_layer *L, int tc);
+/* Where sbp_conv_forward_fast gathers x by input patterns: ws prepared as above, 1; else 0. */
+int sbp_conv_forward_fast_patterns(float *ws, const float *x, const float *Wt,
+                                   const sbp_layer *L, int tc);
 
 /* The event-driven forward by input column (conv_cols.c): returns 0, doing nothing, where it
  * does not apply (no AVX-512, stride ≠ 1, k·Cout > 256); else the scatter's I summed in

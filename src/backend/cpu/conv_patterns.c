@@ -155,19 +155,21 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void out_row(const int NV, const int 
     zero_pixels(o + (size_t)b * C, (size_t)(Wo - b), C);
 }
 
+/* Output rows oy0 … oy1 − 1 of every step: row oy of step t at I + t·tstride + (oy − oy0)·Wo·C. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int NV, const int K, float *I,
+                                                        size_t tstride, int oy0, int oy1,
                                                         const uint64_t *bits,
                                                         const float *table,
                                                         const sbp_layer *L, int tc)
 {
-    const int H = L->in_h, Ho = L->out_h, Wo = L->out_w, pad = L->spec.pad;
+    const int H = L->in_h, Wo = L->out_w, pad = L->spec.pad;
     const size_t C = (size_t)L->out_c, row = table_row(L);
     const size_t left = C - 16 * (size_t)(NV - 1);
     const __mmask16 tail = sbp_lanes_mask(left);
     for (int t = 0; t < tc; t++) {
         const uint64_t *bt = bits + (size_t)t * H;
-        float *It = I + (size_t)t * L->n_out;
-        for (int oy = 0; oy < Ho; oy++) {
+        float *It = I + (size_t)t * tstride - (size_t)oy0 * Wo * C;
+        for (int oy = oy0; oy < oy1; oy++) {
             uint64_t w[MAX_K], any = 0;
             for (int ky = 0; ky < K; ky++) {
                 const int iy = oy + ky - pad;
@@ -189,17 +191,18 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int NV, const int 
     }
 }
 
-static SBP_TARGET_AVX512 void forward_dispatch(float *I, const uint64_t *bits, const float *table,
+static SBP_TARGET_AVX512 void forward_dispatch(float *I, size_t tstride, int oy0, int oy1,
+                                               const uint64_t *bits, const float *table,
                                                const sbp_layer *L, int tc)
 {
     const int NV = L->out_c > 16 ? 2 : 1;
     switch (L->spec.kernel * 2 + NV - 1) {
 #define CASE(K)                                                                                \
     case 2 * K:                                                                                \
-        forward(1, K, I, bits, table, L, tc);                                                  \
+        forward(1, K, I, tstride, oy0, oy1, bits, table, L, tc);                               \
         break;                                                                                 \
     case 2 * K + 1:                                                                            \
-        forward(2, K, I, bits, table, L, tc);                                                  \
+        forward(2, K, I, tstride, oy0, oy1, bits, table, L, tc);                               \
         break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5)
 #undef CASE
@@ -207,21 +210,37 @@ static SBP_TARGET_AVX512 void forward_dispatch(float *I, const uint64_t *bits, c
 }
 #endif
 
+int sbp_conv_patterns_prepare(float *ws, const float *x, const float *Wt, const sbp_layer *L,
+                              int tc)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!sbp_conv_patterns_usable(L) ||
+        !input_bits((uint64_t *)(void *)(ws + table_floats(L)), x, L, tc))
+        return 0;
+    build_table(ws, Wt, L);
+    return 1;
+#else
+    (void)ws, (void)x, (void)Wt, (void)L, (void)tc;
+    return 0;
+#endif
+}
+
+void sbp_conv_patterns_rows(float *I, size_t tstride, int oy0, int rows, const float *ws,
+                            const sbp_layer *L, int tc)
+{
+#ifdef SBP_RUNS_AVX512
+    forward_dispatch(I, tstride, oy0, oy0 + rows, (const uint64_t *)(const void *)(ws + table_floats(L)),
+                     ws, L, tc);
+#else
+    (void)I, (void)tstride, (void)oy0, (void)rows, (void)ws, (void)L, (void)tc;
+#endif
+}
+
 int sbp_conv_forward_patterns(float *I, const float *x, const float *Wt, const sbp_layer *L,
                               int tc, float *ws)
 {
-#ifdef SBP_RUNS_AVX512
-    if (!sbp_conv_patterns_usable(L))
+    if (!sbp_conv_patterns_prepare(ws, x, Wt, L, tc))
         return 0;
-    float *table = ws;
-    uint64_t *bits = (uint64_t *)(void *)(ws + table_floats(L));
-    if (!input_bits(bits, x, L, tc))
-        return 0;
-    build_table(table, Wt, L);
-    forward_dispatch(I, bits, table, L, tc);
+    sbp_conv_patterns_rows(I, L->n_out, 0, L->out_h, ws, L, tc);
     return 1;
-#else
-    (void)I, (void)x, (void)Wt, (void)L, (void)tc, (void)ws;
-    return 0;
-#endif
 }

@@ -58,10 +58,11 @@ static void windows(quiet_windows *w, const sbp_neuron_state *st, const sbp_laye
 }
 
 /* NV vectors of each of two image rows (r0, r1 = r0 + row) from neuron i on, over the chunk:
- * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits). sum[t·stride + i …] = the two rows'
- * spikes added, per step. full: whole vectors, else the masked last one (live lanes). */
+ * KEEP as in the host kernel (1 γ, 2 LF, 4 spike bits). The rows' current of step t at
+ * I + t·is (row r0, then r1 a row further). sum[t·stride + i …] = the two rows' spikes added,
+ * per step. full: whole vectors, else the masked last one (live lanes). */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
-    const int NV, const int KEEP, float *sum, size_t stride, const float *I, size_t n,
+    const int NV, const int KEEP, float *sum, size_t stride, const float *I, size_t is, size_t n,
     sbp_neuron_state *st, size_t r0, size_t row, size_t i, __m512 vl, __m512 vth, int t0, int tc,
     const int full, __mmask16 live)
 {
@@ -78,12 +79,12 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
             lf[r][j] = KEEP & 2 ? LOAD(st->trace + k) : zero;
         }
     for (int t = 0; t < tc; t++) {
-        const float *It = I + (size_t)t * n;
+        const float *It = I + (size_t)t * is;
         __mmask16 s[2][4];
         for (int r = 0; r < 2; r++)
             for (int j = 0; j < NV; j++) {
                 const size_t k = r0 + r * row + i + 16 * (size_t)j;
-                const __m512 u = _mm512_add_ps(v[r][j], LOAD(It + k));
+                const __m512 u = _mm512_add_ps(v[r][j], LOAD(It + (k - r0)));
                 s[r][j] = _mm512_mask_cmp_ps_mask(live, u, vth, _CMP_GT_OQ);
                 v[r][j] = _mm512_maskz_mul_ps((__mmask16)~s[r][j], vl, u);
                 if (KEEP & 1)
@@ -113,7 +114,10 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
 #undef STORE
 }
 
+/* With src, I is not read: the two image rows of each pooled row come from src into `rows`
+ * (tc steps of two rows, in L1) just before their neurons read them. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P, const float *I,
+                                                        const sbp_current_rows *src,
                                                         sbp_neuron_state *st, const sbp_layer *L,
                                                         int t0, int tc, float *sum)
 {
@@ -134,21 +138,28 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
                 memset(Pt + (size_t)py * orow + w.px1 * C, 0, (Wo - w.px1) * C * sizeof(float));
             }
     }
+    float *rows = sum + (size_t)tc * stride;
     for (int py = w.py0; py < w.py1; py++) {
         const size_t r0 = (size_t)(2 * py) * row;
+        const float *Ir = I + r0;
+        size_t is = n;
+        if (src) {
+            src->fill(rows, 2 * row, 2 * py, 2, tc, src->ctx);
+            Ir = rows, is = 2 * row;
+        }
         /* two vectors of both rows at a time: four independent chains, as the host kernel's
          * four vectors; in inference (nothing kept) four of both rows, eight chains (Emerald
          * Rapids, LeNet inference 1 thread: best batches 1.037×, 5 pairs; with γ, LF and bits
          * kept the registers run out: exact training 0.95×) */
         size_t i = w.i0;
         for (; KEEP == 0 && i + 64 <= w.i1; i += 64)
-            row_pair(4, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+            row_pair(4, KEEP, sum, stride, Ir, is, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
         for (; i + 32 <= w.i1; i += 32)
-            row_pair(2, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+            row_pair(2, KEEP, sum, stride, Ir, is, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
         for (; i + 16 <= w.i1; i += 16)
-            row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
+            row_pair(1, KEEP, sum, stride, Ir, is, n, st, r0, row, i, vl, vth, t0, tc, 1, 0xFFFF);
         if (i < w.i1)
-            row_pair(1, KEEP, sum, stride, I, n, st, r0, row, i, vl, vth, t0, tc, 0,
+            row_pair(1, KEEP, sum, stride, Ir, is, n, st, r0, row, i, vl, vth, t0, tc, 0,
                      sbp_tail_mask(w.i1 - i));
         /* the windows: horizontal neighbours of the vertical sums */
         for (int t = 0; t < tc; t++) {
@@ -165,14 +176,15 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
     }
 }
 
-static SBP_TARGET_AVX512 void forward_keep(float *P, const float *I, sbp_neuron_state *st,
-                                           const sbp_layer *L, int t0, int tc, float *ws)
+static SBP_TARGET_AVX512 void forward_keep(float *P, const float *I, const sbp_current_rows *src,
+                                           sbp_neuron_state *st, const sbp_layer *L, int t0,
+                                           int tc, float *ws)
 {
     /* what is kept, compile-time cases as in the host kernel */
     switch ((st->count ? 1 : 0) | (st->trace ? 2 : 0) | (st->bits ? 4 : 0)) {
 #define KEEP_CASE(K)                                                                           \
     case K:                                                                                    \
-        forward(K, P, I, st, L, t0, tc, ws);                                                   \
+        forward(K, P, I, src, st, L, t0, tc, ws);                                              \
         break;
         KEEP_CASE(0) KEEP_CASE(1) KEEP_CASE(2) KEEP_CASE(3)
         KEEP_CASE(4) KEEP_CASE(5) KEEP_CASE(6) KEEP_CASE(7)
@@ -298,16 +310,48 @@ static int pair_usable(const sbp_layer *L, const sbp_layer *Pl)
 }
 #endif
 
+int sbp_neuron_pool_forward_applies(const sbp_neuron_state *st, const sbp_layer *L,
+                                    const sbp_layer *Pl)
+{
+#ifdef SBP_RUNS_AVX512
+    return pair_usable(L, Pl) && !st->mask &&
+           !(st->bits && ((size_t)L->out_w * L->out_c) % 16);
+#else
+    (void)st, (void)L, (void)Pl;
+    return 0;
+#endif
+}
+
+size_t sbp_neuron_pool_rows_scratch(const sbp_layer *L, int tc)
+{
+    return sbp_neuron_pool_scratch(L, tc) + 2 * (size_t)tc * L->out_w * L->out_c + 16;
+}
+
 int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                             const sbp_layer *Pl, int t0, int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
-    if (!pair_usable(L, Pl) || st->mask || (st->bits && ((size_t)L->out_w * L->out_c) % 16))
+    if (!sbp_neuron_pool_forward_applies(st, L, Pl))
         return 0;
-    forward_keep(P, I, st, L, t0, tc, ws);
+    forward_keep(P, I, NULL, st, L, t0, tc, ws);
     return 1;
 #else
     (void)P, (void)I, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    return 0;
+#endif
+}
+
+int sbp_neuron_pool_forward_rows(float *P, const sbp_current_rows *src, sbp_neuron_state *st,
+                                 const sbp_layer *L, const sbp_layer *Pl, int t0, int tc,
+                                 float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!sbp_neuron_pool_forward_applies(st, L, Pl))
+        return 0;
+    forward_keep(P, NULL, src, st, L, t0, tc, ws);
+    return 1;
+#else
+    (void)P, (void)src, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
     return 0;
 #endif
 }

@@ -23,6 +23,27 @@ size_t sbp_neuron_pool_scratch(const sbp_layer *L, int tc);
 int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
                             const sbp_layer *Pl, int t0, int tc, float *ws);
 
+/* Whether sbp_neuron_pool_forward runs (its conditions above). */
+int sbp_neuron_pool_forward_applies(const sbp_neuron_state *st, const sbp_layer *L,
+                                    const sbp_layer *Pl);
+
+/* Where the current comes from in sbp_neuron_pool_forward_rows: fill writes image rows
+ * y0 … y0 + rows − 1 of L's current for steps 0 … tc − 1 of the chunk, row y of step t at
+ * I + t·tstride + (y − y0)·out_w·out_c. */
+typedef struct sbp_current_rows {
+    void (*fill)(float *I, size_t tstride, int y0, int rows, int tc, const void *ctx);
+    const void *ctx;
+} sbp_current_rows;
+
+/* sbp_neuron_pool_forward with the current made two image rows at a time by src, into a
+ * buffer in ws that stays in L1, instead of read from a whole chunk of it: the same results
+ * from the same currents. Only the rows of the windows outside the quiet margins are asked
+ * for. ws: sbp_neuron_pool_rows_scratch floats. */
+int sbp_neuron_pool_forward_rows(float *P, const sbp_current_rows *src, sbp_neuron_state *st,
+                                 const sbp_layer *L, const sbp_layer *Pl, int t0, int tc,
+                                 float *ws);
+size_t sbp_neuron_pool_rows_scratch(const sbp_layer *L, int tc);
+
 /* The exact backward of the two over steps t0 … t0+tc−1 (chunks from last to first), from the
  * pooling layer's current gradient gP (tc, n_out of P): L's neurons' gI (tc, n_out of L) and
  * carry as sbp_neuron_backward computes them from the gradient the pooling's backward would

@@ -1,0 +1,24 @@
+/*
+ * conv_neuron_pool.h — a first convolution of unit spikes, its spiking neurons and the 2×2
+ * pooling above them in one pass (cpu backend, AVX-512; backend.h:
+ * synapse_neuron_pool_forward).
+ */
+#ifndef SBP_BACKEND_CPU_CONV_NEURON_POOL_H
+#define SBP_BACKEND_CPU_CONV_NEURON_POOL_H
+
+#include "backend/backend.h"
+
+/* Scratch floats sbp_conv_neuron_pool_forward needs for layer L over chunks of tc steps. */
+size_t sbp_conv_neuron_pool_scratch(const sbp_layer *L, int tc);
+
+/* What sbp_conv_forward_fast (into a current I) and then sbp_neuron_pool_forward (from I)
+ * would do, bit for bit, without I: the pooling layer Pl's current Ip (tc, n_out of Pl) and
+ * L's neuron state and bits, from L's input x (tc, n_in) and weights Wt (kernel layout).
+ * Returns 0, doing nothing the caller sees, where the convolution would not use its input
+ * patterns (not a convolution of one channel of values 0 and 1, too dense, too wide; see
+ * conv_patterns.c) or the neurons+pooling pass would decline. ws: the scratch above. */
+int sbp_conv_neuron_pool_forward(float *Ip, const float *x, const float *Wt,
+                                 sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
+                                 int t0, int tc, float *ws);
+
+#endif
