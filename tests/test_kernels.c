@@ -280,6 +280,11 @@ static void synapse_case(const family_desc *fam, const sbp_layer *L, int tc, int
         fam->fast(I, x, Wt, L, tc, ws);
         fam->events(I2, x, ev, Wt, L, tc, ws);
         CHECK(floats_identical(I, I2, nI), "%s: forward given event lists differs", tag);
+        /* the lists alone (x NULL: the neurons below wrote no rows): the same I at any
+         * density (within the tolerance: a GEMM there above its density threshold) */
+        fill_nan(I2, nI);
+        fam->events(I2, NULL, ev, Wt, L, tc, ws);
+        CHECK_ARRAYS(I2, I, nI, "%s: forward from the event lists alone", tag);
         free(evbuf), free(I2);
     }
 
@@ -834,6 +839,29 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
                   floats_identical(a.count, c.count, n) && floats_identical(a.trace, c.trace, n) &&
                   bits_equal(a.bits, c.bits, n, T),
               "%s: the listing forward's outputs or state differ", tag);
+        /* the lists alone (no output rows, as the engine asks where only the synapse above
+         * reads them): the same lists and state */
+        neuron_buf d;
+        nb_init(&d, L, T, mask);
+        same_lists = 1;
+        for (int t0 = 0, i = 0; t0 < T; i++) {
+            const int tc = chunk_len(i + 2, T - t0);
+            slice_steps(Ic, I, n, t0, tc);
+            sbp_events_neuron_forward(NULL, buf, Ic, &d.st, L, t0, tc);
+            const sbp_events *got = buf;
+            size_t nev;
+            const sbp_events *want = sbp_events_build_plain(ws, y1 + (size_t)t0 * n, n, tc, &nev);
+            for (int t = 0; t <= tc; t++)
+                same_lists &= got->off[t] == want->off[t];
+            same_lists &= memcmp(got->idx, want->idx, nev * sizeof(uint32_t)) == 0 &&
+                          memcmp(got->val, want->val, nev * sizeof(float)) == 0;
+            t0 += tc;
+        }
+        CHECK(same_lists, "%s: lists without the output rows differ", tag);
+        CHECK(floats_identical(a.v, d.v, n) && floats_identical(a.count, d.count, n) &&
+                  floats_identical(a.trace, d.trace, n) && bits_equal(a.bits, d.bits, n, T),
+              "%s: the lists-only forward's state differs", tag);
+        nb_free(&d);
         free(y3), free(ws), free(buf);
         nb_free(&c);
     }
@@ -968,6 +996,24 @@ static void test_neuron(void) {
         if (trial == 0)
             T = 100; /* one full-length window */
         neuron_case(&L, T, kind == 0 && trial % 2 == 0, trial / 3 % 3 == 1 ? 0.7f : 0.15f, what);
+        cases++;
+    }
+    /* layers wider than the portable path's block of 1,024 neurons, whose lists grow block
+     * after block: LeNet's first pooling (3,920 IF neurons) and first convolution (15,680 LIF
+     * neurons, a dropout mask) */
+    for (int big = 0; big < 3; big++) {
+        sbp_net_spec spec;
+        sbp_layer L;
+        spec_init(&spec, big < 2 ? 20 : 1, 28, 28);
+        const int ok = resolve_first(
+            &L, &spec,
+            big < 2 ? (sbp_layer_spec){.kind = SBP_LAYER_POOL}
+                    : (sbp_layer_spec){.kind = SBP_LAYER_CONV, .out = 20, .kernel = 5, .stride = 1,
+                                       .pad = 2});
+        CHECK(ok, "neuron layer geometry (LeNet's, %d)", big);
+        if (!ok)
+            continue;
+        neuron_case(&L, 7, big == 2, big == 1 ? 0.7f : 0.15f, big < 2 ? "IF" : "LIF");
         cases++;
     }
 

@@ -102,7 +102,9 @@ typedef struct sbp_synapse_ops {
     /* dW (PyTorch layout, host) += dWk (backend layout). NULL: no weights. */
     void (*grad_out)(float *dW, const float *dWk, const sbp_layer *L);
     /* Optional (NULL: not offered): forward given, besides x, the event lists ev that the
-     * backend's neuron_forward_events wrote for x — the same I as forward. */
+     * backend's neuron_forward_events wrote for x — the same I as forward. x may be NULL
+     * (neuron_forward_events wrote the lists alone): I from the lists, in the order the kernel
+     * takes them at low density (a kernel that would read x at high density does not). */
     void (*forward_events)(float *I, const float *x, const void *ev, const float *W,
                            const sbp_layer *L, int tc, float *ws);
     /* Whether forward_events walks the lists for layer L (a kernel that reads x its own way
@@ -176,6 +178,8 @@ typedef struct sbp_backend {
     size_t (*events_bytes)(size_t n, int tc);
     void (*neuron_forward_events)(float *y, void *ev, const float *I, sbp_neuron_state *st,
                                   const sbp_layer *L, int t0, int tc);
+    /* (y may be NULL: the lists, state and bits alone, where nothing reads the rows — the
+     * engine then gives forward_events x = NULL.) */
     /* Optional, both or neither (NULL: not fused). A spiking layer L and the pooling layer P
      * above it in one pass: L's neurons over steps t0 … t0+tc−1 as neuron_forward advances
      * them (the same state and bits), and P's current Ip (tc, n_out of P) as P's synapse would

@@ -565,9 +565,15 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
                 which = 1 - which;
             }
             void *yev = e->lists[l] ? e->ev : NULL; /* x's lists are read: reuse */
-            if (yev)
+            if (yev) {
+                /* the rows too where anything reads them besides the synapse above: a copy for
+                 * a shortcut, or the input counts of the layer above (not its γ below) */
+                const int rows = e->keep[l] || (l + 1 < net->n_layers && e->counts[l + 1] &&
+                                                !counts_from_below(e, l + 1));
+                if (!rows)
+                    y = NULL;
                 be->neuron_forward_events(y, yev, I, &e->st[l], L, t0, n);
-            else
+            } else
                 be->neuron_forward(is_spiking(L) ? y : NULL, I, &e->st[l], L, t0, n);
             xev = yev;
             if (e->keep[l])

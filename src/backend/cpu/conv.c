@@ -503,9 +503,12 @@ int sbp_conv_forward_fast_patterns(float *ws, const float *x, const float *Wt,
 void sbp_conv_forward_events(float *I, const float *x, const void *evp, const float *Wt,
                              const sbp_layer *L, int tc, float *ws)
 {
-    /* the choices of sbp_conv_forward_fast, with the count and the lists given */
+    /* the choices of sbp_conv_forward_fast, with the count and the lists given (without x:
+     * the lists at any density) */
     const sbp_events *ev = evp;
-    if ((double)ev->off[tc] > sparse_max_density(L, 0) * (double)L->n_in * tc)
+    if (!x)
+        scatter(I, ev, Wt, L, tc, ws);
+    else if ((double)ev->off[tc] > sparse_max_density(L, 0) * (double)L->n_in * tc)
         sbp_conv_forward_gemm(I, x, Wt, L, tc, ws);
     else if (!(L->out_c >= 64 && sbp_conv_forward_pull(I, x, Wt, L, tc, ws)))
         scatter(I, ev, Wt, L, tc, ws);

@@ -216,7 +216,7 @@ void sbp_dense_forward_events(float *I, const float *x, const void *evp, const f
                               const sbp_layer *L, int tc, float *ws)
 {
     const sbp_events *ev = evp; /* the choice of sbp_dense_forward_fast, the count given */
-    if ((double)ev->off[tc] <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
+    if (!x || (double)ev->off[tc] <= SBP_SPARSE_MAX_DENSITY * (double)L->n_in * tc)
         scatter(I, ev, Wt, L, tc);
     else
         sbp_dense_forward_gemm(I, x, Wt, L, tc);

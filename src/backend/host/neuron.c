@@ -144,7 +144,8 @@ static SBP_ALWAYS_INLINE __attribute__((target("avx512f"))) void spiking_vectors
             if (KEEP & 2)
                 lf[j] = _mm512_add_ps(_mm512_mul_ps(vl, lf[j]), _mm512_maskz_mov_ps(s, one));
             const __m512 yv = _mm512_maskz_mov_ps(s, m[j]);
-            STORE(y + (size_t)t * n + k, yv);
+            if (y) /* a constant per case: NULL where only the lists are read */
+                STORE(y + (size_t)t * n + k, yv);
             if (KEEP & 4)
                 ((uint16_t *)(void *)(bits + (size_t)(t0 + t) * words))[k / 16] = s;
             if (out) { /* the nonzero outputs (a mask of 0 silences a spike), compressed in a
@@ -229,9 +230,12 @@ __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, 
                                                                      sbp_spike_lists *out)
 {
     const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
-    /* the list output a compile-time case of its own, so the plain forward has no test for it */
-    if (out)
+    /* the list output a compile-time case of its own, so the plain forward has no test for it;
+     * so is a list output without the rows (LeNet inference 1.08 / 1.10, bench/) */
+    if (out && y)
         spiking_keep(y, I, st, n, vl, vth, t0, tc, out);
+    else if (out)
+        spiking_keep(NULL, I, st, n, vl, vth, t0, tc, out);
     else
         spiking_keep(y, I, st, n, vl, vth, t0, tc, NULL);
 }
@@ -261,11 +265,14 @@ static SBP_HOT void forward(float *y, const float *I, sbp_neuron_state *st, cons
     }
 #endif
     /* Step t's output is the row y[t] of n spikes: keep its bits, then apply the dropout mask
-     * (the bits record s, not s·mask). */
+     * (the bits record s, not s·mask); with lists, the block's nonzero outputs are appended to
+     * step t's list (blocks in order: ascending indices). Without y (lists only) each block's
+     * row is made in `own`. */
+    float own[SBP_NEURON_BLOCK];
     for (size_t b0 = 0; b0 < n; b0 += SBP_NEURON_BLOCK) {
         const size_t nb = n - b0 < SBP_NEURON_BLOCK ? n - b0 : SBP_NEURON_BLOCK;
         for (int t = 0; t < tc; t++) {
-            float *row = y + (size_t)t * n + b0;
+            float *row = y ? y + (size_t)t * n + b0 : own;
             const float *It = I + (size_t)t * n + b0;
             if (st->trace) /* training: the trace implies the count */
                 lif_step(v + b0, st->count + b0, st->trace + b0, row, It, nb, leak, th, 1, 1);
@@ -278,20 +285,18 @@ static SBP_HOT void forward(float *y, const float *I, sbp_neuron_state *st, cons
             if (st->mask)
                 for (size_t i = 0; i < nb; i++)
                     row[i] *= st->mask[b0 + i];
+            if (out) { /* the lists as the vector path emits them */
+                size_t k = out->count[t];
+                for (size_t i = 0; i < nb; i++)
+                    if (row[i] != 0.0f) {
+                        out->idx[(size_t)t * out->stride + k] = (uint32_t)(b0 + i);
+                        out->val[(size_t)t * out->stride + k] = row[i];
+                        k++;
+                    }
+                out->count[t] = k;
+            }
         }
     }
-    if (out) /* the portable path: the lists from the rows, as the vector path emits them */
-        for (int t = 0; t < tc; t++) {
-            const float *row = y + (size_t)t * n;
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++)
-                if (row[i] != 0.0f) {
-                    out->idx[(size_t)t * out->stride + k] = (uint32_t)i;
-                    out->val[(size_t)t * out->stride + k] = row[i];
-                    k++;
-                }
-            out->count[t] = k;
-        }
 }
 
 void sbp_neuron_forward(float *y, const float *I, sbp_neuron_state *st, const sbp_layer *L,

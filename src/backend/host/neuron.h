@@ -39,7 +39,8 @@ typedef struct sbp_spike_lists {
 } sbp_spike_lists;
 
 /* sbp_neuron_forward for a spiking layer that also lists each step's nonzero outputs (what an
- * event-driven synapse above would otherwise find by scanning y). Same y, state and bits. */
+ * event-driven synapse above would otherwise find by scanning y). Same y, state and bits; y
+ * may be NULL, where only the lists are read. */
 void sbp_neuron_forward_lists(float *y, sbp_spike_lists *out, const float *I,
                               sbp_neuron_state *st, const sbp_layer *L, int t0, int tc);
 
