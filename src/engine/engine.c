@@ -162,14 +162,19 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         sbp_neuron_state *st = &e->st[l];
         st->v = p, p += L->n_out;
         st->count = p, p += L->n_out;
+        float *factor = NULL;
         if (train)
-            st->trace = p, p += L->n_out;
+            factor = p, p += L->n_out;
+        /* LF only where the surrogate reads it: an IF (pooling) layer's factor is made from γ
+         * alone (§3), so its neurons keep no trace and the slot holds the factor only (LeNet:
+         * the 6,370 pooling neurons' trace update at every step) */
+        st->trace = L->neuron == SBP_NEURON_IF ? NULL : factor;
         if (train && mode == SBP_BACKWARD_EXACT && is_spiking(L))
             st->carry = st->v;
         if (L->spec.dropout > 0.0f)
             e->mask[l] = p, p += L->n_out;
         if (train && is_spiking(L))
-            e->factor[l] = st->trace; /* computed in place (backend.h: neuron_surrogate) */
+            e->factor[l] = factor; /* computed in place (backend.h: neuron_surrogate) */
         if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
             e->counts[l] = p, p += L->n_in;
         if (source[l]) {
