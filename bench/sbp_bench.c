@@ -28,10 +28,11 @@
  * workspace), and peak RSS stays the host's.
  *
  * Data: the first B·min(W+K, 8) MNIST training images read straight from the raw IDX file (so
- * the data set adds only what is used to the peak memory; training cycles through them), the real CIFAR-10 subset through
- * sbp_dataset_load_cifar10 (with the §1 crop/flip augmentation when training), or synthetic
- * 32×32×3 images of uniform random pixels with the CIFAR-10 encoding of §1. This file is a
- * bench tool: it is not part of the library and is not tested by ctest.
+ * the data set adds only what is used to the peak memory; training cycles through them), the
+ * real CIFAR-10 subset through sbp_dataset_load_cifar10 (with the §1 crop/flip augmentation
+ * when training), or synthetic 32×32×3 images of uniform random pixels with the CIFAR-10
+ * encoding of §1. This file is a bench tool: it is not part of the library and is not tested
+ * by ctest.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -174,12 +174,12 @@ typedef struct sbp_backend {
      * outputs feed a synapse with forward_events may write them as event lists too: ev is a
      * buffer of events_bytes(n_out, tc) bytes (from alloc) that neuron_forward_events fills in
      * the backend's own layout, besides doing all that neuron_forward does; the synapse above
-     * reads it instead of scanning y (an event-driven CPU backend spends ~7 % of its time there). */
+     * reads it instead of scanning y (an event-driven CPU backend spends ~7 % of its time there).
+     * y may be NULL: the lists, state and bits alone, where nothing else reads the rows (the
+     * engine then gives forward_events x = NULL). */
     size_t (*events_bytes)(size_t n, int tc);
     void (*neuron_forward_events)(float *y, void *ev, const float *I, sbp_neuron_state *st,
                                   const sbp_layer *L, int t0, int tc);
-    /* (y may be NULL: the lists, state and bits alone, where nothing reads the rows — the
-     * engine then gives forward_events x = NULL.) */
     /* Optional, both or neither (NULL: not fused). A spiking layer L and the pooling layer P
      * above it in one pass: L's neurons over steps t0 … t0+tc−1 as neuron_forward advances
      * them (the same state and bits), and P's current Ip (tc, n_out of P) as P's synapse would

@@ -168,7 +168,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int NV, const int 
     const __mmask16 tail = sbp_lanes_mask(left);
     for (int t = 0; t < tc; t++) {
         const uint64_t *bt = bits + (size_t)t * H;
-        float *It = I + (size_t)t * tstride - (size_t)oy0 * Wo * C;
+        float *It = I + (size_t)t * tstride;
         for (int oy = oy0; oy < oy1; oy++) {
             uint64_t w[MAX_K], any = 0;
             for (int ky = 0; ky < K; ky++) {
@@ -176,7 +176,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int NV, const int 
                 w[ky] = iy >= 0 && iy < H ? bt[iy] : 0;
                 any |= w[ky];
             }
-            float *o = It + (size_t)oy * Wo * C;
+            float *o = It + (size_t)(oy - oy0) * Wo * C;
             if (!any) {
                 zero_pixels(o, (size_t)Wo, C);
                 continue;
@@ -229,8 +229,8 @@ void sbp_conv_patterns_rows(float *I, size_t tstride, int oy0, int rows, const f
                             const sbp_layer *L, int tc)
 {
 #ifdef SBP_RUNS_AVX512
-    forward_dispatch(I, tstride, oy0, oy0 + rows, (const uint64_t *)(const void *)(ws + table_floats(L)),
-                     ws, L, tc);
+    const uint64_t *bits = (const uint64_t *)(const void *)(ws + table_floats(L));
+    forward_dispatch(I, tstride, oy0, oy0 + rows, bits, ws, L, tc);
 #else
     (void)I, (void)tstride, (void)oy0, (void)rows, (void)ws, (void)L, (void)tc;
 #endif

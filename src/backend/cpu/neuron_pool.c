@@ -141,12 +141,12 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
     float *rows = sum + (size_t)tc * stride;
     for (int py = w.py0; py < w.py1; py++) {
         const size_t r0 = (size_t)(2 * py) * row;
-        const float *Ir = I + r0;
-        size_t is = n;
-        if (src) {
+        const float *Ir = rows;
+        size_t is = 2 * row;
+        if (src)
             src->fill(rows, 2 * row, 2 * py, 2, tc, src->ctx);
-            Ir = rows, is = 2 * row;
-        }
+        else
+            Ir = I + r0, is = n;
         /* two vectors of both rows at a time: four independent chains, as the host kernel's
          * four vectors; in inference (nothing kept) four of both rows, eight chains (Emerald
          * Rapids, LeNet inference 1 thread: best batches 1.037×, 5 pairs; with γ, LF and bits

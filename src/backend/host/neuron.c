@@ -231,7 +231,8 @@ __attribute__((target("avx512f"))) static void spiking_forward_avx512(float *y, 
 {
     const __m512 vl = _mm512_set1_ps(leak), vth = _mm512_set1_ps(th);
     /* the list output a compile-time case of its own, so the plain forward has no test for it;
-     * so is a list output without the rows (LeNet inference 1.08 / 1.10, bench/) */
+     * so is a list output without the rows (LeNet inference 1.03 / 1.08,
+     * bench/results-2026-12-06-cpu.md) */
     if (out && y)
         spiking_keep(y, I, st, n, vl, vth, t0, tc, out);
     else if (out)
