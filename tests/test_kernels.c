@@ -776,6 +776,34 @@ static int floats_identical(const float *a, const float *b, size_t n) {
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
+/* The cpu backend's listing neurons over I (T, n) in uneven chunks (the chunk lengths from
+ * chunk_len(i + shift, …)), from b's state: whether each chunk's lists equal what scanning y1,
+ * the outputs of the plain forward, gives. y (T, n): where the listing forward writes its
+ * outputs, or NULL for the lists alone. */
+static int listing_matches(const sbp_layer *L, int T, const float *I, const float *y1, float *y,
+                           neuron_buf *b, int shift)
+{
+    const size_t n = L->n_out;
+    float *Ic = falloc((size_t)T * n), *ws = falloc(sbp_events_scratch(n, 7) + 64);
+    void *buf = malloc(sbp_events_bytes(n, 7));
+    int same = 1;
+    for (int t0 = 0, i = 0; t0 < T; i++) {
+        const int tc = chunk_len(i + shift, T - t0);
+        slice_steps(Ic, I, n, t0, tc);
+        sbp_events_neuron_forward(y ? y + (size_t)t0 * n : NULL, buf, Ic, &b->st, L, t0, tc);
+        const sbp_events *got = buf;
+        size_t nev;
+        const sbp_events *want = sbp_events_build_plain(ws, y1 + (size_t)t0 * n, n, tc, &nev);
+        for (int t = 0; t <= tc; t++)
+            same &= got->off[t] == want->off[t];
+        same &= memcmp(got->idx, want->idx, nev * sizeof(uint32_t)) == 0 &&
+                memcmp(got->val, want->val, nev * sizeof(float)) == 0;
+        t0 += tc;
+    }
+    free(Ic), free(ws), free(buf);
+    return same;
+}
+
 /* mean: the currents' mean (0.15: now and then; 0.7: most steps, so that vectors of 16
  * neurons with more than 8 spikes, which the listing forward stores in two halves, occur) */
 static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, const char *what) {
@@ -818,23 +846,9 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
          * and lists equal to what scanning the outputs gives (what the synapses above read). */
         neuron_buf c;
         nb_init(&c, L, T, mask);
-        float *y3 = falloc((size_t)T * n), *ws = falloc(sbp_events_scratch(n, 7) + 64);
-        void *buf = malloc(sbp_events_bytes(n, 7));
-        int same_lists = 1;
-        for (int t0 = 0, i = 0; t0 < T; i++) {
-            const int tc = chunk_len(i + 1, T - t0);
-            slice_steps(Ic, I, n, t0, tc);
-            sbp_events_neuron_forward(y3 + (size_t)t0 * n, buf, Ic, &c.st, L, t0, tc);
-            const sbp_events *got = buf;
-            size_t nev;
-            const sbp_events *want = sbp_events_build_plain(ws, y1 + (size_t)t0 * n, n, tc, &nev);
-            for (int t = 0; t <= tc; t++)
-                same_lists &= got->off[t] == want->off[t];
-            same_lists &= memcmp(got->idx, want->idx, nev * sizeof(uint32_t)) == 0 &&
-                          memcmp(got->val, want->val, nev * sizeof(float)) == 0;
-            t0 += tc;
-        }
-        CHECK(same_lists, "%s: listed outputs differ from the scanned outputs", tag);
+        float *y3 = falloc((size_t)T * n);
+        CHECK(listing_matches(L, T, I, y1, y3, &c, 1),
+              "%s: listed outputs differ from the scanned outputs", tag);
         CHECK(floats_identical(y1, y3, (size_t)T * n) && floats_identical(a.v, c.v, n) &&
                   floats_identical(a.count, c.count, n) && floats_identical(a.trace, c.trace, n) &&
                   bits_equal(a.bits, c.bits, n, T),
@@ -843,26 +857,13 @@ static void neuron_case(const sbp_layer *L, int T, int use_mask, float mean, con
          * reads them): the same lists and state */
         neuron_buf d;
         nb_init(&d, L, T, mask);
-        same_lists = 1;
-        for (int t0 = 0, i = 0; t0 < T; i++) {
-            const int tc = chunk_len(i + 2, T - t0);
-            slice_steps(Ic, I, n, t0, tc);
-            sbp_events_neuron_forward(NULL, buf, Ic, &d.st, L, t0, tc);
-            const sbp_events *got = buf;
-            size_t nev;
-            const sbp_events *want = sbp_events_build_plain(ws, y1 + (size_t)t0 * n, n, tc, &nev);
-            for (int t = 0; t <= tc; t++)
-                same_lists &= got->off[t] == want->off[t];
-            same_lists &= memcmp(got->idx, want->idx, nev * sizeof(uint32_t)) == 0 &&
-                          memcmp(got->val, want->val, nev * sizeof(float)) == 0;
-            t0 += tc;
-        }
-        CHECK(same_lists, "%s: lists without the output rows differ", tag);
+        CHECK(listing_matches(L, T, I, y1, NULL, &d, 2),
+              "%s: lists without the output rows differ", tag);
         CHECK(floats_identical(a.v, d.v, n) && floats_identical(a.count, d.count, n) &&
                   floats_identical(a.trace, d.trace, n) && bits_equal(a.bits, d.bits, n, T),
               "%s: the lists-only forward's state differs", tag);
         nb_free(&d);
-        free(y3), free(ws), free(buf);
+        free(y3);
         nb_free(&c);
     }
     if (spiking) {
@@ -1056,6 +1057,34 @@ static int live_neuron(const sbp_layer *L, const int *quiet, size_t i)
                       x < L->out_w - quiet[3]);
 }
 
+/* nb_init without a mask, keeping only what keep says (1 γ, 2 LF, 4 bits), as the engine
+ * keeps in inference (0), aggregate (3) and exact training (7). */
+static void nb_init_keep(neuron_buf *b, const sbp_layer *L, int T, int keep)
+{
+    nb_init(b, L, T, NULL);
+    if (!(keep & 1))
+        b->st.count = NULL;
+    if (!(keep & 2))
+        b->st.trace = NULL;
+    if (!(keep & 4))
+        b->st.bits = NULL;
+}
+
+/* Two runs of a layer's neurons and the pooling above, bit for bit: the pooled current (T, np)
+ * and, of what keep says was kept (1 γ, 2 LF, 4 bits), the state. */
+static void same_pass(const char *tag, const neuron_buf *a, const neuron_buf *b, const float *Pa,
+                      const float *Pb, size_t n, size_t np, int T, int keep)
+{
+    CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
+    CHECK(floats_identical(a->v, b->v, n), "%s: membrane differs", tag);
+    if (keep & 1)
+        CHECK(floats_identical(a->count, b->count, n), "%s: spike counts differ", tag);
+    if (keep & 2)
+        CHECK(floats_identical(a->trace, b->trace, n), "%s: traces differ", tag);
+    if (keep & 4)
+        CHECK(bits_equal(a->bits, b->bits, n, T), "%s: spike bits differ", tag);
+}
+
 /* The cpu backend's neurons and 2×2 pooling in one pass (backend/cpu/neuron_pool.c) against the
  * two kernels it stands for, each tested against its reference above: the same pooled current,
  * membrane, γ, LF and spike bits, bit for bit, chunk by chunk (uneven chunks, bits at t0).
@@ -1084,19 +1113,10 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
     fill_nan(Pa, (size_t)T * np);
     fill_nan(Pb, (size_t)T * np);
     neuron_buf a, b;
-    nb_init(&a, L, T, NULL);
-    nb_init(&b, L, T, NULL);
-    neuron_buf *both[2] = {&a, &b};
+    nb_init_keep(&a, L, T, keep);
+    nb_init_keep(&b, L, T, keep);
     if (quiet)
         memcpy(b.st.quiet, quiet, sizeof b.st.quiet);
-    for (int k = 0; k < 2; k++) {
-        if (!(keep & 1))
-            both[k]->st.count = NULL;
-        if (!(keep & 2))
-            both[k]->st.trace = NULL;
-        if (!(keep & 4))
-            both[k]->st.bits = NULL;
-    }
     int fused = 1;
     for (int t0 = 0, i = 0; t0 < T; i++) {
         const int tc = chunk_len(i, T - t0);
@@ -1118,14 +1138,7 @@ static int neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T, int 
             *silent += live && !spikes;
         else
             CHECK(spikes > 0, "%s: no spike reached the pooling (the case tests nothing)", tag);
-        CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
-        CHECK(floats_identical(a.v, b.v, n), "%s: membrane differs", tag);
-        if (keep & 1)
-            CHECK(floats_identical(a.count, b.count, n), "%s: spike counts differ", tag);
-        if (keep & 2)
-            CHECK(floats_identical(a.trace, b.trace, n), "%s: traces differ", tag);
-        if (keep & 4)
-            CHECK(bits_equal(a.bits, b.bits, n, T), "%s: spike bits differ", tag);
+        same_pass(tag, &a, &b, Pa, Pb, n, np, T, keep);
     }
     nb_free(&a);
     nb_free(&b);
@@ -1334,18 +1347,10 @@ static int conv_neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T,
     fill_nan(Pa, (size_t)T * np);
     fill_nan(Pb, (size_t)T * np);
     neuron_buf a, b;
-    nb_init(&a, L, T, NULL);
-    nb_init(&b, L, T, NULL);
-    neuron_buf *both[2] = {&a, &b};
-    for (int q = 0; q < 2; q++) {
-        memcpy(both[q]->st.quiet, quiet, sizeof quiet);
-        if (!(keep & 1))
-            both[q]->st.count = NULL;
-        if (!(keep & 2))
-            both[q]->st.trace = NULL;
-        if (!(keep & 4))
-            both[q]->st.bits = NULL;
-    }
+    nb_init_keep(&a, L, T, keep);
+    nb_init_keep(&b, L, T, keep);
+    memcpy(a.st.quiet, quiet, sizeof quiet);
+    memcpy(b.st.quiet, quiet, sizeof quiet);
     int all = 1, spikes = 0;
     for (int t0 = 0, i = 0; t0 < T; i++) {
         const int tc = chunk_len(i, T - t0);
@@ -1384,14 +1389,7 @@ static int conv_neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T,
             spikes += Pa[i] != 0.0f;
         CHECK(spikes > 0, "%s: no spike reached the pooling (the case tests nothing)", tag);
     }
-    CHECK(floats_identical(Pa, Pb, (size_t)T * np), "%s: pooled current differs", tag);
-    CHECK(floats_identical(a.v, b.v, n), "%s: membrane differs", tag);
-    if (keep & 1)
-        CHECK(floats_identical(a.count, b.count, n), "%s: spike counts differ", tag);
-    if (keep & 2)
-        CHECK(floats_identical(a.trace, b.trace, n), "%s: traces differ", tag);
-    if (keep & 4)
-        CHECK(bits_equal(a.bits, b.bits, n, T), "%s: spike bits differ", tag);
+    same_pass(tag, &a, &b, Pa, Pb, n, np, T, keep);
     nb_free(&a);
     nb_free(&b);
     free(x), free(xc), free(Wt), free(I), free(Pa), free(Pb), free(wsa), free(wsb);
