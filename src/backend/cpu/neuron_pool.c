@@ -116,6 +116,23 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
 
 /* With src, I is not read: the two image rows of each pooled row come from src into `rows`
  * (tc steps of two rows, in L1) just before their neurons read them. */
+/* A pooled row's windows, np of them from o (C channels, NV vectors each, the last masked):
+ * o = 0.25·(s[2p] + s[2p + 1]) channel by channel, the vector count a constant so that the
+ * masks are worked out once, not per window and vector. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void windows_row(const int NV, float *o,
+                                                            const float *s, size_t np, size_t C,
+                                                            __m512 q)
+{
+    const __mmask16 last = sbp_lanes_mask(C - 16 * (size_t)(NV - 1));
+    for (size_t p = 0; p < np; p++, o += C, s += 2 * C)
+        for (int j = 0; j < NV; j++) {
+            const __mmask16 m = j < NV - 1 ? (__mmask16)0xFFFF : last;
+            const __m512 a = _mm512_maskz_loadu_ps(m, s + 16 * j);
+            const __m512 b = _mm512_maskz_loadu_ps(m, s + C + 16 * j);
+            _mm512_mask_storeu_ps(o + 16 * j, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
+        }
+}
+
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P, const float *I,
                                                         const sbp_current_rows *src,
                                                         sbp_neuron_state *st, const sbp_layer *L,
@@ -163,15 +180,30 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
                      sbp_tail_mask(w.i1 - i));
         /* the windows: horizontal neighbours of the vertical sums */
         for (int t = 0; t < tc; t++) {
-            const float *s = sum + (size_t)t * stride;
+            const float *s = sum + (size_t)t * stride + 2 * w.px0 * C;
             float *o = P + (size_t)t * on + (size_t)py * orow + w.px0 * C;
-            for (size_t px = w.px0; px < w.px1; px++, o += C)
-                for (size_t k = 0; k < C; k += 16) {
-                    const __mmask16 m = sbp_lanes_mask(C - k);
-                    const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
-                    const __m512 b = _mm512_maskz_loadu_ps(m, s + (2 * px + 1) * C + k);
-                    _mm512_mask_storeu_ps(o + k, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
-                }
+            switch (C <= 64 ? (C + 15) / 16 : 0) { /* the vectors per window a constant */
+            case 1:
+                windows_row(1, o, s, w.px1 - w.px0, C, q);
+                break;
+            case 2:
+                windows_row(2, o, s, w.px1 - w.px0, C, q);
+                break;
+            case 3:
+                windows_row(3, o, s, w.px1 - w.px0, C, q);
+                break;
+            case 4:
+                windows_row(4, o, s, w.px1 - w.px0, C, q);
+                break;
+            default:
+                for (size_t px = 0; px < w.px1 - w.px0; px++, o += C)
+                    for (size_t k = 0; k < C; k += 16) {
+                        const __mmask16 m = sbp_lanes_mask(C - k);
+                        const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
+                        const __m512 b = _mm512_maskz_loadu_ps(m, s + (2 * px + 1) * C + k);
+                        _mm512_mask_storeu_ps(o + k, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
+                    }
+            }
         }
     }
 }
