@@ -114,10 +114,8 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair(
 #undef STORE
 }
 
-/* With src, I is not read: the two image rows of each pooled row come from src into `rows`
- * (tc steps of two rows, in L1) just before their neurons read them. */
 /* A pooled row's windows, np of them from o (C channels, NV vectors each, the last masked):
- * o = 0.25·(s[2p] + s[2p + 1]) channel by channel, the vector count a constant so that the
+ * o = 0.25·(s[2p] + s[2p + 1]) channel by channel; NV a constant where it can be, so that the
  * masks are worked out once, not per window and vector. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void windows_row(const int NV, float *o,
                                                             const float *s, size_t np, size_t C,
@@ -133,6 +131,8 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void windows_row(const int NV, float 
         }
 }
 
+/* With src, I is not read: the two image rows of each pooled row come from src into `rows`
+ * (tc steps of two rows, in L1) just before their neurons read them. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P, const float *I,
                                                         const sbp_current_rows *src,
                                                         sbp_neuron_state *st, const sbp_layer *L,
@@ -183,26 +183,14 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void forward(const int KEEP, float *P
             const float *s = sum + (size_t)t * stride + 2 * w.px0 * C;
             float *o = P + (size_t)t * on + (size_t)py * orow + w.px0 * C;
             switch (C <= 64 ? (C + 15) / 16 : 0) { /* the vectors per window a constant */
-            case 1:
-                windows_row(1, o, s, w.px1 - w.px0, C, q);
-                break;
-            case 2:
-                windows_row(2, o, s, w.px1 - w.px0, C, q);
-                break;
-            case 3:
-                windows_row(3, o, s, w.px1 - w.px0, C, q);
-                break;
-            case 4:
-                windows_row(4, o, s, w.px1 - w.px0, C, q);
-                break;
-            default:
-                for (size_t px = 0; px < w.px1 - w.px0; px++, o += C)
-                    for (size_t k = 0; k < C; k += 16) {
-                        const __mmask16 m = sbp_lanes_mask(C - k);
-                        const __m512 a = _mm512_maskz_loadu_ps(m, s + 2 * px * C + k);
-                        const __m512 b = _mm512_maskz_loadu_ps(m, s + (2 * px + 1) * C + k);
-                        _mm512_mask_storeu_ps(o + k, m, _mm512_mul_ps(q, _mm512_add_ps(a, b)));
-                    }
+#define ROW(N)                                                                                 \
+    case N:                                                                                    \
+        windows_row(N, o, s, w.px1 - w.px0, C, q);                                             \
+        break;
+                ROW(1) ROW(2) ROW(3) ROW(4)
+#undef ROW
+            default: /* wider: the vector count at run time */
+                windows_row((int)((C + 15) / 16), o, s, w.px1 - w.px0, C, q);
             }
         }
     }
@@ -359,33 +347,33 @@ size_t sbp_neuron_pool_rows_scratch(const sbp_layer *L, int tc)
     return sbp_neuron_pool_scratch(L, tc) + 2 * (size_t)tc * L->out_w * L->out_c + 16;
 }
 
-int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
-                            const sbp_layer *Pl, int t0, int tc, float *ws)
+/* Both entries: the current from I, or (I NULL) from src. */
+static int forward_from(float *P, const float *I, const sbp_current_rows *src,
+                        sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl, int t0,
+                        int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
     if (!sbp_neuron_pool_forward_applies(st, L, Pl))
         return 0;
-    forward_keep(P, I, NULL, st, L, t0, tc, ws);
+    forward_keep(P, I, src, st, L, t0, tc, ws);
     return 1;
 #else
-    (void)P, (void)I, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    (void)P, (void)I, (void)src, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
     return 0;
 #endif
+}
+
+int sbp_neuron_pool_forward(float *P, const float *I, sbp_neuron_state *st, const sbp_layer *L,
+                            const sbp_layer *Pl, int t0, int tc, float *ws)
+{
+    return forward_from(P, I, NULL, st, L, Pl, t0, tc, ws);
 }
 
 int sbp_neuron_pool_forward_rows(float *P, const sbp_current_rows *src, sbp_neuron_state *st,
                                  const sbp_layer *L, const sbp_layer *Pl, int t0, int tc,
                                  float *ws)
 {
-#ifdef SBP_RUNS_AVX512
-    if (!sbp_neuron_pool_forward_applies(st, L, Pl))
-        return 0;
-    forward_keep(P, NULL, src, st, L, t0, tc, ws);
-    return 1;
-#else
-    (void)P, (void)src, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
-    return 0;
-#endif
+    return forward_from(P, NULL, src, st, L, Pl, t0, tc, ws);
 }
 
 int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
