@@ -480,6 +480,12 @@ static int counts_from_below(const sbp_engine *e, int l)
     return l > 0 && !e->st[l - 1].mask && e->st[l - 1].count;
 }
 
+/* Whether layer l's input counts are added up from its input rows, chunk by chunk. */
+static int counts_from_rows(const sbp_engine *e, int l)
+{
+    return e->counts[l] && !counts_from_below(e, l);
+}
+
 /* Layer 0's quiet margins for this sample (backend.h: sbp_neuron_state.quiet): a stride-1
  * convolution over a rate-coded image reaches only the outputs whose window holds a pixel that
  * can spike (sbp_input_support), on MNIST about 57 % of the first layer's map. Input row iy
@@ -513,7 +519,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
         be->encode_values(e->xval, in, &net->layers[0]);
     for (int l = 0; l < net->n_layers; l++) {
         be->neuron_reset(&e->st[l], &net->layers[l]);
-        if (e->counts[l] && !counts_from_below(e, l))
+        if (counts_from_rows(e, l))
             be->zero(e->counts[l], sizeof(float) * net->layers[l].n_in);
         if (e->sc_counts[l])
             be->zero(e->sc_counts[l], sizeof(float) * net->layers[l].sc->n_in);
@@ -535,7 +541,7 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             be->copy(e->keep_in, x, sizeof(float) * (size_t)n * nin);
         for (int l = 0; l < net->n_layers; l++) {
             const sbp_layer *L = &net->layers[l];
-            if (e->counts[l] && !counts_from_below(e, l))
+            if (counts_from_rows(e, l))
                 be->add_rows(e->counts[l], x, L->n_in, n);
             const sbp_synapse_ops *syn = &be->synapse[L->spec.kind];
             float *y = e->act[1 - which];
@@ -573,8 +579,8 @@ void sbp_engine_forward(sbp_engine *e, const sbp_input *in, float *out)
             if (yev) {
                 /* the rows too where anything reads them besides the synapse above: a copy for
                  * a shortcut, or the input counts of the layer above (not its γ below) */
-                const int rows = e->keep[l] || (l + 1 < net->n_layers && e->counts[l + 1] &&
-                                                !counts_from_below(e, l + 1));
+                const int rows =
+                    e->keep[l] || (l + 1 < net->n_layers && counts_from_rows(e, l + 1));
                 if (!rows)
                     y = NULL;
                 be->neuron_forward_events(y, yev, I, &e->st[l], L, t0, n);
