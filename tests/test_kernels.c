@@ -1452,6 +1452,188 @@ static void test_conv_neuron_pool(void)
            cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
 }
 
+/* The first layer's exact backward in one pass (sbp_conv_neuron_pool_backward: neurons+pooling
+ * backward, two rows at a time into the convolution's weight gradient) against the two calls
+ * it stands for, the neurons+pooling backward into a gI and sbp_conv_backward_fast from it,
+ * chunks from last to first: the same carry bit for bit; dWt (added to random values, padding
+ * lanes included) summed in another order, so both against a double-precision sum of the
+ * products from the two calls' gI, within 2e-5 of the magnitudes summed (the start value's
+ * and the products': a missing product is ~1/(their count) of that). x: unit spikes in an input box, spike bits only on the
+ * outputs the box reaches (the quiet margins, as the engine sets them). Where a chunk is too
+ * dense for the event kernels, the one pass must decline and leave dWt and the carry as they
+ * were. Returns whether every chunk ran fused. */
+static int conv_neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *Pl, int T,
+                                          double density, const int *box, const char *what)
+{
+    const size_t n = L->n_out, np = Pl->n_out, nin = L->n_in, words = sbp_spike_row_words(n);
+    const int k = L->spec.kernel, pad = L->spec.pad, Ho = L->out_h, Wo = L->out_w;
+    const int C = L->out_c, H = L->in_h, W = L->in_w;
+    char tag[200];
+    snprintf(tag, sizeof tag, "%s: conv+neurons+pool backward T %d density %.2f box %d-%d x %d-%d",
+             what, T, density, box[0], box[1], box[2], box[3]);
+    const size_t nw = sbp_conv_weights_floats(L);
+    float *x = falloc((size_t)T * nin), *xc = falloc((size_t)T * nin), *Wt = falloc(nw);
+    float *gP = falloc((size_t)T * np), *factor = falloc(n), *gI = falloc((size_t)7 * n);
+    float *gy = falloc((size_t)7 * n), *dwa = falloc(nw), *dwb = falloc(nw), *ca = falloc(n), *cb = falloc(n);
+    double *ref = calloc(nw, sizeof(double)), *mag = calloc(nw, sizeof(double));
+    float *wsa = scratch_alloc(sbp_conv_scratch(L, 7) > sbp_neuron_pool_scratch(L, 7)
+                                   ? sbp_conv_scratch(L, 7)
+                                   : sbp_neuron_pool_scratch(L, 7));
+    float *wsb = scratch_alloc(sbp_conv_neuron_pool_scratch(L, 7));
+    uint64_t *bits = calloc((size_t)T * words, sizeof(uint64_t));
+    fill_normal(Wt, nw);
+    fill_normal(dwa, nw);
+    memcpy(dwb, dwa, nw * sizeof(float));
+    for (size_t i = 0; i < nw; i++)
+        ref[i] = dwa[i], mag[i] = fabs((double)dwa[i]);
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < nin; i++) {
+            const int y = (int)(i / (size_t)W), xx = (int)(i % (size_t)W);
+            const int in = y >= box[0] && y < box[1] && xx >= box[2] && xx < box[3];
+            x[(size_t)t * nin + i] = in && urand() < density ? 1.0f : 0.0f;
+        }
+    int quiet[4] = {box[0] + pad - k + 1, Ho - (box[1] + pad), box[2] + pad - k + 1,
+                    Wo - (box[3] + pad)};
+    for (int q = 0; q < 4; q++)
+        quiet[q] = quiet[q] < 0 ? 0 : quiet[q];
+    for (size_t i = 0; i < (size_t)T * np; i++)
+        gP[i] = nrand();
+    for (size_t i = 0; i < n; i++)
+        factor[i] = urand() < 0.2 ? 0.0f : 0.5f + (float)urand();
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < n; i++)
+            if (live_neuron(L, quiet, i) && urand() < 0.3)
+                bits[(size_t)t * words + i / 64] |= (uint64_t)1 << (i % 64);
+    memset(ca, 0, n * sizeof(float));
+    memset(cb, 0, n * sizeof(float));
+    sbp_neuron_state a = {.carry = ca, .bits = bits}, b = {.carry = cb, .bits = bits};
+    memcpy(a.quiet, quiet, sizeof quiet);
+    memcpy(b.quiet, quiet, sizeof quiet);
+    int bounds[64], nc = 0;
+    for (int t0 = 0, i = 0; t0 < T && nc < 63; i++) {
+        bounds[nc++] = t0;
+        t0 += chunk_len(i, T - t0);
+    }
+    bounds[nc] = T;
+    int all = 1, nonzero = 0;
+    for (int c = nc - 1; c >= 0; c--) {
+        const int t0 = bounds[c], tc = bounds[c + 1] - t0;
+        slice_steps(xc, x, nin, t0, tc);
+        size_t nnz = 0;
+        for (size_t j = 0; j < (size_t)tc * nin; j++)
+            nnz += xc[j] != 0.0f;
+        const int applies = sbp_use_avx512() && sbp_conv_wgrad_usable(L) &&
+                            (double)nnz <= 0.5 * (double)nin * tc;
+        const float c_before = cb[n / 2], w_before = dwb[nw / 2];
+        const int took = sbp_conv_neuron_pool_backward(dwb, gP + (size_t)t0 * np, factor, xc,
+                                                       &b, L, Pl, t0, tc, wsb);
+        CHECK(took == applies, "%s: chunk %d fused %d where it %s", tag, c, took,
+              applies ? "applies" : "does not apply");
+        fill_nan(gI, (size_t)tc * n);
+        if (!sbp_neuron_pool_backward(gI, gP + (size_t)t0 * np, factor, &a, L, Pl, t0, tc,
+                                      wsa)) { /* no AVX-512: the two apart */
+            sbp_pool_backward_fast(gy, gP + (size_t)t0 * np, Pl, tc);
+            sbp_neuron_backward(gI, gy, factor, &a, L, t0, tc);
+        }
+        sbp_conv_backward_fast(NULL, dwa, gI, xc, Wt, L, tc, wsa);
+        if (!took) { /* nothing changed: the engine then makes the two calls */
+            CHECK(floats_identical(&cb[n / 2], &c_before, 1) &&
+                      floats_identical(&dwb[nw / 2], &w_before, 1),
+                  "%s: chunk %d declined but wrote", tag, c);
+            memcpy(cb, ca, n * sizeof(float));
+            memcpy(dwb, dwa, nw * sizeof(float));
+        }
+        all &= took;
+        /* the products, from the two calls' gI */
+        for (int t = 0; t < tc; t++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            const int iy = oy - pad + ky, ix = ox - pad + kx;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                continue;
+                            const float v = xc[(size_t)t * nin + (size_t)iy * W + ix];
+                            if (v == 0.0f)
+                                continue;
+                            const float *g = gI + (size_t)t * n + ((size_t)oy * Wo + ox) * C;
+                            const size_t o = sbp_conv_wt(L, 0, ky, k - 1 - kx);
+                            for (int co = 0; co < C; co++) {
+                                ref[o + co] += (double)v * g[co];
+                                mag[o + co] += fabs((double)v * g[co]);
+                                nonzero += g[co] != 0.0f;
+                            }
+                        }
+    }
+    CHECK(nonzero > 0, "%s: no product reached the weight gradient (the case tests nothing)",
+          tag);
+    CHECK(floats_identical(ca, cb, n), "%s: carry differs", tag);
+    double worst_a = 0.0, worst_b = 0.0;
+    for (size_t i = 0; i < nw; i++) {
+        const double tol = 2e-5 * mag[i] + 1e-30;
+        const double ea = fabs(dwa[i] - ref[i]) / tol, eb = fabs(dwb[i] - ref[i]) / tol;
+        worst_a = ea > worst_a ? ea : worst_a;
+        worst_b = eb > worst_b || isnan(eb) ? eb : worst_b;
+    }
+    CHECK(worst_a <= 1.0, "%s: the two calls' dWt off the double sum (%.3g of the tolerance)",
+          tag, worst_a);
+    CHECK(worst_b <= 1.0, "%s: dWt off the double sum (%.3g of the tolerance)", tag, worst_b);
+    free(x), free(xc), free(Wt), free(gP), free(factor), free(gI), free(gy), free(dwa), free(dwb);
+    free(ca), free(cb), free(ref), free(mag), free(wsa), free(wsb), free(bits);
+    return all;
+}
+
+static void test_conv_neuron_pool_backward(void)
+{
+    int cases = 0, fused = 0;
+    rng_state = TEST_RNG_SEED ^ 0xBAC0;
+    sbp_layer layers[SBP_MAX_LAYERS];
+    if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
+        static const int digit[4] = {4, 24, 5, 23}, whole[4] = {0, 28, 0, 28};
+        static const int corner[4] = {0, 9, 19, 28};
+        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 23, 0.15, digit,
+                                                "LeNet conv 1");
+        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 9, 0.3, whole,
+                                                "LeNet conv 1");
+        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 11, 0.2, corner,
+                                                "LeNet conv 1");
+        cases += 3;
+        /* declined: every pixel spiking (sbp_conv_backward_fast takes the GEMM) */
+        CHECK(!conv_neuron_pool_backward_case(&layers[0], &layers[1], 8, 1.0, whole,
+                                              "LeNet conv 1"),
+              "conv+neurons+pool backward: a chunk too dense for events must be declined");
+        /* the second convolution (20 channels in) */
+        float f[8], ws[64];
+        sbp_neuron_state st = {0};
+        CHECK(!sbp_conv_neuron_pool_backward(f, f, f, f, &st, &layers[2], &layers[3], 0, 1, ws),
+              "conv+neurons+pool backward: declines a layer of several input channels");
+    } else
+        CHECK(0, "LeNet's layers resolve");
+    /* other shapes: k 1, 3, 5, up to 51 channels (k·Cout ≤ 256), rows of whole words or not */
+    for (int trial = 0; trial < 24; trial++) {
+        char notation[96];
+        const int h = 2 * irand(3, 12), w = 2 * irand(3, 12), kk = 1 + 2 * (trial % 3);
+        const int co = irand(1, kk == 5 ? 51 : 64);
+        snprintf(notation, sizeof notation, "%dx%dx1-%dC%d-P2-4FC-2", h, w, co, kk);
+        const int ok = conv_pool_layers(layers, notation);
+        CHECK(ok, "layers %s resolve", notation);
+        if (!ok)
+            continue;
+        const int box[4] = {irand(0, h / 3), h - irand(0, h / 3), irand(0, w / 3),
+                            w - irand(0, w / 3)};
+        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], irand(1, 20),
+                                                0.05 + 0.35 * urand(), box, notation);
+        cases++;
+    }
+    if (sbp_use_avx512())
+        CHECK(fused >= 20, "conv+neurons+pool backward: only %d of %d cases ran fused", fused,
+              cases);
+    printf("conv+neurons+pool backward: %d cases, %d fused: the same carry bit for bit as the "
+           "neurons+pooling backward then the convolution's, dWt within 2e-5 of its products' "
+           "magnitudes of a double sum%s\n",
+           cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
+}
+
 /* ---------------------------------------------------------------- events */
 
 /* The event list (vector path where the CPU has one) against the plain loop: same offsets,
@@ -1773,5 +1955,6 @@ int main(void) {
     test_neuron();
     test_neuron_pool();
     test_conv_neuron_pool();
+    test_conv_neuron_pool_backward();
     return check_finish("test_kernels");
 }

@@ -207,6 +207,17 @@ typedef struct sbp_backend {
                                        sbp_neuron_state *st, const sbp_layer *L,
                                        const sbp_layer *P, int t0, int tc, float *ws);
     size_t (*synapse_neuron_pool_scratch)(const sbp_layer *L, int tc);
+    /* Optional (NULL: not fused; needs neuron_backward_pool and synapse_neuron_pool_scratch).
+     * The exact backward of the three for the first layer (no input gradient), chunks from
+     * last to first: neuron_backward_pool's carry, and dw (L's slice of the gradient sum) +=
+     * what synapse[L's kind].backward would add from x (tc, n_in of L) and the gI that
+     * neuron_backward_pool would write — which is not written — summed in an order of the
+     * backend's. Returns 0, doing nothing, where the backend does not fuse the three (the
+     * engine then calls them); ws holds synapse_neuron_pool_scratch(L, tc) floats. */
+    int (*synapse_neuron_pool_backward)(float *dw, const float *gP, const float *factor,
+                                        const float *x, sbp_neuron_state *st,
+                                        const sbp_layer *L, const sbp_layer *P, int t0, int tc,
+                                        float *ws);
     /* y (steps, n) = the spikes of steps t0 … t0+steps−1 from a layer's bits, × mask. */
     void (*spikes_unpack)(float *y, const uint64_t *bits, const float *mask, size_t n, int t0,
                           int steps);

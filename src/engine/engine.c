@@ -615,6 +615,21 @@ static void clear_shortcut_grads(sbp_engine *e, int n)
             e->be->zero(e->keep_grad[l], sizeof(float) * (size_t)n * e->net->layers[l].n_out);
 }
 
+/* The first layer L's neurons (under the pooling layer P, whose current gradient is gP) and
+ * its synapse's backward in one call, where the backend fuses them (backend.h:
+ * synapse_neuron_pool_backward); 0 where it does not, having done nothing but rebuild the
+ * input (which input_and_backward then rebuilds again). */
+static int first_pool_backward(sbp_engine *e, const sbp_layer *L, const sbp_layer *P,
+                               const float *gP, int t0, int n)
+{
+    const sbp_backend *be = e->be;
+    if (!be->synapse_neuron_pool_backward || L->sc)
+        return 0;
+    layer_input(e, 0, t0, n, e->act[0]);
+    return be->synapse_neuron_pool_backward(e->gk + koff(e, L), gP, e->factor[0], e->act[0],
+                                            &e->st[0], L, P, t0, n, e->scratch);
+}
+
 static void backward_exact(sbp_engine *e, const float *g_out)
 {
     const sbp_backend *be = e->be;
@@ -643,6 +658,10 @@ static void backward_exact(sbp_engine *e, const float *g_out)
                 float *gP = e->grad[1 - which];
                 be->neuron_backward(gP, e->grad[which], e->factor[l], &e->st[l], P, t0, n);
                 L = &net->layers[--l];
+                if (l == 0 && first_pool_backward(e, L, P, gP, t0, n)) {
+                    which = 1 - which;
+                    continue; /* the first layer's synapse is done too */
+                }
                 if (!be->neuron_backward_pool(e->cur, gP, e->factor[l], &e->st[l], L, P, t0, n,
                                               e->scratch)) {
                     be->synapse[P->spec.kind].backward(e->grad[which], NULL, gP, NULL, NULL, P,

@@ -124,5 +124,6 @@ const sbp_backend sbp_backend_cpu = {
     .neuron_backward_pool = sbp_neuron_pool_backward,
     .synapse_neuron_pool_forward = sbp_conv_neuron_pool_forward,
     .synapse_neuron_pool_scratch = sbp_conv_neuron_pool_scratch,
+    .synapse_neuron_pool_backward = sbp_conv_neuron_pool_backward,
     SBP_HOST_OPERATIONS,
 };

@@ -519,11 +519,15 @@ int sbp_conv_takes_events(const sbp_layer *L)
     return !(L->out_c >= 64 && sbp_conv_pull_usable(L)); /* the choice of forward_sparse */
 }
 
+int sbp_conv_backward_takes_events(const sbp_layer *L, size_t nnz, int tc)
+{
+    return (double)nnz <= sparse_max_density(L, 1) * (double)L->n_in * tc;
+}
+
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws)
 {
-    size_t nnz = sbp_events_count(x, L->n_in, tc);
-    if ((double)nnz <= sparse_max_density(L, 1) * (double)L->n_in * tc)
+    if (sbp_conv_backward_takes_events(L, sbp_events_count(x, L->n_in, tc), tc))
         sbp_conv_backward_sparse(dx, dWt, gI, x, Wt, L, tc, ws);
     else
         sbp_conv_backward_gemm(dx, dWt, gI, x, Wt, L, tc, ws);
@@ -534,7 +538,7 @@ void sbp_conv_backward_events(float *dx, float *dWt, const float *gI, const floa
 {
     /* the choices of sbp_conv_backward_fast, with the count and the lists given */
     sbp_events *ev = evp;
-    if ((double)ev->off[tc] <= sparse_max_density(L, 1) * (double)L->n_in * tc)
+    if (sbp_conv_backward_takes_events(L, ev->off[tc], tc))
         backward_sparse_any(dx, dWt, gI, x, ev, Wt, L, tc, ws);
     else
         sbp_conv_backward_gemm(dx, dWt, gI, x, Wt, L, tc, ws);

@@ -116,6 +116,17 @@ int sbp_conv_backward_wgrad_events(float *dx, float *dWt, const float *gI, const
                                    int tc, float *ws);
 size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc);
 int sbp_conv_wgrad_usable(const sbp_layer *L);
+/* The weight gradient in registers for a caller that has the output gradient a few rows at a
+ * time (conv_neuron_pool.c), for a first layer (no dx) of one input channel: prepare sorts x's
+ * events by input row into ws (sbp_conv_wgrad_rows_scratch floats) and gives their number in
+ * *count, returning 0 where the kernel does not apply; then rows adds into dWt what output rows
+ * oy0 … oy0 + rows − 1 of every step give, row oy of step t at g + t·tstride + (oy − oy0)·
+ * out_w·out_c. Over all rows: backward_wgrad's dWt summed in another order. */
+size_t sbp_conv_wgrad_rows_scratch(const sbp_layer *L, int tc);
+int sbp_conv_wgrad_rows_prepare(float *ws, const float *x, const sbp_layer *L, int tc,
+                                size_t *count);
+void sbp_conv_wgrad_rows(float *dWt, const float *g, size_t tstride, int oy0, int rows,
+                         const float *ws, const sbp_layer *L, int tc);
 
 void sbp_conv_forward_fast(float *I, const float *x, const float *Wt, const sbp_layer *L, int tc,
                            float *ws);
@@ -132,5 +143,8 @@ void sbp_conv_backward_events(float *dx, float *dWt, const float *gI, const floa
                               const float *Wt, const sbp_layer *L, int tc, float *ws);
 void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float *x,
                             const float *Wt, const sbp_layer *L, int tc, float *ws);
+/* Whether sbp_conv_backward_fast takes the event-driven kernels for an input of nnz nonzeros
+ * over tc steps (else im2col + SGEMM). */
+int sbp_conv_backward_takes_events(const sbp_layer *L, size_t nnz, int tc);
 
 #endif

@@ -21,4 +21,14 @@ int sbp_conv_neuron_pool_forward(float *Ip, const float *x, const float *Wt,
                                  sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
                                  int t0, int tc, float *ws);
 
+/* The exact backward of the three for a first layer (no input gradient), chunks from last to
+ * first: what sbp_neuron_pool_backward (into a gI) and then the convolution's backward from x
+ * (tc, n_in) would do — L's carry as those, dWt (kernel layout) += the same products in
+ * another order — without gI. Returns 0, doing nothing the caller sees, where the convolution
+ * would not take its event-driven weight gradient (more than one input channel, too dense; see
+ * conv_wgrad.c) or the neurons+pooling backward would decline. ws: the scratch above. */
+int sbp_conv_neuron_pool_backward(float *dWt, const float *gP, const float *factor,
+                                  const float *x, sbp_neuron_state *st, const sbp_layer *L,
+                                  const sbp_layer *Pl, int t0, int tc, float *ws);
+
 #endif

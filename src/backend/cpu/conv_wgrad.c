@@ -71,8 +71,9 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 }
 
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
- * events; with DX, dx at each event += the dot product of its run of W and g. PAIRS:
- * 2·⌊k·C/32⌋, the vectors sbp_dot_avx512 takes two at a time over a whole run.
+ * events; with DX 1, dx at each event += the dot product of its run of W and g (DX 0: no dx;
+ * 2: no dx, g a few rows, as described at gs below). PAIRS: 2·⌊k·C/32⌋, the vectors
+ * sbp_dot_avx512 takes two at a time over a whole run.
  *
  * The loop over the events keeps its NV accumulators in registers, which took three things
  * (GCC had kept them on the stack, a load and a store per vector and event: LeNet's 20 → 50
@@ -83,12 +84,16 @@ static inline __mmask16 lanes(int j, int lo, int hi)
  * dx element still receives one add per kernel row, in kernel-row order, so the same bits. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     const int NV, const int PAIRS, const int DX, float *dw, const float *wrow,
-    const event_rec *rec, size_t n, uint32_t *edge, float *dx, const float *gI,
-    const sbp_layer *L, int ci, int ky)
+    const event_rec *rec, size_t n, uint32_t *edge, float *dx, const float *gI, size_t gstride,
+    int oyoff, const sbp_layer *L, int ci, int ky)
 {
     const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
     const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
     const int run = k * C;
+    /* DX 2: the gradient's rows from oyoff on, step t at gI + t·gstride (wgrad_rows); else the
+     * whole chunk's, its stride a field of L as before these two parameters came */
+    const size_t gs = DX == 2 ? gstride : L->n_out;
+    const int oyo = DX == 2 ? oyoff : 0;
     const __mmask16 last = run % 16 ? sbp_tail_mask((size_t)(run % 16)) : (__mmask16)0xFFFF;
     size_t nedge = 0;
     /* sixteen named accumulators, not an array: GCC kept an array of them on the stack */
@@ -111,10 +116,10 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
         if (kx0 > kx1)
             continue;
         const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
-        const float *gt = gI + (size_t)rec[e].t * L->n_out;
+        const float *gt = gI + (size_t)rec[e].t * gs;
         /* run position r = 0 is output ox = ix + pad − k + 1, which may lie left of the map:
          * its address is formed as an integer and only the lanes inside are loaded */
-        const intptr_t g0 = ((intptr_t)oy * Wo + (ix + pad - k + 1)) * C;
+        const intptr_t g0 = ((intptr_t)(oy - oyo) * Wo + (ix + pad - k + 1)) * C;
         const float *g = (const float *)((uintptr_t)gt + (uintptr_t)(g0 * (intptr_t)sizeof(float)));
         const __m512 vv = _mm512_set1_ps(rec[e].v);
         if (r0 == 0 && r1 == k - 1) {
@@ -127,7 +132,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
         const __mmask16 m = J < NV - 1 ? (__mmask16)0xFFFF : last;                             \
         const __m512 gj = _mm512_maskz_loadu_ps(m, g + 16 * J);                                \
         a##J = _mm512_add_ps(a##J, _mm512_mul_ps(vv, gj));                                     \
-        if (DX) {                                                                              \
+        if (DX == 1) {                                                                         \
             const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, wrow + 16 * J), gj);       \
             if (J % 2 && J < PAIRS)                                                            \
                 d1 = _mm512_add_ps(d1, p);                                                     \
@@ -137,7 +142,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     }
             J16(FULL)
 #undef FULL
-            if (DX)
+            if (DX == 1)
                 dx[(size_t)rec[e].t * L->n_in + ((size_t)iy * Wd + ix) * Ci + ci] +=
                     _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
         } else {
@@ -150,7 +155,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     }
             J16(CUT)
 #undef CUT
-            if (DX) /* its dot product after the loop (the accumulators stay in registers) */
+            if (DX == 1) /* its dot product after the loop (the accumulators stay in registers) */
                 edge[nedge++] = (uint32_t)e;
         }
     }
@@ -163,15 +168,16 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
 #undef STORE
 #undef J16
     /* the cut runs' dot products: the scatter's, over the run from its first valid tap */
-    for (size_t q = 0; DX && q < nedge; q++) {
+    for (size_t q = 0; DX == 1 && q < nedge; q++) {
         const event_rec *r = &rec[edge[q]];
         const int oy = r->iy + pad - ky;
         int kx0, kx1;
         sbp_conv_taps_s1(r->ix, pad, k, Wo, &kx0, &kx1);
         const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
-        const float *gt = gI + (size_t)r->t * L->n_out;
+        const float *gt = gI + (size_t)r->t * gs;
         dx[(size_t)r->t * L->n_in + ((size_t)r->iy * Wd + r->ix) * Ci + ci] +=
-            sbp_dot_avx512(wrow + (size_t)r0 * C, gt + ((size_t)oy * Wo + (r->ix + pad - kx1)) * C,
+            sbp_dot_avx512(wrow + (size_t)r0 * C,
+                           gt + ((size_t)(oy - oyo) * Wo + (r->ix + pad - kx1)) * C,
                            (size_t)(r1 - r0 + 1) * C);
     }
 }
@@ -179,6 +185,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
 static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const float *wrow,
                                                    const event_rec *rec, size_t n,
                                                    uint32_t *edge, float *dx, const float *gI,
+                                                   size_t gstride, int oyoff,
                                                    const sbp_layer *L, int ci, int ky)
 {
     /* 2·⌊k·Cout/32⌋, a constant per case: NV − 1 for odd NV, NV or NV − 2 for even */
@@ -186,9 +193,11 @@ static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const floa
     switch (nv) {
 #define ROW(N, P)                                                                              \
     if (dx)                                                                                    \
-        channel_row(N, P, 1, dw, wrow, rec, n, edge, dx, gI, L, ci, ky);                       \
+        channel_row(N, P, 1, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);       \
+    else if (gstride != L->n_out || oyoff)                                                     \
+        channel_row(N, P, 2, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);       \
     else                                                                                       \
-        channel_row(N, P, 0, dw, wrow, rec, n, edge, dx, gI, L, ci, ky);
+        channel_row(N, P, 0, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);
 #define CASE(N)                                                                                \
     case N:                                                                                    \
         if (N % 2 == 0 && pairs == N) {                                                        \
@@ -244,11 +253,93 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
             continue;
         for (int ky = 0; ky < k; ky++) {
             const size_t row = sbp_conv_wt(L, c, ky, 0);
-            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx, gI, L, c, ky);
+            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx, gI, L->n_out, 0,
+                                 L, c, ky);
         }
     }
 }
 #endif
+
+/* ---------------------------------------------------------------- a few output rows at a time
+ *
+ * For a caller that makes the output gradient two rows at a time (conv_neuron_pool.c: the
+ * first layer's neurons' backward into an L1 buffer) and never the whole chunk's: a layer of one
+ * input channel and no input gradient, its events sorted by input row (stably: then by step,
+ * then by column), so that those feeding output rows oy0 … oy0 + rows − 1 through kernel row ky
+ * are one run of them, which channel_row walks. Each dWt element receives the same products
+ * as in backward_wgrad, in another order (by output row pair, then input row, step, column). */
+
+/* After the event lists: the rows' starts (in_h + 1), then the events by row. */
+size_t sbp_conv_wgrad_rows_scratch(const sbp_layer *L, int tc)
+{
+    const size_t n = L->n_in * (size_t)tc;
+    return lists_end(L, tc) + (n * sizeof(event_rec) + (L->in_h + 1) * sizeof(size_t)) / 4 + 16;
+}
+
+int sbp_conv_wgrad_rows_prepare(float *ws, const float *x, const sbp_layer *L, int tc,
+                                size_t *count)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!sbp_conv_wgrad_usable(L) || L->in_c != 1 || tc > 65536)
+        return 0;
+    size_t nev;
+    const sbp_events *ev = sbp_events_build(ws, x, L->n_in, tc, &nev);
+    *count = nev;
+    const int H = L->in_h;
+    size_t *start = (size_t *)(void *)(ws + lists_end(L, tc));
+    event_rec *rec = (event_rec *)(void *)(start + H + 1);
+    const sbp_divider by_w = sbp_divider_make((uint32_t)L->in_w);
+    memset(start, 0, sizeof(size_t) * ((size_t)H + 1));
+    for (size_t e = 0; e < nev; e++)
+        start[sbp_div(ev->idx[e], by_w) + 1]++;
+    for (int y = 0; y < H; y++)
+        start[y + 1] += start[y];
+    for (int t = 0; t < tc; t++)
+        for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++) {
+            const uint32_t i = ev->idx[e], iy = sbp_div(i, by_w);
+            rec[start[iy]++] = (event_rec){ev->val[e], (uint16_t)t, (uint8_t)iy,
+                                           (uint8_t)sbp_mod_q(i, iy, by_w)};
+        }
+    /* start[y] is now row y's end: shifted, row y runs from start[y] to start[y + 1] */
+    memmove(start + 1, start, sizeof(size_t) * (size_t)H);
+    start[0] = 0;
+    return 1;
+#else
+    (void)ws, (void)x, (void)L, (void)tc, (void)count;
+    return 0;
+#endif
+}
+
+#ifdef SBP_RUNS_AVX512
+static SBP_TARGET_AVX512 void wgrad_rows(float *dWt, const float *g, size_t tstride, int oy0,
+                                         int rows, const float *ws, const sbp_layer *L, int tc)
+{
+    const int k = L->spec.kernel, pad = L->spec.pad, H = L->in_h;
+    const size_t *start = (const size_t *)(const void *)(ws + lists_end(L, tc));
+    const event_rec *rec = (const event_rec *)(const void *)(start + H + 1);
+    const int nv = (k * L->out_c + 15) / 16;
+    for (int ky = 0; ky < k; ky++) {
+        /* input rows iy = oy − pad + ky of the output rows asked for */
+        int a = oy0 - pad + ky, b = oy0 + rows - 1 - pad + ky;
+        a = a < 0 ? 0 : a;
+        b = b > H - 1 ? H - 1 : b;
+        if (a > b || start[b + 1] == start[a])
+            continue;
+        channel_row_dispatch(nv, dWt + sbp_conv_wt(L, 0, ky, 0), NULL, rec + start[a],
+                             start[b + 1] - start[a], NULL, NULL, g, tstride, oy0, L, 0, ky);
+    }
+}
+#endif
+
+void sbp_conv_wgrad_rows(float *dWt, const float *g, size_t tstride, int oy0, int rows,
+                         const float *ws, const sbp_layer *L, int tc)
+{
+#ifdef SBP_RUNS_AVX512
+    wgrad_rows(dWt, g, tstride, oy0, rows, ws, L, tc);
+#else
+    (void)dWt, (void)g, (void)tstride, (void)oy0, (void)rows, (void)ws, (void)L, (void)tc;
+#endif
+}
 
 int sbp_conv_backward_wgrad_events(float *dx, float *dWt, const float *gI, const float *x,
                                    struct sbp_events *ev, const float *Wt, const sbp_layer *L,

@@ -232,9 +232,10 @@ static SBP_ALWAYS_INLINE __mmask16 bits16(const uint64_t *row, size_t k, const i
 }
 
 /* NV vectors of both image rows from neuron i on, steps from last to first, the carry in a
- * register (backend/host/neuron.c: backward_vector); gy[t·stride + i …] the expanded row. */
+ * register (backend/host/neuron.c: backward_vector); gy[t·stride + i …] the expanded row. The
+ * rows' gradient of step t at gr + t·gs (row r0, then r1 a row further). */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair_backward(
-    const int NV, float *gI, const float *gy, size_t stride, const float *factor,
+    const int NV, float *gr, size_t gs, const float *gy, size_t stride, const float *factor,
     sbp_neuron_state *st, size_t n, size_t r0, size_t row, size_t i, int t0, int tc,
     const int full, __mmask16 live)
 {
@@ -256,10 +257,11 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair_backward(
                 const __mmask16 s = bits16(bits, k, full, live);
                 c[r][j] = _mm512_mask_mul_ps(c[r][j], s, f[r][j],
                                              _mm512_maskz_loadu_ps(s, g + 16 * (size_t)j));
+                float *o = gr + (size_t)t * gs + r * row + i + 16 * (size_t)j;
                 if (full)
-                    _mm512_storeu_ps(gI + (size_t)t * n + k, c[r][j]);
+                    _mm512_storeu_ps(o, c[r][j]);
                 else
-                    _mm512_mask_storeu_ps(gI + (size_t)t * n + k, live, c[r][j]);
+                    _mm512_mask_storeu_ps(o, live, c[r][j]);
             }
     }
     for (int r = 0; r < 2; r++)
@@ -272,9 +274,11 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void row_pair_backward(
         }
 }
 
-static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *factor,
-                                       sbp_neuron_state *st, const sbp_layer *L, int t0, int tc,
-                                       float *gy)
+/* gI (tc, n) — or, with dst, two image rows at a time into a buffer after gy that stays in L1,
+ * handed to dst as they are made (rows outside the windows are 0 and not handed over). */
+static SBP_TARGET_AVX512 void backward(float *gI, const sbp_grad_rows *dst, const float *gP,
+                                       const float *factor, sbp_neuron_state *st,
+                                       const sbp_layer *L, int t0, int tc, float *gy)
 {
     const size_t C = (size_t)L->out_c, n = L->n_out, row = (size_t)L->out_w * C;
     const size_t stride = row16(L), Wo = (size_t)L->out_w / 2, orow = Wo * C, on = n / 4;
@@ -283,7 +287,10 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
      * carry they never set, 0 — written, not worked out */
     quiet_windows w;
     windows(&w, st, L);
-    for (int t = 0; w.py0 < w.py1 && t < tc; t++)
+    float *buf = gy + (size_t)tc * stride;
+    if (dst) /* the windows' columns are the same for every row pair: zeros outside them */
+        memset(buf, 0, 2 * (size_t)tc * row * sizeof(float));
+    for (int t = 0; !dst && w.py0 < w.py1 && t < tc; t++)
         for (int py = w.py0; py < w.py1; py++) {
             float *g = gI + (size_t)t * n + (size_t)(2 * py) * row;
             for (int r = 0; r < 2; r++, g += row) {
@@ -291,7 +298,7 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
                 memset(g + w.i1, 0, (row - w.i1) * sizeof(float));
             }
         }
-    for (int t = 0; t < tc; t++) {
+    for (int t = 0; !dst && t < tc; t++) {
         memset(gI + (size_t)t * n, 0, (size_t)(2 * w.py0) * row * sizeof(float));
         memset(gI + (size_t)t * n + (size_t)(2 * w.py1) * row, 0,
                (n - (size_t)(2 * w.py1) * row) * sizeof(float));
@@ -309,14 +316,20 @@ static SBP_TARGET_AVX512 void backward(float *gI, const float *gP, const float *
                 }
         }
         const size_t r0 = (size_t)(2 * py) * row;
+        float *gr = dst ? buf : gI + r0;
+        const size_t gs = dst ? 2 * row : n;
         size_t i = w.i0;
         for (; i + 32 <= w.i1; i += 32)
-            row_pair_backward(2, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
+            row_pair_backward(2, gr, gs, gy, stride, factor, st, n, r0, row, i, t0, tc, 1,
+                              0xFFFF);
         for (; i + 16 <= w.i1; i += 16)
-            row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 1, 0xFFFF);
+            row_pair_backward(1, gr, gs, gy, stride, factor, st, n, r0, row, i, t0, tc, 1,
+                              0xFFFF);
         if (i < w.i1)
-            row_pair_backward(1, gI, gy, stride, factor, st, n, r0, row, i, t0, tc, 0,
+            row_pair_backward(1, gr, gs, gy, stride, factor, st, n, r0, row, i, t0, tc, 0,
                               sbp_tail_mask(w.i1 - i));
+        if (dst)
+            dst->take(buf, gs, 2 * py, 2, tc, dst->ctx);
     }
 }
 
@@ -383,10 +396,36 @@ int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
 #ifdef SBP_RUNS_AVX512
     if (!pair_usable(L, Pl))
         return 0;
-    backward(gI, gP, factor, st, L, t0, tc, ws);
+    backward(gI, NULL, gP, factor, st, L, t0, tc, ws);
     return 1;
 #else
     (void)gI, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    return 0;
+#endif
+}
+
+int sbp_neuron_pool_backward_applies(const sbp_layer *L, const sbp_layer *Pl)
+{
+#ifdef SBP_RUNS_AVX512
+    return pair_usable(L, Pl);
+#else
+    (void)L, (void)Pl;
+    return 0;
+#endif
+}
+
+int sbp_neuron_pool_backward_rows(const sbp_grad_rows *dst, const float *gP,
+                                  const float *factor, sbp_neuron_state *st, const sbp_layer *L,
+                                  const sbp_layer *Pl, int t0, int tc, float *ws)
+{
+#ifdef SBP_RUNS_AVX512
+    if (!pair_usable(L, Pl))
+        return 0;
+    backward(NULL, dst, gP, factor, st, L, t0, tc, ws);
+    return 1;
+#else
+    (void)dst, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0, (void)tc,
+        (void)ws;
     return 0;
 #endif
 }
