@@ -74,7 +74,7 @@ int sbp_conv_neuron_pool_backward(float *dWt, const float *gP, const float *fact
                                   const float *x, sbp_neuron_state *st, const sbp_layer *L,
                                   const sbp_layer *Pl, int t0, int tc, float *ws)
 {
-    if (L->spec.kind != SBP_LAYER_CONV || !sbp_neuron_pool_backward_applies(L, Pl))
+    if (L->spec.kind != SBP_LAYER_CONV)
         return 0;
     float *pw = ws + patterns_at(L, tc);
     size_t nnz;
@@ -83,5 +83,6 @@ int sbp_conv_neuron_pool_backward(float *dWt, const float *gP, const float *fact
         return 0; /* not what the convolution would do alone: the engine calls the others */
     wgrad_ctx ctx = {dWt, pw, L};
     const sbp_grad_rows dst = {wgrad_rows, &ctx};
+    /* it declines (an odd map, no pooling of L) before dWt is touched */
     return sbp_neuron_pool_backward_rows(&dst, gP, factor, st, L, Pl, t0, tc, ws);
 }

@@ -389,43 +389,33 @@ int sbp_neuron_pool_forward_rows(float *P, const sbp_current_rows *src, sbp_neur
     return forward_from(P, NULL, src, st, L, Pl, t0, tc, ws);
 }
 
-int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
-                             sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
-                             int t0, int tc, float *ws)
+/* Both entries: gI for the whole chunk, or (gI NULL) two rows at a time to dst. */
+static int backward_to(float *gI, const sbp_grad_rows *dst, const float *gP,
+                       const float *factor, sbp_neuron_state *st, const sbp_layer *L,
+                       const sbp_layer *Pl, int t0, int tc, float *ws)
 {
 #ifdef SBP_RUNS_AVX512
     if (!pair_usable(L, Pl))
         return 0;
-    backward(gI, NULL, gP, factor, st, L, t0, tc, ws);
+    backward(gI, dst, gP, factor, st, L, t0, tc, ws);
     return 1;
 #else
-    (void)gI, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0, (void)tc, (void)ws;
+    (void)gI, (void)dst, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0,
+        (void)tc, (void)ws;
     return 0;
 #endif
 }
 
-int sbp_neuron_pool_backward_applies(const sbp_layer *L, const sbp_layer *Pl)
+int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
+                             sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
+                             int t0, int tc, float *ws)
 {
-#ifdef SBP_RUNS_AVX512
-    return pair_usable(L, Pl);
-#else
-    (void)L, (void)Pl;
-    return 0;
-#endif
+    return backward_to(gI, NULL, gP, factor, st, L, Pl, t0, tc, ws);
 }
 
 int sbp_neuron_pool_backward_rows(const sbp_grad_rows *dst, const float *gP,
                                   const float *factor, sbp_neuron_state *st, const sbp_layer *L,
                                   const sbp_layer *Pl, int t0, int tc, float *ws)
 {
-#ifdef SBP_RUNS_AVX512
-    if (!pair_usable(L, Pl))
-        return 0;
-    backward(NULL, dst, gP, factor, st, L, t0, tc, ws);
-    return 1;
-#else
-    (void)dst, (void)gP, (void)factor, (void)st, (void)L, (void)Pl, (void)t0, (void)tc,
-        (void)ws;
-    return 0;
-#endif
+    return backward_to(NULL, dst, gP, factor, st, L, Pl, t0, tc, ws);
 }

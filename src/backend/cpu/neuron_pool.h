@@ -53,9 +53,6 @@ int sbp_neuron_pool_backward(float *gI, const float *gP, const float *factor,
                              sbp_neuron_state *st, const sbp_layer *L, const sbp_layer *Pl,
                              int t0, int tc, float *ws);
 
-/* Whether sbp_neuron_pool_backward runs (AVX-512, a spiking L on an even map, P its 2×2 pooling). */
-int sbp_neuron_pool_backward_applies(const sbp_layer *L, const sbp_layer *Pl);
-
 /* Where the gradient goes in sbp_neuron_pool_backward_rows: take receives image rows y0 … y0 +
  * rows − 1 of L's gI for steps 0 … tc − 1 of the chunk, row y of step t at
  * g + t·tstride + (y − y0)·out_w·out_c. */
@@ -66,8 +63,8 @@ typedef struct sbp_grad_rows {
 
 /* sbp_neuron_pool_backward with gI made two image rows at a time into a buffer in ws that stays
  * in L1 and handed to dst, instead of written for the whole chunk: the same values, and the
- * same carry. Rows outside the quiet margins' windows, all 0, are not handed over.
- * ws: sbp_neuron_pool_rows_scratch floats. */
+ * same carry. Rows outside the quiet margins' windows, all 0, are not handed over. Declines as
+ * sbp_neuron_pool_backward does, before dst is called. ws: sbp_neuron_pool_rows_scratch floats. */
 int sbp_neuron_pool_backward_rows(const sbp_grad_rows *dst, const float *gP,
                                   const float *factor, sbp_neuron_state *st, const sbp_layer *L,
                                   const sbp_layer *Pl, int t0, int tc, float *ws);
