@@ -66,6 +66,7 @@ typedef struct bench_opts {
     const char *net;
     const char *data;
     const char *data_dir; /* MNIST folder or CIFAR-10 folder; NULL: the defaults */
+    const char *init;     /* weights to start from (.npz); NULL: the initialisation */
     int T, batch, warmup, iters, threads, train, json;
     sbp_backward backward;
     sbp_backend_id backend;
@@ -332,6 +333,9 @@ static void usage(FILE *f)
             "  --backward MODE       exact or aggregate (training only) [exact]\n"
             "  --mode MODE           train (sbp_trainer_step) or infer (sbp_eval) [train]\n"
             "  --backend NAME        cpu, reference or cuda [cpu]\n"
+            "  --init FILE           start from these weights (.npz, as `spikebp export` writes\n"
+            "                        them): a trained network spikes more than one at its\n"
+            "                        initialisation, so kernels compare differently [--seed's]\n"
             "timing:\n"
             "  --warmup W            untimed batches first [2]\n"
             "  --iters K             timed batches; images/s is their median [10]\n"
@@ -368,7 +372,8 @@ int main(int argc, char **argv)
         {"iters", required_argument, 0, 'k'},    {"threads", required_argument, 0, 't'},
         {"seed", required_argument, 0, 's'},     {"json", no_argument, 0, 'j'},
         {"sgemm-peak", no_argument, 0, 'P'},     {"size", required_argument, 0, 'S'},
-        {"backend", required_argument, 0, 'E'},  {"help", no_argument, 0, 'h'},
+        {"backend", required_argument, 0, 'E'},  {"init", required_argument, 0, 'I'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, seed = 1;
     sbp_blas_pick_kernels(argv); /* OPENBLAS_CORETYPE where OpenBLAS does not know the CPU */
@@ -377,6 +382,7 @@ int main(int argc, char **argv)
         case 'n': o.net = optarg; break;
         case 'd': o.data = optarg; break;
         case 'D': o.data_dir = optarg; break;
+        case 'I': o.init = optarg; break;
         case 'T':
             if (!parse_int("--timesteps", optarg, 1, 100000, &o.T))
                 return 2;
@@ -486,6 +492,8 @@ int main(int argc, char **argv)
     sbp_net *net = NULL;
     if (sbp_net_create(&net, &spec, o.seed, &err) != SBP_OK)
         return fail("network", &err);
+    if (o.init && sbp_net_import_npz(net, o.init, &err) != SBP_OK)
+        return fail("--init", &err);
     const double macs = dense_macs(net);
     const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
 
@@ -558,12 +566,13 @@ int main(int argc, char **argv)
                "\"images_per_s_min\":%.4f,\"images_per_s_max\":%.4f,\"timed_s\":%.3f,"
                "\"peak_rss_mib\":%.1f,\"base_rss_mib\":%.1f,\"data_mib\":%.2f,"
                "\"dense_macs_per_step\":%.0f,\"flop_factor\":%.4g,\"gflops\":%.3f,"
-               "\"mean_loss\":%.6f,\"backend\":\"%s\",\"gpu_mib\":%.1f}\n",
+               "\"mean_loss\":%.6f,\"backend\":\"%s\",\"gpu_mib\":%.1f,\"init\":%s}\n",
                o.net, notation, o.data, o.T, o.batch,
                o.train ? sbp_backward_name(o.backward) : "none", o.train ? "train" : "infer",
                o.warmup, o.iters, threads, sbp_net_param_count(net), med, ips[0],
                ips[o.iters - 1], timed_s, peak, base_mib, data_mib, macs, flop_factor, gflops,
-               loss_sum / o.iters, sbp_backend_name(o.backend), gpu_mib);
+               loss_sum / o.iters, sbp_backend_name(o.backend), gpu_mib,
+               o.init ? "true" : "false");
     } else {
         printf("spikebp %s %s T=%d batch=%d %s%s%s: %.2f images/s (median of %d, %.2f–%.2f), "
                "peak RSS %.1f MiB, %.2f dense-equivalent GFLOP/s, %d threads, backend %s",
@@ -572,6 +581,8 @@ int main(int argc, char **argv)
                ips[o.iters - 1], peak, gflops, threads, sbp_backend_name(o.backend));
         if (o.backend == SBP_BACKEND_CUDA)
             printf(", %.1f MiB of GPU memory", gpu_mib);
+        if (o.init)
+            printf(", weights from %s", o.init);
         printf("\n");
     }
     free(ips);
