@@ -1396,62 +1396,6 @@ static int conv_neuron_pool_case(const sbp_layer *L, const sbp_layer *Pl, int T,
     return all;
 }
 
-static void test_conv_neuron_pool(void)
-{
-    int cases = 0, fused = 0;
-    rng_state = TEST_RNG_SEED ^ 0xC0DE;
-    sbp_layer layers[SBP_MAX_LAYERS];
-    if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
-        static const int digit[4] = {4, 24, 5, 23}, whole[4] = {0, 28, 0, 28};
-        static const int corner[4] = {0, 9, 19, 28}; /* margins odd and even, one side none */
-        const int keeps[] = {0, 3, 7};
-        for (int q = 0; q < 3; q++) {
-            fused += conv_neuron_pool_case(&layers[0], &layers[1], 23, keeps[q], 0.15, digit, 0,
-                                           "LeNet conv 1");
-            fused += conv_neuron_pool_case(&layers[0], &layers[1], 9, keeps[q], 0.3, whole, 0,
-                                           "LeNet conv 1");
-            fused += conv_neuron_pool_case(&layers[0], &layers[1], 11, keeps[q], 0.2, corner, 0,
-                                           "LeNet conv 1");
-            cases += 3;
-        }
-        /* declined: a dropout-scaled value in one chunk; every pixel spiking (too dense) */
-        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 12, 3, 0.2, digit, 1,
-                                     "LeNet conv 1"),
-              "conv+neurons+pool: a scaled spike must be declined");
-        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 8, 0, 1.0, whole, 0,
-                                     "LeNet conv 1"),
-              "conv+neurons+pool: a chunk denser than the patterns take must be declined");
-        /* the second convolution (20 channels in): not by patterns, so not fused */
-        float P[8], ws[64];
-        sbp_neuron_state st = {0};
-        CHECK(!sbp_conv_neuron_pool_forward(P, ws, ws, &st, &layers[2], &layers[3], 0, 1, ws),
-              "conv+neurons+pool: declines a layer of several input channels");
-    } else
-        CHECK(0, "LeNet's layers resolve");
-    /* other shapes the patterns take: k 1, 3, 5 ("same" padding: even maps for the pooling),
-     * up to 32 channels, rows of whole words or not */
-    for (int trial = 0; trial < 24; trial++) {
-        char notation[96];
-        const int h = 2 * irand(3, 12), w = 2 * irand(3, 12), co = irand(1, 32);
-        const int kk = 1 + 2 * (trial % 3);
-        snprintf(notation, sizeof notation, "%dx%dx1-%dC%d-P2-4FC-2", h, w, co, kk);
-        const int ok = conv_pool_layers(layers, notation);
-        CHECK(ok, "layers %s resolve", notation);
-        if (!ok)
-            continue;
-        const int box[4] = {irand(0, h / 3), h - irand(0, h / 3), irand(0, w / 3),
-                            w - irand(0, w / 3)};
-        fused += conv_neuron_pool_case(&layers[0], &layers[1], irand(1, 20), trial % 2 ? 7 : 3,
-                                       0.1 + 0.3 * urand(), box, 0, notation);
-        cases++;
-    }
-    if (sbp_use_avx512())
-        CHECK(fused >= 12, "conv+neurons+pool: only %d of %d cases ran fused", fused, cases);
-    printf("conv+neurons+pool: %d cases, %d fused and bit-identical to the convolution then "
-           "neurons+pooling, the rest declined as they should%s\n",
-           cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
-}
-
 /* The first layer's exact backward in one pass (sbp_conv_neuron_pool_backward: neurons+pooling
  * backward, two rows at a time into the convolution's weight gradient) against the two calls
  * it stands for, the neurons+pooling backward into a gI and sbp_conv_backward_fast from it,
@@ -1583,55 +1527,103 @@ static int conv_neuron_pool_backward_case(const sbp_layer *L, const sbp_layer *P
     return all;
 }
 
-static void test_conv_neuron_pool_backward(void)
+/* A random one-channel convolution of kernel 1, 3 or 5 by trial ("same" padding: even maps
+ * for the pooling) with up to co5 (k 5) or co channels, the pooling above it, and an input box
+ * (rows box[0] … box[1] − 1, columns box[2] … box[3] − 1). */
+static int one_channel_conv_pool(sbp_layer *layers, char *notation, size_t size, int trial,
+                                 int co5, int co, int box[4])
 {
-    int cases = 0, fused = 0;
-    rng_state = TEST_RNG_SEED ^ 0xBAC0;
+    const int kk = 1 + 2 * (trial % 3);
+    const int h = 2 * irand(3, 12), w = 2 * irand(3, 12), c = irand(1, kk == 5 ? co5 : co);
+    snprintf(notation, size, "%dx%dx1-%dC%d-P2-4FC-2", h, w, c, kk);
+    const int ok = conv_pool_layers(layers, notation);
+    CHECK(ok, "layers %s resolve", notation);
+    box[0] = irand(0, h / 3);
+    box[1] = h - irand(0, h / 3);
+    box[2] = irand(0, w / 3);
+    box[3] = w - irand(0, w / 3);
+    return ok;
+}
+
+/* Both directions of the one pass. */
+static void test_conv_neuron_pool(void)
+{
+    int cases = 0, fused = 0, back_cases = 0, back_fused = 0;
+    rng_state = TEST_RNG_SEED ^ 0xC0DE;
     sbp_layer layers[SBP_MAX_LAYERS];
     if (conv_pool_layers(layers, "28x28x1-20C5-P2-50C5-P2-200FC-10")) {
         static const int digit[4] = {4, 24, 5, 23}, whole[4] = {0, 28, 0, 28};
-        static const int corner[4] = {0, 9, 19, 28};
-        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 23, 0.15, digit,
-                                                "LeNet conv 1");
-        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 9, 0.3, whole,
-                                                "LeNet conv 1");
-        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 11, 0.2, corner,
-                                                "LeNet conv 1");
-        cases += 3;
-        /* declined: every pixel spiking (sbp_conv_backward_fast takes the GEMM) */
+        static const int corner[4] = {0, 9, 19, 28}; /* margins odd and even, one side none */
+        const int keeps[] = {0, 3, 7};
+        for (int q = 0; q < 3; q++) {
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 23, keeps[q], 0.15, digit, 0,
+                                           "LeNet conv 1");
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 9, keeps[q], 0.3, whole, 0,
+                                           "LeNet conv 1");
+            fused += conv_neuron_pool_case(&layers[0], &layers[1], 11, keeps[q], 0.2, corner, 0,
+                                           "LeNet conv 1");
+            cases += 3;
+        }
+        /* declined: a dropout-scaled value in one chunk; every pixel spiking (too dense) */
+        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 12, 3, 0.2, digit, 1,
+                                     "LeNet conv 1"),
+              "conv+neurons+pool: a scaled spike must be declined");
+        CHECK(!conv_neuron_pool_case(&layers[0], &layers[1], 8, 0, 1.0, whole, 0,
+                                     "LeNet conv 1"),
+              "conv+neurons+pool: a chunk denser than the patterns take must be declined");
+        /* the second convolution (20 channels in): not by patterns, so not fused */
+        float P[8], ws[64];
+        sbp_neuron_state st = {0};
+        CHECK(!sbp_conv_neuron_pool_forward(P, ws, ws, &st, &layers[2], &layers[3], 0, 1, ws),
+              "conv+neurons+pool: declines a layer of several input channels");
+        back_fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 23, 0.15, digit,
+                                                     "LeNet conv 1");
+        back_fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 9, 0.3, whole,
+                                                     "LeNet conv 1");
+        back_fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], 11, 0.2, corner,
+                                                     "LeNet conv 1");
+        back_cases += 3;
+        /* declined backward: every pixel spiking (sbp_conv_backward_fast takes the GEMM) */
         CHECK(!conv_neuron_pool_backward_case(&layers[0], &layers[1], 8, 1.0, whole,
                                               "LeNet conv 1"),
               "conv+neurons+pool backward: a chunk too dense for events must be declined");
-        /* the second convolution (20 channels in) */
-        float f[8], ws[64];
-        sbp_neuron_state st = {0};
-        CHECK(!sbp_conv_neuron_pool_backward(f, f, f, f, &st, &layers[2], &layers[3], 0, 1, ws),
+        CHECK(!sbp_conv_neuron_pool_backward(P, P, P, P, &st, &layers[2], &layers[3], 0, 1, ws),
               "conv+neurons+pool backward: declines a layer of several input channels");
     } else
         CHECK(0, "LeNet's layers resolve");
-    /* other shapes: k 1, 3, 5, up to 51 channels (k·Cout ≤ 256), rows of whole words or not */
+    /* other shapes the patterns take: k 1, 3, 5 ("same" padding: even maps for the pooling),
+     * up to 32 channels, rows of whole words or not */
     for (int trial = 0; trial < 24; trial++) {
         char notation[96];
-        const int h = 2 * irand(3, 12), w = 2 * irand(3, 12), kk = 1 + 2 * (trial % 3);
-        const int co = irand(1, kk == 5 ? 51 : 64);
-        snprintf(notation, sizeof notation, "%dx%dx1-%dC%d-P2-4FC-2", h, w, co, kk);
-        const int ok = conv_pool_layers(layers, notation);
-        CHECK(ok, "layers %s resolve", notation);
-        if (!ok)
+        int box[4];
+        if (!one_channel_conv_pool(layers, notation, sizeof notation, trial, 32, 32, box))
             continue;
-        const int box[4] = {irand(0, h / 3), h - irand(0, h / 3), irand(0, w / 3),
-                            w - irand(0, w / 3)};
-        fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], irand(1, 20),
-                                                0.05 + 0.35 * urand(), box, notation);
+        fused += conv_neuron_pool_case(&layers[0], &layers[1], irand(1, 20), trial % 2 ? 7 : 3,
+                                       0.1 + 0.3 * urand(), box, 0, notation);
         cases++;
     }
-    if (sbp_use_avx512())
-        CHECK(fused >= 20, "conv+neurons+pool backward: only %d of %d cases ran fused", fused,
-              cases);
+    /* the backward on its own shapes: up to 51 channels at k 5, 63 below (k·Cout ≤ 256) */
+    for (int trial = 0; trial < 24; trial++) {
+        char notation[96];
+        int box[4];
+        if (!one_channel_conv_pool(layers, notation, sizeof notation, trial, 51, 63, box))
+            continue;
+        back_fused += conv_neuron_pool_backward_case(&layers[0], &layers[1], irand(1, 20),
+                                                     0.05 + 0.35 * urand(), box, notation);
+        back_cases++;
+    }
+    if (sbp_use_avx512()) {
+        CHECK(fused >= 12, "conv+neurons+pool: only %d of %d cases ran fused", fused, cases);
+        CHECK(back_fused >= 20, "conv+neurons+pool backward: only %d of %d cases ran fused",
+              back_fused, back_cases);
+    }
+    printf("conv+neurons+pool: %d cases, %d fused and bit-identical to the convolution then "
+           "neurons+pooling, the rest declined as they should%s\n",
+           cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
     printf("conv+neurons+pool backward: %d cases, %d fused: the same carry bit for bit as the "
            "neurons+pooling backward then the convolution's, dWt within 2e-5 of its products' "
            "magnitudes of a double sum%s\n",
-           cases, fused, fused ? "" : " — SKIPPED (no AVX-512)");
+           back_cases, back_fused, back_fused ? "" : " — SKIPPED (no AVX-512)");
 }
 
 /* ---------------------------------------------------------------- events */
@@ -1955,6 +1947,5 @@ int main(void) {
     test_neuron();
     test_neuron_pool();
     test_conv_neuron_pool();
-    test_conv_neuron_pool_backward();
     return check_finish("test_kernels");
 }
