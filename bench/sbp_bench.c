@@ -66,7 +66,7 @@ typedef struct bench_opts {
     const char *net;
     const char *data;
     const char *data_dir; /* MNIST folder or CIFAR-10 folder; NULL: the defaults */
-    const char *init;     /* weights to start from (.npz); NULL: the initialisation */
+    const char *init;     /* a model file whose weights to start from; NULL: the initialisation */
     int T, batch, warmup, iters, threads, train, json;
     sbp_backward backward;
     sbp_backend_id backend;
@@ -333,9 +333,10 @@ static void usage(FILE *f)
             "  --backward MODE       exact or aggregate (training only) [exact]\n"
             "  --mode MODE           train (sbp_trainer_step) or infer (sbp_eval) [train]\n"
             "  --backend NAME        cpu, reference or cuda [cpu]\n"
-            "  --init FILE           start from these weights (.npz, as `spikebp export` writes\n"
-            "                        them): a trained network spikes more than one at its\n"
-            "                        initialisation, so kernels compare differently [--seed's]\n"
+            "  --init MODEL          start from the weights of this model file (as `spikebp\n"
+            "                        train --save` writes it; the same network): a trained\n"
+            "                        network spikes more than one at its initialisation, so\n"
+            "                        kernels compare differently [--seed's weights]\n"
             "timing:\n"
             "  --warmup W            untimed batches first [2]\n"
             "  --iters K             timed batches; images/s is their median [10]\n"
@@ -492,8 +493,22 @@ int main(int argc, char **argv)
     sbp_net *net = NULL;
     if (sbp_net_create(&net, &spec, o.seed, &err) != SBP_OK)
         return fail("network", &err);
-    if (o.init && sbp_net_import_npz(net, o.init, &err) != SBP_OK)
-        return fail("--init", &err);
+    if (o.init) {
+        /* a model file (zlib only), not an .npz: libzip would bring OpenSSL's libcrypto into
+         * the process, 1.5 MiB more of peak memory in every row */
+        sbp_net *from = NULL;
+        if (sbp_net_load(&from, o.init, &err) != SBP_OK)
+            return fail("--init", &err);
+        char a[512] = "", b[512] = "";
+        sbp_net_spec_format(&spec, a, sizeof a, NULL);
+        sbp_net_spec_format(&from->spec, b, sizeof b, NULL);
+        if (strcmp(a, b) || from->n_params != net->n_params) {
+            fprintf(stderr, "sbp_bench: --init: %s holds %s, --net gives %s\n", o.init, b, a);
+            return 1;
+        }
+        memcpy(net->params, from->params, net->n_params * sizeof(float));
+        sbp_net_free(from);
+    }
     const double macs = dense_macs(net);
     const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
 
