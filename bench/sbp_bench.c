@@ -502,12 +502,14 @@ int main(int argc, char **argv)
         char a[512] = "", b[512] = "";
         sbp_net_spec_format(&spec, a, sizeof a, NULL);
         sbp_net_spec_format(&from->spec, b, sizeof b, NULL);
-        if (strcmp(a, b) || from->n_params != net->n_params) {
+        const int same = !strcmp(a, b) && from->n_params == net->n_params;
+        if (same)
+            memcpy(net->params, from->params, net->n_params * sizeof(float));
+        sbp_net_free(from);
+        if (!same) {
             fprintf(stderr, "sbp_bench: --init: %s holds %s, --net gives %s\n", o.init, b, a);
             return 1;
         }
-        memcpy(net->params, from->params, net->n_params * sizeof(float));
-        sbp_net_free(from);
     }
     const double macs = dense_macs(net);
     const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();

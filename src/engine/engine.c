@@ -616,9 +616,9 @@ static void clear_shortcut_grads(sbp_engine *e, int n)
 }
 
 /* The first layer L's neurons (under the pooling layer P, whose current gradient is gP) and
- * its synapse's backward in one call, where the backend fuses them (backend.h:
- * synapse_neuron_pool_backward); 0 where it does not, having done nothing but rebuild the
- * input (which input_and_backward then rebuilds again). */
+ * its synapse's backward in one call, where the backend offers it (backend.h:
+ * synapse_neuron_pool_backward): 2 done; 1 declined, the chunk's input rebuilt in act[0] for
+ * the synapse's own backward; 0 not offered, nothing done. */
 static int first_pool_backward(sbp_engine *e, const sbp_layer *L, const sbp_layer *P,
                                const float *gP, int t0, int n)
 {
@@ -626,8 +626,8 @@ static int first_pool_backward(sbp_engine *e, const sbp_layer *L, const sbp_laye
     if (!be->synapse_neuron_pool_backward || L->sc)
         return 0;
     layer_input(e, 0, t0, n, e->act[0]);
-    return be->synapse_neuron_pool_backward(e->gk + koff(e, L), gP, e->factor[0], e->act[0],
-                                            &e->st[0], L, P, t0, n, e->scratch);
+    return 1 + be->synapse_neuron_pool_backward(e->gk + koff(e, L), gP, e->factor[0],
+                                                e->act[0], &e->st[0], L, P, t0, n, e->scratch);
 }
 
 static void backward_exact(sbp_engine *e, const float *g_out)
@@ -649,6 +649,7 @@ static void backward_exact(sbp_engine *e, const float *g_out)
         input_and_backward(e, last, last > 0 ? e->grad[0] : NULL, t0, n);
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
+            int built = 0; /* the first layer's input already in act[0] */
             add_shortcut_grad(e, l, e->grad[which], n);
             if (l > 0 && e->fuse_pool[l - 1] && be->neuron_backward_pool) {
                 /* a pooling layer over a spiking one (whose gradient nothing else adds to):
@@ -658,10 +659,12 @@ static void backward_exact(sbp_engine *e, const float *g_out)
                 float *gP = e->grad[1 - which];
                 be->neuron_backward(gP, e->grad[which], e->factor[l], &e->st[l], P, t0, n);
                 L = &net->layers[--l];
-                if (l == 0 && first_pool_backward(e, L, P, gP, t0, n)) {
+                const int first = l == 0 ? first_pool_backward(e, L, P, gP, t0, n) : 0;
+                if (first == 2) {
                     which = 1 - which;
                     continue; /* the first layer's synapse is done too */
                 }
+                built = first == 1;
                 if (!be->neuron_backward_pool(e->cur, gP, e->factor[l], &e->st[l], L, P, t0, n,
                                               e->scratch)) {
                     be->synapse[P->spec.kind].backward(e->grad[which], NULL, gP, NULL, NULL, P,
@@ -671,7 +674,9 @@ static void backward_exact(sbp_engine *e, const float *g_out)
                 }
             } else
                 be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
-            if (has_weights(L))
+            if (built)
+                synapse_backward(e, L, NULL, e->act[0], n);
+            else if (has_weights(L))
                 input_and_backward(e, l, l > 0 ? e->grad[1 - which] : NULL, t0, n);
             else /* a pooling layer: no input needed */
                 synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);
