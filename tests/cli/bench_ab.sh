@@ -59,5 +59,9 @@ contains "$ERR" "sbp_bench: network:" "sbp_bench's own error is shown"
 run bash "$AB"
 expect_rc 2 "bench/ab without arguments"
 contains "$ERR" "bench/ab OLD NEW" "bench/ab without arguments prints its usage"
+run bash "$AB" --help
+expect_rc 0 "bench/ab --help"
+contains "$OUT" "Without two cores" "bench/ab --help prints the whole of its header"
+check "bench/ab --help prints no code" [ "$(printf '%s\n' "$OUT" | grep -c 'set -uo')" = 0 ]
 
 finish
