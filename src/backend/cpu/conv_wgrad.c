@@ -44,8 +44,10 @@ static size_t lists_end(const sbp_layer *L, int tc)
 
 size_t sbp_conv_wgrad_scratch(const sbp_layer *L, int tc)
 {
+    /* the lists, the records by channel and their counts, then a channel's events' dx */
     const size_t n = L->n_in * (size_t)tc;
-    return lists_end(L, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * sizeof(size_t)) / 4 + 16;
+    return lists_end(L, tc) + (n * sizeof(event_rec) + (L->in_c + 1) * sizeof(size_t)) / 4 + n +
+           16;
 }
 
 int sbp_conv_wgrad_usable(const sbp_layer *L)
@@ -71,8 +73,9 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 }
 
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
- * events; with DX 1, dx at each event += the dot product of its run of W and g (DX 0: no dx;
- * 2: no dx, g a few rows, as described at gs below). PAIRS: 2·⌊k·C/32⌋, the vectors
+ * events; with DX 1, dx[e] (one float per event: backward_wgrad adds them into the map) += the
+ * dot product of event e's run of W and g (DX 0: no dx; 2: no dx, g a few rows, as described
+ * at gs below). PAIRS: 2·⌊k·C/32⌋, the vectors
  * sbp_dot_avx512 takes two at a time over a whole run.
  *
  * The loop over the events keeps its NV accumulators in registers, which took three things
@@ -85,10 +88,10 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
     const int NV, const int PAIRS, const int DX, float *dw, const float *wrow,
     const event_rec *rec, size_t n, uint32_t *edge, float *dx, const float *gI, size_t gstride,
-    int oyoff, const sbp_layer *L, int ci, int ky)
+    int oyoff, const sbp_layer *L, int ky)
 {
-    const int k = L->spec.kernel, pad = L->spec.pad, Ci = L->in_c;
-    const int Wd = L->in_w, Ho = L->out_h, Wo = L->out_w, C = L->out_c;
+    const int k = L->spec.kernel, pad = L->spec.pad;
+    const int Ho = L->out_h, Wo = L->out_w, C = L->out_c;
     const int run = k * C;
     /* DX 2: the gradient's rows from oyoff on, step t at gI + t·gstride (wgrad_rows); else the
      * whole chunk's, its stride a field of L as before these two parameters came */
@@ -143,8 +146,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
             J16(FULL)
 #undef FULL
             if (DX == 1)
-                dx[(size_t)rec[e].t * L->n_in + ((size_t)iy * Wd + ix) * Ci + ci] +=
-                    _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+                dx[e] += _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
         } else {
             const int lo = r0 * C, hi = (r1 + 1) * C;
 #define CUT(J)                                                                                 \
@@ -175,7 +177,7 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void channel_row(
         sbp_conv_taps_s1(r->ix, pad, k, Wo, &kx0, &kx1);
         const int r0 = k - 1 - kx1, r1 = k - 1 - kx0;
         const float *gt = gI + (size_t)r->t * gs;
-        dx[(size_t)r->t * L->n_in + ((size_t)r->iy * Wd + r->ix) * Ci + ci] +=
+        dx[edge[q]] +=
             sbp_dot_avx512(wrow + (size_t)r0 * C,
                            gt + ((size_t)(oy - oyo) * Wo + (r->ix + pad - kx1)) * C,
                            (size_t)(r1 - r0 + 1) * C);
@@ -186,18 +188,18 @@ static SBP_TARGET_AVX512 void channel_row_dispatch(int nv, float *dw, const floa
                                                    const event_rec *rec, size_t n,
                                                    uint32_t *edge, float *dx, const float *gI,
                                                    size_t gstride, int oyoff,
-                                                   const sbp_layer *L, int ci, int ky)
+                                                   const sbp_layer *L, int ky)
 {
     /* 2·⌊k·Cout/32⌋, a constant per case: NV − 1 for odd NV, NV or NV − 2 for even */
     const int pairs = 2 * (L->spec.kernel * L->out_c / 32);
     switch (nv) {
 #define ROW(N, P)                                                                              \
     if (dx)                                                                                    \
-        channel_row(N, P, 1, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);       \
+        channel_row(N, P, 1, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ky);           \
     else if (gstride != L->n_out || oyoff)                                                     \
-        channel_row(N, P, 2, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);       \
+        channel_row(N, P, 2, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ky);           \
     else                                                                                       \
-        channel_row(N, P, 0, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ci, ky);
+        channel_row(N, P, 0, dw, wrow, rec, n, edge, dx, gI, gstride, oyoff, L, ky);
 #define CASE(N)                                                                                \
     case N:                                                                                    \
         if (N % 2 == 0 && pairs == N) {                                                        \
@@ -247,14 +249,27 @@ static SBP_TARGET_AVX512 void backward_wgrad(float *dx, float *dWt, const float 
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)tc * L->n_in);
     const int nv = (k * C + 15) / 16;
+    /* each event's dx summed over the kernel rows in a run of its own (its channel's events in
+     * order, in L1) and added to dx once: the kernel rows' passes would each add into the
+     * (step, pixel, channel) map at scattered places (bench/results-2026-12-06f-cpu.md). The
+     * same additions in the same order — ((0 + row 0) + row 1) … — so the same bits. */
+    float *dxe = (float *)(void *)(rec + nev);
+    const size_t Wd = (size_t)L->in_w;
     for (int c = 0; c < Ci; c++) {
         const size_t b = c ? start[c - 1] : 0, n = start[c] - b;
         if (!n)
             continue;
+        if (dx)
+            memset(dxe, 0, n * sizeof(float));
         for (int ky = 0; ky < k; ky++) {
             const size_t row = sbp_conv_wt(L, c, ky, 0);
-            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx, gI, L->n_out, 0,
-                                 L, c, ky);
+            channel_row_dispatch(nv, dWt + row, Wt + row, rec + b, n, edge, dx ? dxe : NULL, gI,
+                                 L->n_out, 0, L, ky);
+        }
+        for (size_t e = 0; dx && e < n; e++) {
+            const event_rec *r = &rec[b + e];
+            dx[(size_t)r->t * L->n_in + ((size_t)r->iy * Wd + r->ix) * (size_t)Ci + (size_t)c] +=
+                dxe[e];
         }
     }
 }
@@ -326,7 +341,7 @@ static SBP_TARGET_AVX512 void wgrad_rows(float *dWt, const float *g, size_t tstr
         if (a > b || start[b + 1] == start[a])
             continue;
         channel_row_dispatch(nv, dWt + sbp_conv_wt(L, 0, ky, 0), NULL, rec + start[a],
-                             start[b + 1] - start[a], NULL, NULL, g, tstride, oy0, L, 0, ky);
+                             start[b + 1] - start[a], NULL, NULL, g, tstride, oy0, L, ky);
     }
 }
 #endif
