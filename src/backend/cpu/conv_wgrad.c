@@ -75,8 +75,8 @@ static inline __mmask16 lanes(int j, int lo, int hi)
 /* One (channel, kernel row): dWt run dw (k·C floats, NV vectors) += v·g over the channel's n
  * events; with DX 1, dx[e] (one float per event: backward_wgrad adds them into the map) += the
  * dot product of event e's run of W and g (DX 0: no dx; 2: no dx, g a few rows, as described
- * at gs below). PAIRS: 2·⌊k·C/32⌋, the vectors
- * sbp_dot_avx512 takes two at a time over a whole run.
+ * at gs below). PAIRS: 2·⌊k·C/32⌋, the vectors sbp_dot_avx512 takes two at a time over a
+ * whole run.
  *
  * The loop over the events keeps its NV accumulators in registers, which took three things
  * (GCC had kept them on the stack, a load and a store per vector and event: LeNet's 20 → 50
