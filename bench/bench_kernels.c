@@ -37,9 +37,9 @@ int main(int argc, char **argv)
     float *ws = aligned_alloc(64, ((sbp_conv_scratch(L, tc) * 4 + 63) / 64) * 64);
     srand(1);
     for (size_t i = 0; i < nk; i++)
-        W[i] = (float)rand() / RAND_MAX - 0.5f;
+        W[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     for (size_t i = 0; i < nI; i++)
-        gI[i] = (float)rand() / RAND_MAX - 0.5f;
+        gI[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     printf("conv %d->%d, %dx%d, k%d, tc %d\n%8s %12s %12s %8s %12s %12s %8s\n", Cin, Cout, H, H,
            K, tc, "density", "fwd gemm ms", "fwd sparse", "ratio", "bwd gemm ms", "bwd sparse",
            "ratio");

@@ -131,11 +131,12 @@ int main(int argc, char **argv)
     }
     printf("{\"tool\":\"gpu_epoch\",\"backend\":\"%s\",\"backward\":\"%s\",\"train_images\":%zu,"
            "\"test_images\":%zu,\"train_s\":%.2f,\"train_images_per_s\":%.1f,\"train_accuracy\":%.4f,"
+           "\"train_loss\":%.4f,"
            "\"test_accuracy\":%.4f,\"eval_s\":%.2f,\"eval_also\":\"%s\","
            "\"test_accuracy_also\":%.4f,\"eval_also_s\":%.2f}\n",
            backend, sbp_backward_name(mode), n, nt, train_s, (double)seen / train_s,
-           (double)correct / (double)seen, ev[0].accuracy, eval_s[0], also, ev[1].accuracy,
-           eval_s[1]);
+           (double)correct / (double)seen, seen ? loss / (double)seen : 0.0, ev[0].accuracy,
+           eval_s[0], also, ev[1].accuracy, eval_s[1]);
     sbp_trainer_free(tr);
     sbp_net_free(net);
     sbp_dataset_free(train);

@@ -25,7 +25,7 @@ static inline float *bench_falloc(const char *who, size_t n)
         exit(1);
     }
     for (size_t i = 0; i < n; i++)
-        p[i] = (float)rand() / RAND_MAX - 0.5f;
+        p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     return p;
 }
 

@@ -5,7 +5,9 @@
 
 #define TILE 32
 
-SBP_HOT void sbp_transpose(float *dst, const float *src, size_t rows, size_t cols)
+/* Static, with an exported wrapper below: clang 14 emits no resolver for an exported
+ * SBP_HOT function (the library did not link with it). */
+static SBP_HOT void transpose(float *dst, const float *src, size_t rows, size_t cols)
 {
     for (size_t r0 = 0; r0 < rows; r0 += TILE) {
         const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
@@ -16,4 +18,9 @@ SBP_HOT void sbp_transpose(float *dst, const float *src, size_t rows, size_t col
                     dst[c * rows + r] = src[r * cols + c];
         }
     }
+}
+
+void sbp_transpose(float *dst, const float *src, size_t rows, size_t cols)
+{
+    transpose(dst, src, rows, cols);
 }

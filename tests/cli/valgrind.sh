@@ -8,7 +8,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pass=0 fail=0
 vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
+    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
+    --suppressions="$(dirname "$0")/../valgrind.supp")
 run() {
   local name=$1; shift
   if OMP_NUM_THREADS=1 "${vg[@]}" "$SBP_CLI" "$@" >"$work/$name.out" 2>"$work/$name.err"; then

@@ -94,9 +94,13 @@ static void dropout_mask(float *m, const sbp_layer *L, int l, sbp_rng_key key, u
 }
 
 #define CPU_DENSE                                                                              \
-    {sbp_dense_forward_fast, sbp_dense_backward_fast, sbp_dense_scratch,                       \
-     sbp_dense_to_kernel_layout, sbp_dense_add_from_kernel_layout, sbp_dense_forward_events,    \
-     NULL, sbp_dense_backward_events}
+    {.forward = sbp_dense_forward_fast,                                                        \
+     .backward = sbp_dense_backward_fast,                                                      \
+     .scratch = sbp_dense_scratch,                                                             \
+     .weights_in = sbp_dense_to_kernel_layout,                                                 \
+     .grad_out = sbp_dense_add_from_kernel_layout,                                             \
+     .forward_events = sbp_dense_forward_events,                                               \
+     .backward_events = sbp_dense_backward_events}
 
 const sbp_backend sbp_backend_cpu = {
     .name = "cpu",
@@ -105,11 +109,18 @@ const sbp_backend sbp_backend_cpu = {
     .input_staging = input_staging,
     .synapse =
         {
-            [SBP_LAYER_CONV] = {sbp_conv_forward_fast, sbp_conv_backward_fast, sbp_conv_scratch,
-                                sbp_conv_to_kernel_layout, sbp_conv_add_from_kernel_layout,
-                                sbp_conv_forward_events, sbp_conv_takes_events,
-                                sbp_conv_backward_events, sbp_conv_weights_floats},
-            [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
+            [SBP_LAYER_CONV] = {.forward = sbp_conv_forward_fast,
+                                .backward = sbp_conv_backward_fast,
+                                .scratch = sbp_conv_scratch,
+                                .weights_in = sbp_conv_to_kernel_layout,
+                                .grad_out = sbp_conv_add_from_kernel_layout,
+                                .forward_events = sbp_conv_forward_events,
+                                .takes_events = sbp_conv_takes_events,
+                                .backward_events = sbp_conv_backward_events,
+                                .weights_floats = sbp_conv_weights_floats},
+            [SBP_LAYER_POOL] = {.forward = pool_forward,
+                                .backward = pool_backward,
+                                .scratch = no_scratch},
             [SBP_LAYER_DENSE] = CPU_DENSE,
             [SBP_LAYER_OUTPUT] = CPU_DENSE,
         },

@@ -18,8 +18,11 @@ static int no_staging(const sbp_layer *L0)
 }
 
 #define CUDA_DENSE                                                                             \
-    {sbp_cuda_dense_forward, sbp_cuda_dense_backward, sbp_cuda_no_scratch, sbp_cuda_weights_in,   \
-     sbp_cuda_grad_out}
+    {.forward = sbp_cuda_dense_forward,                                                        \
+     .backward = sbp_cuda_dense_backward,                                                      \
+     .scratch = sbp_cuda_no_scratch,                                                           \
+     .weights_in = sbp_cuda_weights_in,                                                        \
+     .grad_out = sbp_cuda_grad_out}
 
 const sbp_backend sbp_backend_cuda = {
     .name = "cuda",
@@ -32,10 +35,14 @@ const sbp_backend sbp_backend_cuda = {
     .input_staging = no_staging,
     .synapse =
         {
-            [SBP_LAYER_CONV] = {sbp_cuda_conv_forward, sbp_cuda_conv_backward,
-                                sbp_cuda_conv_scratch, sbp_cuda_weights_in, sbp_cuda_grad_out},
-            [SBP_LAYER_POOL] = {sbp_cuda_pool_forward, sbp_cuda_pool_backward, sbp_cuda_no_scratch,
-                                NULL, NULL},
+            [SBP_LAYER_CONV] = {.forward = sbp_cuda_conv_forward,
+                                .backward = sbp_cuda_conv_backward,
+                                .scratch = sbp_cuda_conv_scratch,
+                                .weights_in = sbp_cuda_weights_in,
+                                .grad_out = sbp_cuda_grad_out},
+            [SBP_LAYER_POOL] = {.forward = sbp_cuda_pool_forward,
+                                .backward = sbp_cuda_pool_backward,
+                                .scratch = sbp_cuda_no_scratch},
             [SBP_LAYER_DENSE] = CUDA_DENSE,
             [SBP_LAYER_OUTPUT] = CUDA_DENSE,
         },

@@ -329,8 +329,10 @@ static SBP_ALWAYS_INLINE void lif_factor(float *restrict tr, const float *restri
     }
 }
 
-SBP_HOT void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
-                                  sbp_backward mode)
+/* Static, with an exported wrapper below: clang 14 emits no resolver for an exported
+ * SBP_HOT function (the library did not link with it). */
+static SBP_HOT void surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
+                              sbp_backward mode)
 {
     const size_t n = L->n_out;
     if (L->neuron == SBP_NEURON_IF) {
@@ -345,6 +347,12 @@ SBP_HOT void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, con
         lif_factor(factor, st->count, st->mask, n, lnl, inv_th, 1);
     else
         lif_factor(factor, st->count, NULL, n, lnl, inv_th, 0);
+}
+
+void sbp_neuron_surrogate(float *factor, const sbp_neuron_state *st, const sbp_layer *L,
+                          sbp_backward mode)
+{
+    surrogate(factor, st, L, mode);
 }
 
 static void unpack_row_plain(float *restrict y, const uint64_t *restrict row,

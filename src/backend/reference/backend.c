@@ -74,7 +74,8 @@ static void dropout_mask(float *m, const sbp_layer *L, int l, sbp_rng_key key, u
 }
 
 #define REF_DENSE                                                                              \
-    {sbp_dense_forward_ref, sbp_dense_backward_ref, no_scratch, weights_in, grad_out}
+    {.forward = sbp_dense_forward_ref, .backward = sbp_dense_backward_ref,                   \
+     .scratch = no_scratch, .weights_in = weights_in, .grad_out = grad_out}
 
 const sbp_backend sbp_backend_reference = {
     .name = "reference",
@@ -83,9 +84,14 @@ const sbp_backend sbp_backend_reference = {
     .input_staging = no_staging,
     .synapse =
         {
-            [SBP_LAYER_CONV] = {sbp_conv_forward_ref, sbp_conv_backward_ref, no_scratch, weights_in,
-                                grad_out},
-            [SBP_LAYER_POOL] = {pool_forward, pool_backward, no_scratch, NULL, NULL},
+            [SBP_LAYER_CONV] = {.forward = sbp_conv_forward_ref,
+                                .backward = sbp_conv_backward_ref,
+                                .scratch = no_scratch,
+                                .weights_in = weights_in,
+                                .grad_out = grad_out},
+            [SBP_LAYER_POOL] = {.forward = pool_forward,
+                                .backward = pool_backward,
+                                .scratch = no_scratch},
             [SBP_LAYER_DENSE] = REF_DENSE,
             [SBP_LAYER_OUTPUT] = REF_DENSE,
         },
