@@ -68,6 +68,7 @@ typedef struct bench_opts {
     const char *data_dir; /* MNIST folder or CIFAR-10 folder; NULL: the defaults */
     const char *init;     /* a model file whose weights to start from; NULL: the initialisation */
     int T, batch, warmup, iters, threads, train, json;
+    int reuse; /* --mode evaluator: one sbp_evaluator for every batch instead of sbp_eval */
     sbp_backward backward;
     sbp_backend_id backend;
     unsigned long long seed;
@@ -331,7 +332,9 @@ static void usage(FILE *f)
             "  -T, --timesteps N     time steps per sample [100]\n"
             "  --batch B             images per batch [64]\n"
             "  --backward MODE       exact or aggregate (training only) [exact]\n"
-            "  --mode MODE           train (sbp_trainer_step) or infer (sbp_eval) [train]\n"
+            "  --mode MODE           train (sbp_trainer_step), infer (sbp_eval: its engines\n"
+            "                        built per batch) or evaluator (one sbp_evaluator made\n"
+            "                        before the batches, sbp_evaluator_eval per batch) [train]\n"
             "  --backend NAME        cpu, reference or cuda [cpu]\n"
             "  --init MODEL          start from the weights of this model file (as `spikebp\n"
             "                        train --save` writes it; the same network): a trained\n"
@@ -424,10 +427,13 @@ int main(int argc, char **argv)
             }
             break;
         case 'm':
-            if (!strcmp(optarg, "train") || !strcmp(optarg, "infer"))
+            if (!strcmp(optarg, "train") || !strcmp(optarg, "infer") ||
+                !strcmp(optarg, "evaluator")) {
                 o.train = !strcmp(optarg, "train");
-            else {
-                fprintf(stderr, "sbp_bench: --mode: '%s' is not train or infer\n", optarg);
+                o.reuse = !strcmp(optarg, "evaluator");
+            } else {
+                fprintf(stderr, "sbp_bench: --mode: '%s' is not train, infer or evaluator\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -542,6 +548,9 @@ int main(int argc, char **argv)
     eo.threads = o.threads;
     eo.seed = o.seed;
     eo.backend = o.backend;
+    sbp_evaluator *ev = NULL;
+    if (o.reuse && sbp_evaluator_create(&ev, net, &eo, &err) != SBP_OK)
+        return fail("evaluator", &err);
     for (int it = 0; it < total; it++) {
         double t0 = now_s(), loss;
         int samples;
@@ -553,7 +562,8 @@ int main(int argc, char **argv)
             samples = r.samples;
         } else {
             sbp_eval_result r;
-            if (sbp_eval(net, ds, &eo, &r, &err) != SBP_OK)
+            if ((ev ? sbp_evaluator_eval(ev, ds, &r, &err) : sbp_eval(net, ds, &eo, &r, &err)) !=
+                SBP_OK)
                 return fail("evaluation", &err);
             loss = r.loss;
             samples = (int)r.images;
@@ -573,6 +583,7 @@ int main(int argc, char **argv)
                                : o.backward == SBP_BACKWARD_AGGREGATE ? 1.0 + 2.0 / o.T
                                                                       : 3.0;
     const double gflops = med * macs * o.T * 2.0 * flop_factor * 1e-9;
+    const char *mode = o.train ? "train" : o.reuse ? "evaluator" : "infer";
     char notation[512] = "?";
     sbp_net_spec_format(&spec, notation, sizeof notation, NULL);
 
@@ -585,7 +596,7 @@ int main(int argc, char **argv)
                "\"dense_macs_per_step\":%.0f,\"flop_factor\":%.4g,\"gflops\":%.3f,"
                "\"mean_loss\":%.6f,\"backend\":\"%s\",\"gpu_mib\":%.1f,\"init\":%s}\n",
                o.net, notation, o.data, o.T, o.batch,
-               o.train ? sbp_backward_name(o.backward) : "none", o.train ? "train" : "infer",
+               o.train ? sbp_backward_name(o.backward) : "none", mode,
                o.warmup, o.iters, threads, sbp_net_param_count(net), med, ips[0],
                ips[o.iters - 1], timed_s, peak, base_mib, data_mib, macs, flop_factor, gflops,
                loss_sum / o.iters, sbp_backend_name(o.backend), gpu_mib,
@@ -593,7 +604,7 @@ int main(int argc, char **argv)
     } else {
         printf("spikebp %s %s T=%d batch=%d %s%s%s: %.2f images/s (median of %d, %.2f–%.2f), "
                "peak RSS %.1f MiB, %.2f dense-equivalent GFLOP/s, %d threads, backend %s",
-               o.net, o.data, o.T, o.batch, o.train ? "train" : "infer", o.train ? " " : "",
+               o.net, o.data, o.T, o.batch, mode, o.train ? " " : "",
                o.train ? sbp_backward_name(o.backward) : "", med, o.iters, ips[0],
                ips[o.iters - 1], peak, gflops, threads, sbp_backend_name(o.backend));
         if (o.backend == SBP_BACKEND_CUDA)
@@ -604,6 +615,7 @@ int main(int argc, char **argv)
     }
     free(ips);
     sbp_trainer_free(tr);
+    sbp_evaluator_free(ev);
     sbp_net_free(net);
     sbp_dataset_free(ds);
     sbp_dataset_free(owner);

@@ -475,6 +475,30 @@ sbp_status sbp_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_op
 sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
                        float *out, sbp_error *err);
 
+/* A reusable evaluator, for many small calls (one image at a time, a stream of batches).
+ * sbp_eval and sbp_predict build, on every call, one engine per worker thread and a copy of the
+ * weights in the backend's layout — on LeNet about as long as running one image; an evaluator
+ * builds them once, with the options given (T, threads, backend, batch, seed, progress,
+ * comm), and each call then gives exactly sbp_eval's / sbp_predict's result, bit for bit.
+ *
+ * It evaluates the weights net held when it was created or last reloaded: after they change
+ * (training, writes through sbp_net_layer_weights, sbp_net_import_npz) call
+ * sbp_evaluator_reload before the next call. net must outlive the evaluator. One call at a
+ * time per evaluator (each call runs opts.threads workers). */
+typedef struct sbp_evaluator sbp_evaluator;
+
+sbp_status sbp_evaluator_create(sbp_evaluator **out, const sbp_net *net,
+                                const sbp_eval_opts *opts, sbp_error *err);
+/* Takes net's current weights. */
+sbp_status sbp_evaluator_reload(sbp_evaluator *ev, sbp_error *err);
+/* sbp_eval of ds with the evaluator's network, weights and options. */
+sbp_status sbp_evaluator_eval(sbp_evaluator *ev, const sbp_dataset *ds, sbp_eval_result *res,
+                              sbp_error *err);
+/* sbp_predict of ds: out (count(ds), classes), caller-owned. */
+sbp_status sbp_evaluator_predict(sbp_evaluator *ev, const sbp_dataset *ds, float *out,
+                                 sbp_error *err);
+void sbp_evaluator_free(sbp_evaluator *ev);
+
 /* ---------------------------------------------------------------- spike statistics (§8) */
 
 /* What one group of neurons does over the inference window, per image, averaged over the

@@ -87,6 +87,12 @@ static sbp_status scenario(const char *dir, sbp_error *err)
         eo.threads = 2;
         sbp_eval_result er;
         st = sbp_eval(back, ds, &eo, &er, err);
+        sbp_evaluator *ev = NULL;
+        if (st == SBP_OK)
+            st = sbp_evaluator_create(&ev, back, &eo, err);
+        if (st == SBP_OK)
+            st = sbp_evaluator_eval(ev, ds, &er, err);
+        sbp_evaluator_free(ev);
     }
     sbp_dataset_free(ds);
     sbp_net_free(back);

@@ -1,7 +1,8 @@
 /*
  * test_train.c — training end to end on a small synthetic task: the loss trajectory falls and
  * accuracy rises well above chance in both backward modes; a run is bit-reproducible for the
- * same seed and thread count; the fast path trains like the plain-loop reference.
+ * same seed and thread count; the fast path trains like the plain-loop reference; prediction
+ * and a reusable evaluator give sbp_eval's results.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -132,6 +133,112 @@ static void check_predict(const sbp_net *net, const sbp_dataset *ds)
     free(o2);
 }
 
+/* An evaluator (sbp_evaluator_*) built once gives sbp_predict's and sbp_eval's bits on every
+ * call — the whole set, one-image slices, other thread counts —, keeps the weights it took until
+ * reloaded, and refuses bad arguments and data that does not fit. */
+static void check_evaluator(sbp_net *net, const sbp_dataset *ds)
+{
+    sbp_error err = {0};
+    const size_t n = sbp_dataset_count(ds), K = net->layers[net->n_layers - 1].n_out;
+    float *ref = malloc(n * K * sizeof *ref), *got = malloc(n * K * sizeof *got);
+    float *ref2 = malloc(n * K * sizeof *ref2), *w0 = malloc(net->n_params * sizeof *w0);
+    if (!ref || !got || !ref2 || !w0) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = 12;
+    eo.threads = 2;
+    sbp_eval_result r_ref, r;
+    CHECK(sbp_predict(net, ds, &eo, ref, &err) == SBP_OK &&
+              sbp_eval(net, ds, &eo, &r_ref, &err) == SBP_OK,
+          "predict/eval: %s", err.msg);
+    sbp_evaluator *ev = NULL;
+    CHECK(sbp_evaluator_create(&ev, net, &eo, &err) == SBP_OK && ev, "evaluator: %s", err.msg);
+    if (!ev)
+        return;
+    for (int call = 0; call < 2; call++) {
+        memset(got, 0xff, n * K * sizeof *got);
+        CHECK(sbp_evaluator_predict(ev, ds, got, &err) == SBP_OK, "evaluator predict: %s",
+              err.msg);
+        CHECK(memcmp(got, ref, n * K * sizeof *got) == 0,
+              "evaluator predict, call %d: not sbp_predict's outputs", call + 1);
+        memset(&r, 0, sizeof r);
+        CHECK(sbp_evaluator_eval(ev, ds, &r, &err) == SBP_OK, "evaluator eval: %s", err.msg);
+        CHECK(r.images == r_ref.images && r.correct == r_ref.correct &&
+                  memcmp(&r.loss, &r_ref.loss, sizeof r.loss) == 0,
+              "evaluator eval, call %d: %zu/%zu correct, loss %.17g, sbp_eval %zu/%zu, %.17g",
+              call + 1, r.correct, r.images, r.loss, r_ref.correct, r_ref.images, r_ref.loss);
+    }
+    /* one image at a time, as an application predicting a stream would call it */
+    const size_t picks[3] = {0, 5, n - 1};
+    for (int q = 0; q < 3; q++) {
+        sbp_dataset *one = NULL;
+        float a[16], b[16];
+        CHECK(K <= 16 && sbp_dataset_slice(&one, ds, picks[q], 1, &err) == SBP_OK, "slice: %s",
+              err.msg);
+        if (!one)
+            continue;
+        CHECK(sbp_predict(net, one, &eo, a, &err) == SBP_OK &&
+                  sbp_evaluator_predict(ev, one, b, &err) == SBP_OK,
+              "one image: %s", err.msg);
+        CHECK(memcmp(a, b, K * sizeof *a) == 0, "image %zu alone: evaluator != sbp_predict",
+              picks[q]);
+        sbp_dataset_free(one);
+    }
+    /* new weights: not seen until reloaded, then exactly sbp_predict's */
+    memcpy(w0, net->params, net->n_params * sizeof *w0);
+    size_t nw = 0;
+    float *w = sbp_net_layer_weights(net, 0, &nw);
+    for (size_t i = 0; i < nw; i++)
+        w[i] *= 0.5f;
+    CHECK(sbp_predict(net, ds, &eo, ref2, &err) == SBP_OK, "predict: %s", err.msg);
+    CHECK(memcmp(ref2, ref, n * K * sizeof *ref) != 0, "halving layer 0 changed no output");
+    CHECK(sbp_evaluator_predict(ev, ds, got, &err) == SBP_OK &&
+              memcmp(got, ref, n * K * sizeof *got) == 0,
+          "before reload the evaluator should keep the weights it took");
+    CHECK(sbp_evaluator_reload(ev, &err) == SBP_OK &&
+              sbp_evaluator_predict(ev, ds, got, &err) == SBP_OK &&
+              memcmp(got, ref2, n * K * sizeof *got) == 0,
+          "after reload: not sbp_predict's outputs for the new weights");
+    memcpy(net->params, w0, net->n_params * sizeof *w0);
+    sbp_evaluator_free(ev);
+    /* other worker counts: the same bits */
+    for (int threads = 1; threads <= 3; threads += 2) {
+        eo.threads = threads;
+        ev = NULL;
+        CHECK(sbp_evaluator_create(&ev, net, &eo, &err) == SBP_OK &&
+                  sbp_evaluator_predict(ev, ds, got, &err) == SBP_OK &&
+                  memcmp(got, ref, n * K * sizeof *got) == 0,
+              "evaluator with %d threads: not sbp_predict's outputs", threads);
+        sbp_evaluator_free(ev);
+    }
+    /* refusals */
+    eo.timesteps = 0;
+    ev = (sbp_evaluator *)&eo;
+    CHECK(sbp_evaluator_create(&ev, net, &eo, &err) == SBP_ERR_INVALID_ARG && !ev,
+          "timesteps 0 accepted");
+    eo.timesteps = 12;
+    CHECK(sbp_evaluator_create(NULL, net, &eo, &err) == SBP_ERR_INVALID_ARG, "NULL out accepted");
+    CHECK(sbp_evaluator_create(&ev, net, &eo, &err) == SBP_OK, "evaluator: %s", err.msg);
+    CHECK(sbp_evaluator_predict(ev, ds, NULL, &err) == SBP_ERR_INVALID_ARG,
+          "NULL output accepted");
+    CHECK(sbp_evaluator_eval(ev, NULL, &r, &err) == SBP_ERR_INVALID_ARG, "NULL data accepted");
+    sbp_dataset *other = NULL;
+    CHECK(sbp_dataset_alloc(&other, 4, 1, 9, 9, 4, &err) == SBP_OK, "alloc: %s", err.msg);
+    const sbp_status st = other ? sbp_evaluator_eval(ev, other, &r, &err) : SBP_OK;
+    CHECK(st == SBP_ERR_SHAPE && strstr(err.msg, "9x9x1 but the network expects 8x8x1"),
+          "9×9 images through an 8×8 network: status %d, message '%s'", (int)st, err.msg);
+    sbp_dataset_free(other);
+    sbp_evaluator_free(ev);
+    sbp_evaluator_free(NULL);
+    free(ref);
+    free(ref2);
+    free(got);
+    free(w0);
+}
+
 int main(void)
 {
     sbp_dataset *train_set = synthetic(128, 7), *test_set = synthetic(64, 99);
@@ -175,6 +282,7 @@ int main(void)
     CHECK(maxd <= 1e-3 * maxw, "fast and reference training diverge: max |Δw| = %g", maxd);
 
     check_predict(a, test_set);
+    check_evaluator(a, test_set);
 
     sbp_net_free(a);
     sbp_net_free(b);

@@ -12,7 +12,7 @@
 from ._errors import SpikebpError, Status
 from ._ffi import CONSTANTS, HEADER_PATH, LIBRARY_PATH, ffi, lib
 from .data import Dataset
-from .net import EvalResult, Layer, LayerStats, Net
+from .net import EvalResult, Evaluator, Layer, LayerStats, Net
 from .training import BatchResult, EpochResult, Trainer, train, train_options
 
 import os as _os
@@ -42,7 +42,7 @@ if "OPENBLAS_CORETYPE=" in describe_blas() and "OPENBLAS_CORETYPE" not in _os.en
                    "starts", RuntimeWarning, stacklevel=2)
 
 
-__all__ = ["Net", "Dataset", "Trainer", "train", "train_options", "SpikebpError", "Status",
+__all__ = ["Net", "Evaluator", "Dataset", "Trainer", "train", "train_options", "SpikebpError", "Status",
            "EvalResult", "Layer", "LayerStats", "BatchResult", "EpochResult", "describe_cpu",
            "describe_blas",
            "LIBRARY_PATH", "HEADER_PATH"]

@@ -220,6 +220,11 @@ class Net:
         call(lib.sbp_predict, self._ptr, data._ptr, o, ffi.from_buffer("float[]", out))
         return out
 
+    def evaluator(self, timesteps=None, **options):
+        """An Evaluator: evaluate() and predict() with the engines and the converted weights
+        made once, for many small calls (one image at a time). Same options as evaluate()."""
+        return Evaluator(self, timesteps, **options)
+
     def spike_stats(self, data, timesteps=None, images=64, **options):
         """Per-group spike statistics over the first `images` samples (0 = all): a list of
         LayerStats, the encoded input first, then every layer (rate = spikes per neuron per
@@ -231,3 +236,56 @@ class Net:
                            bool(s.spiking), s.neurons, s.rate, s.silent, s.saturated, s.acs,
                            s.macs_step) for s in stats]
 
+
+
+class Evaluator:
+    """A reusable evaluation of `net` (sbp_evaluator): the per-thread engines and the weights in
+    the library's layout are made once, so repeated calls — one image at a time — skip that
+    work; each call gives exactly Net.evaluate's / Net.predict's result. It uses the weights
+    `net` held when it was made: after training or changing them call reload(). T is fixed
+    when it is made (timesteps=, default 100). Use as a context manager or call close()."""
+
+    def __init__(self, net, timesteps=None, **options):
+        self._ptr = None  # set once created: close() and __del__ then have nothing to free
+        self.net = net  # kept alive: the evaluator reads its layers
+        self.options = eval_options(timesteps, None, options)
+        out = ffi.new("sbp_evaluator **")
+        call(lib.sbp_evaluator_create, out, net._ptr, self.options)
+        self._ptr = out[0]
+
+    def close(self):
+        if self._ptr is not None:
+            lib.sbp_evaluator_free(self._ptr)
+            self._ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _live(self):
+        if self._ptr is None:
+            raise ValueError("the evaluator is closed")
+        return self._ptr
+
+    @property
+    def timesteps(self):
+        return self.options.timesteps
+
+    def reload(self):
+        """Takes the network's current weights."""
+        call(lib.sbp_evaluator_reload, self._live())
+
+    def evaluate(self, data):
+        r = ffi.new("sbp_eval_result *")
+        call(lib.sbp_evaluator_eval, self._live(), data._ptr, r)
+        return EvalResult(r.images, r.correct, r.loss, r.accuracy)
+
+    def predict(self, data):
+        out = np.empty((len(data), self.net.classes), np.float32)
+        call(lib.sbp_evaluator_predict, self._live(), data._ptr, ffi.from_buffer("float[]", out))
+        return out

@@ -186,6 +186,34 @@ def test_predict_agrees_with_evaluate(tiny_data):
     np.testing.assert_array_equal(o, net.predict(ds, timesteps=12, threads=1))  # thread-free
 
 
+def test_evaluator_gives_predict_and_evaluate_exactly(tiny_data):
+    """An Evaluator made once gives Net.predict's and Net.evaluate's bits on every call, one
+    image at a time too; it keeps the weights it took until reload()."""
+    x, y = tiny_data
+    net, ds = sb.Net(TINY, seed=2), sb.Dataset.from_arrays(*tiny_data)
+    want = net.predict(ds, timesteps=12, threads=2)
+    with net.evaluator(timesteps=12, threads=2) as ev:
+        assert ev.timesteps == 12
+        for _ in range(2):
+            np.testing.assert_array_equal(ev.predict(ds), want)
+            assert ev.evaluate(ds) == net.evaluate(ds, timesteps=12, threads=2)
+        for i in (0, 17, 95):  # one image: the same as predict on that one-image set
+            one = sb.Dataset.from_arrays(x[i:i + 1], y[i:i + 1])
+            np.testing.assert_array_equal(ev.predict(one), net.predict(one, timesteps=12))
+        net.weights(0)[...] *= 0.5
+        changed = net.predict(ds, timesteps=12)
+        assert not np.array_equal(changed, want)
+        np.testing.assert_array_equal(ev.predict(ds), want)  # not reloaded yet
+        ev.reload()
+        np.testing.assert_array_equal(ev.predict(ds), changed)
+        with pytest.raises(sb.SpikebpError, match="8x8x1 but the network expects 12x12x1"):
+            ev.predict(sb.Dataset.from_arrays(np.zeros((2, 8, 8), np.uint8), np.arange(2)))
+    with pytest.raises(ValueError, match="closed"):
+        ev.predict(ds)
+    with pytest.raises(sb.SpikebpError):
+        net.evaluator(timesteps=0)
+
+
 def test_spike_stats_input_rate_is_the_encoders_probability():
     """Pixel 204 is encoded with probability 204/255·½ = 0.4 per step (§1, npy images): over
     32 images × 144 positions × 40 steps the measured rate lies within a few σ of it. A

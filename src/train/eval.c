@@ -126,23 +126,80 @@ static sbp_status agree(const sbp_comm *comm, const sbp_net *net, const sbp_data
                           err);
 }
 
+/* What sbp_eval would build on every call: one engine per worker, the first holding the weights
+ * in the backend's layout and the others sharing them. */
+struct sbp_evaluator {
+    const sbp_net *net;
+    sbp_eval_opts opts;
+    const sbp_backend *be;
+    int nt;
+    sbp_engine *eng; /* (nt) */
+};
+
+static void evaluator_release(sbp_evaluator *ev)
+{
+    if (ev->eng)
+        for (int i = 0; i < ev->nt; i++)
+            sbp_engine_release(&ev->eng[i]);
+    free(ev->eng);
+    ev->eng = NULL;
+}
+
+/* The engines take the network's weights as they are now. */
+static void evaluator_load(sbp_evaluator *ev)
+{
+    sbp_engine_set_weights(&ev->eng[0], ev->net->params);
+    for (int i = 1; i < ev->nt; i++)
+        sbp_engine_share_weights(&ev->eng[i], &ev->eng[0]); /* one copy for all workers */
+}
+
+static sbp_status evaluator_make(sbp_evaluator *ev, const sbp_net *net, const sbp_eval_opts *opts,
+                                 sbp_error *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->net = net;
+    ev->opts = *opts;
+    if (opts->timesteps < 1)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "evaluation: timesteps must be at least 1 (%d)",
+                        opts->timesteps);
+    ev->be = sbp_backend_get(opts->backend, err);
+    if (!ev->be)
+        return err ? err->status : SBP_ERR_UNSUPPORTED;
+    ev->nt = sbp_workers(opts->threads);
+    ev->eng = calloc((size_t)ev->nt, sizeof *ev->eng);
+    if (!ev->eng)
+        return sbp_fail(err, SBP_ERR_NOMEM, "evaluation: out of memory");
+    sbp_status st = SBP_OK;
+    for (int i = 0; i < ev->nt && st == SBP_OK; i++) {
+        st = sbp_engine_init(&ev->eng[i], net, opts->timesteps, ev->be, 0, SBP_BACKWARD_EXACT, 0,
+                             err);
+        if (st == SBP_OK)
+            sbp_engine_skip_counts(&ev->eng[i]); /* only the outputs are read here */
+    }
+    if (st != SBP_OK) {
+        evaluator_release(ev);
+        return st;
+    }
+    evaluator_load(ev);
+    return SBP_OK;
+}
+
 /* Evaluation and prediction are one pass: `outputs` (n, classes), if not NULL, receives every
  * sample's o where the forward pass writes it, so both see the same bits. */
-static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
-                           sbp_eval_result *res, float *outputs, sbp_error *err)
+static sbp_status evaluator_run(sbp_evaluator *ev, const sbp_dataset *ds, sbp_eval_result *res,
+                                float *outputs, sbp_error *err)
 {
+    const sbp_net *net = ev->net;
+    const sbp_eval_opts *opts = &ev->opts;
     memset(res, 0, sizeof *res);
     sbp_status st = sbp_images_check(net, ds, opts->timesteps, "", err);
     if (st != SBP_OK)
         return st;
-    const sbp_backend *be = sbp_backend_get(opts->backend, err);
-    if (!be)
-        return err ? err->status : SBP_ERR_UNSUPPORTED;
     const sbp_comm *comm = sbp_comm_or_single(opts->comm);
     if (comm->size > 1 && (st = agree(comm, net, ds, opts, err)) != SBP_OK)
         return st;
-    const int nt = sbp_workers(opts->threads);
-    eval_run r = {.ds = ds, .classes = (int)net->layers[net->n_layers - 1].n_out,
+    const int nt = ev->nt;
+    eval_run r = {.ds = ds, .eng = ev->eng, .classes = (int)net->layers[net->n_layers - 1].n_out,
                   .outputs = outputs};
     size_t last;
     sbp_comm_share(ds->n, comm->rank, comm->size, &r.first, &last);
@@ -150,25 +207,13 @@ static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_
     r.share = last - r.first;
     r.progress = opts->progress;
     r.progress_user = opts->progress_user;
-    r.eng = calloc((size_t)nt, sizeof *r.eng);
     r.outs = calloc((size_t)nt * r.classes, sizeof(float));
     r.losses = calloc(ds->n, sizeof(double));
     r.hits = calloc(ds->n, 1);
-    if (!r.eng || !r.outs || !r.losses || !r.hits) {
+    if (!r.outs || !r.losses || !r.hits) {
         st = sbp_fail(err, SBP_ERR_NOMEM, "evaluation: out of memory");
         goto done;
     }
-    for (int i = 0; i < nt && st == SBP_OK; i++) {
-        st = sbp_engine_init(&r.eng[i], net, opts->timesteps, be, 0, SBP_BACKWARD_EXACT, 0, err);
-        if (st == SBP_OK)
-            sbp_engine_skip_counts(&r.eng[i]); /* only the outputs are read here */
-        if (st == SBP_OK && i == 0)
-            sbp_engine_set_weights(&r.eng[0], net->params);
-        else if (st == SBP_OK)
-            sbp_engine_share_weights(&r.eng[i], &r.eng[0]); /* one copy for all workers */
-    }
-    if (st != SBP_OK)
-        goto done;
     r.key = sbp_rng_key_make(opts->seed, SBP_RNG_ENCODE);
     sbp_images_each(r.share, nt, opts->batch > 0 ? (size_t)opts->batch : 256, eval_image, &r,
                     opts->progress ? share_progress : NULL, &r);
@@ -183,13 +228,25 @@ static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_
     if (!isfinite(res->loss))
         st = sbp_fail(err, SBP_ERR_NUMERIC, "evaluation: the loss is not finite (%g)", res->loss);
 done:
-    if (r.eng)
-        for (int i = 0; i < nt; i++)
-            sbp_engine_release(&r.eng[i]);
-    free(r.eng);
     free(r.outs);
     free(r.losses);
     free(r.hits);
+    return st;
+}
+
+/* One call: the data checked before anything is built (as before evaluators existed). */
+static sbp_status run_eval(const sbp_net *net, const sbp_dataset *ds, const sbp_eval_opts *opts,
+                           sbp_eval_result *res, float *outputs, sbp_error *err)
+{
+    memset(res, 0, sizeof *res);
+    sbp_status st = sbp_images_check(net, ds, opts->timesteps, "", err);
+    if (st != SBP_OK)
+        return st;
+    sbp_evaluator ev;
+    if ((st = evaluator_make(&ev, net, opts, err)) != SBP_OK)
+        return st;
+    st = evaluator_run(&ev, ds, res, outputs, err);
+    evaluator_release(&ev);
     return st;
 }
 
@@ -207,4 +264,58 @@ sbp_status sbp_predict(const sbp_net *net, const sbp_dataset *ds, const sbp_eval
                         "predict: the network, data, options and output array must be set");
     sbp_eval_result res;
     return run_eval(net, ds, opts, &res, out, err);
+}
+
+sbp_status sbp_evaluator_create(sbp_evaluator **out, const sbp_net *net,
+                                const sbp_eval_opts *opts, sbp_error *err)
+{
+    if (!out || !net || !opts)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "evaluator: the result pointer, network and options must be set");
+    *out = NULL;
+    sbp_evaluator *ev = malloc(sizeof *ev);
+    if (!ev)
+        return sbp_fail(err, SBP_ERR_NOMEM, "evaluator: out of memory");
+    const sbp_status st = evaluator_make(ev, net, opts, err);
+    if (st != SBP_OK) {
+        free(ev);
+        return st;
+    }
+    *out = ev;
+    return SBP_OK;
+}
+
+sbp_status sbp_evaluator_reload(sbp_evaluator *ev, sbp_error *err)
+{
+    if (!ev)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG, "evaluator: NULL");
+    evaluator_load(ev);
+    return SBP_OK;
+}
+
+sbp_status sbp_evaluator_eval(sbp_evaluator *ev, const sbp_dataset *ds, sbp_eval_result *res,
+                              sbp_error *err)
+{
+    if (!ev || !ds || !res)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "evaluator: the evaluator, data and result must be set");
+    return evaluator_run(ev, ds, res, NULL, err);
+}
+
+sbp_status sbp_evaluator_predict(sbp_evaluator *ev, const sbp_dataset *ds, float *out,
+                                 sbp_error *err)
+{
+    if (!ev || !ds || !out)
+        return sbp_fail(err, SBP_ERR_INVALID_ARG,
+                        "evaluator: the evaluator, data and output array must be set");
+    sbp_eval_result res;
+    return evaluator_run(ev, ds, &res, out, err);
+}
+
+void sbp_evaluator_free(sbp_evaluator *ev)
+{
+    if (!ev)
+        return;
+    evaluator_release(ev);
+    free(ev);
 }
