@@ -18,6 +18,34 @@ class _Holder:
         self.owner = owner
 
 
+class Handle:
+    """A library object that Python frees: close() (or the end of a `with` block, or garbage
+    collection) calls `_free` once; `_live()` is the pointer, or ValueError once closed. A
+    subclass sets `_free` (the library's *_free) and `_what` (its name in that error), and
+    assigns `_ptr` only once creation has succeeded."""
+
+    _ptr = None
+
+    def close(self):
+        if self._ptr is not None:
+            self._free(self._ptr)
+            self._ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _live(self):
+        if self._ptr is None:
+            raise ValueError("the %s is closed" % self._what)
+        return self._ptr
+
+
 def view(pointer, shape, dtype, owner, readonly=False):
     """A numpy array over `pointer` (cdata) with `shape`, keeping `owner` alive."""
     address = int(ffi.cast("uintptr_t", pointer))

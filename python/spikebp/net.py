@@ -8,7 +8,7 @@ import numpy as np
 
 from ._errors import call
 from ._ffi import ffi, lib
-from ._memory import set_fields, view
+from ._memory import Handle, set_fields, view
 
 Layer = collections.namedtuple("Layer", "index kind shape weights_shape shortcut")
 EvalResult = collections.namedtuple("EvalResult", "images correct loss accuracy")
@@ -238,39 +238,22 @@ class Net:
 
 
 
-class Evaluator:
+class Evaluator(Handle):
     """A reusable evaluation of `net` (sbp_evaluator): the per-thread engines and the weights in
     the library's layout are made once, so repeated calls — one image at a time — skip that
     work; each call gives exactly Net.evaluate's / Net.predict's result. It uses the weights
     `net` held when it was made: after training or changing them call reload(). T is fixed
     when it is made (timesteps=, default 100). Use as a context manager or call close()."""
 
+    _free = staticmethod(lib.sbp_evaluator_free)
+    _what = "evaluator"
+
     def __init__(self, net, timesteps=None, **options):
-        self._ptr = None  # set once created: close() and __del__ then have nothing to free
         self.net = net  # kept alive: the evaluator reads its layers
         self.options = eval_options(timesteps, None, options)
         out = ffi.new("sbp_evaluator **")
         call(lib.sbp_evaluator_create, out, net._ptr, self.options)
         self._ptr = out[0]
-
-    def close(self):
-        if self._ptr is not None:
-            lib.sbp_evaluator_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _live(self):
-        if self._ptr is None:
-            raise ValueError("the evaluator is closed")
-        return self._ptr
 
     @property
     def timesteps(self):
@@ -286,6 +269,7 @@ class Evaluator:
         return EvalResult(r.images, r.correct, r.loss, r.accuracy)
 
     def predict(self, data):
+        ptr = self._live()
         out = np.empty((len(data), self.net.classes), np.float32)
-        call(lib.sbp_evaluator_predict, self._live(), data._ptr, ffi.from_buffer("float[]", out))
+        call(lib.sbp_evaluator_predict, ptr, data._ptr, ffi.from_buffer("float[]", out))
         return out

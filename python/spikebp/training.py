@@ -10,7 +10,7 @@ import time
 
 from ._errors import call
 from ._ffi import ffi, lib
-from ._memory import field_names, set_fields
+from ._memory import Handle, field_names, set_fields
 
 BatchResult = collections.namedtuple(
     "BatchResult", "loss correct samples epoch batch_index batches_per_epoch lr")
@@ -40,36 +40,19 @@ def train_options(data=None, lr_milestones=None, **options):
     return o
 
 
-class Trainer:
+class Trainer(Handle):
     """Mini-batch SGD of `net` on `data` (both kept alive by the trainer). Use as a context
     manager or call close(); step() runs one batch and returns a BatchResult."""
 
+    _free = staticmethod(lib.sbp_trainer_free)
+    _what = "trainer"
+
     def __init__(self, net, data, **options):
-        self._ptr = None  # set once created: close() and __del__ then have nothing to free
         self.net, self.data = net, data
         self.options = train_options(data, **options)
         out = ffi.new("sbp_trainer **")
         call(lib.sbp_trainer_create, out, net._ptr, data._ptr, self.options)
         self._ptr = out[0]
-
-    def close(self):
-        if self._ptr is not None:
-            lib.sbp_trainer_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _live(self):
-        if self._ptr is None:
-            raise ValueError("the trainer is closed")
-        return self._ptr
 
     @property
     def done(self):
