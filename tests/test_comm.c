@@ -10,7 +10,8 @@
  *     threads within float rounding; every rank ends with the same weights;
  *   - evaluation over 2 ranks returns the single-process result bit for bit (over 3, the same
  *     result on every rank), and sbp_predict over 2 ranks gives every rank every image's
- *     outputs, those of one process;
+ *     outputs, those of one process; a reusable evaluator over 2 ranks gives the same, and one
+ *     that holds other weights on rank 1 (even with its network's weights put back) is refused;
  *   - a global batch that does not divide among the ranks, and ranks that disagree (a
  *     different seed on rank 1), fail with messages naming the problem and the rank;
  *   - the single-process communicator: rank 0 of 1, sums are identities, the weights CRC is
@@ -200,6 +201,86 @@ static void run_ranks(int R, const sbp_dataset *train, const sbp_dataset *test, 
     pthread_barrier_destroy(&h.bar);
 }
 
+/* An evaluator over ranks: the result of one process, and the weights compared are those the
+ * evaluator took — rank 1's evaluator made from other weights is refused even after its
+ * network's weights are put back to rank 0's (the evaluator still holds the others). */
+typedef struct eval_rank {
+    sbp_comm comm;
+    const sbp_dataset *test;
+    int other; /* 1: this rank's evaluator takes perturbed weights */
+    sbp_status st[2];
+    sbp_error err;
+    sbp_eval_result res;
+} eval_rank;
+
+static void *eval_rank_main(void *arg)
+{
+    eval_rank *r = arg;
+    sbp_net *net = small_net();
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = 12;
+    eo.threads = 1;
+    eo.comm = &r->comm;
+    sbp_evaluator *ev = NULL;
+    r->st[0] = sbp_evaluator_create(&ev, net, &eo, &r->err);
+    if (r->st[0] == SBP_OK)
+        r->st[0] = sbp_evaluator_eval(ev, r->test, &r->res, &r->err);
+    if (r->st[0] == SBP_OK) {
+        const float w0 = net->params[0];
+        if (r->other) {
+            net->params[0] = w0 + 1.0f;
+            sbp_evaluator_reload(ev, &r->err);
+            net->params[0] = w0; /* the network agrees again; the evaluator does not */
+        }
+        r->st[1] = sbp_evaluator_eval(ev, r->test, &r->res, &r->err);
+    }
+    sbp_evaluator_free(ev);
+    sbp_net_free(net);
+    return NULL;
+}
+
+static void check_evaluator_ranks(const sbp_dataset *test)
+{
+    sbp_net *net = small_net();
+    sbp_eval_opts eo;
+    sbp_eval_opts_default(&eo);
+    eo.timesteps = 12;
+    eo.threads = 1;
+    sbp_eval_result one;
+    sbp_error err = {0};
+    CHECK(sbp_eval(net, test, &eo, &one, &err) == SBP_OK, "eval: %s", err.msg);
+    sbp_net_free(net);
+    for (int other = 0; other < 2; other++) {
+        hub h = {.size = 2};
+        pthread_barrier_init(&h.bar, NULL, 2);
+        eval_rank ranks[2];
+        pthread_t th[2];
+        for (int r = 0; r < 2; r++) {
+            ranks[r] = (eval_rank){.comm = {.ops = &hub_ops, .rank = r, .size = 2, .impl = &h},
+                                   .test = test, .other = other && r == 1};
+            pthread_create(&th[r], NULL, eval_rank_main, &ranks[r]);
+        }
+        for (int r = 0; r < 2; r++)
+            pthread_join(th[r], NULL);
+        pthread_barrier_destroy(&h.bar);
+        for (int r = 0; r < 2; r++) {
+            CHECK(ranks[r].st[0] == SBP_OK, "rank %d: evaluator over 2 ranks: %s", r,
+                  ranks[r].err.msg);
+            if (!other)
+                CHECK(ranks[r].st[1] == SBP_OK && ranks[r].res.correct == one.correct &&
+                          ranks[r].res.loss == one.loss,
+                      "rank %d: the evaluator over 2 ranks is not one process's result", r);
+            else
+                CHECK(ranks[r].st[1] != SBP_OK && strstr(ranks[r].err.msg, "rank 1 of 2") &&
+                          strstr(ranks[r].err.msg, "weights"),
+                      "rank %d: an evaluator holding other weights on rank 1 was not refused "
+                      "naming it: %s",
+                      r, ranks[r].err.msg);
+        }
+    }
+}
+
 /* One process of `threads` OpenMP threads. */
 static sbp_net *run_threads(int threads, const sbp_dataset *train, int batch)
 {
@@ -352,6 +433,7 @@ int main(void)
         free(runs[r].outputs);
     }
 
+    check_evaluator_ranks(test);
     check_single(t2);
     sbp_net_free(t2);
     sbp_net_free(t3);

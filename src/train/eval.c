@@ -109,9 +109,10 @@ done:
     return st;
 }
 
-/* The ranks compare what must be the same everywhere before they split the images. */
+/* The ranks compare what must be the same everywhere before they split the images; crc is
+ * that of the weights the engines hold. */
 static sbp_status agree(const sbp_comm *comm, const sbp_net *net, const sbp_dataset *ds,
-                        const sbp_eval_opts *o, sbp_error *err)
+                        const sbp_eval_opts *o, uint32_t crc, sbp_error *err)
 {
     const sbp_comm_fact facts[] = {
         {"library version", sbp_comm_hash(0, SBP_VERSION_STRING, sizeof SBP_VERSION_STRING)},
@@ -120,7 +121,7 @@ static sbp_status agree(const sbp_comm *comm, const sbp_net *net, const sbp_data
         {"seed", o->seed},
         {"backend", (uint64_t)o->backend},
         {"data (size, shape, labels)", sbp_comm_data_fingerprint(ds)},
-        {"weights (CRC-32)", sbp_comm_weights_crc(net)},
+        {"weights (CRC-32)", crc},
     };
     return sbp_comm_agree(comm, facts, (int)(sizeof facts / sizeof facts[0]), "evaluation: ",
                           err);
@@ -134,6 +135,7 @@ struct sbp_evaluator {
     const sbp_backend *be;
     int nt;
     sbp_engine *eng; /* (nt) */
+    uint32_t crc;    /* of the weights the engines took (compared across ranks) */
 };
 
 static void evaluator_release(sbp_evaluator *ev)
@@ -148,6 +150,8 @@ static void evaluator_release(sbp_evaluator *ev)
 /* The engines take the network's weights as they are now. */
 static void evaluator_load(sbp_evaluator *ev)
 {
+    if (sbp_comm_or_single(ev->opts.comm)->size > 1)
+        ev->crc = sbp_comm_weights_crc(ev->net);
     sbp_engine_set_weights(&ev->eng[0], ev->net->params);
     for (int i = 1; i < ev->nt; i++)
         sbp_engine_share_weights(&ev->eng[i], &ev->eng[0]); /* one copy for all workers */
@@ -196,7 +200,7 @@ static sbp_status evaluator_run(sbp_evaluator *ev, const sbp_dataset *ds, sbp_ev
     if (st != SBP_OK)
         return st;
     const sbp_comm *comm = sbp_comm_or_single(opts->comm);
-    if (comm->size > 1 && (st = agree(comm, net, ds, opts, err)) != SBP_OK)
+    if (comm->size > 1 && (st = agree(comm, net, ds, opts, ev->crc, err)) != SBP_OK)
         return st;
     const int nt = ev->nt;
     eval_run r = {.ds = ds, .eng = ev->eng, .classes = (int)net->layers[net->n_layers - 1].n_out,
