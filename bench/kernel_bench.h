@@ -1,5 +1,5 @@
 /*
- * kernel_bench.h — what the single-kernel benchmarks (bound.c, bench_kernels.c,
+ * kernel_bench.h — what the single-kernel benchmarks (bound.c, bench_kernels.c, conv_real.c,
  * bench_onednn.c) share: a monotonic clock and 64-byte-aligned arrays of random floats.
  */
 #ifndef SBP_BENCH_KERNEL_BENCH_H

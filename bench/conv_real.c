@@ -1,0 +1,237 @@
+/*
+ * conv_real.c — the cpu backend's convolutions timed on real spike trains (issue 14).
+ *
+ * bench/bound.c feeds the synapse kernels spikes placed at random at a layer's rate, but the
+ * kernels profit from where events fall (the column form shares one load and store of an output
+ * run among the events of an input column, which a digit's strokes line up; a trained network
+ * also fires more than one at its initialisation). This runs a network forward on N test images
+ * (an exact-mode engine keeps every spiking layer's bits), keeps the spikes each convolution
+ * receives from the spiking layer below, and times the cpu backend's operations on them as the
+ * engine calls them, chunk by chunk, fastest of R passes over all chunks:
+ *
+ *   forward   synapse forward_events on the lists the neurons would write (sbp_events_build
+ *             makes the same lists), or forward where the layer reads its input as a bitmap
+ *   backward  synapse backward_events (the exact backward: dW and dx), on fresh lists each call
+ *             (it may use them as scratch), from a fixed output gradient — its values do not
+ *             change the work the kernels do, only where the events are does
+ *
+ * The lists, the input rows and the gradient are prepared outside the timed calls. One thread.
+ *
+ *   build/conv_real --net lenet [--model FILE] [--data mnist] [--images 8] [--reps 8] [-T 100]
+ *   build/conv_real --net vgg9 [--model FILE] [--data NAME] [--images 2] [--reps 3] [-T 100]
+ *
+ * Without --model the network has its initial weights (seed 1, as `make bench` starts it);
+ * --model takes a trained one (`spikebp train --save`), which fires more. VGG9 runs on the
+ * CIFAR-10 slice in tests/data unless --data names another set. Test split, no dropout,
+ * encoding seed 1.
+ */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/events.h"
+#include "core/rng.h"
+#include "data/encode.h"
+#include "engine/engine.h"
+#include "kernel_bench.h"
+#include "net/net.h"
+#include "spikebp.h"
+
+#define VGG9 "32x32x3-64C3-64C3-P2-128C3-128C3-P2-256C3-256C3-256C3-P2-1024FC-10"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: conv_real --net lenet|vgg9 [--model FILE] [--data NAME] [--images N] "
+               "[--reps R] [-T STEPS]\n"
+               "(the cpu backend's convolution forward and exact backward, ms per image, on the\n"
+               "spike trains each convolution receives when the network runs N test images)\n");
+}
+
+static float *falloc(size_t n)
+{
+    return bench_falloc("conv_real", n);
+}
+
+/* Step t's row of x (n floats) from a layer's bit row. */
+static void unpack_row(float *x, const uint64_t *bits, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        x[q] = (float)((bits[q >> 6] >> (q & 63)) & 1u);
+}
+
+typedef struct {
+    double fwd, bwd; /* seconds, all images, fastest pass */
+    double events;   /* over all images and steps */
+} timing;
+
+/* Times layer L over the kept bits of `images` samples (T rows of w words each, one sample
+ * after another). */
+static timing time_layer(const sbp_synapse_ops *ops, const sbp_layer *L, const float *Wk,
+                         const uint64_t *bits, size_t w, int images, int T, int tc, int reps)
+{
+    const size_t nin = L->n_in, nout = L->n_out, nk = ops->weights_floats
+                                                          ? ops->weights_floats(L)
+                                                          : L->w_count;
+    float *x = falloc((size_t)tc * nin), *I = falloc((size_t)tc * nout);
+    float *gI = falloc((size_t)tc * nout), *dx = falloc((size_t)tc * nin);
+    float *dW = falloc(nk), *ws = falloc(ops->scratch(L, tc));
+    float *ev = falloc(sbp_events_scratch(nin, tc));
+    for (size_t i = 0; i < (size_t)tc * nout; i++) /* any values: the work does not depend on them */
+        gI[i] = 1e-3f * (float)((i * 2654435761u) % 2001) - 1.0f;
+    const int lists = ops->forward_events && (!ops->takes_events || ops->takes_events(L));
+    timing best = {1e30, 1e30, 0};
+    for (int r = 0; r < reps; r++) {
+        timing now = {0, 0, 0};
+        for (int s = 0; s < images; s++)
+            for (int t0 = 0; t0 < T; t0 += tc) {
+                const int n = T - t0 < tc ? T - t0 : tc;
+                for (int t = 0; t < n; t++)
+                    unpack_row(x + (size_t)t * nin, bits + ((size_t)s * T + t0 + t) * w, nin);
+                size_t count = 0;
+                if (lists)
+                    sbp_events_build(ev, x, nin, n, &count);
+                else
+                    count = sbp_events_count(x, nin, n);
+                now.events += (double)count;
+                double a = bench_now();
+                if (lists)
+                    ops->forward_events(I, x, ev, Wk, L, n, ws);
+                else
+                    ops->forward(I, x, Wk, L, n, ws);
+                now.fwd += bench_now() - a;
+                if (ops->backward_events)
+                    sbp_events_build(ev, x, nin, n, &count);
+                a = bench_now();
+                if (ops->backward_events)
+                    ops->backward_events(dx, dW, gI, x, ev, Wk, L, n, ws);
+                else
+                    ops->backward(dx, dW, gI, x, Wk, L, n, ws);
+                now.bwd += bench_now() - a;
+            }
+        if (now.fwd < best.fwd)
+            best.fwd = now.fwd;
+        if (now.bwd < best.bwd)
+            best.bwd = now.bwd;
+        best.events = now.events;
+    }
+    free(x), free(I), free(gI), free(dx), free(dW), free(ws), free(ev);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const char *net_name = NULL, *model = NULL, *data = NULL;
+    int images = 0, reps = 0, T = 100;
+    static const struct option opts[] = {
+        {"net", 1, 0, 'n'},  {"model", 1, 0, 'm'},     {"data", 1, 0, 'd'},
+        {"images", 1, 0, 'i'}, {"reps", 1, 0, 'r'}, {"timesteps", 1, 0, 'T'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    for (int c; (c = getopt_long(argc, argv, "T:h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'n': net_name = optarg; break;
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'i': images = atoi(optarg); break;
+        case 'r': reps = atoi(optarg); break;
+        case 'T': T = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    const int vgg = net_name && !strcmp(net_name, "vgg9");
+    if (!net_name || (!vgg && strcmp(net_name, "lenet")) || T < 1 || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (images < 1)
+        images = vgg ? 2 : 8;
+    if (reps < 1)
+        reps = vgg ? 3 : 8;
+
+    sbp_error err = {0};
+    sbp_net *net = NULL;
+    sbp_dataset *ds = NULL;
+    sbp_net_spec spec;
+    sbp_status st;
+    if (model)
+        st = sbp_net_load(&net, model, &err);
+    else if ((st = vgg ? sbp_net_spec_parse(&spec, VGG9, &err)
+                       : sbp_net_spec_builtin(&spec, "lenet", &err)) == SBP_OK) {
+        if (vgg)
+            spec.init_gain = 2.0f; /* as bench/sbp_bench.c builds VGG9 */
+        st = sbp_net_create(&net, &spec, 1, &err);
+    }
+    const char *set = data ? data : vgg ? "cifar10:tests/data/cifar-10-slice" : "mnist";
+    if (st == SBP_OK)
+        st = sbp_dataset_open(&ds, set, SBP_SPLIT_TEST, (size_t)images, &err);
+    const sbp_backend *be = st == SBP_OK ? sbp_backend_get(SBP_BACKEND_CPU, &err) : NULL;
+    sbp_engine e;
+    if (st != SBP_OK || !be ||
+        sbp_engine_init(&e, net, T, be, 1, SBP_BACKWARD_EXACT, 0, &err) != SBP_OK) {
+        fprintf(stderr, "conv_real: %s\n", err.msg);
+        sbp_dataset_free(ds);
+        sbp_net_free(net);
+        return 1;
+    }
+    if ((size_t)images > sbp_dataset_count(ds))
+        images = (int)sbp_dataset_count(ds);
+    sbp_engine_set_weights(&e, net->params);
+    sbp_engine_clear_masks(&e);
+
+    /* the convolutions fed by a spiking layer, and a copy of that layer's bits per image */
+    const int nl = net->n_layers;
+    uint64_t *kept[SBP_MAX_LAYERS] = {0};
+    size_t words[SBP_MAX_LAYERS] = {0};
+    for (int l = 1; l < nl; l++) {
+        if (net->layers[l].spec.kind != SBP_LAYER_CONV || !e.st[l - 1].bits)
+            continue;
+        words[l] = sbp_spike_row_words(net->layers[l].n_in);
+        kept[l] = malloc((size_t)images * T * words[l] * sizeof(uint64_t));
+        if (!kept[l]) {
+            fprintf(stderr, "conv_real: out of memory keeping layer %d's input\n", l + 1);
+            return 1;
+        }
+    }
+    float *out = malloc(sizeof(float) * net->layers[nl - 1].n_out);
+    const sbp_rng_key key = sbp_rng_key_make(1, SBP_RNG_ENCODE);
+    for (int i = 0; i < images && out; i++) {
+        sbp_input in;
+        sbp_input_for(&in, ds, (size_t)i, key, 0);
+        sbp_engine_forward(&e, &in, out);
+        for (int l = 1; l < nl; l++)
+            if (kept[l])
+                memcpy(kept[l] + (size_t)i * T * words[l], e.st[l - 1].bits,
+                       (size_t)T * words[l] * sizeof(uint64_t));
+    }
+    printf("%s on %d %s test images, T = %d, chunks of %d steps, 1 thread, fastest of %d "
+           "passes\n",
+           model ? model : vgg ? "VGG9 (initial weights)" : "LeNet (initial weights)", images,
+           set, T, e.tc, reps);
+    printf("%-6s %-22s %10s %12s %12s %14s\n", "layer", "convolution", "input rate",
+           "events/step", "forward ms", "backward ms");
+    const sbp_synapse_ops *ops = &be->synapse[SBP_LAYER_CONV];
+    for (int l = 1; l < nl; l++) {
+        if (!kept[l])
+            continue;
+        const sbp_layer *L = &net->layers[l];
+        const timing tm = time_layer(ops, L, e.wk + e.koff[l], kept[l], words[l], images, T,
+                                     e.tc, reps);
+        char name[40];
+        snprintf(name, sizeof name, "%zu->%zu k%d %zux%zu", (size_t)L->in_c, (size_t)L->out_c,
+                 L->spec.kernel, (size_t)L->in_h, (size_t)L->in_w);
+        printf("%-6d %-22s %9.2f %% %12.1f %12.3f %14.3f\n", l + 1, name,
+               100.0 * tm.events / ((double)images * T * L->n_in), tm.events / ((double)images * T),
+               1e3 * tm.fwd / images, 1e3 * tm.bwd / images);
+    }
+    printf("(ms per image, one thread; backward: dW and dx of the exact mode)\n");
+    for (int l = 0; l < nl; l++)
+        free(kept[l]);
+    free(out);
+    sbp_engine_release(&e);
+    sbp_dataset_free(ds);
+    sbp_net_free(net);
+    return 0;
+}
