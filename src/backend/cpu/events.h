@@ -13,7 +13,8 @@
 #include "backend/backend.h"
 
 typedef struct sbp_events {
-    uint32_t *idx; /* (cap) flat input index (c·H + y)·W + x of each event */
+    uint32_t *idx; /* (cap) flat input index of each event, in this backend's neuron order:
+                      (y·W + x)·C + c (channel-last, backend.c: channel_last) */
     float *val;    /* (cap) its value (±1, or the dropout-scaled spike, or a count) */
     size_t off[1]; /* flexible: off[t] … off[t+1] are step t's events (tc + 1 entries) */
 } sbp_events;
