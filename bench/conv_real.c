@@ -37,10 +37,9 @@
 #include "data/encode.h"
 #include "engine/engine.h"
 #include "kernel_bench.h"
+#include "spike_trains.h"
 #include "net/net.h"
 #include "spikebp.h"
-
-#define VGG9 "32x32x3-64C3-64C3-P2-128C3-128C3-P2-256C3-256C3-256C3-P2-1024FC-10"
 
 static void usage(FILE *f)
 {
@@ -151,42 +150,19 @@ int main(int argc, char **argv)
     if (reps < 1)
         reps = vgg ? 3 : 8;
 
-    sbp_error err = {0};
-    sbp_net *net = NULL;
-    sbp_dataset *ds = NULL;
-    sbp_net_spec spec;
-    sbp_status st;
-    if (model)
-        st = sbp_net_load(&net, model, &err);
-    else if ((st = vgg ? sbp_net_spec_parse(&spec, VGG9, &err)
-                       : sbp_net_spec_builtin(&spec, "lenet", &err)) == SBP_OK) {
-        if (vgg)
-            spec.init_gain = 2.0f; /* as bench/sbp_bench.c builds VGG9 */
-        st = sbp_net_create(&net, &spec, 1, &err);
-    }
-    const char *set = data ? data : vgg ? "cifar10:tests/data/cifar-10-slice" : "mnist";
-    if (st == SBP_OK)
-        st = sbp_dataset_open(&ds, set, SBP_SPLIT_TEST, (size_t)images, &err);
-    const sbp_backend *be = st == SBP_OK ? sbp_backend_get(SBP_BACKEND_CPU, &err) : NULL;
-    sbp_engine e;
-    if (st != SBP_OK || !be ||
-        sbp_engine_init(&e, net, T, be, 1, SBP_BACKWARD_EXACT, 0, &err) != SBP_OK) {
-        fprintf(stderr, "conv_real: %s\n", err.msg);
-        sbp_dataset_free(ds);
-        sbp_net_free(net);
+    bench_spikes b;
+    if (bench_spikes_open(&b, "conv_real", vgg, model, data, &images, T))
         return 1;
-    }
-    if ((size_t)images > sbp_dataset_count(ds))
-        images = (int)sbp_dataset_count(ds);
-    sbp_engine_set_weights(&e, net->params);
-    sbp_engine_clear_masks(&e);
+    sbp_net *const net = b.net;
+    sbp_dataset *const ds = b.ds;
+    sbp_engine *const e = &b.e;
 
     /* the convolutions fed by a spiking layer, and a copy of that layer's bits per image */
     const int nl = net->n_layers;
     uint64_t *kept[SBP_MAX_LAYERS] = {0};
     size_t words[SBP_MAX_LAYERS] = {0};
     for (int l = 1; l < nl; l++) {
-        if (net->layers[l].spec.kind != SBP_LAYER_CONV || !e.st[l - 1].bits)
+        if (net->layers[l].spec.kind != SBP_LAYER_CONV || !e->st[l - 1].bits)
             continue;
         words[l] = sbp_spike_row_words(net->layers[l].n_in);
         kept[l] = malloc((size_t)images * T * words[l] * sizeof(uint64_t));
@@ -200,25 +176,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < images && out; i++) {
         sbp_input in;
         sbp_input_for(&in, ds, (size_t)i, key, 0);
-        sbp_engine_forward(&e, &in, out);
+        sbp_engine_forward(e, &in, out);
         for (int l = 1; l < nl; l++)
             if (kept[l])
-                memcpy(kept[l] + (size_t)i * T * words[l], e.st[l - 1].bits,
+                memcpy(kept[l] + (size_t)i * T * words[l], e->st[l - 1].bits,
                        (size_t)T * words[l] * sizeof(uint64_t));
     }
     printf("%s on %d %s test images, T = %d, chunks of %d steps, 1 thread, fastest of %d "
            "passes\n",
            model ? model : vgg ? "VGG9 (initial weights)" : "LeNet (initial weights)", images,
-           set, T, e.tc, reps);
+           b.set, T, e->tc, reps);
     printf("%-6s %-22s %10s %12s %12s %14s\n", "layer", "convolution", "input rate",
            "events/step", "forward ms", "backward ms");
-    const sbp_synapse_ops *ops = &be->synapse[SBP_LAYER_CONV];
+    const sbp_synapse_ops *ops = &e->be->synapse[SBP_LAYER_CONV];
     for (int l = 1; l < nl; l++) {
         if (!kept[l])
             continue;
         const sbp_layer *L = &net->layers[l];
-        const timing tm = time_layer(ops, L, e.wk + e.koff[l], kept[l], words[l], images, T,
-                                     e.tc, reps);
+        const timing tm = time_layer(ops, L, e->wk + e->koff[l], kept[l], words[l], images, T,
+                                     e->tc, reps);
         char name[40];
         snprintf(name, sizeof name, "%zu->%zu k%d %zux%zu", (size_t)L->in_c, (size_t)L->out_c,
                  L->spec.kernel, (size_t)L->in_h, (size_t)L->in_w);
@@ -230,8 +206,6 @@ int main(int argc, char **argv)
     for (int l = 0; l < nl; l++)
         free(kept[l]);
     free(out);
-    sbp_engine_release(&e);
-    sbp_dataset_free(ds);
-    sbp_net_free(net);
+    bench_spikes_close(&b);
     return 0;
 }

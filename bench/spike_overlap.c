@@ -32,8 +32,7 @@
 #include "engine/engine.h"
 #include "net/net.h"
 #include "spikebp.h"
-
-#define VGG9 "32x32x3-64C3-64C3-P2-128C3-128C3-P2-256C3-256C3-256C3-P2-1024FC-10"
+#include "spike_trains.h"
 
 static void usage(FILE *f)
 {
@@ -119,37 +118,17 @@ int main(int argc, char **argv)
         images = vgg ? 32 : 200;
     images &= ~1; /* whole pairs */
 
-    sbp_error err = {0};
-    sbp_net *net = NULL;
-    sbp_dataset *ds = NULL;
-    sbp_net_spec spec;
-    sbp_status st;
-    if (model)
-        st = sbp_net_load(&net, model, &err);
-    else if ((st = sbp_net_spec_parse(&spec, VGG9, &err)) == SBP_OK) {
-        spec.init_gain = 2.0f; /* as bench/sbp_bench.c builds VGG9 */
-        st = sbp_net_create(&net, &spec, 1, &err);
-    }
-    const char *set = data ? data : vgg ? "cifar10:tests/data/cifar-10-slice" : "mnist";
-    if (st == SBP_OK)
-        st = sbp_dataset_open(&ds, set, SBP_SPLIT_TEST, (size_t)images, &err);
-    const sbp_backend *be = st == SBP_OK ? sbp_backend_get(SBP_BACKEND_CPU, &err) : NULL;
-    sbp_engine e;
-    if (st != SBP_OK || !be ||
-        sbp_engine_init(&e, net, T, be, 1, SBP_BACKWARD_EXACT, 0, &err) != SBP_OK) {
-        fprintf(stderr, "spike_overlap: %s\n", err.msg);
-        sbp_dataset_free(ds);
-        sbp_net_free(net);
+    bench_spikes b;
+    if (bench_spikes_open(&b, "spike_overlap", vgg, model, data, &images, T))
         return 1;
-    }
-    if ((size_t)images > sbp_dataset_count(ds))
-        images = (int)sbp_dataset_count(ds) & ~1;
-    sbp_engine_set_weights(&e, net->params);
-    sbp_engine_clear_masks(&e);
+    sbp_net *const net = b.net;
+    sbp_dataset *const ds = b.ds;
+    sbp_engine *const e = &b.e;
+    images &= ~1; /* whole pairs */
 
     const int nl = net->n_layers;
     const size_t nin = net->layers[0].n_in, win = sbp_spike_row_words(nin);
-    uint64_t *prev = malloc(e.bits_words * sizeof(uint64_t));
+    uint64_t *prev = malloc(e->bits_words * sizeof(uint64_t));
     /* the encoded input spikes (which feed layer 1), as bits: this sample's and the last one's */
     uint64_t *in_bits[2] = {calloc((size_t)T * win, sizeof(uint64_t)),
                             calloc((size_t)T * win, sizeof(uint64_t))};
@@ -164,19 +143,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < images; i++) {
         sbp_input in;
         sbp_input_for(&in, ds, (size_t)i, key, 0);
-        sbp_engine_forward(&e, &in, out);
+        sbp_engine_forward(e, &in, out);
         uint64_t *ib = in_bits[i & 1];
         memset(ib, 0, (size_t)T * win * sizeof(uint64_t));
         for (int t = 0; t < T; t++)
             for (size_t q = 0; q < nin; q++)
-                if (e.enc[(size_t)t * nin + q])
+                if (e->enc[(size_t)t * nin + q])
                     ib[(size_t)t * win + q / 64] |= (uint64_t)1 << (q % 64);
         count(&in_ov, ib, in_bits[!(i & 1)], win, T, i & 1);
         for (int l = 0; l + 1 < nl; l++)
-            if (e.st[l].bits)
-                count(&ov[l], e.st[l].bits, prev + (e.st[l].bits - e.bits),
+            if (e->st[l].bits)
+                count(&ov[l], e->st[l].bits, prev + (e->st[l].bits - e->bits),
                       sbp_spike_row_words(net->layers[l].n_out), T, i & 1);
-        memcpy(prev, e.bits, e.bits_words * sizeof(uint64_t));
+        memcpy(prev, e->bits, e->bits_words * sizeof(uint64_t));
     }
     printf("%s, %d images, T = %d: union / sum of the inputs each synapse receives\n",
            vgg ? "VGG9 (initial weights)" : model, images, T);
@@ -184,7 +163,7 @@ int main(int argc, char **argv)
            "two samples", "2 steps", "4 steps");
     print_row("input", sbp_layer_kind_name(net->layers[0].spec.kind), nin, &in_ov, images, T);
     for (int l = 0; l + 1 < nl; l++) {
-        if (!e.st[l].bits || ov[l].sum_s2 == 0)
+        if (!e->st[l].bits || ov[l].sum_s2 == 0)
             continue;
         char name[16];
         snprintf(name, sizeof name, "%d", l + 1);
@@ -196,8 +175,6 @@ int main(int argc, char **argv)
     free(prev);
     free(in_bits[0]);
     free(in_bits[1]);
-    sbp_engine_release(&e);
-    sbp_dataset_free(ds);
-    sbp_net_free(net);
+    bench_spikes_close(&b);
     return 0;
 }
