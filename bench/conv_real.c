@@ -16,6 +16,9 @@
  *             change the work the kernels do, only where the events are does
  *
  * The lists, the input rows and the gradient are prepared outside the timed calls. One thread.
+ * With --check the same two operations are then compared with the reference backend's (the
+ * oracle) on every chunk of the same trains; the program exits 3 if any differs by more than
+ * the tolerance the backend tests use (tests/cli/conv_real.sh runs it so).
  *
  *   build/conv_real --net lenet [--model FILE] [--data mnist] [--images 8] [--reps 8] [-T 100]
  *   build/conv_real --net vgg9 [--model FILE] [--data NAME] [--images 2] [--reps 3] [-T 100]
@@ -37,16 +40,21 @@
 #include "data/encode.h"
 #include "engine/engine.h"
 #include "kernel_bench.h"
-#include "spike_trains.h"
 #include "net/net.h"
+#include "spike_trains.h"
 #include "spikebp.h"
+
+/* --check's tolerance: the backends sum in different orders (tests/backend_compare.h: BC_TOL) */
+#define CHECK_TOL 2e-5
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: conv_real --net lenet|vgg9 [--model FILE] [--data NAME] [--images N] "
-               "[--reps R] [-T STEPS]\n"
+               "[--reps R] [-T STEPS] [--check]\n"
                "(the cpu backend's convolution forward and exact backward, ms per image, on the\n"
-               "spike trains each convolution receives when the network runs N test images)\n");
+               "spike trains each convolution receives when the network runs N test images;\n"
+               "--check: also against the reference backend on the same trains, exit 3 if\n"
+               "off by more than the tolerance)\n");
 }
 
 static float *falloc(size_t n)
@@ -120,14 +128,93 @@ static timing time_layer(const sbp_synapse_ops *ops, const sbp_layer *L, const f
     return best;
 }
 
+/* Largest |a − b| over one quantity, and the largest |b| (the oracle's), accumulated. */
+typedef struct {
+    double diff, mag;
+} gap;
+
+static void gap_add(gap *g, double a, double b)
+{
+    const double d = a > b ? a - b : b - a, m = b < 0 ? -b : b;
+    if (d > g->diff)
+        g->diff = d;
+    if (m > g->mag)
+        g->mag = m;
+}
+
+static double gap_rel(const gap *g)
+{
+    return g->mag > 0 ? g->diff / g->mag : g->diff;
+}
+
+/* --check: the cpu backend's forward and exact backward of layer L against the reference
+ * backend's (the oracle: plain loops, channel-first neurons, PyTorch-layout weights) on every
+ * chunk of the kept spike trains; the largest differences relative to the largest magnitude of
+ * the oracle's I, dW and dx (dx only where the input spiked: backend.h lets a backend leave it
+ * undefined elsewhere). */
+static void check_layer(const sbp_synapse_ops *ops, const sbp_synapse_ops *ref,
+                        const sbp_layer *L, const float *Wk, const float *W, const uint64_t *bits,
+                        size_t w, int images, int T, int tc, gap out[3])
+{
+    const size_t nin = L->n_in, nout = L->n_out;
+    const size_t Ci = (size_t)L->in_c, Pi = nin / Ci, Co = (size_t)L->out_c, Po = nout / Co;
+    const size_t nk = ops->weights_floats ? ops->weights_floats(L) : L->w_count;
+    const size_t nr = ref->scratch(L, tc) + 16;
+    float *x = falloc((size_t)tc * nin), *xr = falloc((size_t)tc * nin);
+    float *I = falloc((size_t)tc * nout), *Ir = falloc((size_t)tc * nout);
+    float *gI = falloc((size_t)tc * nout), *gr = falloc((size_t)tc * nout);
+    float *dx = falloc((size_t)tc * nin), *dxr = falloc((size_t)tc * nin);
+    float *dWk = falloc(nk), *dW = falloc(L->w_count), *dWr = falloc(L->w_count);
+    float *ws = falloc(ops->scratch(L, tc)), *wsr = falloc(nr);
+    for (size_t i = 0; i < (size_t)tc * nout; i++) /* the cpu order; the oracle's copy below */
+        gI[i] = 1e-3f * (float)((i * 2654435761u) % 2001) - 1.0f;
+    for (int s = 0; s < images; s++)
+        for (int t0 = 0; t0 < T; t0 += tc) {
+            const int n = T - t0 < tc ? T - t0 : tc;
+            for (int t = 0; t < n; t++) {
+                float *xt = x + (size_t)t * nin, *xrt = xr + (size_t)t * nin;
+                unpack_row(xt, bits + ((size_t)s * T + t0 + t) * w, nin);
+                for (size_t c = 0; c < Ci; c++) /* cpu: (position, channel); oracle: (channel, position) */
+                    for (size_t q = 0; q < Pi; q++)
+                        xrt[c * Pi + q] = xt[q * Ci + c];
+                for (size_t c = 0; c < Co; c++)
+                    for (size_t q = 0; q < Po; q++)
+                        gr[(size_t)t * nout + c * Po + q] = gI[(size_t)t * nout + q * Co + c];
+            }
+            ops->forward(I, x, Wk, L, n, ws);
+            ref->forward(Ir, xr, W, L, n, wsr);
+            memset(dWk, 0, nk * sizeof(float));
+            memset(dW, 0, L->w_count * sizeof(float));
+            memset(dWr, 0, L->w_count * sizeof(float));
+            ops->backward(dx, dWk, gI, x, Wk, L, n, ws);
+            ref->backward(dxr, dWr, gr, xr, W, L, n, wsr);
+            ops->grad_out(dW, dWk, L);
+            for (int t = 0; t < n; t++) {
+                for (size_t c = 0; c < Co; c++)
+                    for (size_t q = 0; q < Po; q++)
+                        gap_add(&out[0], I[(size_t)t * nout + q * Co + c],
+                                Ir[(size_t)t * nout + c * Po + q]);
+                for (size_t c = 0; c < Ci; c++)
+                    for (size_t q = 0; q < Pi; q++)
+                        if (x[(size_t)t * nin + q * Ci + c] != 0.0f)
+                            gap_add(&out[2], dx[(size_t)t * nin + q * Ci + c],
+                                    dxr[(size_t)t * nin + c * Pi + q]);
+            }
+            for (size_t i = 0; i < L->w_count; i++)
+                gap_add(&out[1], dW[i], dWr[i]);
+        }
+    free(x), free(xr), free(I), free(Ir), free(gI), free(gr), free(dx), free(dxr);
+    free(dWk), free(dW), free(dWr), free(ws), free(wsr);
+}
+
 int main(int argc, char **argv)
 {
     const char *net_name = NULL, *model = NULL, *data = NULL;
-    int images = 0, reps = 0, T = 100;
+    int images = 0, reps = 0, T = 100, check = 0;
     static const struct option opts[] = {
         {"net", 1, 0, 'n'},  {"model", 1, 0, 'm'},     {"data", 1, 0, 'd'},
         {"images", 1, 0, 'i'}, {"reps", 1, 0, 'r'}, {"timesteps", 1, 0, 'T'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"check", 0, 0, 'c'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "T:h", opts, NULL)) != -1;) {
         switch (c) {
         case 'n': net_name = optarg; break;
@@ -136,6 +223,7 @@ int main(int argc, char **argv)
         case 'i': images = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
         case 'T': T = atoi(optarg); break;
+        case 'c': check = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -203,9 +291,35 @@ int main(int argc, char **argv)
                1e3 * tm.fwd / images, 1e3 * tm.bwd / images);
     }
     printf("(ms per image, one thread; backward: dW and dx of the exact mode)\n");
+    int bad = 0;
+    if (check) {
+        /* the reference backend as the oracle, on the same spike trains */
+        sbp_error err = {0};
+        const sbp_backend *rb = sbp_backend_get(SBP_BACKEND_REFERENCE, &err);
+        if (!rb) {
+            fprintf(stderr, "conv_real: %s\n", err.msg);
+            return 1;
+        }
+        printf("check against the reference backend (largest difference / largest magnitude; "
+               "at most %g):\n%-6s %12s %12s %12s\n",
+               CHECK_TOL, "layer", "I", "dW", "dx");
+        for (int l = 1; l < nl; l++) {
+            if (!kept[l])
+                continue;
+            const sbp_layer *L = &net->layers[l];
+            gap g[3] = {{0, 0}, {0, 0}, {0, 0}};
+            check_layer(ops, &rb->synapse[SBP_LAYER_CONV], L, e->wk + e->koff[l],
+                        net->params + L->w_offset, kept[l], words[l], images, T, e->tc, g);
+            const int ok = gap_rel(&g[0]) <= CHECK_TOL && gap_rel(&g[1]) <= CHECK_TOL &&
+                           gap_rel(&g[2]) <= CHECK_TOL;
+            printf("%-6d %12.3g %12.3g %12.3g%s\n", l + 1, gap_rel(&g[0]), gap_rel(&g[1]),
+                   gap_rel(&g[2]), ok ? "" : "   FAILED");
+            bad |= !ok;
+        }
+    }
     for (int l = 0; l < nl; l++)
         free(kept[l]);
     free(out);
     bench_spikes_close(&b);
-    return 0;
+    return bad ? 3 : 0;
 }
