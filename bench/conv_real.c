@@ -149,12 +149,13 @@ static double gap_rel(const gap *g)
 
 /* --check: the cpu backend's forward and exact backward of layer L against the reference
  * backend's (the oracle: plain loops, channel-first neurons, PyTorch-layout weights) on every
- * chunk of the kept spike trains; the largest differences relative to the largest magnitude of
- * the oracle's I, dW and dx (dx only where the input spiked: backend.h lets a backend leave it
+ * chunk of the kept spike trains, then the aggregate backward on each sample's spike counts;
+ * the largest differences relative to the largest magnitude of the oracle's I, dW and dx, and
+ * of the aggregate dW and dx (dx only where the input spiked: backend.h lets a backend leave it
  * undefined elsewhere). */
 static void check_layer(const sbp_synapse_ops *ops, const sbp_synapse_ops *ref,
                         const sbp_layer *L, const float *Wk, const float *W, const uint64_t *bits,
-                        size_t w, int images, int T, int tc, gap out[3])
+                        size_t w, int images, int T, int tc, gap out[5])
 {
     const size_t nin = L->n_in, nout = L->n_out;
     const size_t Ci = (size_t)L->in_c, Pi = nin / Ci, Co = (size_t)L->out_c, Po = nout / Co;
@@ -203,6 +204,31 @@ static void check_layer(const sbp_synapse_ops *ops, const sbp_synapse_ops *ref,
             for (size_t i = 0; i < L->w_count; i++)
                 gap_add(&out[1], dW[i], dWr[i]);
         }
+    /* the aggregate backward (SPEC §3): one call per sample on the spike counts Σ_t x[t], as the
+     * engine makes it — values up to T, not 1 — with one step of the gradient */
+    for (int s = 0; s < images; s++) {
+        memset(x, 0, nin * sizeof(float));
+        for (int t = 0; t < T; t++) {
+            unpack_row(xr, bits + ((size_t)s * T + t) * w, nin);
+            for (size_t q = 0; q < nin; q++)
+                x[q] += xr[q];
+        }
+        for (size_t c = 0; c < Ci; c++)
+            for (size_t q = 0; q < Pi; q++)
+                xr[c * Pi + q] = x[q * Ci + c];
+        memset(dWk, 0, nk * sizeof(float));
+        memset(dW, 0, L->w_count * sizeof(float));
+        memset(dWr, 0, L->w_count * sizeof(float));
+        ops->backward(dx, dWk, gI, x, Wk, L, 1, ws);
+        ref->backward(dxr, dWr, gr, xr, W, L, 1, wsr);
+        ops->grad_out(dW, dWk, L);
+        for (size_t c = 0; c < Ci; c++)
+            for (size_t q = 0; q < Pi; q++)
+                if (x[q * Ci + c] != 0.0f)
+                    gap_add(&out[4], dx[q * Ci + c], dxr[c * Pi + q]);
+        for (size_t i = 0; i < L->w_count; i++)
+            gap_add(&out[3], dW[i], dWr[i]);
+    }
     free(x), free(xr), free(I), free(Ir), free(gI), free(gr), free(dx), free(dxr);
     free(dWk), free(dW), free(dWr), free(ws), free(wsr);
 }
@@ -301,19 +327,22 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("check against the reference backend (largest difference / largest magnitude; "
-               "at most %g):\n%-6s %12s %12s %12s\n",
-               CHECK_TOL, "layer", "I", "dW", "dx");
+               "at most %g):\n%-6s %12s %12s %12s %12s %12s\n",
+               CHECK_TOL, "layer", "I", "dW", "dx", "agg dW", "agg dx");
         for (int l = 1; l < nl; l++) {
             if (!kept[l])
                 continue;
             const sbp_layer *L = &net->layers[l];
-            gap g[3] = {{0, 0}, {0, 0}, {0, 0}};
+            gap g[5] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}};
             check_layer(ops, &rb->synapse[SBP_LAYER_CONV], L, e->wk + e->koff[l],
                         net->params + L->w_offset, kept[l], words[l], images, T, e->tc, g);
-            const int ok = gap_rel(&g[0]) <= CHECK_TOL && gap_rel(&g[1]) <= CHECK_TOL &&
-                           gap_rel(&g[2]) <= CHECK_TOL;
-            printf("%-6d %12.3g %12.3g %12.3g%s\n", l + 1, gap_rel(&g[0]), gap_rel(&g[1]),
-                   gap_rel(&g[2]), ok ? "" : "   FAILED");
+            int ok = 1;
+            printf("%-6d", l + 1);
+            for (int q = 0; q < 5; q++) {
+                printf(" %12.3g", gap_rel(&g[q]));
+                ok &= gap_rel(&g[q]) <= CHECK_TOL;
+            }
+            printf("%s\n", ok ? "" : "   FAILED");
             bad |= !ok;
         }
     }

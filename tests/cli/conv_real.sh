@@ -3,9 +3,10 @@
 # backend (the oracle): `build/conv_real --check` runs LeNet on MNIST test images and VGG9 on the
 # CIFAR-10 slice, keeps the spikes each convolution receives from the spiking layer below, and
 # compares the cpu backend's forward and exact backward (dW, dx) with the reference backend's on
-# every chunk of them — the event kernels' orders and forms (the column form, the pixel blocks,
-# the weight gradient in registers) on the clustered events of real images, which
-# tests/test_kernels.c feeds random ones. It exits 3 past the backend tests' tolerance (2e-5 of
+# every chunk of them, and the aggregate backward on each sample's spike counts (values up to
+# T) — the event kernels' orders and forms (the column form, the pixel blocks, the weight
+# gradient in registers) on the clustered events of real images, which tests/test_kernels.c
+# feeds random ones. It exits 3 past the backend tests' tolerance (2e-5 of
 # the largest magnitude). Needs MNIST (scripts/get-data mnist), as the other CLI tests.
 NAME=conv_real
 source "$(dirname "$0")/common.bash"
