@@ -9,8 +9,9 @@
  * receives from the spiking layer below, and times the cpu backend's operations on them as the
  * engine calls them, chunk by chunk, fastest of R passes over all chunks:
  *
- *   forward   synapse forward_events on the lists the neurons would write (sbp_events_build
- *             makes the same lists), or forward where the layer reads its input as a bitmap
+ *   forward   synapse forward_events on the lists the neurons would write (the backend's
+ *             spikes_unpack_events makes the same ones from the bits), or forward where the layer
+ *             reads its input as a bitmap
  *   backward  synapse backward_events (the exact backward: dW and dx), on fresh lists each call
  *             (it may use them as scratch), from a fixed output gradient — its values do not
  *             change the work the kernels do, only where the events are does
@@ -29,6 +30,7 @@
  * encoding seed 1.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,11 +64,41 @@ static float *falloc(size_t n)
     return bench_falloc("conv_real", n);
 }
 
-/* Step t's row of x (n floats) from a layer's bit row. */
-static void unpack_row(float *x, const uint64_t *bits, size_t n)
+/* x (n steps of nin) and their event lists in ev: steps t0 … of one sample's kept bits, made
+ * as the engine makes a synapse's input (the backend's spikes_unpack_events: the lists
+ * neuron_forward_events writes); returns the number of events. */
+static size_t prepare(const sbp_backend *be, float *x, void *ev, const uint64_t *bits,
+                      size_t nin, int t0, int n)
 {
-    for (size_t q = 0; q < n; q++)
-        x[q] = (float)((bits[q >> 6] >> (q & 63)) & 1u);
+    be->spikes_unpack_events(x, ev, bits, NULL, nin, t0, n);
+    return ((const sbp_events *)ev)->off[n];
+}
+
+/* Whether the engine hands L's synapse its input's event lists (forward_events). */
+static int takes_lists(const sbp_synapse_ops *ops, const sbp_layer *L)
+{
+    return ops->forward_events && (!ops->takes_events || ops->takes_events(L));
+}
+
+/* The synapse's forward and exact backward as the engine calls them, given x's lists in ev
+ * (which the backward may use as scratch). */
+static void forward_call(const sbp_synapse_ops *ops, int lists, float *I, const float *x,
+                         const void *ev, const float *Wk, const sbp_layer *L, int n, float *ws)
+{
+    if (lists)
+        ops->forward_events(I, x, ev, Wk, L, n, ws);
+    else
+        ops->forward(I, x, Wk, L, n, ws);
+}
+
+static void backward_call(const sbp_synapse_ops *ops, float *dx, float *dW, const float *gI,
+                          const float *x, void *ev, const float *Wk, const sbp_layer *L, int n,
+                          float *ws)
+{
+    if (ops->backward_events)
+        ops->backward_events(dx, dW, gI, x, ev, Wk, L, n, ws);
+    else
+        ops->backward(dx, dW, gI, x, Wk, L, n, ws);
 }
 
 typedef struct {
@@ -74,48 +106,49 @@ typedef struct {
     double events;   /* over all images and steps */
 } timing;
 
+/* The output gradient both measurements feed the backward: any values, the work does not
+ * depend on them (the same in every run, so --check compares like with like). */
+static void fill_gradient(float *gI, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        gI[i] = 1e-3f * (float)((i * 2654435761u) % 2001) - 1.0f;
+}
+
+/* Floats of an event-list buffer (the backend's events_bytes). */
+static size_t list_floats(const sbp_backend *be, size_t n, int tc)
+{
+    return (be->events_bytes(n, tc) + sizeof(float) - 1) / sizeof(float);
+}
+
 /* Times layer L over the kept bits of `images` samples (T rows of w words each, one sample
  * after another). */
-static timing time_layer(const sbp_synapse_ops *ops, const sbp_layer *L, const float *Wk,
+static timing time_layer(const sbp_backend *be, const sbp_layer *L, const float *Wk,
                          const uint64_t *bits, size_t w, int images, int T, int tc, int reps)
 {
+    const sbp_synapse_ops *ops = &be->synapse[SBP_LAYER_CONV];
     const size_t nin = L->n_in, nout = L->n_out, nk = ops->weights_floats
                                                           ? ops->weights_floats(L)
                                                           : L->w_count;
     float *x = falloc((size_t)tc * nin), *I = falloc((size_t)tc * nout);
     float *gI = falloc((size_t)tc * nout), *dx = falloc((size_t)tc * nin);
     float *dW = falloc(nk), *ws = falloc(ops->scratch(L, tc));
-    float *ev = falloc(sbp_events_scratch(nin, tc));
-    for (size_t i = 0; i < (size_t)tc * nout; i++) /* any values: the work does not depend on them */
-        gI[i] = 1e-3f * (float)((i * 2654435761u) % 2001) - 1.0f;
-    const int lists = ops->forward_events && (!ops->takes_events || ops->takes_events(L));
+    float *ev = falloc(list_floats(be, nin, tc));
+    fill_gradient(gI, (size_t)tc * nout);
+    const int lists = takes_lists(ops, L);
     timing best = {1e30, 1e30, 0};
     for (int r = 0; r < reps; r++) {
         timing now = {0, 0, 0};
         for (int s = 0; s < images; s++)
             for (int t0 = 0; t0 < T; t0 += tc) {
                 const int n = T - t0 < tc ? T - t0 : tc;
-                for (int t = 0; t < n; t++)
-                    unpack_row(x + (size_t)t * nin, bits + ((size_t)s * T + t0 + t) * w, nin);
-                size_t count = 0;
-                if (lists)
-                    sbp_events_build(ev, x, nin, n, &count);
-                else
-                    count = sbp_events_count(x, nin, n);
-                now.events += (double)count;
+                const uint64_t *sb = bits + (size_t)s * T * w;
+                now.events += (double)prepare(be, x, ev, sb, nin, t0, n);
                 double a = bench_now();
-                if (lists)
-                    ops->forward_events(I, x, ev, Wk, L, n, ws);
-                else
-                    ops->forward(I, x, Wk, L, n, ws);
+                forward_call(ops, lists, I, x, ev, Wk, L, n, ws);
                 now.fwd += bench_now() - a;
-                if (ops->backward_events)
-                    sbp_events_build(ev, x, nin, n, &count);
+                prepare(be, x, ev, sb, nin, t0, n); /* fresh lists: the backward may use them */
                 a = bench_now();
-                if (ops->backward_events)
-                    ops->backward_events(dx, dW, gI, x, ev, Wk, L, n, ws);
-                else
-                    ops->backward(dx, dW, gI, x, Wk, L, n, ws);
+                backward_call(ops, dx, dW, gI, x, ev, Wk, L, n, ws);
                 now.bwd += bench_now() - a;
             }
         if (now.fwd < best.fwd)
@@ -128,18 +161,21 @@ static timing time_layer(const sbp_synapse_ops *ops, const sbp_layer *L, const f
     return best;
 }
 
-/* Largest |a − b| over one quantity, and the largest |b| (the oracle's), accumulated. */
+/* Largest |a − b| over one quantity, and the largest |b| (the oracle's), accumulated over n
+ * entries — only where where[i] ≠ 0 if where is given. */
 typedef struct {
     double diff, mag;
 } gap;
 
-static void gap_add(gap *g, double a, double b)
+static void gap_add(gap *g, const float *a, const float *b, size_t n, const float *where)
 {
-    const double d = a > b ? a - b : b - a, m = b < 0 ? -b : b;
-    if (d > g->diff)
-        g->diff = d;
-    if (m > g->mag)
-        g->mag = m;
+    for (size_t i = 0; i < n; i++) {
+        if (where && where[i] == 0.0f)
+            continue;
+        const double d = fabs((double)a[i] - b[i]), m = fabs((double)b[i]);
+        g->diff = d > g->diff ? d : g->diff;
+        g->mag = m > g->mag ? m : g->mag;
+    }
 }
 
 static double gap_rel(const gap *g)
@@ -147,102 +183,100 @@ static double gap_rel(const gap *g)
     return g->mag > 0 ? g->diff / g->mag : g->diff;
 }
 
+/* dst = src's steps in the reference backend's neuron order: the cpu backend's rows are
+ * (position, channel), the oracle's (channel, position). */
+static void channel_first(float *dst, const float *src, size_t C, size_t P, int steps)
+{
+    for (int t = 0; t < steps; t++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t q = 0; q < P; q++)
+                dst[(size_t)t * C * P + c * P + q] = src[(size_t)t * C * P + q * C + c];
+}
+
+/* What --check runs layer L with: both backends' operations, weights and buffers. */
+typedef struct {
+    const sbp_backend *be;
+    const sbp_synapse_ops *ops, *ref; /* the cpu backend's convolution, the oracle's */
+    const sbp_layer *L;
+    const float *Wk, *W;              /* the weights in each one's layout */
+    size_t nk;                        /* floats of Wk (and of dWk) */
+    float *x, *xr, *I, *Ir, *gI, *gr, *dx, *dxr, *cf, *dWk, *dW, *dWr, *ws, *wsr, *ev;
+} check_run;
+
+/* Both backwards over steps n from zero weight gradients, the cpu's on x's event lists in ev
+ * (lists) or on x alone (the aggregate counts, as the engine calls it); then dW = the cpu's
+ * gradient in PyTorch layout and cf = its dx channel-first, beside the oracle's dWr and dxr. */
+static void both_backwards(check_run *c, int lists, int n)
+{
+    const size_t nw = c->L->w_count;
+    memset(c->dWk, 0, c->nk * sizeof(float));
+    memset(c->dW, 0, nw * sizeof(float));
+    memset(c->dWr, 0, nw * sizeof(float));
+    if (lists)
+        backward_call(c->ops, c->dx, c->dWk, c->gI, c->x, c->ev, c->Wk, c->L, n, c->ws);
+    else
+        c->ops->backward(c->dx, c->dWk, c->gI, c->x, c->Wk, c->L, n, c->ws);
+    c->ref->backward(c->dxr, c->dWr, c->gr, c->xr, c->W, c->L, n, c->wsr);
+    c->ops->grad_out(c->dW, c->dWk, c->L);
+    channel_first(c->cf, c->dx, (size_t)c->L->in_c, c->L->n_in / (size_t)c->L->in_c, n);
+}
+
 /* --check: the cpu backend's forward and exact backward of layer L against the reference
- * backend's (the oracle: plain loops, channel-first neurons, PyTorch-layout weights) on every
+ * backend's (the oracle: plain loops, channel-first neurons, PyTorch-layout weights W) on every
  * chunk of the kept spike trains, then the aggregate backward on each sample's spike counts;
  * the largest differences relative to the largest magnitude of the oracle's I, dW and dx, and
  * of the aggregate dW and dx (dx only where the input spiked: backend.h lets a backend leave it
  * undefined elsewhere). */
-static void check_layer(const sbp_synapse_ops *ops, const sbp_synapse_ops *ref,
-                        const sbp_layer *L, const float *Wk, const float *W, const uint64_t *bits,
-                        size_t w, int images, int T, int tc, gap out[5])
+static void check_layer(const sbp_backend *be, const sbp_synapse_ops *ref, const sbp_layer *L,
+                        const float *Wk, const float *W, const uint64_t *bits, size_t w,
+                        int images, int T, int tc, gap out[5])
 {
-    const size_t nin = L->n_in, nout = L->n_out;
+    const sbp_synapse_ops *ops = &be->synapse[SBP_LAYER_CONV];
+    const size_t nin = L->n_in, nout = L->n_out, nw = L->w_count;
     const size_t Ci = (size_t)L->in_c, Pi = nin / Ci, Co = (size_t)L->out_c, Po = nout / Co;
-    const size_t nk = ops->weights_floats ? ops->weights_floats(L) : L->w_count;
-    const size_t nr = ref->scratch(L, tc) + 16;
-    float *x = falloc((size_t)tc * nin), *xr = falloc((size_t)tc * nin);
-    float *I = falloc((size_t)tc * nout), *Ir = falloc((size_t)tc * nout);
-    float *gI = falloc((size_t)tc * nout), *gr = falloc((size_t)tc * nout);
-    float *dx = falloc((size_t)tc * nin), *dxr = falloc((size_t)tc * nin);
-    float *dWk = falloc(nk), *dW = falloc(L->w_count), *dWr = falloc(L->w_count);
-    float *ws = falloc(ops->scratch(L, tc)), *wsr = falloc(nr);
-    float *ev = falloc(sbp_events_scratch(nin, tc));
-    const int lists = ops->forward_events && (!ops->takes_events || ops->takes_events(L));
-    for (size_t i = 0; i < (size_t)tc * nout; i++) /* the cpu order; the oracle's copy below */
-        gI[i] = 1e-3f * (float)((i * 2654435761u) % 2001) - 1.0f;
+    const size_t nk = ops->weights_floats ? ops->weights_floats(L) : nw;
+    const size_t xn = (size_t)tc * nin, yn = (size_t)tc * nout;
+    check_run c = {be, ops, ref, L, Wk, W, nk,
+                   falloc(xn), falloc(xn), falloc(yn), falloc(yn), falloc(yn), falloc(yn),
+                   falloc(xn), falloc(xn), falloc(xn > yn ? xn : yn), falloc(nk), falloc(nw),
+                   falloc(nw), falloc(ops->scratch(L, tc)), falloc(ref->scratch(L, tc) + 16),
+                   falloc(list_floats(be, nin, tc))};
+    const int lists = takes_lists(ops, L);
+    fill_gradient(c.gI, yn);
+    channel_first(c.gr, c.gI, Co, Po, tc);
     for (int s = 0; s < images; s++)
         for (int t0 = 0; t0 < T; t0 += tc) {
             const int n = T - t0 < tc ? T - t0 : tc;
-            for (int t = 0; t < n; t++) {
-                float *xt = x + (size_t)t * nin, *xrt = xr + (size_t)t * nin;
-                unpack_row(xt, bits + ((size_t)s * T + t0 + t) * w, nin);
-                for (size_t c = 0; c < Ci; c++) /* cpu: (position, channel); oracle: (channel, position) */
-                    for (size_t q = 0; q < Pi; q++)
-                        xrt[c * Pi + q] = xt[q * Ci + c];
-                for (size_t c = 0; c < Co; c++)
-                    for (size_t q = 0; q < Po; q++)
-                        gr[(size_t)t * nout + c * Po + q] = gI[(size_t)t * nout + q * Co + c];
-            }
-            /* the calls time_layer makes (and the engine): on lists where the backend takes them */
-            size_t count;
-            if (lists) {
-                sbp_events_build(ev, x, nin, n, &count);
-                ops->forward_events(I, x, ev, Wk, L, n, ws);
-            } else
-                ops->forward(I, x, Wk, L, n, ws);
-            ref->forward(Ir, xr, W, L, n, wsr);
-            memset(dWk, 0, nk * sizeof(float));
-            memset(dW, 0, L->w_count * sizeof(float));
-            memset(dWr, 0, L->w_count * sizeof(float));
-            if (ops->backward_events) {
-                sbp_events_build(ev, x, nin, n, &count);
-                ops->backward_events(dx, dWk, gI, x, ev, Wk, L, n, ws);
-            } else
-                ops->backward(dx, dWk, gI, x, Wk, L, n, ws);
-            ref->backward(dxr, dWr, gr, xr, W, L, n, wsr);
-            ops->grad_out(dW, dWk, L);
-            for (int t = 0; t < n; t++) {
-                for (size_t c = 0; c < Co; c++)
-                    for (size_t q = 0; q < Po; q++)
-                        gap_add(&out[0], I[(size_t)t * nout + q * Co + c],
-                                Ir[(size_t)t * nout + c * Po + q]);
-                for (size_t c = 0; c < Ci; c++)
-                    for (size_t q = 0; q < Pi; q++)
-                        if (x[(size_t)t * nin + q * Ci + c] != 0.0f)
-                            gap_add(&out[2], dx[(size_t)t * nin + q * Ci + c],
-                                    dxr[(size_t)t * nin + c * Pi + q]);
-            }
-            for (size_t i = 0; i < L->w_count; i++)
-                gap_add(&out[1], dW[i], dWr[i]);
+            const uint64_t *sb = bits + (size_t)s * T * w;
+            prepare(be, c.x, c.ev, sb, nin, t0, n);
+            channel_first(c.xr, c.x, Ci, Pi, n);
+            forward_call(ops, lists, c.I, c.x, c.ev, Wk, L, n, c.ws);
+            ref->forward(c.Ir, c.xr, W, L, n, c.wsr);
+            channel_first(c.cf, c.I, Co, Po, n);
+            gap_add(&out[0], c.cf, c.Ir, (size_t)n * nout, NULL);
+            prepare(be, c.x, c.ev, sb, nin, t0, n); /* fresh lists: the forward may not keep them */
+            both_backwards(&c, 1, n);
+            gap_add(&out[1], c.dW, c.dWr, nw, NULL);
+            gap_add(&out[2], c.cf, c.dxr, (size_t)n * nin, c.xr);
         }
     /* the aggregate backward (SPEC §3): one call per sample on the spike counts Σ_t x[t], as the
      * engine makes it — values up to T, not 1 — with one step of the gradient */
     for (int s = 0; s < images; s++) {
-        memset(x, 0, nin * sizeof(float));
+        memset(c.x, 0, nin * sizeof(float));
         for (int t = 0; t < T; t++) {
-            unpack_row(xr, bits + ((size_t)s * T + t) * w, nin);
+            be->spikes_unpack(c.xr, bits + (size_t)s * T * w, NULL, nin, t, 1);
             for (size_t q = 0; q < nin; q++)
-                x[q] += xr[q];
+                c.x[q] += c.xr[q];
         }
-        for (size_t c = 0; c < Ci; c++)
-            for (size_t q = 0; q < Pi; q++)
-                xr[c * Pi + q] = x[q * Ci + c];
-        memset(dWk, 0, nk * sizeof(float));
-        memset(dW, 0, L->w_count * sizeof(float));
-        memset(dWr, 0, L->w_count * sizeof(float));
-        ops->backward(dx, dWk, gI, x, Wk, L, 1, ws);
-        ref->backward(dxr, dWr, gr, xr, W, L, 1, wsr);
-        ops->grad_out(dW, dWk, L);
-        for (size_t c = 0; c < Ci; c++)
-            for (size_t q = 0; q < Pi; q++)
-                if (x[q * Ci + c] != 0.0f)
-                    gap_add(&out[4], dx[q * Ci + c], dxr[c * Pi + q]);
-        for (size_t i = 0; i < L->w_count; i++)
-            gap_add(&out[3], dW[i], dWr[i]);
+        channel_first(c.xr, c.x, Ci, Pi, 1);
+        both_backwards(&c, 0, 1);
+        gap_add(&out[3], c.dW, c.dWr, nw, NULL);
+        gap_add(&out[4], c.cf, c.dxr, nin, c.xr);
     }
-    free(x), free(xr), free(I), free(Ir), free(gI), free(gr), free(dx), free(dxr);
-    free(dWk), free(dW), free(dWr), free(ws), free(wsr), free(ev);
+    float *bufs[] = {c.x, c.xr, c.I, c.Ir, c.gI, c.gr, c.dx, c.dxr, c.cf,
+                     c.dWk, c.dW, c.dWr, c.ws, c.wsr, c.ev};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        free(bufs[i]);
 }
 
 int main(int argc, char **argv)
@@ -314,12 +348,11 @@ int main(int argc, char **argv)
            b.set, T, e->tc, reps);
     printf("%-6s %-22s %10s %12s %12s %14s\n", "layer", "convolution", "input rate",
            "events/step", "forward ms", "backward ms");
-    const sbp_synapse_ops *ops = &e->be->synapse[SBP_LAYER_CONV];
     for (int l = 1; l < nl; l++) {
         if (!kept[l])
             continue;
         const sbp_layer *L = &net->layers[l];
-        const timing tm = time_layer(ops, L, e->wk + e->koff[l], kept[l], words[l], images, T,
+        const timing tm = time_layer(e->be, L, e->wk + e->koff[l], kept[l], words[l], images, T,
                                      e->tc, reps);
         char name[40];
         snprintf(name, sizeof name, "%zu->%zu k%d %zux%zu", (size_t)L->in_c, (size_t)L->out_c,
@@ -346,7 +379,7 @@ int main(int argc, char **argv)
                 continue;
             const sbp_layer *L = &net->layers[l];
             gap g[5] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}};
-            check_layer(ops, &rb->synapse[SBP_LAYER_CONV], L, e->wk + e->koff[l],
+            check_layer(e->be, &rb->synapse[SBP_LAYER_CONV], L, e->wk + e->koff[l],
                         net->params + L->w_offset, kept[l], words[l], images, T, e->tc, g);
             int ok = 1;
             printf("%-6d", l + 1);
