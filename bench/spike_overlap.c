@@ -116,7 +116,6 @@ int main(int argc, char **argv)
     }
     if (images < 2)
         images = vgg ? 32 : 200;
-    images &= ~1; /* whole pairs */
 
     bench_spikes b;
     if (bench_spikes_open(&b, "spike_overlap", vgg, model, data, &images, T))
