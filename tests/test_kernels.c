@@ -1772,6 +1772,123 @@ static void test_backward_events(void)
            "scanning, bit for bit)\n", cases);
 }
 
+/* ---------------------------------------------------------------- summation by parts
+ *
+ * conv_sweep.c: the exact backward over a whole window of T steps, chunk by chunk from the
+ * last, against the reference backward called on every chunk (dW summed, dx per step, both in
+ * the reference's channel-first layout). The output gradient is either a spiking layer's — per
+ * neuron constant between random spike times (g_U[t] = g_s at the next spike, 0 after the last;
+ * some neighbouring spikes with the same g_s, so that no Δ is formed there) — or arbitrary
+ * floats (every element changes every step: the sweep's record space fills and its weight
+ * gradient is taken before the chunk ends). The input: spike bits, with or without a dropout
+ * scale, read into event lists as the engine reads them (sbp_events_unpack). */
+static void sweep_case(const sbp_layer *L, int T, int spiking_g, int masked, double density)
+{
+    char tag[200];
+    snprintf(tag, sizeof tag, "sweep conv Cin %d %dx%d k%d p%d Cout %d T %d (%s gI%s)", L->in_c,
+             L->in_h, L->in_w, L->spec.kernel, L->spec.pad, L->out_c, T,
+             spiking_g ? "spiking" : "arbitrary", masked ? ", dropout" : "");
+    const size_t nin = L->n_in, nout = L->n_out, nw = L->w_count;
+    const size_t nk = sbp_conv_weights_floats(L), words = sbp_spike_row_words(nin);
+    const size_t Pin = (size_t)L->in_h * L->in_w, Pout = (size_t)L->out_h * L->out_w;
+    const int tc = irand(1, 5);
+    /* the window: input bits (channel-last neuron order), the scale, the output gradient */
+    uint64_t *bits = calloc((size_t)T * words, sizeof(uint64_t));
+    float *count = falloc(nin), *mask = masked ? falloc(nin) : NULL;
+    memset(count, 0, nin * sizeof(float));
+    for (size_t i = 0; masked && i < nin; i++)
+        mask[i] = urand() < 0.25 ? 0.0f : 1.25f;
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < nin; i++)
+            if (urand() < density) {
+                bits[(size_t)t * words + i / 64] |= (uint64_t)1 << (i % 64);
+                count[i] += 1.0f;
+            }
+    float *g = falloc((size_t)T * nout); /* channel-last rows */
+    for (size_t o = 0; o < nout; o++) {
+        float v = 0.0f; /* g_U after the last spike */
+        for (int t = T - 1; t >= 0; t--) {
+            if (!spiking_g)
+                v = (float)nrand();
+            else if (urand() < 0.15 && urand() < 0.7) /* a spike with a new g_s */
+                v = (float)nrand();
+            g[(size_t)t * nout + o] = v;
+        }
+    }
+    float *W = falloc(nw), *Wt = falloc(nk), *dW0 = falloc(nw);
+    fill_normal(W, nw), fill_normal(dW0, nw);
+    sbp_conv_to_kernel_layout(Wt, W, L);
+    /* the reference, chunk by chunk */
+    float *x = falloc((size_t)tc * nin), *xf = falloc((size_t)tc * nin);
+    float *gf = falloc((size_t)tc * nout), *dxf = falloc((size_t)tc * nin);
+    float *dW_ref = falloc(nw), *dx_ref = falloc((size_t)T * nin);
+    memcpy(dW_ref, dW0, nw * sizeof(float));
+    for (int t0 = 0; t0 < T; t0 += tc) {
+        const int n = T - t0 < tc ? T - t0 : tc;
+        for (int t = 0; t < n; t++)
+            sbp_spikes_unpack(x + (size_t)t * nin, bits + (size_t)(t0 + t) * words, mask, nin);
+        to_channel_first(xf, x, L->in_c, Pin, n);
+        to_channel_first(gf, g + (size_t)t0 * nout, L->out_c, Pout, n);
+        sbp_conv_backward_ref(dxf, dW_ref, gf, xf, W, L, n, NULL);
+        to_channel_last(dx_ref + (size_t)t0 * nin, dxf, L->in_c, Pin, n);
+    }
+    /* the sweep, from the last chunk to the first */
+    float *state = falloc(sbp_conv_sweep_floats(L, 0)), *WT = falloc(sbp_conv_sweep_floats(L, 1));
+    float *ws = scratch_alloc(sbp_conv_scratch(L, tc)), *dx = falloc((size_t)T * nin);
+    void *buf = scratch_alloc(sbp_events_bytes(nin, tc) / sizeof(float) + 16);
+    float *dWk = falloc(nk), *zeros = falloc(nout), *dW = falloc(nw);
+    memset(zeros, 0, nout * sizeof(float));
+    sbp_conv_to_kernel_layout(dWk, dW0, L);
+    sbp_conv_sweep_weights(WT, Wt, L);
+    /* out_count 0: the sweep pays wherever the input has an event */
+    CHECK(sbp_conv_sweep_begin(state, count, mask, zeros, L), "%s: declined", tag);
+    for (int t0 = (T - 1) / tc * tc; t0 >= 0; t0 -= tc) {
+        const int n = T - t0 < tc ? T - t0 : tc;
+        sbp_events_unpack(x, buf, bits, mask, nin, t0, n);
+        sbp_conv_sweep_backward(dx + (size_t)t0 * nin, state, WT, g + (size_t)t0 * nout, buf, L,
+                                n, ws);
+    }
+    sbp_conv_sweep_end(dWk, state, L);
+    memset(dW, 0, nw * sizeof(float));
+    sbp_conv_add_from_kernel_layout(dW, dWk, L);
+    CHECK_ARRAYS(dW, dW_ref, nw, "%s: dW (+= from nonzero)", tag);
+    CHECK_ARRAYS(dx, dx_ref, (size_t)T * nin, "%s: dx", tag); /* everywhere */
+    /* the decision: an output spiking far more than its input receives takes the events */
+    for (size_t o = 0; o < nout; o++)
+        zeros[o] = (float)T;
+    for (size_t i = 0; i < nin; i++)
+        count[i] = i == 0;
+    CHECK(!sbp_conv_sweep_begin(state, count, NULL, zeros, L),
+          "%s: taken for one input event against every output spiking at every step", tag);
+    free(bits), free(count), free(mask), free(g), free(W), free(Wt), free(dW0), free(x);
+    free(xf), free(gf), free(dxf), free(dW_ref), free(dx_ref), free(state), free(WT), free(ws);
+    free(dx), free(buf), free(dWk), free(zeros), free(dW);
+}
+
+static void test_conv_sweep(void)
+{
+    /* LeNet's second convolution; padded and unpadded, odd sizes and channel counts; a run of
+     * k·Cin over 256 floats (in parts); one input channel */
+    static const int convs[][6] = {{20, 12, 12, 50, 5, 0}, {4, 8, 8, 6, 3, 1},
+                                   {3, 9, 10, 7, 3, 1},    {2, 6, 7, 5, 5, 2},
+                                   {60, 6, 6, 3, 5, 1},    {1, 7, 5, 17, 3, 0}};
+    int cases = 0;
+    sbp_layer L;
+    for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
+        const int *f = convs[c];
+        if (!conv_layer(&L, f[0], f[1], f[2], f[3], f[4], 1, f[5])) {
+            CHECK(0, "sweep: conv shape %zu rejected", c);
+            continue;
+        }
+        CHECK(sbp_conv_sweep_floats(&L, 0) > 0, "sweep: not offered for shape %zu", c);
+        for (int k = 0; k < 4; k++, cases++)
+            sweep_case(&L, irand(6, 14), k != 3, k % 2, k == 2 ? 0.4 : 0.08);
+    }
+    CHECK(conv_layer(&L, 3, 9, 9, 4, 3, 2, 1) && !sbp_conv_sweep_floats(&L, 0),
+          "sweep: offered for a stride-2 convolution");
+    printf("conv sweep: %d windows (summation by parts vs the reference per chunk)\n", cases);
+}
+
 /* core/divide.h: the multiply-shift quotient and remainder equal / and % for divisors of every
  * size the kernels use and beyond, at the edges of the 32-bit range and at random. */
 static void test_divide(void) {
@@ -1942,6 +2059,7 @@ int main(void) {
     test_conv();
     test_conv_patterns();
     test_conv_wgrad();
+    test_conv_sweep();
     test_dense();
     test_pool();
     test_neuron();

@@ -120,6 +120,27 @@ typedef struct sbp_synapse_ops {
      * and gradient sum on a 64-byte boundary; padding is the backend's to fill (weights_in)
      * and to keep at 0 in gradients, which SGD then leaves at 0. */
     size_t (*weights_floats)(const sbp_layer *L);
+    /* Optional (NULL, or sweep_floats 0 for L: not offered): the exact backward of a layer fed
+     * by a spiking layer, over the whole window, by summation by parts — with
+     * Δ[t] = gI[t] − gI[t+1] (gI[T] = 0) and X[t] = Σ_{t' ≤ t} x[t'],
+     *     dW += Σ_t Δ[t] ⊗ X[t],   dx[t] = dx[t+1] + (∂I/∂x)ᵀ Δ[t]   (dx[T] = 0):
+     * the same sums as backward, in real arithmetic. Over spiking neurons gI changes only at
+     * their spikes, so the work goes with the layer's output spikes, not its input events.
+     * sweep_floats(L, 0): floats of state the engine keeps for the window; (L, 1): floats of
+     * the weights' copy WT that sweep_weights makes from W whenever W changes (engines that
+     * share W share it). sweep_begin readies the state from the input's window totals (count:
+     * the spike counts γ of the layer below, mask its dropout scale or NULL) and returns 1 if
+     * the sweep pays off here (out_count: this layer's γ), 0 if the engine is to call backward
+     * as usual. Then sweep_backward for each chunk, the last first, with the chunk's input
+     * lists ev as for backward_events (dx written where x may be nonzero at least, as
+     * backward); sweep_end adds dW. */
+    size_t (*sweep_floats)(const sbp_layer *L, int part);
+    void (*sweep_weights)(float *WT, const float *W, const sbp_layer *L);
+    int (*sweep_begin)(float *state, const float *count, const float *mask,
+                       const float *out_count, const sbp_layer *L);
+    void (*sweep_backward)(float *dx, float *state, const float *WT, const float *gI,
+                           const void *ev, const sbp_layer *L, int tc, float *ws);
+    void (*sweep_end)(float *dW, float *state, const sbp_layer *L);
 } sbp_synapse_ops;
 
 typedef struct sbp_backend {

@@ -55,6 +55,25 @@ static int lists_wanted(const sbp_backend *be, const sbp_net *net, int l)
     return syn->forward_events && (!syn->takes_events || syn->takes_events(above));
 }
 
+/* Floats of layer l's summation-by-parts state and weights' copy (backend.h: sweep_floats,
+ * parts 0 and 1, each rounded up to 64 bytes; *state the first): exact training, a layer with
+ * weights fed by a spiking layer that writes event lists in the forward (the window keeps its
+ * spike bits and counts; the sweep reads its input from the lists' buffer — a wider buffer for
+ * it alone did not pay: VGG9's 64 → 64 layer 1.16× faster for 4.5 MiB more). */
+static size_t sweep_floats(const sbp_backend *be, const sbp_net *net, int l, int train,
+                           sbp_backward mode, size_t *state)
+{
+    const sbp_layer *L = &net->layers[l];
+    const sbp_synapse_ops *syn = &be->synapse[L->spec.kind];
+    *state = 0;
+    if (!train || mode != SBP_BACKWARD_EXACT || l == 0 || !has_weights(L) ||
+        !lists_wanted(be, net, l - 1) || !syn->sweep_floats || !be->spikes_unpack_events ||
+        !syn->sweep_floats(L, 0))
+        return 0;
+    *state = (syn->sweep_floats(L, 0) + 15) & ~(size_t)15;
+    return *state + ((syn->sweep_floats(L, 1) + 15) & ~(size_t)15);
+}
+
 /* Whether layer l's neurons and the pooling layer above may run as one backend call
  * (neuron_forward_pool): nothing but that pooling reads l's spikes (no shortcut keeps them, no
  * event lists, no input counts of a pooling layer, which has no weights), and nothing enters
@@ -114,6 +133,8 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
             total += L->n_out;
         if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
             total += L->n_in; /* counts */
+        size_t sw_state;
+        total += sweep_floats(be, net, l, train, mode, &sw_state);
         size_t s = be->synapse[L->spec.kind].scratch(L, tc);
         scratch = s > scratch ? s : scratch;
         if (pool_fusable(be, net, l, source)) {
@@ -177,6 +198,12 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
             e->factor[l] = factor; /* computed in place (backend.h: neuron_surrogate) */
         if (train && mode == SBP_BACKWARD_AGGREGATE && has_weights(L))
             e->counts[l] = p, p += L->n_in;
+        size_t sw_state;
+        const size_t sw = sweep_floats(be, net, l, train, mode, &sw_state);
+        if (sw) { /* 64-byte aligned: the block's start is, and every part is whole vectors */
+            e->sweep[l] = p, p += sw;
+            e->sweep_w[l] = e->sweep[l] + sw_state; /* its own, until it shares another's */
+        }
         if (source[l]) {
             e->keep[l] = p, p += (size_t)tc * L->n_out;
             if (train)
@@ -286,6 +313,15 @@ void sbp_engine_set_weights(sbp_engine *e, const float *params)
     for (int i = 0; i < n; i++)
         e->be->synapse[g[i]->spec.kind].weights_in(e->own_wk + koff(e, g[i]),
                                                    params + g[i]->w_offset, g[i]);
+    for (int l = 0; l < e->net->n_layers; l++)
+        if (e->sweep[l]) { /* the summation-by-parts backward's copy, its own again */
+            const sbp_layer *L = &e->net->layers[l];
+            size_t state;
+            sweep_floats(e->be, e->net, l, e->train, e->mode, &state);
+            e->sweep_w[l] = e->sweep[l] + state;
+            e->be->synapse[L->spec.kind].sweep_weights(e->sweep[l] + state,
+                                                       e->own_wk + koff(e, L), L);
+        }
 }
 
 void sbp_engine_get_weights(const sbp_engine *e, float *params)
@@ -309,6 +345,8 @@ void sbp_engine_skip_counts(sbp_engine *e)
 void sbp_engine_share_weights(sbp_engine *e, const sbp_engine *owner)
 {
     e->wk = owner->wk;
+    for (int l = 0; l < e->net->n_layers; l++)
+        e->sweep_w[l] = owner->sweep_w[l]; /* the same network and mode: both have it or not */
 }
 
 void sbp_engine_take_grad(sbp_engine *e, float *dparams)
@@ -423,6 +461,12 @@ static void input_and_backward(sbp_engine *e, int l, float *dx, int t0, int n)
     const sbp_layer *L = &e->net->layers[l];
     const sbp_synapse_ops *syn = &e->be->synapse[L->spec.kind];
     float *x = e->act[0];
+    if (e->sweeping[l]) { /* the input's lists only, not its rows */
+        const sbp_neuron_state *st = &e->st[l - 1];
+        e->be->spikes_unpack_events(x, e->ev, st->bits, st->mask, L->n_in, t0, n);
+        syn->sweep_backward(dx, e->sweep[l], e->sweep_w[l], e->cur, e->ev, L, n, e->scratch);
+        return;
+    }
     if (l > 0 && e->be->spikes_unpack_events && syn->backward_events && e->st[l - 1].bits &&
         L->n_in <= e->ev_n) {
         const sbp_neuron_state *st = &e->st[l - 1];
@@ -640,6 +684,13 @@ static void backward_exact(sbp_engine *e, const float *g_out)
     for (int l = 0; l < last; l++) /* the carry shares the membrane's array (init) */
         if (e->st[l].carry)
             be->zero(e->st[l].carry, sizeof(float) * net->layers[l].n_out);
+    for (int l = 0; l <= last; l++) { /* by summation by parts where it pays (backend.h) */
+        const sbp_layer *L = &net->layers[l];
+        e->sweeping[l] = e->sweep[l] && L->n_in <= e->ev_n &&
+                         be->synapse[L->spec.kind].sweep_begin(e->sweep[l], e->st[l - 1].count,
+                                                               e->st[l - 1].mask,
+                                                               e->st[l].count, L);
+    }
     for (int ci = nchunks - 1; ci >= 0; ci--) {
         const int t0 = ci * e->tc, n = e->T - t0 < e->tc ? e->T - t0 : e->tc;
         /* Output layer: gI = g_out/T at every step; the leak is not differentiated (§3). */
@@ -687,6 +738,10 @@ static void backward_exact(sbp_engine *e, const float *g_out)
             which = 1 - which;
         }
     }
+    for (int l = 0; l <= last; l++)
+        if (e->sweeping[l])
+            be->synapse[net->layers[l].spec.kind].sweep_end(e->gk + koff(e, &net->layers[l]),
+                                                            e->sweep[l], &net->layers[l]);
 }
 
 static void backward_aggregate(sbp_engine *e, const float *g_out)

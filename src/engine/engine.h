@@ -31,6 +31,13 @@ typedef struct sbp_engine {
     float *mask[SBP_MAX_LAYERS];   /* (n_out) dropout scale, or NULL when p = 0 */
     float *factor[SBP_MAX_LAYERS]; /* (n_out) §3 surrogate factor, spiking layers */
     float *counts[SBP_MAX_LAYERS]; /* (n_in) aggregate mode: X = Σ_t x_in[t] */
+    /* Exact mode: the state of layer l's backward by summation by parts (backend.h:
+     * sweep_floats), where the backend offers it, followed by this engine's room for the
+     * weights' copy; sweep_w[l] the copy in use (this engine's, or the one of the engine whose
+     * weights it shares); sweeping[l]: taken for this window */
+    float *sweep[SBP_MAX_LAYERS];
+    const float *sweep_w[SBP_MAX_LAYERS];
+    int sweeping[SBP_MAX_LAYERS];
     /* Residual blocks: outputs of layers that feed a shortcut are kept for the chunk, and the
      * gradient the shortcut sends back to them is summed until the backward reaches them. */
     float *keep[SBP_MAX_LAYERS];      /* (tc, n_out) output of a shortcut source */

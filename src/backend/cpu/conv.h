@@ -147,4 +147,15 @@ void sbp_conv_backward_fast(float *dx, float *dWt, const float *gI, const float 
  * over tc steps (else im2col + SGEMM). */
 int sbp_conv_backward_takes_events(const sbp_layer *L, size_t nnz, int tc);
 
+/* The exact backward over a whole window by summation by parts (conv_sweep.c; stride 1):
+ * backend.h's sweep_* operations (sweep_floats 0: not offered for L). */
+size_t sbp_conv_sweep_floats(const sbp_layer *L, int part);
+void sbp_conv_sweep_weights(float *WT, const float *Wk, const sbp_layer *L);
+int sbp_conv_sweep_begin(float *state, const float *count, const float *mask,
+                         const float *out_count, const sbp_layer *L);
+void sbp_conv_sweep_backward(float *dx, float *state, const float *WT, const float *gI,
+                             const void *ev, const sbp_layer *L, int tc, float *ws);
+void sbp_conv_sweep_end(float *dWk, float *state, const sbp_layer *L);
+/* Scratch floats sbp_conv_sweep_backward needs for a chunk of tc steps (in sbp_conv_scratch). */
+size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc);
 #endif
