@@ -57,7 +57,9 @@ static size_t map_floats(const sbp_layer *L)
            ~(size_t)15;
 }
 
-/* Floats of one layer of Wᵀ: Cout · k runs of k·Cin. */
+/* Floats of Wᵀ (and of dW in its layout): Cout · k runs of k·Cin, unpadded (runs padded to
+ * whole vectors, each on a 64-byte line, made the sweep no faster measurably: 24 KiB more per
+ * engine for LeNet, results-2026-12-06i-cpu.md). */
 static size_t wt_floats(const sbp_layer *L)
 {
     const size_t k = (size_t)L->spec.kernel;
@@ -156,8 +158,8 @@ void sbp_conv_sweep_end(float *dWk, float *state, const sbp_layer *L)
             }
 }
 
-/* The geometry the steps use: kernel, channels, padded row length (columns and floats), the
- * run of a window row (k·Cin floats), and the output's dividers. */
+/* The geometry the steps use: kernel, channels, padded map row (columns), the run of a window
+ * row (k·Cin floats: also a row of Wᵀ), the padded map row in floats, the output's dividers. */
 typedef struct sweep_geom {
     int k;
     size_t Ci, Co, Wp, run, prow;
@@ -218,12 +220,12 @@ static void step_end(float *dxt, const sweep_state *s, const sweep_geom *G, cons
 }
 
 #ifdef SBP_RUNS_AVX512
-/* A Δ kept for the weight-gradient pass: output neuron, value, step in the chunk. */
-typedef struct delta_rec {
-    uint32_t o;
-    float d;
-    uint32_t t;
-} delta_rec;
+/* The Δ kept for the weight-gradient pass, as three arrays: output neuron, value, step in the
+ * chunk (each with 16 entries of slack: the scan stores whole vectors). */
+typedef struct delta_list {
+    uint32_t *o, *t;
+    float *d;
+} delta_list;
 
 /* One term of a sum of scaled runs: d·p[off …]. */
 typedef struct term {
@@ -340,31 +342,29 @@ static SBP_TARGET_AVX512 void col_dispatch(int nv, float *o, size_t row, const c
 }
 
 /* Step t's Δ = g − gn (n outputs), 16 at a time (most are unchanged: no spike at this step),
- * appended to rec (in output order, so each pixel's together); then dx += Wᵀ Δ, a pixel at a
- * time (tm: room for Cout terms). Returns the new count. */
+ * appended to r from nrec on (in output order); then dx += Wᵀ Δ (ct: room for n_out terms,
+ * cstart for out_w + 1 counts). Returns the new count. */
 static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_geom *G,
                                             const float *g, const float *gn, size_t n, int t,
-                                            delta_rec *rec, size_t nrec, delta_rec *col,
-                                            size_t *cstart, term *tm)
+                                            const delta_list *r, size_t nrec, col_term *ct,
+                                            size_t *cstart)
 {
     const size_t first = nrec;
+    const __m512i step = _mm512_set1_epi32(t);
+    /* no branch on whether a vector changed: at a few percent of spikes a third of them do,
+     * unpredictably (the scan with that branch took a third of the sweep); each vector's
+     * changed lanes compressed in registers and stored whole, the lists' slack taking the rest */
     for (size_t o = 0; o < n; o += 16) {
         const __mmask16 m = sbp_lanes_mask(n - o);
         const __m512 a = _mm512_maskz_loadu_ps(m, g + o), b = _mm512_maskz_loadu_ps(m, gn + o);
         const __mmask16 ne = _mm512_mask_cmp_ps_mask(m, a, b, _CMP_NEQ_UQ);
-        if (!ne)
-            continue;
-        /* the changed lanes' outputs and values, compressed */
         const __m512i lane = _mm512_add_epi32(
             _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
             _mm512_set1_epi32((int)o));
-        uint32_t oo[16];
-        float dd[16];
-        _mm512_storeu_si512(oo, _mm512_maskz_compress_epi32(ne, lane));
-        _mm512_storeu_ps(dd, _mm512_maskz_compress_ps(ne, _mm512_sub_ps(a, b)));
-        const int c = __builtin_popcount((unsigned)ne);
-        for (int j = 0; j < c; j++)
-            rec[nrec++] = (delta_rec){oo[j], dd[j], (uint32_t)t};
+        _mm512_storeu_si512(r->o + nrec, _mm512_maskz_compress_epi32(ne, lane));
+        _mm512_storeu_ps(r->d + nrec, _mm512_maskz_compress_ps(ne, _mm512_sub_ps(a, b)));
+        _mm512_storeu_si512(r->t + nrec, step);
+        nrec += (size_t)__builtin_popcount((unsigned)ne);
     }
     /* dx += Wᵀ Δ by output column, as the forward's column form (conv_cols.c): a step's Δ in
      * column ox (by row, as found) all reach the same run of dx in whichever padded row r,
@@ -374,27 +374,21 @@ static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_ge
      * (overlapping but for Cin floats) were reloaded from stores still in flight, and dx cost
      * 250 cycles per Δ (bench/results-2026-12-06i-cpu.md). */
     const size_t run = G->run, kr = (size_t)G->k * run, Wo = G->Wp - (size_t)G->k + 1;
-    const size_t nd = nrec - first;
-    if (!nd)
+    if (nrec == first)
         return nrec;
     memset(cstart, 0, sizeof(size_t) * (Wo + 1));
     for (size_t e = first; e < nrec; e++) {
-        const uint32_t pix = sbp_div(rec[e].o, G->by_co);
+        const uint32_t pix = sbp_div(r->o[e], G->by_co);
         cstart[pix - sbp_div(pix, G->by_wo) * (uint32_t)Wo + 1]++;
     }
     for (size_t c = 0; c < Wo; c++)
         cstart[c + 1] += cstart[c];
-    for (size_t e = first; e < nrec; e++) {
-        const uint32_t pix = sbp_div(rec[e].o, G->by_co);
-        col[cstart[pix - sbp_div(pix, G->by_wo) * (uint32_t)Wo]++] = rec[e];
+    for (size_t e = first; e < nrec; e++) { /* by column, each column's by row */
+        const uint32_t pix = sbp_div(r->o[e], G->by_co), oy = sbp_div(pix, G->by_wo);
+        ct[cstart[pix - oy * (uint32_t)Wo]++] =
+            (col_term){s->Wt + (r->o[e] - pix * (uint32_t)G->Co) * kr, (int32_t)oy, r->d[e]};
     }
     /* cstart[c] is now column c's end */
-    col_term *ct = (col_term *)(void *)tm;
-    for (size_t e = 0; e < nd; e++) {
-        const uint32_t pix = sbp_div(col[e].o, G->by_co);
-        ct[e] = (col_term){s->Wt + (col[e].o - pix * (uint32_t)G->Co) * kr,
-                           (int32_t)sbp_div(pix, G->by_wo), col[e].d};
-    }
     for (size_t ox = 0; ox < Wo; ox++) {
         const size_t b = ox ? cstart[ox - 1] : 0, e1 = cstart[ox];
         /* runs over 256 floats (k·Cin > 256) in parts of up to 16 vectors */
@@ -412,18 +406,18 @@ static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_ge
  * and kernel row one sum of runs in registers (the scatter's read-modify-write of dW per Δ and
  * vector cost as much as the rest of the sweep). */
 static SBP_TARGET_AVX512 void wgrad_avx512(const sweep_state *s, const sweep_geom *G,
-                                           const delta_rec *rec, size_t nrec, term *tm,
+                                           const delta_list *r, size_t nrec, term *tm,
                                            size_t *start, const float *Xrows, size_t mstride)
 {
     memset(start, 0, sizeof(size_t) * (G->Co + 1));
     for (size_t e = 0; e < nrec; e++)
-        start[rec[e].o - sbp_div(rec[e].o, G->by_co) * (uint32_t)G->Co + 1]++;
+        start[r->o[e] - sbp_div(r->o[e], G->by_co) * (uint32_t)G->Co + 1]++;
     for (size_t c = 0; c < G->Co; c++)
         start[c + 1] += start[c];
     for (size_t e = 0; e < nrec; e++) {
         size_t co;
-        const size_t at = window_at(G, rec[e].o, &co);
-        tm[start[co]++] = (term){Xrows + (size_t)rec[e].t * mstride + at, rec[e].d};
+        const size_t at = window_at(G, r->o[e], &co);
+        tm[start[co]++] = (term){Xrows + (size_t)r->t[e] * mstride + at, r->d[e]};
     }
     /* start[c] is now channel c's end */
     const size_t run = G->run;
@@ -447,24 +441,26 @@ static SBP_TARGET_AVX512 void chunk_avx512(float *dx, sweep_state *s, const swee
      * channel counts */
     const size_t cap = 2 * n;
     float *Xrows = ws;
-    delta_rec *rec = (delta_rec *)(void *)(ws + (size_t)tc * m);
-    delta_rec *col = rec + cap;
-    term *tm = (term *)(void *)(col + n + 1);
+    delta_list r;
+    r.o = (uint32_t *)(void *)(ws + (size_t)tc * m);
+    r.t = r.o + cap + 16;
+    r.d = (float *)(void *)(r.t + cap + 16);
+    term *tm = (term *)(void *)(r.d + cap + 16);
+    col_term *ct = (col_term *)(void *)tm; /* a step's visits, before dW's terms */
     size_t *cstart = (size_t *)(void *)(tm + cap);
     size_t *start = cstart + L->out_w + 1;
     size_t nrec = 0;
     for (int t = tc - 1; t >= 0; t--) {
         const float *g = gI + (size_t)t * n;
         if (nrec + n > cap) {
-            wgrad_avx512(s, G, rec, nrec, tm, start, Xrows, m);
+            wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
             nrec = 0;
         }
-        nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, t, rec, nrec, col, cstart,
-                           tm);
+        nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, t, &r, nrec, ct, cstart);
         memcpy(Xrows + (size_t)t * m, s->X, sizeof(float) * m); /* X[t], for dW below */
         step_end(dx ? dx + (size_t)t * L->n_in : NULL, s, G, ev, t, L);
     }
-    wgrad_avx512(s, G, rec, nrec, tm, start, Xrows, m);
+    wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
 }
 #endif
 
@@ -473,10 +469,10 @@ size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc)
 {
     if (!sbp_conv_sweep_floats(L, 0))
         return 0;
-    /* chunk_avx512's parts: X rows; Δ records (3 floats) for 2·n_out, then n_out + 1; terms
-     * (a pointer and a float: 4) for 2·n_out; out_w + 1 and Cout + 1 counts (2) */
+    /* chunk_avx512's parts: X rows; the Δ list (3 arrays of 2·n_out + 16); terms (a pointer
+     * and a float: 4 floats) for 2·n_out; out_w + 1 and Cout + 1 counts (2 floats each) */
     const size_t n = L->n_out;
-    return (size_t)tc * map_floats(L) + 3 * (3 * n + 1) + 4 * 2 * n +
+    return (size_t)tc * map_floats(L) + 3 * (2 * n + 16) + 4 * 2 * n +
            2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16;
 }
 
