@@ -1777,21 +1777,21 @@ static void test_backward_events(void)
  * conv_sweep.c: the exact backward over a whole window of T steps, chunk by chunk from the
  * last, against the reference backward called on every chunk (dW summed, dx per step, both in
  * the reference's channel-first layout). The output gradient is either a spiking layer's — per
- * neuron constant between random spike times (g_U[t] = g_s at the next spike, 0 after the last;
- * some neighbouring spikes with the same g_s, so that no Δ is formed there) — or arbitrary
- * floats (every element changes every step: the sweep's record space fills and its weight
- * gradient is taken before the chunk ends). The input: spike bits, with or without a dropout
- * scale, read into event lists as the engine reads them (sbp_events_unpack). */
-static void sweep_case(const sbp_layer *L, int T, int spiking_g, int masked, double density)
+ * neuron constant over stretches of steps that end at random (a spike with a new g_s; 0 after
+ * the last) — or arbitrary floats (every element changes every step: the sweep's record space
+ * fills and its weight gradient is taken before the chunk ends). The input: spike bits, with
+ * or without a dropout scale, read into event lists as the engine reads them
+ * (sbp_events_unpack). */
+static void sweep_case(const sbp_layer *L, int T, int tc, int spiking_g, int masked,
+                       double density, double change)
 {
     char tag[200];
-    snprintf(tag, sizeof tag, "sweep conv Cin %d %dx%d k%d p%d Cout %d T %d (%s gI%s)", L->in_c,
-             L->in_h, L->in_w, L->spec.kernel, L->spec.pad, L->out_c, T,
-             spiking_g ? "spiking" : "arbitrary", masked ? ", dropout" : "");
+    snprintf(tag, sizeof tag, "sweep conv Cin %d %dx%d k%d p%d Cout %d T %d (%s gI %.3f%s)",
+             L->in_c, L->in_h, L->in_w, L->spec.kernel, L->spec.pad, L->out_c, T,
+             spiking_g ? "spiking" : "arbitrary", change, masked ? ", dropout" : "");
     const size_t nin = L->n_in, nout = L->n_out, nw = L->w_count;
     const size_t nk = sbp_conv_weights_floats(L), words = sbp_spike_row_words(nin);
     const size_t Pin = (size_t)L->in_h * L->in_w, Pout = (size_t)L->out_h * L->out_w;
-    const int tc = irand(1, 5);
     /* the window: input bits (channel-last neuron order), the scale, the output gradient */
     uint64_t *bits = calloc((size_t)T * words, sizeof(uint64_t));
     float *count = falloc(nin), *mask = masked ? falloc(nin) : NULL;
@@ -1808,9 +1808,11 @@ static void sweep_case(const sbp_layer *L, int T, int spiking_g, int masked, dou
     for (size_t o = 0; o < nout; o++) {
         float v = 0.0f; /* g_U after the last spike */
         for (int t = T - 1; t >= 0; t--) {
-            if (!spiking_g)
-                v = (float)nrand();
-            else if (urand() < 0.15 && urand() < 0.7) /* a spike with a new g_s */
+            /* change < 0: every neuron's g_s the same over the window (as when the layers above
+             * pass a constant gradient) but the last neuron's, the map's corner, which changes
+             * at every step: a chunk's Δ are that one's alone but at the window's end */
+            if (!spiking_g || (change < 0 && (o + 1 == nout || t == T - 1)) ||
+                urand() < change)
                 v = (float)nrand();
             g[(size_t)t * nout + o] = v;
         }
@@ -1834,7 +1836,8 @@ static void sweep_case(const sbp_layer *L, int T, int spiking_g, int masked, dou
     }
     /* the sweep, from the last chunk to the first */
     float *state = falloc(sbp_conv_sweep_floats(L, 0)), *WT = falloc(sbp_conv_sweep_floats(L, 1));
-    float *ws = scratch_alloc(sbp_conv_scratch(L, tc)), *dx = falloc((size_t)T * nin);
+    /* the scratch at any alignment (the engine may hand it a row buffer): 3 floats off here */
+    float *ws = scratch_alloc(sbp_conv_sweep_scratch(L, tc) + 3), *dx = falloc((size_t)T * nin);
     void *buf = scratch_alloc(sbp_events_bytes(nin, tc) / sizeof(float) + 16);
     float *dWk = falloc(nk), *zeros = falloc(nout), *dW = falloc(nw);
     memset(zeros, 0, nout * sizeof(float));
@@ -1846,7 +1849,7 @@ static void sweep_case(const sbp_layer *L, int T, int spiking_g, int masked, dou
         const int n = T - t0 < tc ? T - t0 : tc;
         sbp_events_unpack(x, buf, bits, mask, nin, t0, n);
         sbp_conv_sweep_backward(dx + (size_t)t0 * nin, state, WT, g + (size_t)t0 * nout, buf, L,
-                                n, ws);
+                                n, ws + 3);
     }
     sbp_conv_sweep_end(dWk, state, L);
     memset(dW, 0, nw * sizeof(float));
@@ -1881,8 +1884,12 @@ static void test_conv_sweep(void)
             continue;
         }
         CHECK(sbp_conv_sweep_floats(&L, 0) > 0, "sweep: not offered for shape %zu", c);
-        for (int k = 0; k < 4; k++, cases++)
-            sweep_case(&L, irand(6, 14), k != 3, k % 2, k == 2 ? 0.4 : 0.08);
+        /* a spiking gradient changing at 10 % or 0.5 % of the neuron-steps (a few Δ per step:
+         * the scan's lists stay short) or at one neuron only (sweep_case), or arbitrary floats
+         * (all change) */
+        for (int k = 0; k < 6; k++, cases++)
+            sweep_case(&L, irand(6, 14), k == 5 ? 3 : irand(1, 5), k != 3, k % 2,
+                       k == 2 ? 0.4 : 0.08, k == 4 ? 0.005 : k == 5 ? -1.0 : 0.105);
     }
     CHECK(conv_layer(&L, 3, 9, 9, 4, 3, 2, 1) && !sbp_conv_sweep_floats(&L, 0),
           "sweep: offered for a stride-2 convolution");

@@ -133,13 +133,15 @@ typedef struct sbp_synapse_ops {
      * the sweep pays off here (out_count: this layer's γ), 0 if the engine is to call backward
      * as usual. Then sweep_backward for each chunk, the last first, with the chunk's input
      * lists ev as for backward_events (dx written where x may be nonzero at least, as
-     * backward); sweep_end adds dW. */
+     * backward) and sweep_scratch floats of ws; sweep_end adds dW. */
     size_t (*sweep_floats)(const sbp_layer *L, int part);
     void (*sweep_weights)(float *WT, const float *W, const sbp_layer *L);
     int (*sweep_begin)(float *state, const float *count, const float *mask,
                        const float *out_count, const sbp_layer *L);
     void (*sweep_backward)(float *dx, float *state, const float *WT, const float *gI,
                            const void *ev, const sbp_layer *L, int tc, float *ws);
+    /* floats of ws sweep_backward needs for a chunk of tc steps (any alignment) */
+    size_t (*sweep_scratch)(const sbp_layer *L, int tc);
     void (*sweep_end)(float *dW, float *state, const sbp_layer *L);
 } sbp_synapse_ops;
 

@@ -130,8 +130,6 @@ size_t sbp_conv_scratch(const sbp_layer *L, int tc)
         sparse = sbp_conv_wgrad_scratch(L, tc);
     if (sparse < sbp_conv_patterns_scratch(L, tc))
         sparse = sbp_conv_patterns_scratch(L, tc);
-    if (sparse < sbp_conv_sweep_scratch(L, tc))
-        sparse = sbp_conv_sweep_scratch(L, tc);
     return (gemm > sparse ? gemm : sparse) + 16;
 }
 

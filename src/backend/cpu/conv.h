@@ -156,6 +156,6 @@ int sbp_conv_sweep_begin(float *state, const float *count, const float *mask,
 void sbp_conv_sweep_backward(float *dx, float *state, const float *WT, const float *gI,
                              const void *ev, const sbp_layer *L, int tc, float *ws);
 void sbp_conv_sweep_end(float *dWk, float *state, const sbp_layer *L);
-/* Scratch floats sbp_conv_sweep_backward needs for a chunk of tc steps (in sbp_conv_scratch). */
+/* Scratch floats sbp_conv_sweep_backward needs for a chunk of tc steps (any alignment). */
 size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc);
 #endif

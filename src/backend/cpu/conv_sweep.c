@@ -440,9 +440,9 @@ static SBP_TARGET_AVX512 void chunk_avx512(float *dx, sweep_state *s, const swee
      * column; the terms of a sum (a visit's, then dW's by channel); the column starts; the
      * channel counts */
     const size_t cap = 2 * n;
-    float *Xrows = ws;
+    float *Xrows = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63); /* the terms' pointers */
     delta_list r;
-    r.o = (uint32_t *)(void *)(ws + (size_t)tc * m);
+    r.o = (uint32_t *)(void *)(Xrows + (size_t)tc * m);
     r.t = r.o + cap + 16;
     r.d = (float *)(void *)(r.t + cap + 16);
     term *tm = (term *)(void *)(r.d + cap + 16);
@@ -473,7 +473,7 @@ size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc)
      * and a float: 4 floats) for 2·n_out; out_w + 1 and Cout + 1 counts (2 floats each) */
     const size_t n = L->n_out;
     return (size_t)tc * map_floats(L) + 3 * (2 * n + 16) + 4 * 2 * n +
-           2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16;
+           2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16 + 16; /* + 64-byte alignment */
 }
 
 void sbp_conv_sweep_backward(float *dx, float *state, const float *WT, const float *gI,
