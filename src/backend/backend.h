@@ -140,7 +140,7 @@ typedef struct sbp_synapse_ops {
                        const float *out_count, const sbp_layer *L);
     void (*sweep_backward)(float *dx, float *state, const float *WT, const float *gI,
                            const void *ev, const sbp_layer *L, int tc, float *ws);
-    /* floats of ws sweep_backward needs for a chunk of tc steps (any alignment) */
+    /* floats of ws sweep_backward needs for a chunk of tc steps (in any alignment) */
     size_t (*sweep_scratch)(const sbp_layer *L, int tc);
     void (*sweep_end)(float *dW, float *state, const sbp_layer *L);
 } sbp_synapse_ops;

@@ -137,9 +137,9 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
         total += sweep_floats(be, net, l, train, mode, &sw_state);
         size_t s = be->synapse[L->spec.kind].scratch(L, tc);
         scratch = s > scratch ? s : scratch;
-        if (sw_state) { /* its scratch: a gradient row buffer where that is large enough */
+        if (sw_state) {
             s = be->synapse[L->spec.kind].sweep_scratch(L, tc);
-            scratch = s > (size_t)tc * maxn && s > scratch ? s : scratch;
+            scratch = s > scratch ? s : scratch;
         }
         if (pool_fusable(be, net, l, source)) {
             s = be->neuron_pool_scratch(L, tc);
@@ -231,7 +231,6 @@ sbp_status sbp_engine_init(sbp_engine *e, const sbp_net *net, int T, const sbp_b
             e->grad[i] = p, p += (size_t)tc * maxn;
     }
     e->cur = p, p += (size_t)tc * maxn;
-    e->maxn = maxn;
     if (permute_input)
         e->perm = p, p += (size_t)tc * L0->n_in;
     /* Kernels keep pointers and wide vectors in scratch: align it to 64 bytes. */
@@ -460,20 +459,17 @@ static void synapse_backward(sbp_engine *e, const sbp_layer *L, float *dx, const
  * rebuilt from what the forward kept (layer_input) — and, where the backend and the synapse
  * offer it, as event lists too, read from the spike bits of the layer below, so that the
  * synapse need not scan the rebuilt rows for them (the lists fit in ev: a layer whose input is
- * wider than any list the forward writes goes the other way). Or by summation by parts
- * (sweeping), its scratch in `spare`, a row buffer the layer's neurons have just read (its
- * pages in use anyway: LeNet's peak 0.1 MiB lower than in the kernels' scratch), where large
- * enough. */
-static void input_and_backward(sbp_engine *e, int l, float *dx, float *spare, int t0, int n)
+ * wider than any list the forward writes goes the other way). Or by summation by parts, where
+ * backward_exact took it for the window (sweeping). */
+static void input_and_backward(sbp_engine *e, int l, float *dx, int t0, int n)
 {
     const sbp_layer *L = &e->net->layers[l];
     const sbp_synapse_ops *syn = &e->be->synapse[L->spec.kind];
     float *x = e->act[0];
-    if (e->sweeping[l]) { /* the input's lists only, not its rows */
+    if (e->sweeping[l]) { /* the input's lists (its rows come along, unread) */
         const sbp_neuron_state *st = &e->st[l - 1];
-        float *ws = syn->sweep_scratch(L, e->tc) <= (size_t)e->tc * e->maxn ? spare : e->scratch;
         e->be->spikes_unpack_events(x, e->ev, st->bits, st->mask, L->n_in, t0, n);
-        syn->sweep_backward(dx, e->sweep[l], e->sweep_w[l], e->cur, e->ev, L, n, ws);
+        syn->sweep_backward(dx, e->sweep[l], e->sweep_w[l], e->cur, e->ev, L, n, e->scratch);
         return;
     }
     if (l > 0 && e->be->spikes_unpack_events && syn->backward_events && e->st[l - 1].bits &&
@@ -706,7 +702,7 @@ static void backward_exact(sbp_engine *e, const float *g_out)
         be->fill_rows(e->cur, g_out, (float)e->T, Lo->n_out, n);
         int which = 0;
         clear_shortcut_grads(e, n);
-        input_and_backward(e, last, last > 0 ? e->grad[0] : NULL, e->grad[1], t0, n);
+        input_and_backward(e, last, last > 0 ? e->grad[0] : NULL, t0, n);
         for (int l = last - 1; l >= 0; l--) {
             const sbp_layer *L = &net->layers[l];
             int built = 0; /* the first layer's input already in act[0] */
@@ -736,9 +732,8 @@ static void backward_exact(sbp_engine *e, const float *g_out)
                 be->neuron_backward(e->cur, e->grad[which], e->factor[l], &e->st[l], L, t0, n);
             if (built)
                 synapse_backward(e, L, NULL, e->act[0], n);
-            else if (has_weights(L)) /* grad[which]: read by the neurons above, free */
-                input_and_backward(e, l, l > 0 ? e->grad[1 - which] : NULL, e->grad[which],
-                                   t0, n);
+            else if (has_weights(L))
+                input_and_backward(e, l, l > 0 ? e->grad[1 - which] : NULL, t0, n);
             else /* a pooling layer: no input needed */
                 synapse_backward(e, L, l > 0 ? e->grad[1 - which] : NULL, e->act[0], n);
             if (L->sc) {

@@ -57,7 +57,6 @@ typedef struct sbp_engine {
                                       where the backend can (backend.h: neuron_forward_pool) */
     float *grad[2];         /* (tc · max n) activation gradients, time-major */
     float *cur;             /* (tc · max n) I or gI, time-major */
-    size_t maxn;            /* max n: floats of one step in the row buffers above */
     float *perm;            /* (tc · n_in) channel-first input staged before the backend's
                                order (input_staging), or NULL */
     float *scratch;         /* kernel scratch */

@@ -46,6 +46,10 @@
  * event kernel's registers), and one spike in four (LeNet at its initial weights) to one in
  * thirteen (trained) changes gI: bench/results-2026-12-06i-cpu.md. */
 #define SBP_SWEEP_COST 0.5
+/* Steps of X rows the weight gradient is taken from at a time (chunk_avx512): 2 of LeNet's
+ * padded 18 × 18 × 20 maps, 51 KiB, where the chunk's 5 took 127 KiB per engine and its peak
+ * over 17 MiB (results-2026-12-06i-cpu.md). */
+#define SBP_SWEEP_ROWS 2
 /* The largest layer offered (floats of its weights): sbp_conv_sweep_floats. */
 #define SBP_SWEEP_MAX_WEIGHTS ((size_t)1 << 16)
 
@@ -434,15 +438,14 @@ static SBP_TARGET_AVX512 void chunk_avx512(float *dx, sweep_state *s, const swee
                                            const sbp_layer *L, int tc, float *ws)
 {
     const size_t n = L->n_out, m = map_floats(L);
-    /* scratch (sbp_conv_sweep_scratch): the chunk's X rows; room for 2·n_out Δ as found (a
-     * step's at most n_out: the weight gradient is taken, from the rows kept, whenever another
-     * step might not fit — at the rates seen, a chunk's Δ are far fewer); one step's Δ by
-     * column; the terms of a sum (a visit's, then dW's by channel); the column starts; the
-     * channel counts */
+    /* scratch (sbp_conv_sweep_scratch): X[t] for up to SBP_SWEEP_ROWS steps; room for 2·n_out
+     * Δ as found (a step's at most n_out); the terms of a sum (a step's visits', then dW's by
+     * channel); the column starts; the channel counts. The weight gradient is taken from the
+     * rows kept whenever they are all in use or another step's Δ might not fit. */
     const size_t cap = 2 * n;
     float *Xrows = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63); /* the terms' pointers */
     delta_list r;
-    r.o = (uint32_t *)(void *)(Xrows + (size_t)tc * m);
+    r.o = (uint32_t *)(void *)(Xrows + (size_t)SBP_SWEEP_ROWS * m);
     r.t = r.o + cap + 16;
     r.d = (float *)(void *)(r.t + cap + 16);
     term *tm = (term *)(void *)(r.d + cap + 16);
@@ -450,14 +453,16 @@ static SBP_TARGET_AVX512 void chunk_avx512(float *dx, sweep_state *s, const swee
     size_t *cstart = (size_t *)(void *)(tm + cap);
     size_t *start = cstart + L->out_w + 1;
     size_t nrec = 0;
+    int rows = 0; /* X rows in use; a Δ's step is its row's index */
     for (int t = tc - 1; t >= 0; t--) {
         const float *g = gI + (size_t)t * n;
-        if (nrec + n > cap) {
+        if (rows == SBP_SWEEP_ROWS || nrec + n > cap) {
             wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
-            nrec = 0;
+            nrec = 0, rows = 0;
         }
-        nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, t, &r, nrec, ct, cstart);
-        memcpy(Xrows + (size_t)t * m, s->X, sizeof(float) * m); /* X[t], for dW below */
+        memcpy(Xrows + (size_t)rows * m, s->X, sizeof(float) * m); /* X[t], for dW */
+        nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, rows++, &r, nrec, ct,
+                           cstart);
         step_end(dx ? dx + (size_t)t * L->n_in : NULL, s, G, ev, t, L);
     }
     wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
@@ -472,7 +477,8 @@ size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc)
     /* chunk_avx512's parts: X rows; the Δ list (3 arrays of 2·n_out + 16); terms (a pointer
      * and a float: 4 floats) for 2·n_out; out_w + 1 and Cout + 1 counts (2 floats each) */
     const size_t n = L->n_out;
-    return (size_t)tc * map_floats(L) + 3 * (2 * n + 16) + 4 * 2 * n +
+    (void)tc;
+    return (size_t)SBP_SWEEP_ROWS * map_floats(L) + 3 * (2 * n + 16) + 4 * 2 * n +
            2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16 + 16; /* + 64-byte alignment */
 }
 
