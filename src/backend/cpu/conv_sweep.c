@@ -237,26 +237,42 @@ typedef struct term {
     float d;
 } term;
 
-/* o[0 … 16·NV) (the last vector masked by `last`) += Σ_e d_e·p_e[off …]: the part in
- * registers while the terms stream through, loaded and stored once. */
+/* A run part of NV vectors (the last masked by `last`) in registers: loaded from o, d·x added
+ * term by term, stored back — loaded and stored once while the terms stream through. */
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void part_load(const int NV, __m512 *acc,
+                                                          const float *o, __mmask16 last)
+{
+    for (int j = 0; j < NV; j++)
+        acc[j] = _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last, o + 16 * j);
+}
+
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void part_add(const int NV, __m512 *acc,
+                                                         const float *x, float d, __mmask16 last)
+{
+    const __m512 vd = _mm512_set1_ps(d);
+    for (int j = 0; j < NV; j++)
+        acc[j] = _mm512_add_ps(
+            acc[j], _mm512_mul_ps(vd, _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last,
+                                                            x + 16 * j)));
+}
+
+static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void part_store(const int NV, float *o,
+                                                           const __m512 *acc, __mmask16 last)
+{
+    for (int j = 0; j < NV - 1; j++)
+        _mm512_storeu_ps(o + 16 * j, acc[j]);
+    _mm512_mask_storeu_ps(o + 16 * (NV - 1), last, acc[NV - 1]);
+}
+
+/* o[0 … 16·NV) += Σ_e d_e·p_e[off …]. */
 static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void sum_part(const int NV, float *o, const term *tm,
                                                          size_t n, size_t off, __mmask16 last)
 {
     __m512 acc[16];
-    for (int j = 0; j < NV; j++)
-        acc[j] = _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last, o + 16 * j);
-    for (size_t e = 0; e < n; e++) {
-        const float *x = tm[e].p + off;
-        const __m512 vd = _mm512_set1_ps(tm[e].d);
-        for (int j = 0; j < NV; j++)
-            acc[j] = _mm512_add_ps(
-                acc[j],
-                _mm512_mul_ps(vd, _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last,
-                                                        x + 16 * j)));
-    }
-    for (int j = 0; j < NV - 1; j++)
-        _mm512_storeu_ps(o + 16 * j, acc[j]);
-    _mm512_mask_storeu_ps(o + 16 * (NV - 1), last, acc[NV - 1]);
+    part_load(NV, acc, o, last);
+    for (size_t e = 0; e < n; e++)
+        part_add(NV, acc, tm[e].p + off, tm[e].d, last);
+    part_store(NV, o, acc, last);
 }
 
 static SBP_TARGET_AVX512 void sum_dispatch(int nv, float *o, const term *tm, size_t n,
@@ -296,20 +312,10 @@ static SBP_ALWAYS_INLINE SBP_TARGET_AVX512 void col_part(const int NV, float *o,
                                                          size_t run, size_t p0, __mmask16 last)
 {
     __m512 acc[16];
-    for (int j = 0; j < NV; j++)
-        acc[j] = _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last, o + 16 * j);
-    for (size_t e = 0; e < n; e++) {
-        const float *x = tm[e].w + (size_t)(r - tm[e].oy) * run + p0;
-        const __m512 vd = _mm512_set1_ps(tm[e].d);
-        for (int j = 0; j < NV; j++)
-            acc[j] = _mm512_add_ps(
-                acc[j],
-                _mm512_mul_ps(vd, _mm512_maskz_loadu_ps(j < NV - 1 ? (__mmask16)0xFFFF : last,
-                                                        x + 16 * j)));
-    }
-    for (int j = 0; j < NV - 1; j++)
-        _mm512_storeu_ps(o + 16 * j, acc[j]);
-    _mm512_mask_storeu_ps(o + 16 * (NV - 1), last, acc[NV - 1]);
+    part_load(NV, acc, o, last);
+    for (size_t e = 0; e < n; e++)
+        part_add(NV, acc, tm[e].w + (size_t)(r - tm[e].oy) * run + p0, tm[e].d, last);
+    part_store(NV, o, acc, last);
 }
 
 /* One column's visits: padded rows r = oy of its first Δ … oy of its last + k − 1, each run's
