@@ -1836,15 +1836,15 @@ static void sweep_case(const sbp_layer *L, int T, int tc, int spiking_g, int mas
     }
     /* the sweep, from the last chunk to the first */
     float *state = falloc(sbp_conv_sweep_floats(L, 0)), *WT = falloc(sbp_conv_sweep_floats(L, 1));
-    /* the scratch at any alignment (the engine may hand it a row buffer): 3 floats off here */
+    /* the scratch in any alignment (backend.h): 3 floats off a 64-byte line here */
     float *ws = scratch_alloc(sbp_conv_sweep_scratch(L, tc) + 3), *dx = falloc((size_t)T * nin);
     void *buf = scratch_alloc(sbp_events_bytes(nin, tc) / sizeof(float) + 16);
-    float *dWk = falloc(nk), *zeros = falloc(nout), *dW = falloc(nw);
-    memset(zeros, 0, nout * sizeof(float));
+    float *dWk = falloc(nk), *out_count = falloc(nout), *dW = falloc(nw);
+    memset(out_count, 0, nout * sizeof(float));
     sbp_conv_to_kernel_layout(dWk, dW0, L);
     sbp_conv_sweep_weights(WT, Wt, L);
-    /* out_count 0: the sweep pays wherever the input has an event */
-    CHECK(sbp_conv_sweep_begin(state, count, mask, zeros, L), "%s: declined", tag);
+    /* no output spikes: the sweep pays wherever the input has an event */
+    CHECK(sbp_conv_sweep_begin(state, count, mask, out_count, L), "%s: declined", tag);
     for (int t0 = (T - 1) / tc * tc; t0 >= 0; t0 -= tc) {
         const int n = T - t0 < tc ? T - t0 : tc;
         sbp_events_unpack(x, buf, bits, mask, nin, t0, n);
@@ -1858,23 +1858,26 @@ static void sweep_case(const sbp_layer *L, int T, int tc, int spiking_g, int mas
     CHECK_ARRAYS(dx, dx_ref, (size_t)T * nin, "%s: dx", tag); /* everywhere */
     /* the decision: an output spiking far more than its input receives takes the events */
     for (size_t o = 0; o < nout; o++)
-        zeros[o] = (float)T;
+        out_count[o] = (float)T;
     for (size_t i = 0; i < nin; i++)
         count[i] = i == 0;
-    CHECK(!sbp_conv_sweep_begin(state, count, NULL, zeros, L),
+    CHECK(!sbp_conv_sweep_begin(state, count, NULL, out_count, L),
           "%s: taken for one input event against every output spiking at every step", tag);
     free(bits), free(count), free(mask), free(g), free(W), free(Wt), free(dW0), free(x);
     free(xf), free(gf), free(dxf), free(dW_ref), free(dx_ref), free(state), free(WT), free(ws);
-    free(dx), free(buf), free(dWk), free(zeros), free(dW);
+    free(dx), free(buf), free(dWk), free(out_count), free(dW);
 }
 
 static void test_conv_sweep(void)
 {
-    /* LeNet's second convolution; padded and unpadded, odd sizes and channel counts; a run of
-     * k·Cin over 256 floats (in parts); one input channel */
-    static const int convs[][6] = {{20, 12, 12, 50, 5, 0}, {4, 8, 8, 6, 3, 1},
-                                   {3, 9, 10, 7, 3, 1},    {2, 6, 7, 5, 5, 2},
-                                   {60, 6, 6, 3, 5, 1},    {1, 7, 5, 17, 3, 0}};
+    /* LeNet's second convolution, and its channels unpadded (whose last map floats are
+     * inputs, not padding: what a scratch misaligned by the sweep would overwrite); padded
+     * and unpadded, odd sizes and channel counts; a run of k·Cin over 256 floats (in parts);
+     * one input channel */
+    static const int convs[][6] = {{20, 14, 14, 50, 5, 2}, {20, 12, 12, 50, 5, 0},
+                                   {4, 8, 8, 6, 3, 1},     {3, 9, 10, 7, 3, 1},
+                                   {2, 6, 7, 5, 5, 2},     {60, 6, 6, 3, 5, 1},
+                                   {1, 7, 5, 17, 3, 0}};
     int cases = 0;
     sbp_layer L;
     for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
