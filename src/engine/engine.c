@@ -691,7 +691,8 @@ static void backward_exact(sbp_engine *e, const float *g_out)
             be->zero(e->st[l].carry, sizeof(float) * net->layers[l].n_out);
     for (int l = 0; l <= last; l++) { /* by summation by parts where it pays (backend.h) */
         const sbp_layer *L = &net->layers[l];
-        e->sweeping[l] = e->sweep[l] && L->n_in <= e->ev_n &&
+        e->sweeping[l] = e->sweep[l] && L->n_in <= e->ev_n && e->st[l - 1].count &&
+                         e->st[l].count &&
                          be->synapse[L->spec.kind].sweep_begin(e->sweep[l], e->st[l - 1].count,
                                                                e->st[l - 1].mask,
                                                                e->st[l].count, L);

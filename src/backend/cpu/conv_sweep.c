@@ -47,8 +47,8 @@
  * thirteen (trained) changes gI: bench/results-2026-12-06i-cpu.md. */
 #define SBP_SWEEP_COST 0.5
 /* Steps of X rows the weight gradient is taken from at a time (chunk_avx512): 2 of LeNet's
- * padded 18 × 18 × 20 maps, 51 KiB, where the chunk's 5 took 127 KiB per engine and its peak
- * over 17 MiB (results-2026-12-06i-cpu.md). */
+ * padded 18 × 18 × 20 maps, 51 KiB per engine, where the chunk's 5 took 127 KiB (LeNet's exact
+ * peak 16.8–16.9 MiB against 16.8–17.2, 2 threads: results-2026-12-06i-cpu.md). */
 #define SBP_SWEEP_ROWS 2
 /* The largest layer offered (floats of its weights): sbp_conv_sweep_floats. */
 #define SBP_SWEEP_MAX_WEIGHTS ((size_t)1 << 16)
