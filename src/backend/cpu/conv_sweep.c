@@ -25,8 +25,7 @@
  * run of k·Cin weights a Δ spreads), added into the kernel layout at the end. X starts as the
  * window's total (the layer below's spike counts γ, times its dropout scale) and loses each
  * step's events as the sweep passes them. With AVX-512 a step's Δ update dx by output column
- * and dW is taken per chunk with each (channel, kernel row) run in registers; elsewhere a
- * plain loop per Δ.
+ * and dW with each (channel, kernel row) run in registers; elsewhere a plain loop per Δ.
  *
  * Not the event kernels' bits (other sums, in another order): checked against the reference
  * backward over whole windows by tests/test_kernels.c and through the engine by
@@ -46,10 +45,6 @@
  * event kernel's registers), and one spike in four (LeNet at its initial weights) to one in
  * thirteen (trained) changes gI: bench/results-2026-12-06i-cpu.md. */
 #define SBP_SWEEP_COST 0.5
-/* Steps of X rows the weight gradient is taken from at a time (chunk_avx512): 2 of LeNet's
- * padded 18 × 18 × 20 maps, 51 KiB per engine, where the chunk's 5 took 127 KiB (LeNet's exact
- * peak 16.8–16.9 MiB against 16.8–17.2, 2 threads: results-2026-12-06i-cpu.md). */
-#define SBP_SWEEP_ROWS 2
 /* The largest layer offered (floats of its weights): sbp_conv_sweep_floats. */
 #define SBP_SWEEP_MAX_WEIGHTS ((size_t)1 << 16)
 
@@ -224,10 +219,10 @@ static void step_end(float *dxt, const sweep_state *s, const sweep_geom *G, cons
 }
 
 #ifdef SBP_RUNS_AVX512
-/* The Δ kept for the weight-gradient pass, as three arrays: output neuron, value, step in the
- * chunk (each with 16 entries of slack: the scan stores whole vectors). */
+/* A step's Δ, as two arrays: output neuron and value (each with 16 entries of slack: the scan
+ * stores whole vectors). */
 typedef struct delta_list {
-    uint32_t *o, *t;
+    uint32_t *o;
     float *d;
 } delta_list;
 
@@ -351,16 +346,14 @@ static SBP_TARGET_AVX512 void col_dispatch(int nv, float *o, size_t row, const c
     }
 }
 
-/* Step t's Δ = g − gn (n outputs), 16 at a time (most are unchanged: no spike at this step),
- * appended to r from nrec on (in output order); then dx += Wᵀ Δ (ct: room for n_out terms,
- * cstart for out_w + 1 counts). Returns the new count. */
+/* A step's Δ = g − gn (n outputs), 16 at a time (most are unchanged: no spike at this step),
+ * into r (in output order); then dx += Wᵀ Δ (ct: room for n_out terms, cstart for out_w + 1
+ * counts). Returns their number. */
 static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_geom *G,
-                                            const float *g, const float *gn, size_t n, int t,
-                                            const delta_list *r, size_t nrec, col_term *ct,
-                                            size_t *cstart)
+                                            const float *g, const float *gn, size_t n,
+                                            const delta_list *r, col_term *ct, size_t *cstart)
 {
-    const size_t first = nrec;
-    const __m512i step = _mm512_set1_epi32(t);
+    size_t nrec = 0;
     /* no branch on whether a vector changed: at a few percent of spikes a third of them do,
      * unpredictably (the scan with that branch took a third of the sweep); each vector's
      * changed lanes compressed in registers and stored whole, the lists' slack taking the rest */
@@ -373,7 +366,6 @@ static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_ge
             _mm512_set1_epi32((int)o));
         _mm512_storeu_si512(r->o + nrec, _mm512_maskz_compress_epi32(ne, lane));
         _mm512_storeu_ps(r->d + nrec, _mm512_maskz_compress_ps(ne, _mm512_sub_ps(a, b)));
-        _mm512_storeu_si512(r->t + nrec, step);
         nrec += (size_t)__builtin_popcount((unsigned)ne);
     }
     /* dx += Wᵀ Δ by output column, as the forward's column form (conv_cols.c): a step's Δ in
@@ -384,16 +376,16 @@ static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_ge
      * (overlapping but for Cin floats) were reloaded from stores still in flight, and dx cost
      * 250 cycles per Δ (bench/results-2026-12-06i-cpu.md). */
     const size_t run = G->run, kr = (size_t)G->k * run, Wo = G->Wp - (size_t)G->k + 1;
-    if (nrec == first)
-        return nrec;
+    if (!nrec)
+        return 0;
     memset(cstart, 0, sizeof(size_t) * (Wo + 1));
-    for (size_t e = first; e < nrec; e++) {
+    for (size_t e = 0; e < nrec; e++) {
         const uint32_t pix = sbp_div(r->o[e], G->by_co);
         cstart[pix - sbp_div(pix, G->by_wo) * (uint32_t)Wo + 1]++;
     }
     for (size_t c = 0; c < Wo; c++)
         cstart[c + 1] += cstart[c];
-    for (size_t e = first; e < nrec; e++) { /* by column, each column's by row */
+    for (size_t e = 0; e < nrec; e++) { /* by column, each column's by row */
         const uint32_t pix = sbp_div(r->o[e], G->by_co), oy = sbp_div(pix, G->by_wo);
         ct[cstart[pix - oy * (uint32_t)Wo]++] =
             (col_term){s->Wt + (r->o[e] - pix * (uint32_t)G->Co) * kr, (int32_t)oy, r->d[e]};
@@ -411,13 +403,16 @@ static SBP_TARGET_AVX512 size_t step_avx512(const sweep_state *s, const sweep_ge
     return nrec;
 }
 
-/* dW += Σ over the chunk's Δ (nrec of them, in rec) of d·X[t] at the Δ's window: the Δ by
- * output channel into tm (pointing at their windows in the X rows), then for each channel
- * and kernel row one sum of runs in registers (the scatter's read-modify-write of dW per Δ and
- * vector cost as much as the rest of the sweep). */
+/* dW += Σ over a step's Δ (nrec of them, in r) of d·X[t] at the Δ's window, X[t] the map as
+ * it stands before the step's events leave it: the Δ by output channel into tm (pointing at
+ * their windows), then for each channel and kernel row one sum of runs in registers (the
+ * scatter's read-modify-write of dW per Δ and vector cost as much as the rest of the sweep).
+ * A step at a time, from X itself: rows of X kept for a pass over 2 steps were 1.07× slower
+ * at trained weights, and for the chunk's 5 took LeNet 127 KiB per engine
+ * (results-2026-12-06i-cpu.md). */
 static SBP_TARGET_AVX512 void wgrad_avx512(const sweep_state *s, const sweep_geom *G,
                                            const delta_list *r, size_t nrec, term *tm,
-                                           size_t *start, const float *Xrows, size_t mstride)
+                                           size_t *start)
 {
     memset(start, 0, sizeof(size_t) * (G->Co + 1));
     for (size_t e = 0; e < nrec; e++)
@@ -427,7 +422,7 @@ static SBP_TARGET_AVX512 void wgrad_avx512(const sweep_state *s, const sweep_geo
     for (size_t e = 0; e < nrec; e++) {
         size_t co;
         const size_t at = window_at(G, r->o[e], &co);
-        tm[start[co]++] = (term){Xrows + (size_t)r->t[e] * mstride + at, r->d[e]};
+        tm[start[co]++] = (term){s->X + at, r->d[e]};
     }
     /* start[c] is now channel c's end */
     const size_t run = G->run;
@@ -443,49 +438,37 @@ static SBP_TARGET_AVX512 void chunk_avx512(float *dx, sweep_state *s, const swee
                                            const float *gI, const sbp_events *ev,
                                            const sbp_layer *L, int tc, float *ws)
 {
-    const size_t n = L->n_out, m = map_floats(L);
-    /* scratch (sbp_conv_sweep_scratch): X[t] for up to SBP_SWEEP_ROWS steps; room for 2·n_out
-     * Δ as found (a step's at most n_out); the terms of a sum (a step's visits', then dW's by
-     * channel); the column starts; the channel counts. The weight gradient is taken from the
-     * rows kept whenever they are all in use or another step's Δ might not fit. */
-    const size_t cap = 2 * n;
-    float *Xrows = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63); /* the terms' pointers */
+    const size_t n = L->n_out;
+    /* scratch (sbp_conv_sweep_scratch): a step's Δ; the terms of a sum (the step's visits',
+     * then dW's by channel); the column starts; the channel counts */
+    float *base = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63); /* the terms' pointers */
     delta_list r;
-    r.o = (uint32_t *)(void *)(Xrows + (size_t)SBP_SWEEP_ROWS * m);
-    r.t = r.o + cap + 16;
-    r.d = (float *)(void *)(r.t + cap + 16);
-    term *tm = (term *)(void *)(r.d + cap + 16);
-    col_term *ct = (col_term *)(void *)tm; /* a step's visits, before dW's terms */
-    size_t *cstart = (size_t *)(void *)(tm + cap);
+    r.o = (uint32_t *)(void *)base;
+    r.d = (float *)(void *)(r.o + n + 16);
+    term *tm = (term *)(void *)(r.d + n + 16);
+    col_term *ct = (col_term *)(void *)tm; /* the step's visits, before dW's terms */
+    size_t *cstart = (size_t *)(void *)(tm + n);
     size_t *start = cstart + L->out_w + 1;
-    size_t nrec = 0;
-    int rows = 0; /* X rows in use; a Δ's step is its row's index */
     for (int t = tc - 1; t >= 0; t--) {
         const float *g = gI + (size_t)t * n;
-        if (rows == SBP_SWEEP_ROWS || nrec + n > cap) {
-            wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
-            nrec = 0, rows = 0;
-        }
-        memcpy(Xrows + (size_t)rows * m, s->X, sizeof(float) * m); /* X[t], for dW */
-        nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, rows++, &r, nrec, ct,
-                           cstart);
+        const size_t nrec = step_avx512(s, G, g, t + 1 < tc ? g + n : s->next, n, &r, ct, cstart);
+        if (nrec)
+            wgrad_avx512(s, G, &r, nrec, tm, start);
         step_end(dx ? dx + (size_t)t * L->n_in : NULL, s, G, ev, t, L);
     }
-    wgrad_avx512(s, G, &r, nrec, tm, start, Xrows, m);
 }
 #endif
 
-/* Scratch floats for a chunk of tc steps. */
+/* Scratch floats for a chunk of tc steps (chunk_avx512's parts: a step's Δ, 2 arrays of
+ * n_out + 16; terms, a pointer and a float, 4 floats, for n_out; out_w + 1 and Cout + 1 counts,
+ * 2 floats each; 16 for the alignment). */
 size_t sbp_conv_sweep_scratch(const sbp_layer *L, int tc)
 {
+    (void)tc;
     if (!sbp_conv_sweep_floats(L, 0))
         return 0;
-    /* chunk_avx512's parts: X rows; the Δ list (3 arrays of 2·n_out + 16); terms (a pointer
-     * and a float: 4 floats) for 2·n_out; out_w + 1 and Cout + 1 counts (2 floats each) */
     const size_t n = L->n_out;
-    (void)tc;
-    return (size_t)SBP_SWEEP_ROWS * map_floats(L) + 3 * (2 * n + 16) + 4 * 2 * n +
-           2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16 + 16; /* + 64-byte alignment */
+    return 2 * (n + 16) + 4 * n + 2 * ((size_t)L->out_w + (size_t)L->out_c + 2) + 16 + 16;
 }
 
 void sbp_conv_sweep_backward(float *dx, float *state, const float *WT, const float *gI,
