@@ -300,8 +300,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    const int vgg = net_name && !strcmp(net_name, "vgg9");
-    if (!net_name || (!vgg && strcmp(net_name, "lenet")) || T < 1 || optind < argc) {
+    const int vgg = bench_spikes_net(net_name);
+    if (vgg < 0 || T < 1 || optind < argc) {
         usage(stderr);
         return 2;
     }

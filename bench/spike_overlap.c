@@ -109,8 +109,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    const int vgg = net_name && !strcmp(net_name, "vgg9");
-    if (!net_name || (!vgg && strcmp(net_name, "lenet")) || (!vgg && !model) || T < 4) {
+    const int vgg = bench_spikes_net(net_name);
+    if (vgg < 0 || (!vgg && !model) || T < 4) {
         usage(stderr);
         return 2;
     }

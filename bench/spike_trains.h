@@ -7,6 +7,7 @@
 #define SBP_BENCH_SPIKE_TRAINS_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "backend/backend.h"
 #include "engine/engine.h"
@@ -21,6 +22,12 @@ typedef struct {
     const char *set; /* the data set's name */
     sbp_engine e;
 } bench_spikes;
+
+/* --net's value: 1 for vgg9, 0 for lenet, -1 for anything else (NULL included). */
+static inline int bench_spikes_net(const char *name)
+{
+    return !name ? -1 : !strcmp(name, "vgg9") ? 1 : !strcmp(name, "lenet") ? 0 : -1;
+}
 
 /* Opens model's network (NULL: LeNet, or VGG9 with vgg, at its initial weights, seed 1, as
  * bench/sbp_bench.c builds them), *images test images of data (NULL: MNIST, or the CIFAR-10

@@ -158,11 +158,12 @@ void sbp_conv_sweep_end(float *dWk, float *state, const sbp_layer *L)
 }
 
 /* The geometry the steps use: kernel, channels, padded map row (columns), the run of a window
- * row (k·Cin floats: also a row of Wᵀ), the padded map row in floats, the output's dividers. */
+ * row (k·Cin floats: also a row of Wᵀ), the padded map row in floats, the output's and the
+ * input's dividers (made once per chunk, not per step). */
 typedef struct sweep_geom {
     int k;
     size_t Ci, Co, Wp, run, prow;
-    sbp_divider by_co, by_wo;
+    sbp_divider by_co, by_wo, by_ci, by_wi;
 } sweep_geom;
 
 /* Where output neuron o's window starts in the padded maps; *co its channel. */
@@ -212,10 +213,8 @@ static void step_end(float *dxt, const sweep_state *s, const sweep_geom *G, cons
     for (int iy = 0; dxt && iy < L->in_h; iy++)
         memcpy(dxt + (size_t)iy * row, s->dx + ((size_t)iy + pad) * G->prow + pad * G->Ci,
                sizeof(float) * row);
-    const sbp_divider by_c = sbp_divider_make((uint32_t)G->Ci);
-    const sbp_divider by_w = sbp_divider_make((uint32_t)L->in_w);
     for (size_t e = ev->off[t]; e < ev->off[t + 1]; e++)
-        s->X[padded(ev->idx[e], L, by_c, by_w)] -= ev->val[e];
+        s->X[padded(ev->idx[e], L, G->by_ci, G->by_wi)] -= ev->val[e];
 }
 
 #ifdef SBP_RUNS_AVX512
@@ -479,9 +478,16 @@ void sbp_conv_sweep_backward(float *dx, float *state, const float *WT, const flo
     const size_t n = L->n_out;
     sweep_state s = state_at(state, L);
     s.Wt = WT;
-    sweep_geom G = {k, (size_t)Ci, (size_t)Co, (size_t)Wo + (size_t)k - 1,
-                    (size_t)k * (size_t)Ci, 0, sbp_divider_make((uint32_t)Co),
-                    sbp_divider_make((uint32_t)Wo)};
+    sweep_geom G = {k,
+                    (size_t)Ci,
+                    (size_t)Co,
+                    (size_t)Wo + (size_t)k - 1,
+                    (size_t)k * (size_t)Ci,
+                    0,
+                    sbp_divider_make((uint32_t)Co),
+                    sbp_divider_make((uint32_t)Wo),
+                    sbp_divider_make((uint32_t)Ci),
+                    sbp_divider_make((uint32_t)L->in_w)};
     G.prow = G.Wp * G.Ci;
 #ifdef SBP_RUNS_AVX512
     if (sbp_use_avx512()) {
